@@ -1,0 +1,35 @@
+# Two commands do all the set-up on a machine with only Python 3.10+:
+#   make demo   runs zmqscope on the bundled example app
+#   make test   creates .venv, installs zmqscope with its test tools,
+#               then runs ruff, mypy --strict and the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/zmqscope run -m zmqscope.examples.leaky_app
+
+lint: $(STAMP)
+	$(BIN)/ruff check zmqscope tests benchmarks
+	$(BIN)/ruff format --check zmqscope tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict zmqscope
+
+test: lint typecheck
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

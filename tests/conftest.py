@@ -1,0 +1,39 @@
+"""Shared fixtures: an installed zmqscope with a fresh registry per test."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+import pytest
+import zmq
+
+import zmqscope
+from zmqscope import hooks
+
+
+@pytest.fixture
+def scope() -> Iterator[None]:
+    """zmqscope installed for the duration of one test, with no prior records."""
+    hooks.reset_registry()
+    zmqscope.install()
+    try:
+        yield
+    finally:
+        zmqscope.uninstall()
+        hooks.reset_registry()
+
+
+@pytest.fixture
+def ctx(scope: None) -> Iterator[zmq.Context[zmq.Socket[bytes]]]:
+    """A context made under instrumentation, destroyed (linger 0) afterwards."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    try:
+        yield context
+    finally:
+        context.destroy(linger=0)
+
+
+def here() -> int:
+    """The line number of the caller (to assert recorded call sites)."""
+    return sys._getframe(1).f_lineno

@@ -1,0 +1,449 @@
+"""Leak analysis, the report JSON contract, and the text and Markdown renderers."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from zmqscope.model import (
+    CallSite,
+    ContextRecord,
+    ContextState,
+    Culprit,
+    Endpoint,
+    EndpointOp,
+    Frame,
+    LeakKind,
+    ProcessInfo,
+    SchemaError,
+    Snapshot,
+    SocketRecord,
+    SocketState,
+    ThreadRef,
+)
+from zmqscope.report import Report, build_report, render_markdown
+
+WORKER = ThreadRef(140000, "worker-1")
+MAIN = ThreadRef(1, "MainThread")
+ROOT = "/srv/project"
+# 2026-11-28T10:00:00Z plus a fraction the JSON must drop.
+GENERATED_AT = datetime(2026, 11, 28, 10, 0, 0, tzinfo=timezone.utc).timestamp() + 0.4
+WILDCARD_BIND = Endpoint(EndpointOp.BIND, "tcp://127.0.0.1:43211", requested="tcp://127.0.0.1:*")
+CONNECT = Endpoint(EndpointOp.CONNECT, "tcp://127.0.0.1:5556")
+
+
+def frames(root: str = ROOT) -> tuple[Frame, ...]:
+    """An application call site and the two frames that led to it."""
+    return (
+        Frame(f"{root}/app.py", 12, "start"),
+        Frame(f"{root}/pkg/main.py", 40, "main"),
+        Frame("/opt/elsewhere/runner.py", 7, "<module>"),
+    )
+
+
+def sock(
+    socket_id: str = "s1",
+    state: SocketState = SocketState.OPEN,
+    *,
+    type_name: str = "PULL",
+    stack: Sequence[Frame] | None = None,
+    thread: ThreadRef | None = WORKER,
+    endpoints: Sequence[Endpoint] = (),
+    linger: int | None = -1,
+    closed: CallSite | None = None,
+    adopted: bool = False,
+) -> SocketRecord:
+    """A socket record with sensible defaults: an open PULL made by worker-1."""
+    return SocketRecord(
+        id=socket_id,
+        context="c1",
+        type=type_name,
+        state=state,
+        created=CallSite(100.0, thread, frames() if stack is None else tuple(stack)),
+        closed=closed,
+        endpoints=tuple(endpoints),
+        linger=linger,
+        adopted=adopted,
+    )
+
+
+def closed_sock(
+    socket_id: str = "s2",
+    *,
+    linger: int | None = -1,
+    endpoints: Sequence[Endpoint] = (),
+    root: str = ROOT,
+) -> SocketRecord:
+    """A PUSH socket closed from MainThread in app.py:30 stop()."""
+    closed = CallSite(200.0, MAIN, (Frame(f"{root}/app.py", 30, "stop"),))
+    return sock(
+        socket_id,
+        SocketState.CLOSED,
+        type_name="PUSH",
+        stack=frames(root),
+        closed=closed,
+        linger=linger,
+        endpoints=endpoints,
+    )
+
+
+def snap(
+    *sockets: SocketRecord,
+    context_state: ContextState = ContextState.OPEN,
+    created_total: int | None = None,
+    dropped: int = 0,
+) -> Snapshot:
+    """A snapshot of process 123 with one context, c1, holding ``sockets``."""
+    return Snapshot(
+        taken_at=GENERATED_AT,
+        process=ProcessInfo(123, ("app.py",), "3.11.7", "27.0.0", "4.3.5"),
+        contexts=(ContextRecord("c1", context_state),),
+        sockets=sockets,
+        created_total=len(sockets) if created_total is None else created_total,
+        dropped=dropped,
+    )
+
+
+def every_kind_report(root: str = ROOT) -> Report:
+    """One leak of each kind, a clean socket and a culprit: exercises every field."""
+    culprit = Culprit(
+        "s1",
+        "open socket with unsent messages",
+        owner_stack=(Frame(f"{root}/app.py", 50, "loop"),),
+        owner=WORKER,
+        owner_alive=True,
+        remedy="close it before term()",
+    )
+    snapshot = snap(
+        sock("s1", stack=frames(root), endpoints=[WILDCARD_BIND]),
+        closed_sock("s2", endpoints=[CONNECT], root=root),
+        sock("s3", SocketState.COLLECTED, type_name="SUB", stack=(), thread=None, adopted=True),
+        closed_sock("s4", linger=0, endpoints=[CONNECT], root=root),
+        context_state=ContextState.TERMINATING,
+        created_total=6,
+        dropped=2,
+    )
+    return build_report(snapshot, culprits=[culprit])
+
+
+# -- leak analysis -------------------------------------------------------------
+
+
+def test_open_socket_names_site_thread_and_endpoint() -> None:
+    report = build_report(snap(sock(endpoints=[Endpoint(EndpointOp.BIND, "tcp://127.0.0.1:5555")])))
+    (leak,) = report.leaks
+    assert leak.kind is LeakKind.OPEN_AT_EXIT
+    assert leak.message == (
+        "PULL socket created at app.py:12 in start() by worker-1 was never closed"
+        " (bound tcp://127.0.0.1:5555)"
+    )
+
+
+def test_adopted_socket_says_it_predates_zmqscope() -> None:
+    report = build_report(snap(sock(stack=(), thread=None, adopted=True)))
+    assert report.leaks[0].message == (
+        "PULL socket created before zmqscope was watching was never closed"
+    )
+
+
+def test_unknown_thread_is_named_as_such() -> None:
+    (leak,) = build_report(snap(sock(thread=None))).leaks
+    # No endpoints, so no "(bound ...)" note either.
+    assert leak.message.endswith("in start() by an unknown thread was never closed")
+
+
+def test_collected_socket_is_reported_as_collected_without_close() -> None:
+    (leak,) = build_report(snap(sock(state=SocketState.COLLECTED))).leaks
+    assert leak.kind is LeakKind.COLLECTED_UNCLOSED
+    assert leak.message == (
+        "PULL socket created at app.py:12 in start() by worker-1"
+        " was garbage-collected without close()"
+    )
+
+
+@pytest.mark.parametrize(("linger", "said"), [(-1, "LINGER -1"), (None, "an unknown LINGER")])
+def test_closed_socket_with_linger_and_connect_blocks_terminating_context(
+    linger: int | None, said: str
+) -> None:
+    snapshot = snap(
+        closed_sock(linger=linger, endpoints=[CONNECT]), context_state=ContextState.TERMINATING
+    )
+    (leak,) = build_report(snapshot).leaks
+    assert leak.kind is LeakKind.BLOCKS_TERM
+    assert leak.socket == "s2"
+    assert f"was closed with {said} but its connects may still hold unsent messages" in (
+        leak.message
+    )
+    assert leak.message.endswith("it keeps term() of context c1 waiting")
+
+
+@pytest.mark.parametrize(
+    ("record", "context_state"),
+    [
+        pytest.param(
+            closed_sock(linger=0, endpoints=[CONNECT]), ContextState.TERMINATING, id="linger-0"
+        ),
+        pytest.param(closed_sock(endpoints=[CONNECT]), ContextState.OPEN, id="context-open"),
+        pytest.param(closed_sock(endpoints=[CONNECT]), ContextState.TERMINATED, id="context-done"),
+        pytest.param(
+            closed_sock(endpoints=[WILDCARD_BIND]), ContextState.TERMINATING, id="bind-only"
+        ),
+        pytest.param(closed_sock(), ContextState.TERMINATING, id="no-endpoints"),
+    ],
+)
+def test_cleanly_closed_socket_is_not_a_leak(
+    record: SocketRecord, context_state: ContextState
+) -> None:
+    report = build_report(snap(record, context_state=context_state))
+    assert report.leaks == ()
+    assert not report.has_leaks
+    assert report.summary_line() == "zmqscope: 1 socket created, no leaks"
+
+
+def test_leaks_follow_snapshot_order_and_culprits_are_kept() -> None:
+    report = every_kind_report()
+    assert [(leak.socket, leak.kind) for leak in report.leaks] == [
+        ("s1", LeakKind.OPEN_AT_EXIT),
+        ("s2", LeakKind.BLOCKS_TERM),
+        ("s3", LeakKind.COLLECTED_UNCLOSED),
+    ]
+    assert [c.socket for c in report.culprits] == ["s1"]
+    assert report.generated_at == GENERATED_AT
+
+
+def test_summary_line_counts_each_kind() -> None:
+    assert every_kind_report().summary_line() == (
+        "zmqscope: 6 sockets created, 1 open at exit, 1 collected without close(),"
+        " 1 blocking term()"
+    )
+
+
+# -- JSON contract ---------------------------------------------------------------
+
+
+def test_json_has_the_documented_shape() -> None:
+    data = json.loads(every_kind_report().to_json())
+    assert data["schema"] == "zmqscope.report/1"
+    assert data["generated_at"] == "2026-11-28T10:00:00Z"
+    assert data["process"] == {
+        "pid": 123,
+        "argv": ["app.py"],
+        "python": "3.11.7",
+        "pyzmq": "27.0.0",
+        "libzmq": "4.3.5",
+    }
+    assert data["contexts"][0]["state"] == "terminating"
+    first = data["sockets"][0]
+    assert first["created"]["stack"][0] == {
+        "file": f"{ROOT}/app.py",
+        "line": 12,
+        "function": "start",
+    }
+    assert first["created"]["thread"] == {"id": 140000, "name": "worker-1"}
+    assert first["endpoints"][0]["url"] == "tcp://127.0.0.1:43211"
+    assert data["leaks"][0] == {
+        "socket": "s1",
+        "kind": "open-at-exit",
+        "message": every_kind_report().leaks[0].message,
+    }
+    assert data["culprits"][0]["owner_stack"] == [
+        {"file": f"{ROOT}/app.py", "line": 50, "function": "loop"}
+    ]
+    assert data["summary"] == {
+        "sockets_total": 6,
+        "open": 1,
+        "closed": 2,
+        "collected": 1,
+        "leaks": 3,
+        "dropped": 2,
+    }
+
+
+def test_to_json_without_indent_is_one_line() -> None:
+    assert "\n" not in every_kind_report().to_json(indent=None)
+
+
+def test_report_survives_a_json_round_trip() -> None:
+    report = every_kind_report()
+    again = Report.from_json(report.to_json())
+    assert again.to_dict() == report.to_dict()
+    assert Report.from_dict(report.to_dict()).to_dict() == report.to_dict()
+    assert again.leaks == report.leaks
+    assert again.culprits == report.culprits
+    assert (again.snapshot.created_total, again.snapshot.dropped) == (6, 2)
+    assert again.summary_line() == report.summary_line()
+
+
+def test_report_without_summary_counts_its_sockets() -> None:
+    data = every_kind_report().to_dict()
+    del data["summary"]
+    snapshot = Report.from_dict(data).snapshot
+    assert (snapshot.created_total, snapshot.dropped) == (4, 0)
+
+
+def test_minor_schema_versions_are_read() -> None:
+    data = every_kind_report().to_dict()
+    data["schema"] = "zmqscope.report/1.3"
+    assert Report.from_dict(data).has_leaks
+
+
+@pytest.mark.parametrize("schema", ["zmqscope.report/2", "zmqscope.report/10", "other/1"])
+def test_unknown_major_schema_is_rejected_with_a_clear_message(schema: str) -> None:
+    data = every_kind_report().to_dict()
+    data["schema"] = schema
+    with pytest.raises(SchemaError) as caught:
+        Report.from_dict(data)
+    assert str(caught.value) == (
+        f"unsupported report schema '{schema}' (this zmqscope reads zmqscope.report/1)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"generated_at": "2026-11-28T10:00:00Z"}', "no 'schema' field"),
+        ("[1, 2]", "expected a JSON object, got a list"),
+        ("{oops", "not a zmqscope report: invalid JSON"),
+        ("", "not a zmqscope report: invalid JSON"),
+    ],
+)
+def test_documents_that_are_not_reports_are_rejected(text: str, expected: str) -> None:
+    with pytest.raises(SchemaError) as caught:
+        Report.from_json(text)
+    assert expected in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_broken_socket_entry_is_located_in_the_error() -> None:
+    data = every_kind_report().to_dict()
+    del data["sockets"][1]["id"]
+    with pytest.raises(SchemaError, match=r"sockets\[1\]: missing field 'id'"):
+        Report.from_dict(data)
+
+
+# -- text ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A working directory holding the application, so its paths show relative."""
+    monkeypatch.chdir(tmp_path)
+    return str(tmp_path)
+
+
+def render(report: Report, *, color: bool = False) -> str:
+    out = io.StringIO()
+    console = Console(
+        file=out,
+        width=80,
+        force_terminal=color,
+        color_system="standard" if color else None,
+    )
+    console.print(report)
+    return out.getvalue()
+
+
+def test_text_shows_where_who_endpoints_linger_and_call_chain(project: str) -> None:
+    output = render(every_kind_report(project))
+    assert "s1 · PULL · open-at-exit" in output
+    assert "app.py:12 in start()" in output
+    assert "worker-1 (id 140000)" in output
+    assert "bind tcp://127.0.0.1:43211 (asked tcp://127.0.0.1:*)" in output
+    assert "-1 (wait forever), source: default" in output
+    # The outward chain: relative under the working directory, absolute outside it.
+    assert "pkg/main.py:40 in main()" in output
+    assert "/opt/elsewhere/runner.py:7 in <module>" in output
+    assert f"{project}/app.py" not in output
+
+
+def test_text_fits_an_80_column_terminal(project: str) -> None:
+    lines = render(every_kind_report(project)).splitlines()
+    assert max(len(line) for line in lines) <= 80
+
+
+def test_text_marks_inactive_endpoints() -> None:
+    gone = Endpoint(EndpointOp.CONNECT, "ipc:///tmp/feed", active=False)
+    output = render(build_report(snap(sock(endpoints=[gone]))))
+    assert "connect ipc:///tmp/feed [inactive: disconnected]" in output
+
+
+def test_text_shows_blocking_close_site_and_culprit(project: str) -> None:
+    output = render(every_kind_report(project))
+    assert "s2 · PUSH · blocks-term" in output
+    assert "closed      app.py:30 in stop() by MainThread (id 1)" in output
+    assert "connect tcp://127.0.0.1:5556" in output
+    assert "term() is waiting for these sockets:" in output
+    assert "open socket with unsent messages" in output
+    assert "app.py:50 in loop()" in output
+    assert "close it before term()" in output
+
+
+def test_text_without_leaks_is_one_green_line() -> None:
+    output = render(build_report(snap(closed_sock())), color=True)
+    assert "zmqscope: 1 socket created, no leaks" in output
+    assert "\x1b[1;32m" in output  # bold green
+    assert "╭" not in output
+
+
+# -- Markdown ----------------------------------------------------------------------
+
+
+def test_markdown_has_a_table_row_per_leak(project: str) -> None:
+    markdown = every_kind_report(project).to_markdown()
+    assert markdown.startswith("## zmqscope report\n")
+    assert "| Socket | Type | Kind | Created at | Thread | Endpoints |" in markdown
+    assert (
+        "| `s1` | PULL | open-at-exit | `app.py:12` | worker-1 |"
+        " `bind tcp://127.0.0.1:43211 (asked tcp://127.0.0.1:*)` |"
+    ) in markdown
+    assert "| `s3` | SUB | collected-unclosed | before zmqscope was watching |" in markdown
+    assert "`s4`" not in markdown  # closed with LINGER 0: not a leak
+
+
+def test_markdown_details_hold_the_call_chain(project: str) -> None:
+    markdown = render_markdown(every_kind_report(project))
+    assert "<details>" in markdown
+    chain = "```text\napp.py:12 in start()\npkg/main.py:40 in main()\n"
+    assert chain + "/opt/elsewhere/runner.py:7 in <module>\n```" in markdown
+
+
+def test_markdown_escapes_pipes_and_html_in_cells() -> None:
+    odd = sock(
+        thread=ThreadRef(7, "pool|<b>1"),
+        endpoints=[Endpoint(EndpointOp.CONNECT, "inproc://a|b")],
+    )
+    markdown = build_report(snap(odd)).to_markdown()
+    row = next(line for line in markdown.splitlines() if line.startswith("| `s1`"))
+    assert r"pool\|\<b\>1" in row
+    assert r"`connect inproc://a\|b`" in row
+    # Six columns means seven unescaped pipes; an unescaped one would add a column.
+    assert len(re.findall(r"(?<!\\)\|", row)) == 7
+
+
+def test_markdown_summary_escapes_function_names() -> None:
+    stack = (Frame(f"{ROOT}/app.py", 3, "<module>"),)
+    markdown = build_report(snap(sock(stack=stack))).to_markdown()
+    assert "<summary>s1 (open-at-exit): PULL socket created at app.py:3 in &lt;module&gt;" in (
+        markdown
+    )
+
+
+def test_markdown_without_leaks_has_no_table() -> None:
+    markdown = build_report(snap(closed_sock())).to_markdown()
+    assert "**zmqscope: 1 socket created, no leaks**" in markdown
+    assert "| Socket |" not in markdown
+
+
+def test_markdown_lists_culprits_with_owner_stack(project: str) -> None:
+    markdown = every_kind_report(project).to_markdown()
+    assert "### term() is blocked" in markdown
+    row = "| `s1` | open socket with unsent messages | worker-1 (id 140000) |"
+    assert row + " close it before term() |" in markdown
+    assert "```text\napp.py:50 in loop()\n```" in markdown

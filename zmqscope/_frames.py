@@ -1,0 +1,98 @@
+"""Cheap call-site capture: a ``sys._getframe`` walk, no source lookup.
+
+DESIGN.md measured ``inspect.stack()`` at 0.3-1 ms per call and this walk at
+about 2 us, which is what lets every socket carry its creation stack.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from types import FrameType
+
+# (file, line, function): resolved to model.Frame only when a snapshot is made.
+RawFrame = tuple[str, int, str]
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# The bundled example apps live inside the package but are application code.
+_APPLICATION_DIRS = (_PACKAGE_DIR + "examples" + os.sep,)
+
+
+def _plumbing_prefixes() -> tuple[str, ...]:
+    """Folders and files whose frames are never the application's call site."""
+    import asyncio
+    import runpy
+
+    import zmq
+
+    prefixes = [_PACKAGE_DIR, os.path.dirname(os.path.abspath(zmq.__file__)) + os.sep]
+    asyncio_dir = os.path.dirname(os.path.abspath(asyncio.__file__)) + os.sep
+    prefixes.append(asyncio_dir)
+    for module in (threading, runpy):
+        path = module.__file__
+        if path:
+            prefixes.append(os.path.abspath(path))
+    return tuple(prefixes)
+
+
+class FrameFilter:
+    """Decides, once per code file, whether its frames are plumbing."""
+
+    __slots__ = ("_cache", "_prefixes")
+
+    def __init__(self, prefixes: tuple[str, ...] | None = None) -> None:
+        self._prefixes = prefixes if prefixes is not None else _plumbing_prefixes()
+        # code filename -> its absolute path, or None for plumbing. The set
+        # of files in a process is small, so the cache stays small.
+        self._cache: dict[str, str | None] = {}
+
+    def application_path(self, filename: str) -> str | None:
+        """The absolute path of an application file; None for plumbing."""
+        try:
+            return self._cache[filename]
+        except KeyError:
+            pass
+        if filename.startswith("<"):
+            verdict: str | None = None if filename.startswith("<frozen ") else filename
+        else:
+            absolute = os.path.abspath(filename)
+            plumbing = absolute.startswith(self._prefixes) and not absolute.startswith(
+                _APPLICATION_DIRS
+            )
+            verdict = None if plumbing else absolute
+        self._cache[filename] = verdict
+        return verdict
+
+    def ignore(self, path: str) -> None:
+        """Count frames of one more file as plumbing."""
+        absolute = os.path.abspath(path)
+        self._prefixes = (*self._prefixes, absolute)
+        self._cache.clear()
+
+    def capture(self, depth: int, skip: int = 1) -> tuple[RawFrame, ...]:
+        """The caller's stack, innermost application frame first.
+
+        ``skip`` frames above this call are ignored outright; plumbing frames
+        anywhere in the walk are left out, so the first entry is the
+        application's own call site and the rest walk outward.
+        """
+        frame: FrameType | None = sys._getframe(skip)
+        cache = self._cache
+        out: list[RawFrame] = []
+        while frame is not None and len(out) < depth:
+            code = frame.f_code
+            try:
+                path = cache[code.co_filename]
+            except KeyError:
+                path = self.application_path(code.co_filename)
+            if path is not None:
+                out.append((path, frame.f_lineno, code.co_name))
+            frame = frame.f_back
+        return tuple(out)
+
+
+def current_thread_ref() -> tuple[int, str]:
+    """(ident, name) of the calling thread."""
+    thread = threading.current_thread()
+    return (thread.ident or threading.get_ident(), thread.name)

@@ -1,0 +1,51 @@
+"""The ``zmqscope`` command: one module per subcommand, wired here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from zmqscope._version import __version__
+from zmqscope.cli import run as run_command
+from zmqscope.cli._errors import EXIT_USAGE, CommandError
+
+__all__ = ["CommandError", "main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CommandError(f"{message} (see '{self.prog} --help')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="zmqscope",
+        description="Socket-lifecycle diagnostics for pyzmq applications.",
+    )
+    parser.add_argument("--version", action="version", version=f"zmqscope {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    run_command.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``zmqscope`` console script and ``python -m zmqscope``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        if args[:1] == ["run"]:
+            # ``run`` hands everything after the script to the application,
+            # so it splits its own arguments before argparse sees them.
+            return run_command.main(args[1:], parser)
+        namespace = parser.parse_args(args)
+        if namespace.command is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        raise CommandError(f"unknown command {namespace.command!r}")
+    except CommandError as error:
+        print(f"zmqscope: error: {error}", file=sys.stderr)
+        return error.exit_code

@@ -1,0 +1,14 @@
+"""The one error type every command raises for problems a user can cause."""
+
+from __future__ import annotations
+
+EXIT_USAGE = 2  # bad usage or bad input: missing script, unknown pid, bad report
+EXIT_LEAKS = 3  # ``run --fail-on-leak`` and the report has leaks
+
+
+class CommandError(Exception):
+    """Shown as one line on stderr, then the process exits with ``exit_code``."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -1,0 +1,196 @@
+"""``zmqscope run``: run a script or module like ``python`` does, instrumented.
+
+At exit it prints a one-line summary and, when sockets leaked, the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zmqscope.cli._errors import EXIT_LEAKS, CommandError
+from zmqscope.cli._target import Target, resolve_module, resolve_script
+
+# Options of ``run`` that take a value; everything from the script (or the
+# module after ``-m``) on belongs to the application, as with ``python``.
+_VALUED = {"--json", "--markdown", "--stack-depth"}
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    json: Path | None
+    markdown: Path | None
+    fail_on_leak: bool
+    stack_depth: int
+    serve: bool
+
+
+def add_parser(commands: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "run",
+        help="run a Python script or module with zmqscope's instrumentation",
+        description="Run SCRIPT (or -m MODULE) like python does, record every ZeroMQ socket, "
+        "and print a leak report at exit.",
+    )
+    parser.add_argument("--json", metavar="PATH", type=Path, help="write the report as JSON")
+    parser.add_argument("--markdown", metavar="PATH", type=Path, help="write it as Markdown")
+    parser.add_argument(
+        "--fail-on-leak", action="store_true", help="exit with status 3 when sockets leaked"
+    )
+    parser.add_argument(
+        "--stack-depth",
+        metavar="N",
+        type=int,
+        default=12,
+        help="frames kept per call site (default 12)",
+    )
+    parser.add_argument(
+        "--no-serve", action="store_true", help="do not start the introspection server"
+    )
+    parser.add_argument("-m", metavar="MODULE", dest="module", help="run a library module")
+    parser.add_argument("script", nargs="?", metavar="SCRIPT", help="the script to run")
+    parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
+    return parser
+
+
+def split_arguments(args: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(zmqscope's own options, [SCRIPT or -m MODULE, app args...])."""
+    own: list[str] = []
+    index = 0
+    while index < len(args):
+        token = args[index]
+        if token == "--":
+            return own, list(args[index + 1 :])
+        if token == "-m" or not token.startswith("-") or token == "-":
+            return own, list(args[index:])
+        own.append(token)
+        if token in _VALUED:
+            index += 1
+            if index < len(args):
+                own.append(args[index])
+        index += 1
+    return own, []
+
+
+def parse(args: Sequence[str], root: argparse.ArgumentParser) -> tuple[RunOptions, Target]:
+    own, rest = split_arguments(args)
+    parser = _run_parser(root)
+    namespace = parser.parse_args(own)
+    if namespace.stack_depth < 1:
+        raise CommandError("--stack-depth must be at least 1")
+    for path in (namespace.json, namespace.markdown):
+        if path is not None and not path.parent.resolve().is_dir():
+            raise CommandError(f"cannot write {path}: folder {path.parent} does not exist")
+    options = RunOptions(
+        json=namespace.json,
+        markdown=namespace.markdown,
+        fail_on_leak=namespace.fail_on_leak,
+        stack_depth=namespace.stack_depth,
+        serve=not namespace.no_serve,
+    )
+    if not rest:
+        raise CommandError("nothing to run: give a SCRIPT or -m MODULE")
+    if rest[0] == "-m":
+        if len(rest) < 2:
+            raise CommandError("-m needs a MODULE name")
+        return options, Target(kind="module", name=rest[1], args=tuple(rest[2:]))
+    return options, Target(kind="script", name=rest[0], args=tuple(rest[1:]))
+
+
+def _run_parser(root: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    for action in root._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices["run"]  # type: ignore[no-any-return]
+    raise AssertionError("run parser not registered")
+
+
+def main(args: Sequence[str], root: argparse.ArgumentParser) -> int:
+    """Run the application; return the exit status zmqscope should end with."""
+    options, target = parse(args, root)
+
+    import zmqscope
+    from zmqscope import _autoinstall, hooks
+
+    # Hooks go in before anything of the application is imported (for -m,
+    # that includes its parent packages).
+    _autoinstall.disable_exit_report()
+    hooks.ignore_file(sys.argv[0])  # the ``zmqscope`` launcher script
+    zmqscope.install(stack_depth=options.stack_depth)
+    resolved = resolve_module(target) if target.kind == "module" else resolve_script(target)
+
+    outcome = resolved.execute()
+    status = _settle(outcome)
+    report = zmqscope.report()
+    status = _emit(report, options, status)
+    if isinstance(outcome, KeyboardInterrupt):
+        _die_of_sigint()
+    return status
+
+
+def _settle(outcome: BaseException | None) -> int:
+    """Do what the interpreter does after ``__main__`` ends, before our report.
+
+    Like Python: report an uncaught exception, wait for non-daemon threads,
+    then run atexit handlers, so sockets they close are not called leaks.
+    """
+    status = 0
+    if isinstance(outcome, SystemExit):
+        status = _system_exit_status(outcome)
+    elif outcome is not None:
+        sys.excepthook(type(outcome), outcome, outcome.__traceback__)
+        status = 1
+    main_thread = threading.main_thread()
+    for thread in threading.enumerate():
+        if thread is not main_thread and not thread.daemon:
+            thread.join()
+    # Private but present in every supported Python: it runs the handlers
+    # once, in the interpreter's order, and clears them.
+    atexit._run_exitfuncs()
+    return status
+
+
+def _system_exit_status(exit: SystemExit) -> int:
+    code = exit.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _emit(report: Any, options: RunOptions, status: int) -> int:
+    from rich.console import Console
+
+    console = Console(stderr=True, highlight=False)
+    if report.has_leaks:
+        console.print(report)
+    console.print(report.summary_line(), markup=False)
+    try:
+        if options.json is not None:
+            options.json.write_text(report.to_json(), encoding="utf-8")
+        if options.markdown is not None:
+            options.markdown.write_text(report.to_markdown(), encoding="utf-8")
+    except OSError as error:
+        print(f"zmqscope: error: cannot write the report: {error}", file=sys.stderr)
+        return 2
+    if options.fail_on_leak and report.has_leaks:
+        return EXIT_LEAKS
+    return status
+
+
+def _die_of_sigint() -> None:
+    # Python ends on an uncaught KeyboardInterrupt by re-raising SIGINT, so
+    # the parent shell sees "killed by SIGINT"; keep that.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)

@@ -1,0 +1,1 @@
+"""Small pyzmq applications bundled for ``make demo`` and the documentation."""

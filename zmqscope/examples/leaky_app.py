@@ -1,0 +1,68 @@
+"""A small pyzmq app that forgets to clean up, for ``make demo``.
+
+A ventilator pushes work to a worker thread, which pushes results to a sink.
+The sink is closed properly; three sockets are not:
+
+- the worker thread's result socket (it returns without closing it),
+- the ventilator, bound to a random port (never closed),
+- a status socket dropped on the floor (garbage-collected without close()).
+
+Run it under zmqscope to see each one named with the line that created it::
+
+    zmqscope run -m zmqscope.examples.leaky_app
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+import zmq
+
+WORK_ITEMS = 10
+
+
+def worker(ctx: zmq.Context[zmq.Socket[bytes]], work_url: str, results_url: str) -> None:
+    tasks = ctx.socket(zmq.PULL)
+    tasks.connect(work_url)
+    results = ctx.socket(zmq.PUSH)  # leaked: the thread never closes it
+    results.connect(results_url)
+    for _ in range(WORK_ITEMS):
+        number = int(tasks.recv())
+        results.send(str(number * number).encode())
+    tasks.close()
+
+
+def report_status(ctx: zmq.Context[zmq.Socket[bytes]]) -> None:
+    status = ctx.socket(zmq.PUB)  # collected without close() when this returns
+    status.bind("inproc://status")
+    status.send(b"started")
+
+
+def main() -> int:
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()  # lives until exit
+    ventilator = ctx.socket(zmq.PUSH)  # leaked: bound to a random port, never closed
+    port = ventilator.bind_to_random_port("tcp://127.0.0.1")
+    sink = ctx.socket(zmq.PULL)
+    sink_port = sink.bind_to_random_port("tcp://127.0.0.1")
+
+    thread = threading.Thread(
+        target=worker,
+        args=(ctx, f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{sink_port}"),
+        name="squarer",
+    )
+    thread.start()
+    report_status(ctx)
+    gc.collect()
+
+    for number in range(WORK_ITEMS):
+        ventilator.send(str(number).encode())
+    total = sum(int(sink.recv()) for _ in range(WORK_ITEMS))
+    thread.join()
+    sink.close()
+    print(f"sum of squares below {WORK_ITEMS}: {total}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,463 @@
+"""Frozen records that describe what zmqscope saw.
+
+Everything here is a plain value: safe to keep, compare, pickle and send over
+the wire. ``to_dict``/``from_dict`` produce and read the shapes of the
+``zmqscope.report/1`` JSON schema (see DESIGN.md, "Report JSON"). This module
+imports nothing outside the standard library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+SCHEMA = "zmqscope.report/1"
+
+
+class SchemaError(ValueError):
+    """A document is not a zmqscope report this version can read."""
+
+
+class SocketState(str, Enum):
+    OPEN = "open"
+    CLOSED = "closed"
+    COLLECTED = "collected"
+
+
+class ContextState(str, Enum):
+    OPEN = "open"
+    TERMINATING = "terminating"
+    TERMINATED = "terminated"
+
+
+class EndpointOp(str, Enum):
+    BIND = "bind"
+    CONNECT = "connect"
+
+
+class LeakKind(str, Enum):
+    OPEN_AT_EXIT = "open-at-exit"
+    BLOCKS_TERM = "blocks-term"
+    COLLECTED_UNCLOSED = "collected-unclosed"
+
+
+def _require(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+    try:
+        value = data[key]
+    except (KeyError, TypeError):
+        raise SchemaError(f"missing field {key!r}") from None
+    if not isinstance(value, kind):
+        raise SchemaError(f"field {key!r} has the wrong type")
+    return value
+
+
+def _optional(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+    value = data.get(key)
+    if value is not None and not isinstance(value, kind):
+        raise SchemaError(f"field {key!r} has the wrong type")
+    return value
+
+
+def _list(data: Mapping[str, Any], key: str) -> list[Any]:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise SchemaError(f"field {key!r} is not a list")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One Python frame: where a call was made."""
+
+    file: str
+    line: int
+    function: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "function": self.function}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Frame:
+        return cls(
+            _require(data, "file", str),
+            _require(data, "line", int),
+            _require(data, "function", str),
+        )
+
+    def short(self) -> str:
+        """``file:line`` with only the file's base name."""
+        name = self.file.rsplit("/", 1)[-1]
+        return f"{name}:{self.line}"
+
+
+def frames_to_list(frames: Sequence[Frame]) -> list[dict[str, Any]]:
+    return [f.to_dict() for f in frames]
+
+
+def frames_from_list(data: Any) -> tuple[Frame, ...]:
+    if not isinstance(data, list):
+        raise SchemaError("a stack is not a list")
+    return tuple(Frame.from_dict(f) for f in data)
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadRef:
+    """A thread as it was known when something happened."""
+
+    id: int
+    name: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ThreadRef:
+        return cls(_require(data, "id", int), _require(data, "name", str))
+
+
+@dataclass(frozen=True, slots=True)
+class CallSite:
+    """When, in which thread and from where a lifecycle call was made.
+
+    ``thread`` is None and ``stack`` empty for sockets adopted by ``watch()``:
+    they were made before zmqscope looked.
+    """
+
+    time: float
+    thread: ThreadRef | None
+    stack: tuple[Frame, ...]
+
+    @property
+    def site(self) -> Frame | None:
+        """The application's own frame that made the call, if known."""
+        return self.stack[0] if self.stack else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "time": self.time,
+            "thread": self.thread.to_dict() if self.thread else None,
+            "stack": frames_to_list(self.stack),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CallSite:
+        thread = _optional(data, "thread", dict)
+        return cls(
+            float(_require(data, "time", (int, float))),
+            ThreadRef.from_dict(thread) if thread else None,
+            frames_from_list(data.get("stack", [])),
+        )
+
+
+def _callsite_or_none(data: Mapping[str, Any], key: str) -> CallSite | None:
+    value = _optional(data, key, dict)
+    return CallSite.from_dict(value) if value else None
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A bind or connect, with the address libzmq actually used.
+
+    ``url`` is resolved (``tcp://127.0.0.1:*`` becomes the bound port);
+    ``requested`` keeps what the application asked for when it differs.
+    ``active`` turns false after unbind/disconnect.
+    """
+
+    op: EndpointOp
+    url: str
+    active: bool = True
+    requested: str | None = None
+    time: float = 0.0
+    site: Frame | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "op": self.op.value,
+            "url": self.url,
+            "active": self.active,
+            "requested": self.requested,
+            "time": self.time,
+            "site": self.site.to_dict() if self.site else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Endpoint:
+        try:
+            op = EndpointOp(_require(data, "op", str))
+        except ValueError:
+            raise SchemaError("unknown endpoint op") from None
+        site = _optional(data, "site", dict)
+        return cls(
+            op=op,
+            url=_require(data, "url", str),
+            active=bool(data.get("active", True)),
+            requested=_optional(data, "requested", str),
+            time=float(_optional(data, "time", (int, float)) or 0.0),
+            site=Frame.from_dict(site) if site else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    """Per-socket message counters (traffic mode only)."""
+
+    msgs_out: int = 0
+    msgs_in: int = 0
+    frames_out: int = 0
+    frames_in: int = 0
+    bytes_out: int = 0
+    bytes_in: int = 0
+    last_send: float | None = None
+    last_recv: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "msgs_out": self.msgs_out,
+            "msgs_in": self.msgs_in,
+            "frames_out": self.frames_out,
+            "frames_in": self.frames_in,
+            "bytes_out": self.bytes_out,
+            "bytes_in": self.bytes_in,
+            "last_send": self.last_send,
+            "last_recv": self.last_recv,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Traffic:
+        ints = {
+            k: int(_optional(data, k, int) or 0)
+            for k in ("msgs_out", "msgs_in", "frames_out", "frames_in", "bytes_out", "bytes_in")
+        }
+        return cls(
+            **ints,
+            last_send=_optional(data, "last_send", (int, float)),
+            last_recv=_optional(data, "last_recv", (int, float)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SocketRecord:
+    """Everything recorded about one libzmq socket (shadows collapse onto one)."""
+
+    id: str
+    context: str | None
+    type: str
+    state: SocketState
+    created: CallSite
+    closed: CallSite | None = None
+    endpoints: tuple[Endpoint, ...] = ()
+    linger: int | None = -1
+    linger_source: str = "default"
+    options: tuple[tuple[str, str], ...] = ()
+    threads_used: tuple[ThreadRef, ...] = ()
+    traffic: Traffic | None = None
+    adopted: bool = False
+
+    @property
+    def creator(self) -> ThreadRef | None:
+        return self.created.thread
+
+    @property
+    def active_endpoints(self) -> tuple[Endpoint, ...]:
+        return tuple(e for e in self.endpoints if e.active)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "context": self.context,
+            "type": self.type,
+            "state": self.state.value,
+            "created": self.created.to_dict(),
+            "closed": self.closed.to_dict() if self.closed else None,
+            "endpoints": [e.to_dict() for e in self.endpoints],
+            "linger": self.linger,
+            "linger_source": self.linger_source,
+            "options": dict(self.options),
+            "threads_used": [t.to_dict() for t in self.threads_used],
+            "traffic": self.traffic.to_dict() if self.traffic else None,
+            "adopted": self.adopted,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SocketRecord:
+        try:
+            state = SocketState(_require(data, "state", str))
+        except ValueError:
+            raise SchemaError("unknown socket state") from None
+        created = _require(data, "created", dict)
+        options = _optional(data, "options", dict) or {}
+        traffic = _optional(data, "traffic", dict)
+        return cls(
+            id=_require(data, "id", str),
+            context=_optional(data, "context", str),
+            type=_require(data, "type", str),
+            state=state,
+            created=CallSite.from_dict(created),
+            closed=_callsite_or_none(data, "closed"),
+            endpoints=tuple(Endpoint.from_dict(e) for e in _list(data, "endpoints")),
+            linger=_optional(data, "linger", int),
+            linger_source=str(data.get("linger_source", "default")),
+            options=tuple((str(k), str(v)) for k, v in options.items()),
+            threads_used=tuple(ThreadRef.from_dict(t) for t in _list(data, "threads_used")),
+            traffic=Traffic.from_dict(traffic) if traffic else None,
+            adopted=bool(data.get("adopted", False)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ContextRecord:
+    """One libzmq context (shadow contexts collapse onto one)."""
+
+    id: str
+    state: ContextState
+    created: CallSite | None = None
+    term_called: CallSite | None = None
+    term_blocked_since: float | None = None
+    terminated_at: float | None = None
+    adopted: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "state": self.state.value,
+            "created": self.created.to_dict() if self.created else None,
+            "term_called": self.term_called.to_dict() if self.term_called else None,
+            "term_blocked_since": self.term_blocked_since,
+            "terminated_at": self.terminated_at,
+            "adopted": self.adopted,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ContextRecord:
+        try:
+            state = ContextState(_require(data, "state", str))
+        except ValueError:
+            raise SchemaError("unknown context state") from None
+        return cls(
+            id=_require(data, "id", str),
+            state=state,
+            created=_callsite_or_none(data, "created"),
+            term_called=_callsite_or_none(data, "term_called"),
+            term_blocked_since=_optional(data, "term_blocked_since", (int, float)),
+            terminated_at=_optional(data, "terminated_at", (int, float)),
+            adopted=bool(data.get("adopted", False)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessInfo:
+    """The process a snapshot was taken in."""
+
+    pid: int
+    argv: tuple[str, ...]
+    python: str
+    pyzmq: str
+    libzmq: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pid": self.pid,
+            "argv": list(self.argv),
+            "python": self.python,
+            "pyzmq": self.pyzmq,
+            "libzmq": self.libzmq,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProcessInfo:
+        argv = _list(data, "argv")
+        return cls(
+            pid=_require(data, "pid", int),
+            argv=tuple(str(a) for a in argv),
+            python=str(data.get("python", "")),
+            pyzmq=str(data.get("pyzmq", "")),
+            libzmq=str(data.get("libzmq", "")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The registry's contents at one instant.
+
+    ``dropped`` counts closed records that were forgotten to keep the
+    registry bounded; ``created_total`` counts every socket ever recorded.
+    """
+
+    taken_at: float
+    process: ProcessInfo
+    contexts: tuple[ContextRecord, ...] = ()
+    sockets: tuple[SocketRecord, ...] = ()
+    created_total: int = 0
+    dropped: int = 0
+
+    def socket(self, socket_id: str) -> SocketRecord | None:
+        for record in self.sockets:
+            if record.id == socket_id:
+                return record
+        return None
+
+    def context(self, context_id: str | None) -> ContextRecord | None:
+        for record in self.contexts:
+            if record.id == context_id:
+                return record
+        return None
+
+    @property
+    def open_sockets(self) -> tuple[SocketRecord, ...]:
+        return tuple(s for s in self.sockets if s.state is SocketState.OPEN)
+
+
+@dataclass(frozen=True, slots=True)
+class Leak:
+    """A socket the application did not clean up."""
+
+    socket: str
+    kind: LeakKind
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"socket": self.socket, "kind": self.kind.value, "message": self.message}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Leak:
+        try:
+            kind = LeakKind(_require(data, "kind", str))
+        except ValueError:
+            raise SchemaError("unknown leak kind") from None
+        return cls(_require(data, "socket", str), kind, _require(data, "message", str))
+
+
+@dataclass(frozen=True, slots=True)
+class Culprit:
+    """A socket that keeps a ``term()`` waiting, and where its owner is stuck."""
+
+    socket: str
+    reason: str
+    owner_stack: tuple[Frame, ...] = ()
+    owner: ThreadRef | None = None
+    owner_alive: bool | None = None
+    remedy: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "socket": self.socket,
+            "reason": self.reason,
+            "owner_stack": frames_to_list(self.owner_stack),
+            "owner": self.owner.to_dict() if self.owner else None,
+            "owner_alive": self.owner_alive,
+            "remedy": self.remedy,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Culprit:
+        owner = _optional(data, "owner", dict)
+        return cls(
+            socket=_require(data, "socket", str),
+            reason=_require(data, "reason", str),
+            owner_stack=frames_from_list(data.get("owner_stack", [])),
+            owner=ThreadRef.from_dict(owner) if owner else None,
+            owner_alive=_optional(data, "owner_alive", bool),
+            remedy=str(data.get("remedy", "")),
+        )

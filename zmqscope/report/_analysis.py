@@ -1,0 +1,100 @@
+"""Decide which sockets in a snapshot are leaks, and say so in one sentence."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from zmqscope.model import (
+    ContextState,
+    Culprit,
+    EndpointOp,
+    Leak,
+    LeakKind,
+    Snapshot,
+    SocketRecord,
+    SocketState,
+)
+from zmqscope.report._format import call_name
+from zmqscope.report._report import Report
+
+# A leak message names a few endpoints so it is recognisable in a log line;
+# the full list is in the report's socket record.
+_MAX_ENDPOINTS_IN_MESSAGE = 3
+
+
+def build_report(
+    snapshot: Snapshot,
+    *,
+    culprits: Sequence[Culprit] = (),
+    generated_at: float | None = None,
+) -> Report:
+    """Analyse ``snapshot`` for leaks, in socket order, and wrap it in a :class:`Report`.
+
+    ``generated_at`` defaults to the snapshot's own time: the report describes
+    the sockets as they were then, not when it happened to be rendered.
+    """
+    leaks = tuple(
+        leak for record in snapshot.sockets if (leak := find_leak(snapshot, record)) is not None
+    )
+    when = snapshot.taken_at if generated_at is None else generated_at
+    return Report(snapshot=snapshot, leaks=leaks, culprits=tuple(culprits), generated_at=when)
+
+
+def find_leak(snapshot: Snapshot, record: SocketRecord) -> Leak | None:
+    """The leak ``record`` represents in ``snapshot``, or None if it was cleaned up."""
+    subject = _describe(record)
+    if record.state is SocketState.OPEN:
+        message = f"{subject} was never closed{_endpoint_note(record)}"
+        return Leak(record.id, LeakKind.OPEN_AT_EXIT, message)
+    if record.state is SocketState.COLLECTED:
+        message = f"{subject} was garbage-collected without close()"
+        return Leak(record.id, LeakKind.COLLECTED_UNCLOSED, message)
+    if _blocks_term(snapshot, record):
+        message = (
+            f"{subject} was closed with {_linger_phrase(record.linger)} but its connects may"
+            f" still hold unsent messages; it keeps term() of context {record.context} waiting"
+        )
+        return Leak(record.id, LeakKind.BLOCKS_TERM, message)
+    return None
+
+
+def _blocks_term(snapshot: Snapshot, record: SocketRecord) -> bool:
+    # libzmq keeps a closed socket alive inside its context while LINGER lets
+    # queued messages wait for a peer; only connects queue for absent peers.
+    # An unknown LINGER (adopted sockets) is treated as libzmq's default, -1.
+    # Inactive (disconnected) connects count too: their pipes linger as well.
+    if record.state is not SocketState.CLOSED or record.linger == 0:
+        return False
+    if not any(e.op is EndpointOp.CONNECT for e in record.endpoints):
+        return False
+    context = snapshot.context(record.context)
+    return context is not None and context.state is ContextState.TERMINATING
+
+
+def _describe(record: SocketRecord) -> str:
+    """``PULL socket created at app.py:12 in start() by worker-1``."""
+    created = record.created
+    site = created.site
+    thread = created.thread.name if created.thread else None
+    if site is None and record.adopted:
+        origin = "created before zmqscope was watching"
+        return f"{record.type} socket {origin}" + (f" by {thread}" if thread else "")
+    where = f"at {site.short()} in {call_name(site.function)}" if site else "at an unknown site"
+    return f"{record.type} socket created {where} by {thread or 'an unknown thread'}"
+
+
+def _endpoint_note(record: SocketRecord) -> str:
+    """`` (bound tcp://127.0.0.1:5555, connected ipc:///tmp/x)`` or nothing."""
+    active = record.active_endpoints
+    if not active:
+        return ""
+    verbs = {EndpointOp.BIND: "bound", EndpointOp.CONNECT: "connected"}
+    shown = [f"{verbs[e.op]} {e.url}" for e in active[:_MAX_ENDPOINTS_IN_MESSAGE]]
+    hidden = len(active) - len(shown)
+    if hidden:
+        shown.append(f"{hidden} more")
+    return f" ({', '.join(shown)})"
+
+
+def _linger_phrase(linger: int | None) -> str:
+    return "an unknown LINGER" if linger is None else f"LINGER {linger}"

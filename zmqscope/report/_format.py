@@ -1,0 +1,86 @@
+"""Wording shared by the leak messages and the text and Markdown renderers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import PurePath
+
+from zmqscope.model import Endpoint, EndpointOp, Frame, SocketRecord, ThreadRef
+
+
+def display_path(file: str, cwd: str | None = None) -> str:
+    """``file`` relative to the working directory when under it, else unchanged.
+
+    Relative paths are what a developer can paste into an editor from the
+    project root (and what CI logs show); anything outside stays absolute so
+    it is never ambiguous.
+    """
+    if not os.path.isabs(file):
+        return file  # "<string>", "<frozen runpy>" and the like
+    if cwd is None:
+        try:
+            cwd = os.getcwd()
+        except OSError:  # the working directory was deleted under us
+            return file
+    try:
+        return str(PurePath(file).relative_to(cwd))
+    except ValueError:
+        return file
+
+
+def call_name(function: str) -> str:
+    """``start()`` for a function, but ``<module>`` as Python's tracebacks say it."""
+    return function if function.startswith("<") else f"{function}()"
+
+
+def location(frame: Frame) -> str:
+    """``path:line`` with the path as :func:`display_path` shows it."""
+    return f"{display_path(frame.file)}:{frame.line}"
+
+
+def frame_text(frame: Frame) -> str:
+    """``path:line in function()``."""
+    return f"{location(frame)} in {call_name(frame.function)}"
+
+
+def thread_label(thread: ThreadRef | None) -> str:
+    """A thread's name and id, for the detailed views."""
+    return f"{thread.name} (id {thread.id})" if thread else "unknown"
+
+
+def creation_text(record: SocketRecord) -> str:
+    """Where a socket was made, or why that is not known."""
+    site = record.created.site
+    if site is not None:
+        return frame_text(site)
+    return "before zmqscope was watching" if record.adopted else "unknown"
+
+
+def endpoint_text(endpoint: Endpoint) -> str:
+    """``bind tcp://127.0.0.1:43211 (asked tcp://127.0.0.1:*)``, marked when inactive."""
+    text = f"{endpoint.op.value} {endpoint.url}"
+    if endpoint.requested and endpoint.requested != endpoint.url:
+        text += f" (asked {endpoint.requested})"
+    if not endpoint.active:
+        undone = "unbound" if endpoint.op is EndpointOp.BIND else "disconnected"
+        text += f" [inactive: {undone}]"
+    return text
+
+
+def linger_text(record: SocketRecord) -> str:
+    """The LINGER value with what it means for ``term()``, and who set it."""
+    linger = record.linger
+    if linger is None:
+        value = "unknown"
+    elif linger < 0:
+        value = "-1 (wait forever)"
+    elif linger == 0:
+        value = "0 (drop unsent messages)"
+    else:
+        value = f"{linger} ms"
+    return f"{value}, source: {record.linger_source}"
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 socket``, ``2 sockets``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -1,0 +1,138 @@
+"""The report as GitHub-flavoured Markdown, for ``$GITHUB_STEP_SUMMARY`` and PR comments."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from zmqscope.model import Frame, SocketRecord
+from zmqscope.report._format import (
+    display_path,
+    endpoint_text,
+    frame_text,
+    location,
+    thread_label,
+)
+
+if TYPE_CHECKING:
+    from zmqscope.model import Culprit, Leak
+    from zmqscope.report._report import Report
+
+# Every ASCII punctuation character may be backslash-escaped in CommonMark;
+# these are the ones that could start emphasis, links, HTML or code.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>~&#!])")
+
+
+def render_markdown(report: Report) -> str:
+    """A heading, the summary, a table of leaks with their call chains, then culprits."""
+    lines = ["## zmqscope report", "", _process_line(report), ""]
+    lines += [f"**{_text(report.summary_line())}**", ""]
+    if report.leaks:
+        lines += _leak_table(report)
+        for leak in report.leaks:
+            lines += _leak_details(report, leak)
+    if report.culprits:
+        lines += ["### term() is blocked", ""]
+        lines += _culprit_table(report.culprits)
+        for culprit in report.culprits:
+            if culprit.owner_stack:
+                summary = f"{culprit.socket}: where {thread_label(culprit.owner)} is stuck"
+                lines += _details(summary, [("", culprit.owner_stack)])
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _process_line(report: Report) -> str:
+    process = report.snapshot.process
+    command = " ".join(display_path(arg) for arg in process.argv) or "?"
+    return (
+        f"pid {process.pid} · {_code(command)} · Python {_text(process.python)}"
+        f" · pyzmq {_text(process.pyzmq)} · libzmq {_text(process.libzmq)}"
+    )
+
+
+def _leak_table(report: Report) -> list[str]:
+    rows = [
+        "| Socket | Type | Kind | Created at | Thread | Endpoints |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for leak in report.leaks:
+        record = report.snapshot.socket(leak.socket)
+        type_name, created, thread, endpoints = _record_cells(record)
+        cells = [_code(leak.socket), type_name, leak.kind.value, created, thread, endpoints]
+        rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return [*rows, ""]
+
+
+def _record_cells(record: SocketRecord | None) -> tuple[str, str, str, str]:
+    """Type, created at, thread and endpoints of a socket, as Markdown."""
+    if record is None:
+        return ("?", "?", "?", "?")
+    site = record.created.site
+    if site is not None:
+        created = _code(location(site))
+    else:
+        created = "before zmqscope was watching" if record.adopted else "unknown"
+    thread = _text(record.created.thread.name) if record.created.thread else "unknown"
+    endpoints = "<br>".join(_code(endpoint_text(e)) for e in record.endpoints) or "none"
+    return (_text(record.type), created, thread, endpoints)
+
+
+def _leak_details(report: Report, leak: Leak) -> list[str]:
+    record = report.snapshot.socket(leak.socket)
+    blocks: list[tuple[str, Sequence[Frame]]] = []
+    if record is not None:
+        blocks.append(("created", record.created.stack))
+        if record.closed is not None and record.closed.stack:
+            blocks.append(("closed", record.closed.stack))
+    return _details(f"{leak.socket} ({leak.kind.value}): {leak.message}", blocks)
+
+
+def _details(summary: str, blocks: Sequence[tuple[str, Sequence[Frame]]]) -> list[str]:
+    lines = ["<details>", f"<summary>{html.escape(summary)}</summary>", ""]
+    for label, frames in blocks:
+        if label:
+            lines += [f"{label}:", ""]
+        body = [frame_text(frame) for frame in frames] or ["(no stack recorded)"]
+        # A fence longer than any backtick run inside cannot be closed early.
+        fence = "`" * max(3, _longest_backtick_run("\n".join(body)) + 1)
+        lines += [f"{fence}text", *body, fence, ""]
+    return [*lines, "</details>", ""]
+
+
+def _culprit_table(culprits: Sequence[Culprit]) -> list[str]:
+    rows = [
+        "| Socket | Reason | Owner thread | Remedy |",
+        "| --- | --- | --- | --- |",
+    ]
+    for culprit in culprits:
+        owner = _text(thread_label(culprit.owner))
+        if culprit.owner_alive is False:
+            owner += ", exited"
+        cells = [_code(culprit.socket), _text(culprit.reason), owner, _text(culprit.remedy)]
+        rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return [*rows, ""]
+
+
+def _text(value: str) -> str:
+    """Plain text that Markdown must not read as markup."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", value)
+
+
+def _code(value: str) -> str:
+    """An inline code span, safe even when ``value`` holds backticks."""
+    longest = _longest_backtick_run(value)
+    if not longest:
+        return f"`{value}`"
+    ticks = "`" * (longest + 1)
+    return f"{ticks} {value} {ticks}"
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
+
+
+def _cell(value: str) -> str:
+    """A table cell: GFM splits cells on ``|`` even inside code spans."""
+    return value.replace("|", r"\|").replace("\n", " ")

@@ -1,0 +1,212 @@
+"""The :class:`Report` value and its ``zmqscope.report/1`` JSON form."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from zmqscope.model import (
+    SCHEMA,
+    ContextRecord,
+    Culprit,
+    Leak,
+    LeakKind,
+    ProcessInfo,
+    SchemaError,
+    Snapshot,
+    SocketRecord,
+    SocketState,
+)
+from zmqscope.report._format import plural
+from zmqscope.report._markdown import render_markdown
+from zmqscope.report._text import render_text
+
+if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderableType
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A snapshot with the leaks found in it and, if ``term()`` hung, its culprits.
+
+    Renders as JSON (:meth:`to_json`), Markdown (:meth:`to_markdown`) and
+    text: pass it to ``rich.print`` or ``Console.print``.
+    """
+
+    snapshot: Snapshot
+    leaks: tuple[Leak, ...]
+    culprits: tuple[Culprit, ...]
+    generated_at: float
+
+    @property
+    def has_leaks(self) -> bool:
+        """True when at least one socket was not cleaned up."""
+        return bool(self.leaks)
+
+    @property
+    def sockets_total(self) -> int:
+        """Sockets ever created; never fewer than the snapshot still holds."""
+        # A hand-built Snapshot leaves created_total at 0; "0 sockets created,
+        # 2 open at exit" would be nonsense.
+        return max(self.snapshot.created_total, len(self.snapshot.sockets))
+
+    def summary_line(self) -> str:
+        """One line for stderr: ``zmqscope: 5 sockets created, no leaks``."""
+        head = f"zmqscope: {plural(self.sockets_total, 'socket')} created"
+        if not self.leaks:
+            return f"{head}, no leaks"
+        kinds = Counter(leak.kind for leak in self.leaks)
+        return (
+            f"{head}, {kinds[LeakKind.OPEN_AT_EXIT]} open at exit,"
+            f" {kinds[LeakKind.COLLECTED_UNCLOSED]} collected without close(),"
+            f" {kinds[LeakKind.BLOCKS_TERM]} blocking term()"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``zmqscope.report/1`` document (DESIGN.md, "Report JSON")."""
+        snapshot = self.snapshot
+        return {
+            "schema": SCHEMA,
+            "generated_at": format_timestamp(self.generated_at),
+            "process": snapshot.process.to_dict(),
+            "contexts": [c.to_dict() for c in snapshot.contexts],
+            "sockets": [s.to_dict() for s in snapshot.sockets],
+            "leaks": [leak.to_dict() for leak in self.leaks],
+            "culprits": [c.to_dict() for c in self.culprits],
+            "summary": self._summary(),
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """:meth:`to_dict` as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def to_markdown(self) -> str:
+        """The report as Markdown, suited to ``$GITHUB_STEP_SUMMARY``."""
+        return render_markdown(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Report:
+        """Read a ``zmqscope.report/1`` document; :class:`SchemaError` if it is not one."""
+        if not isinstance(data, dict):
+            kind = "a list" if isinstance(data, list) else type(data).__name__
+            raise SchemaError(f"not a zmqscope report: expected a JSON object, got {kind}")
+        _check_schema(data.get("schema"))
+        generated_at = parse_timestamp(data.get("generated_at"))
+        sockets = _parse_list(data, "sockets", SocketRecord.from_dict)
+        created_total, dropped = _parse_summary(data.get("summary"), len(sockets))
+        snapshot = Snapshot(
+            taken_at=generated_at,
+            process=_parse_section(data.get("process"), "process", ProcessInfo.from_dict),
+            contexts=_parse_list(data, "contexts", ContextRecord.from_dict),
+            sockets=sockets,
+            created_total=created_total,
+            dropped=dropped,
+        )
+        return cls(
+            snapshot=snapshot,
+            leaks=_parse_list(data, "leaks", Leak.from_dict),
+            culprits=_parse_list(data, "culprits", Culprit.from_dict),
+            generated_at=generated_at,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Report:
+        """Read a report saved with :meth:`to_json`; :class:`SchemaError` if it is not one."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SchemaError(
+                f"not a zmqscope report: invalid JSON ({exc.msg} at line {exc.lineno}"
+                f" column {exc.colno})"
+            ) from None
+        except (ValueError, RecursionError) as exc:
+            raise SchemaError(f"not a zmqscope report: invalid JSON ({exc})") from None
+        return cls.from_dict(data)
+
+    def __rich_console__(
+        self, console: Console, options: ConsoleOptions
+    ) -> Iterator[RenderableType]:
+        yield render_text(self)
+
+    def _summary(self) -> dict[str, int]:
+        states = Counter(record.state for record in self.snapshot.sockets)
+        return {
+            "sockets_total": self.sockets_total,
+            "open": states[SocketState.OPEN],
+            "closed": states[SocketState.CLOSED],
+            "collected": states[SocketState.COLLECTED],
+            "leaks": len(self.leaks),
+            "dropped": self.snapshot.dropped,
+        }
+
+
+def format_timestamp(timestamp: float) -> str:
+    """``2026-11-28T10:00:00Z``: whole seconds, as in the schema's example."""
+    moment = datetime.fromtimestamp(math.floor(timestamp), tz=timezone.utc)
+    return moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+
+
+def parse_timestamp(value: Any) -> float:
+    """Seconds since the epoch from an ISO-8601 time; naive times are taken as UTC."""
+    if not isinstance(value, str):
+        raise SchemaError("invalid zmqscope report: 'generated_at' is missing or not a string")
+    # datetime.fromisoformat only learnt the "Z" suffix in Python 3.11.
+    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise SchemaError(
+            f"invalid zmqscope report: 'generated_at' is not an ISO-8601 time: {value!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def _check_schema(schema: Any) -> None:
+    if schema is None:
+        raise SchemaError("not a zmqscope report: it has no 'schema' field")
+    # Minor versions (zmqscope.report/1.x) only add keys, so this version reads them.
+    if not isinstance(schema, str) or not (schema == SCHEMA or schema.startswith(SCHEMA + ".")):
+        raise SchemaError(f"unsupported report schema {schema!r} (this zmqscope reads {SCHEMA})")
+
+
+def _parse_section(value: Any, where: str, parse: Callable[[dict[str, Any]], _T]) -> _T:
+    if not isinstance(value, dict):
+        problem = "is missing" if value is None else "is not an object"
+        raise SchemaError(f"invalid zmqscope report: {where} {problem}")
+    try:
+        return parse(value)
+    except (ValueError, TypeError, AttributeError) as exc:
+        # SchemaError is a ValueError; the others come from odd nested values.
+        raise SchemaError(f"invalid zmqscope report: {where}: {exc}") from None
+
+
+def _parse_list(
+    data: dict[str, Any], key: str, parse: Callable[[dict[str, Any]], _T]
+) -> tuple[_T, ...]:
+    items = data.get(key, [])
+    if not isinstance(items, list):
+        raise SchemaError(f"invalid zmqscope report: {key} is not a list")
+    return tuple(_parse_section(item, f"{key}[{i}]", parse) for i, item in enumerate(items))
+
+
+def _parse_summary(summary: Any, socket_count: int) -> tuple[int, int]:
+    """``(created_total, dropped)``; older writers may leave the summary out."""
+    if summary is None:
+        return socket_count, 0
+    if not isinstance(summary, dict):
+        raise SchemaError("invalid zmqscope report: summary is not an object")
+    total = summary.get("sockets_total", socket_count)
+    dropped = summary.get("dropped", 0)
+    for name, value in (("sockets_total", total), ("dropped", dropped)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise SchemaError(f"invalid zmqscope report: summary.{name} is not a count")
+    return total, dropped
