@@ -42,10 +42,9 @@ def _report_at_exit() -> None:
             return
         from rich.console import Console
 
-        console = Console(stderr=True, highlight=False)
-        if report.has_leaks:
-            console.print(report)
-        console.print(report.summary_line(), markup=False)
+        from zmqscope.report import render_exit
+
+        Console(stderr=True, highlight=False).print(render_exit(report))
         pid = str(os.getpid())
         for variable, render in (
             ("ZMQSCOPE_JSON", report.to_json),

@@ -170,10 +170,9 @@ def _system_exit_status(exit: SystemExit) -> int:
 def _emit(report: Any, options: RunOptions, status: int) -> int:
     from rich.console import Console
 
-    console = Console(stderr=True, highlight=False)
-    if report.has_leaks:
-        console.print(report)
-    console.print(report.summary_line(), markup=False)
+    from zmqscope.report import render_exit
+
+    Console(stderr=True, highlight=False).print(render_exit(report))
     try:
         if options.json is not None:
             options.json.write_text(report.to_json(), encoding="utf-8")

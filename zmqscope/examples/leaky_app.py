@@ -1,10 +1,11 @@
 """A small pyzmq app that forgets to clean up, for ``make demo``.
 
 A ventilator pushes work to a worker thread, which pushes results to a sink.
-The sink is closed properly; three sockets are not:
+The sink is closed properly; four sockets are not:
 
+- a heartbeat socket kept in a module global (still open at exit),
 - the worker thread's result socket (it returns without closing it),
-- the ventilator, bound to a random port (never closed),
+- the ventilator, bound to a random port (collected when main() returns),
 - a status socket dropped on the floor (garbage-collected without close()).
 
 Run it under zmqscope to see each one named with the line that created it::
@@ -20,6 +21,7 @@ import threading
 import zmq
 
 WORK_ITEMS = 10
+HEARTBEATS: list[zmq.Socket[bytes]] = []
 
 
 def worker(ctx: zmq.Context[zmq.Socket[bytes]], work_url: str, results_url: str) -> None:
@@ -39,9 +41,15 @@ def report_status(ctx: zmq.Context[zmq.Socket[bytes]]) -> None:
     status.send(b"started")
 
 
+def start_heartbeat(ctx: zmq.Context[zmq.Socket[bytes]]) -> None:
+    heartbeat = ctx.socket(zmq.PUB)  # leaked: kept in a global, open at exit
+    heartbeat.bind("inproc://heartbeat")
+    HEARTBEATS.append(heartbeat)
+
+
 def main() -> int:
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()  # lives until exit
-    ventilator = ctx.socket(zmq.PUSH)  # leaked: bound to a random port, never closed
+    ventilator = ctx.socket(zmq.PUSH)  # leaked: never closed, collected at return
     port = ventilator.bind_to_random_port("tcp://127.0.0.1")
     sink = ctx.socket(zmq.PULL)
     sink_port = sink.bind_to_random_port("tcp://127.0.0.1")
@@ -52,6 +60,7 @@ def main() -> int:
         name="squarer",
     )
     thread.start()
+    start_heartbeat(ctx)
     report_status(ctx)
     gc.collect()
 

@@ -10,7 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from zmqscope.model import Culprit, Frame, LeakKind, SocketRecord
+from zmqscope.model import Culprit, Frame, LeakKind, SocketRecord, SocketState
 from zmqscope.report._format import (
     creation_text,
     endpoint_text,
@@ -45,6 +45,13 @@ def render_text(report: Report) -> Group:
     return Group(*parts)
 
 
+def render_exit(report: Report) -> RenderableType:
+    """What a process prints at exit: the full report if sockets leaked, else one line."""
+    if report.has_leaks or report.culprits:
+        return render_text(report)
+    return Text(report.summary_line(), style="bold green")
+
+
 def _leak_panel(report: Report, leak: Leak) -> Panel:
     record = report.snapshot.socket(leak.socket)
     type_name = record.type if record else "unknown type"
@@ -63,7 +70,9 @@ def _socket_details(report: Report, record: SocketRecord) -> Table:
     grid = _grid()
     grid.add_row("created", creation_text(record))
     grid.add_row("thread", thread_label(record.created.thread))
-    if record.closed is not None:
+    if record.state is SocketState.COLLECTED:
+        grid.add_row("closed", "never: pyzmq closed it when it was garbage-collected")
+    elif record.closed is not None:
         closed_at = frame_text(record.closed.site) if record.closed.site else "unknown"
         grid.add_row("closed", f"{closed_at} by {thread_label(record.closed.thread)}")
     grid.add_row("endpoints", _endpoints(record))
