@@ -220,7 +220,7 @@ def test_leaks_follow_snapshot_order_and_culprits_are_kept() -> None:
 
 def test_summary_line_counts_each_kind() -> None:
     assert every_kind_report().summary_line() == (
-        "zmqscope: 6 sockets created, 1 open at exit, 1 collected without close(),"
+        "zmqscope: 6 sockets created, 3 leaks: 1 open at exit, 1 collected without close(),"
         " 1 blocking term()"
     )
 

@@ -63,11 +63,16 @@ class Report:
         if not self.leaks:
             return f"{head}, no leaks"
         kinds = Counter(leak.kind for leak in self.leaks)
-        return (
-            f"{head}, {kinds[LeakKind.OPEN_AT_EXIT]} open at exit,"
-            f" {kinds[LeakKind.COLLECTED_UNCLOSED]} collected without close(),"
-            f" {kinds[LeakKind.BLOCKS_TERM]} blocking term()"
-        )
+        parts = [
+            f"{kinds[kind]} {label}"
+            for kind, label in (
+                (LeakKind.OPEN_AT_EXIT, "open at exit"),
+                (LeakKind.COLLECTED_UNCLOSED, "collected without close()"),
+                (LeakKind.BLOCKS_TERM, "blocking term()"),
+            )
+            if kinds[kind]
+        ]
+        return f"{head}, {plural(len(self.leaks), 'leak')}: {', '.join(parts)}"
 
     def to_dict(self) -> dict[str, Any]:
         """The ``zmqscope.report/1`` document (DESIGN.md, "Report JSON")."""

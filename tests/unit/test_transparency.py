@@ -1,0 +1,179 @@
+"""Instrumentation changes nothing an application can observe."""
+
+from __future__ import annotations
+
+import gc
+import inspect
+import pickle
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import zmq
+
+import zmqscope
+from zmqscope import hooks
+
+Ctx = zmq.Context[zmq.Socket[bytes]]
+PATCHED = [
+    (zmq.Socket, name)
+    for name in ("__init__", "close", "bind", "connect", "unbind", "disconnect", "set", "setsockopt")
+] + [(zmq.Context, name) for name in ("__init__", "term", "destroy")]
+
+
+def class_state() -> dict[tuple[type, str], tuple[bool, Any]]:
+    return {(cls, name): (name in cls.__dict__, cls.__dict__.get(name)) for cls, name in PATCHED}
+
+
+@pytest.fixture
+def pristine() -> Iterator[dict[tuple[type, str], tuple[bool, Any]]]:
+    """pyzmq's classes as they were before zmqscope touched them."""
+    zmqscope.uninstall()
+    before = class_state()
+    yield before
+    zmqscope.uninstall()
+    hooks.reset_registry()
+
+
+def test_uninstall_restores_pyzmq_exactly(pristine: dict[Any, Any]) -> None:
+    zmqscope.install()
+    assert class_state() != pristine
+    zmqscope.uninstall()
+    assert class_state() == pristine
+
+
+def test_watch_then_uninstall_restores_pyzmq_exactly(pristine: dict[Any, Any]) -> None:
+    ctx: Ctx = zmq.Context()
+    zmqscope.watch(ctx)
+    zmqscope.uninstall()
+    assert class_state() == pristine
+    ctx.term()
+
+
+def test_signatures_and_docs_are_unchanged(pristine: dict[Any, Any]) -> None:
+    before = {(c, n): (inspect.signature(getattr(c, n)), getattr(c, n).__doc__) for c, n in PATCHED}
+    zmqscope.install()
+    after = {(c, n): (inspect.signature(getattr(c, n)), getattr(c, n).__doc__) for c, n in PATCHED}
+    assert after == before
+
+
+def observe(ctx: Ctx) -> dict[str, Any]:
+    """What an application sees from a typical sequence of lifecycle calls."""
+    seen: dict[str, Any] = {}
+    sock = ctx.socket(zmq.PUSH)
+    seen["repr"] = repr(sock).split(" at ")[0]
+    cm = sock.bind("tcp://127.0.0.1:0")
+    seen["bind"] = (type(cm).__name__, cm.kind)
+    seen["port"] = sock.bind_to_random_port("tcp://127.0.0.1") > 0
+    seen["connect"] = type(sock.connect("inproc://nowhere")).__name__
+    seen["set"] = sock.setsockopt(zmq.SNDHWM, 10)
+    seen["linger_attr"] = (setattr(sock, "linger", 5), sock.linger)
+    for name, call in {
+        "bad_bind": lambda: sock.bind("tcp://not an address"),
+        "bad_option": lambda: sock.setsockopt(999999, 1),
+        "bad_kwarg": lambda: sock.close(lingr=0),
+        "bad_unbind": lambda: sock.unbind("tcp://127.0.0.1:1"),
+        "pickle": lambda: pickle.dumps(sock),
+        "bad_socket_type": lambda: ctx.socket(12345),
+    }.items():
+        try:
+            call()
+        except Exception as error:  # the exact type and text must not change
+            seen[name] = (type(error).__name__, str(error))
+    seen["close"] = sock.close(linger=0)
+    seen["closed"] = sock.closed
+    seen["close_again"] = sock.close()
+    return seen
+
+
+def test_return_values_and_exceptions_are_unchanged(pristine: dict[Any, Any]) -> None:
+    ctx: Ctx = zmq.Context()
+    plain = observe(ctx)
+    zmqscope.install()
+    instrumented = observe(ctx)
+    ctx.term()
+    assert instrumented == plain
+    assert "bad_bind" in plain and "pickle" in plain  # the comparison covered errors
+
+
+def collect_unclosed_socket_warning() -> warnings.WarningMessage:
+    ctx: Ctx = zmq.Context()
+
+    def leak() -> None:
+        ctx.socket(zmq.PAIR)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        leak()
+        gc.collect()
+    ctx.term()
+    (warning,) = [w for w in caught if issubclass(w.category, ResourceWarning)]
+    return warning
+
+
+def test_pyzmq_resource_warning_is_unchanged(pristine: dict[Any, Any]) -> None:
+    plain = collect_unclosed_socket_warning()
+    zmqscope.install()
+    instrumented = collect_unclosed_socket_warning()
+    assert str(instrumented.message).split(" at ")[0] == str(plain.message).split(" at ")[0]
+    assert (instrumented.filename, instrumented.category) == (plain.filename, plain.category)
+
+
+def test_watch_adopts_existing_sockets_and_records_new_ones(pristine: dict[Any, Any]) -> None:
+    ctx: Ctx = zmq.Context()
+    other: Ctx = zmq.Context()
+    early = ctx.socket(zmq.SUB)
+    zmqscope.watch(ctx)
+    late = ctx.socket(zmq.PUB)
+    ignored = other.socket(zmq.PUB)
+    records = zmqscope.snapshot().sockets
+    assert [(r.type, r.adopted) for r in records] == [("SUB", True), ("PUB", False)]
+    adopted = records[0]
+    assert adopted.created.stack == () and adopted.created.thread is None
+    assert adopted.linger is None  # unknown: zmqscope never asks the socket itself
+    assert records[1].created.site is not None
+    for sock in (early, late, ignored):
+        sock.close()
+    ctx.term()
+    other.term()
+
+
+def test_watch_context_instance(pristine: dict[Any, Any]) -> None:
+    ctx = zmq.Context.instance()
+    try:
+        sock = ctx.socket(zmq.REQ)
+        zmqscope.watch(zmq.Context.instance())
+        (record,) = zmqscope.snapshot().sockets
+        assert (record.type, record.adopted) == ("REQ", True)
+        sock.close()
+    finally:
+        ctx.term()
+        zmq.Context._instance = None
+
+
+def test_watch_rejects_what_it_cannot_watch(pristine: dict[Any, Any]) -> None:
+    with pytest.raises(TypeError, match="zmq.Context"):
+        zmqscope.watch(object())  # type: ignore[arg-type]
+    ctx: Ctx = zmq.Context()
+    ctx.term()
+    with pytest.raises(ValueError, match="terminated"):
+        zmqscope.watch(ctx)
+
+
+def test_a_failing_hook_never_reaches_the_application(
+    pristine: dict[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    zmqscope.install()
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("zmqscope bug")
+
+    monkeypatch.setattr(hooks._state.registry, "endpoint_added", broken)
+    ctx: Ctx = zmq.Context()
+    sock = ctx.socket(zmq.PAIR)
+    before = hooks.internal_errors()
+    sock.bind("inproc://still-works")  # must not raise
+    assert hooks.internal_errors() == before + 1
+    sock.close()
+    ctx.term()
