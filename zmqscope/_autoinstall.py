@@ -4,6 +4,9 @@ Imported at interpreter start-up by ``zmqscope-autoinstall.pth`` only when the
 variable is set. Settings come from the environment:
 
 - ``ZMQSCOPE_STACK_DEPTH``: frames kept per call site (default 12);
+- ``ZMQSCOPE_GRACE``: seconds a term() may block before its culprits are
+  reported (default 5);
+- ``ZMQSCOPE_TRAFFIC=1``: count messages and bytes per socket;
 - ``ZMQSCOPE_JSON`` / ``ZMQSCOPE_MARKDOWN``: write the report there at exit
   (``{pid}`` in the path is replaced by the process id).
 
@@ -42,9 +45,9 @@ def _report_at_exit() -> None:
             return
         from rich.console import Console
 
-        from zmqscope.report import render_exit
+        from zmqscope.reporting import render_exit
 
-        Console(stderr=True, highlight=False).print(render_exit(report))
+        Console(stderr=True, highlight=False).print(render_exit(report), crop=False)
         pid = str(os.getpid())
         for variable, render in (
             ("ZMQSCOPE_JSON", report.to_json),
@@ -61,9 +64,11 @@ def _report_at_exit() -> None:
 def _start() -> None:
     try:
         depth = int(os.environ.get("ZMQSCOPE_STACK_DEPTH", "12"))
+        grace = float(os.environ.get("ZMQSCOPE_GRACE", "5"))
+        traffic = os.environ.get("ZMQSCOPE_TRAFFIC", "").strip().lower() not in _OFF
         import zmqscope
 
-        zmqscope.install(stack_depth=depth)
+        zmqscope.install(traffic=traffic, stack_depth=depth, grace=grace)
     except Exception as error:  # a broken setting must not stop the application
         print(f"zmqscope: instrumentation is off: {error}", file=sys.stderr)
         return

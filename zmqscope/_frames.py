@@ -19,6 +19,11 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _APPLICATION_DIRS = (_PACKAGE_DIR + "examples" + os.sep,)
 
 
+def is_zmqscope_file(path: str) -> bool:
+    """True for zmqscope's own modules (its bundled example apps excluded)."""
+    return path.startswith(_PACKAGE_DIR) and not path.startswith(_APPLICATION_DIRS)
+
+
 def _plumbing_prefixes() -> tuple[str, ...]:
     """Folders and files whose frames are never the application's call site."""
     import asyncio

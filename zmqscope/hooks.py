@@ -2,10 +2,11 @@
 
 Only lifecycle methods are wrapped (``__init__``, ``close``, ``bind``,
 ``connect``, ``unbind``, ``disconnect``, option setters, ``term`` and
-``destroy``); ``send``/``recv`` are never touched, so the message path costs
-nothing. Wrappers call the original first and record afterwards, so return
-values and exceptions are pyzmq's own; a failure inside zmqscope is counted
-and swallowed, never raised into the application.
+``destroy``); ``send``/``recv`` are touched only in the opt-in traffic mode
+(:mod:`zmqscope._traffic`), so by default the message path costs nothing.
+Wrappers call the original first and record afterwards, so return values and
+exceptions are pyzmq's own; a failure inside zmqscope is counted and
+swallowed, never raised into the application.
 """
 
 from __future__ import annotations
@@ -17,28 +18,37 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import zmq
 
+from zmqscope import _traffic
 from zmqscope._frames import FrameFilter, RawFrame, current_thread_ref
-from zmqscope.model import EndpointOp, ProcessInfo
+from zmqscope.model import EndpointOp, ProcessInfo, UsageWarning
 from zmqscope.registry import ContextEntry, Registry, SocketEntry, make_site
 
 DEFAULT_STACK_DEPTH = 12
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# pyzmq's code objects that tell us *why* a lifecycle call happens.
 # A close() from pyzmq's finalizer means the application never closed it.
 _SOCKET_DEL_CODE = zmq.Socket.__del__.__code__
+# pyzmq's code objects that tell where a LINGER value came from.
 _LINGER_SOURCES = {
     zmq.Context.socket.__code__: "context",  # ctx.sockopts applied to a new socket
     zmq.Context.destroy.__code__: "destroy",  # ctx.destroy(linger=...)
 }
 _LINGER = int(zmq.LINGER)
-_SUBSCRIPTION_OPTIONS = {int(zmq.SUBSCRIBE), int(zmq.UNSUBSCRIBE)}
+_SUBSCRIBE, _UNSUBSCRIBE = int(zmq.SUBSCRIBE), int(zmq.UNSUBSCRIBE)
 _MAX_OPTION_TEXT = 80
+
+
+class TermObserver(Protocol):
+    """Told when a ``term()``/``destroy()`` starts and ends (the shutdown watchdog)."""
+
+    def term_started(self, entry: ContextEntry) -> object: ...
+
+    def term_finished(self, token: object) -> None: ...
 
 
 @dataclass
@@ -48,9 +58,12 @@ class _State:
     registry: Registry = field(default_factory=Registry)
     installed: bool = False  # record every context
     watched: set[int] = field(default_factory=set)  # context handles (watch mode)
+    ignored: set[int] = field(default_factory=set)  # zmqscope's own contexts
     stack_depth: int = DEFAULT_STACK_DEPTH
     originals: list[tuple[type, str, bool, Any]] = field(default_factory=list)
     frames: FrameFilter | None = None
+    term_observer: TermObserver | None = None
+    warning_listeners: list[Callable[[UsageWarning], None]] = field(default_factory=list)
     internal_errors: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -90,7 +103,8 @@ def _capture() -> tuple[RawFrame, ...]:
     return frames.capture(_state.stack_depth) if frames is not None else ()
 
 
-def _call_site_frame() -> RawFrame | None:
+def call_site() -> RawFrame | None:
+    """The application frame that made the current call into pyzmq."""
     frames = _state.frames
     if frames is None:
         return None
@@ -117,6 +131,8 @@ def _context_entry(ctx: Any) -> ContextEntry | None:
 
 
 def _looking_at(context_handle: int) -> bool:
+    if context_handle in _state.ignored:
+        return False
     return _state.installed or context_handle in _state.watched
 
 
@@ -126,6 +142,18 @@ def _entry_of(sock: Any) -> SocketEntry | None:
     except Exception:
         return None
     return _state.registry.open_socket(handle)
+
+
+def _thread_alive(ident: int) -> bool:
+    return any(thread.ident == ident for thread in threading.enumerate())
+
+
+def note_thread(entry: SocketEntry, site: RawFrame | None) -> None:
+    """Record which thread called into ``entry`` (and warn if it is shared)."""
+    warning = _state.registry.thread_used(entry, current_thread_ref(), site, _thread_alive)
+    if warning is not None:
+        for listener in list(_state.warning_listeners):
+            listener(warning)
 
 
 # -- what each wrapper records ------------------------------------------------
@@ -138,14 +166,15 @@ def _record_socket(sock: Any) -> None:
     existing = reg.open_socket(handle)
     if existing is not None:
         # A shadow (Socket.shadow, asyncio's internal shadow): same socket.
-        existing.threads.setdefault(*current_thread_ref())
+        _traffic.follow(sock, existing)
         return
     ctx = getattr(sock, "context", None)
     context = _context_entry(ctx)
     if context is None and not (ctx is None and _state.installed):
         return  # a context nobody asked zmqscope to watch
     site = make_site(current_thread_ref(), _capture())
-    reg.socket_created(sock, handle, context, sock._type_name, site, adopted=False)
+    entry = reg.socket_created(sock, handle, context, sock._type_name, site, adopted=False)
+    _traffic.follow(sock, entry)
 
 
 @_guarded
@@ -153,6 +182,8 @@ def _record_close(entry: SocketEntry, linger: Any, collected: bool) -> None:
     if linger is not None:
         entry.linger, entry.linger_source = int(linger), "close"
     stack = () if collected else _capture()
+    if not collected:
+        note_thread(entry, stack[0] if stack else None)
     _state.registry.socket_closed(entry, make_site(current_thread_ref(), stack), collected)
 
 
@@ -180,21 +211,17 @@ def _record_endpoint(sock: Any, op: EndpointOp, addr: Any, result: Any) -> None:
     # pyzmq's bind() returns a context manager holding LAST_ENDPOINT, which
     # is the resolved address of a wildcard bind; no extra libzmq call.
     url = _text(getattr(result, "addr", None) or requested)
-    _state.registry.endpoint_added(
-        entry,
-        op,
-        url,
-        requested if requested != url else None,
-        _call_site_frame(),
-        current_thread_ref(),
-    )
+    site = call_site()
+    note_thread(entry, site)
+    _state.registry.endpoint_added(entry, op, url, requested if requested != url else None, site)
 
 
 @_guarded
 def _record_endpoint_removed(sock: Any, op: EndpointOp, addr: Any) -> None:
     entry = _entry_of(sock)
     if entry is not None:
-        _state.registry.endpoint_removed(entry, op, _text(addr), current_thread_ref())
+        note_thread(entry, call_site())
+        _state.registry.endpoint_removed(entry, op, _text(addr))
 
 
 @_guarded
@@ -203,31 +230,38 @@ def _record_option(sock: Any, option: Any, value: Any) -> None:
     if entry is None:
         return
     option = int(option)
+    note_thread(entry, call_site())
     reg = _state.registry
     if option == _LINGER:
+        # Frames: this function, its guard, the set() wrapper, its caller.
         caller = sys._getframe(3).f_code
-        source = _LINGER_SOURCES.get(caller, "setsockopt")
-        reg.linger_set(entry, int(value), source, current_thread_ref())
+        reg.linger_set(entry, int(value), _LINGER_SOURCES.get(caller, "setsockopt"))
+        return
+    if option in (_SUBSCRIBE, _UNSUBSCRIBE):
+        reg.option_set(entry, "SUBSCRIBE", _subscriptions(entry, option, _text(value)))
         return
     try:
         name = zmq.SocketOption(option).name
     except ValueError:
         name = str(option)
-    text = _text(value)[:_MAX_OPTION_TEXT]
-    if option in _SUBSCRIPTION_OPTIONS:
-        topics = entry.options.get("SUBSCRIBE", "")
-        listed = [t for t in topics.split(",") if t] if topics else []
-        if option == int(zmq.SUBSCRIBE):
-            listed.append(repr(text))
-        elif repr(text) in listed:
-            listed.remove(repr(text))
-        name, text = "SUBSCRIBE", ",".join(listed[-16:])
-    reg.option_set(entry, name, text, current_thread_ref())
+    reg.option_set(entry, name, _text(value)[:_MAX_OPTION_TEXT])
+
+
+def _subscriptions(entry: SocketEntry, option: int, topic: str) -> str:
+    """The SUB socket's current topics, as a short comma-separated list."""
+    current = entry.options.get("SUBSCRIBE", "")
+    topics = [t for t in current.split(",") if t]
+    quoted = repr(topic[:_MAX_OPTION_TEXT])
+    if option == _SUBSCRIBE:
+        topics.append(quoted)
+    elif quoted in topics:
+        topics.remove(quoted)
+    return ",".join(topics[-16:])
 
 
 @_guarded
 def _record_context(ctx: Any) -> None:
-    if _state.installed:
+    if _state.installed and ctx.underlying not in _state.ignored:
         site = make_site(current_thread_ref(), _capture())
         _state.registry.context_created(ctx.underlying, site, adopted=False)
 
@@ -305,12 +339,15 @@ def _wrap_term(original: F) -> F:
     @functools.wraps(original)
     def term(self: Any, *args: Any, **kwargs: Any) -> Any:
         entry = _term_starting(self)
+        token = _observe_term(entry)
         try:
             result = original(self, *args, **kwargs)
         except BaseException:
             if entry is not None:
                 _state.registry.term_failed(entry)
             raise
+        finally:
+            _observe_term_end(token)
         if entry is not None:
             _state.registry.term_returned(entry)
         return result
@@ -333,7 +370,27 @@ def _term_starting(ctx: Any) -> ContextEntry | None:
         return None
 
 
-def _patch_table() -> list[tuple[type, str, Callable[[Any], Any]]]:
+def _observe_term(entry: ContextEntry | None) -> object:
+    observer = _state.term_observer
+    if entry is None or observer is None:
+        return None
+    try:
+        return (observer, observer.term_started(entry))
+    except Exception:
+        _state.internal_errors += 1
+        return None
+
+
+def _observe_term_end(token: object) -> None:
+    if isinstance(token, tuple):
+        observer, inner = token
+        try:
+            observer.term_finished(inner)
+        except Exception:
+            _state.internal_errors += 1
+
+
+def _lifecycle_patches() -> list[tuple[type, str, Callable[[Any], Any]]]:
     sock, ctx = zmq.Socket, zmq.Context
     return [
         (sock, "__init__", _wrap_socket_init),
@@ -350,12 +407,10 @@ def _patch_table() -> list[tuple[type, str, Callable[[Any], Any]]]:
     ]
 
 
-def _patch() -> None:
-    if _state.patched:
-        return
+def _patch(table: list[tuple[type, str, Callable[[Any], Any]]]) -> None:
     if _state.frames is None:
         _state.frames = FrameFilter()
-    for cls, name, wrap in _patch_table():
+    for cls, name, wrap in table:
         own = name in cls.__dict__
         original = getattr(cls, name)
         _state.originals.append((cls, name, own, cls.__dict__.get(name)))
@@ -375,15 +430,36 @@ def _unpatch() -> None:
 
 
 def install(traffic: bool = False, stack_depth: int = DEFAULT_STACK_DEPTH) -> None:
-    """Record every socket and context in this process from now on."""
-    if traffic:
-        raise NotImplementedError("traffic mode is not available in this version of zmqscope")
+    """Record every socket and context in this process from now on.
+
+    ``traffic=True`` also counts messages and bytes per socket, at a cost on
+    every send and recv (see the benchmarks); it can be turned on only before
+    the first socket is made or after ``uninstall()``.
+    """
     if stack_depth < 1:
         raise ValueError("stack_depth must be at least 1")
     with _state.lock:
+        if _state.patched and traffic != _state.registry.traffic:
+            # Switching traffic mode re-patches; sockets made before the
+            # switch keep what they had (no counters, or frozen counters).
+            _unpatch()
         _state.stack_depth = stack_depth
         _state.installed = True
-        _patch()
+        if not _state.patched:
+            _state.registry.traffic = traffic
+            _patch(_lifecycle_patches())
+            if traffic:
+                _patch(_traffic.patches(note_thread_by_object))
+
+
+def note_thread_by_object(sock: Any) -> None:
+    """Traffic mode's slow path: a send/recv from a thread other than the owner."""
+    try:
+        entry = _entry_of(sock)
+        if entry is not None:
+            note_thread(entry, call_site())
+    except Exception:
+        _state.internal_errors += 1
 
 
 def uninstall() -> None:
@@ -392,6 +468,7 @@ def uninstall() -> None:
         _state.installed = False
         _state.watched.clear()
         _unpatch()
+        _traffic.forget_all()
 
 
 def is_installed() -> bool:
@@ -401,7 +478,10 @@ def is_installed() -> bool:
 def reset_registry() -> None:
     """Forget every record (hooks stay as they are)."""
     with _state.lock:
+        traffic = _state.registry.traffic
         _state.registry = Registry()
+        _state.registry.traffic = traffic
+        _traffic.forget_all()
 
 
 def ignore_file(path: str) -> None:
@@ -410,6 +490,19 @@ def ignore_file(path: str) -> None:
         if _state.frames is None:
             _state.frames = FrameFilter()
         _state.frames.ignore(path)
+
+
+def ignore_context(ctx: zmq.Context[Any]) -> None:
+    """Never record ``ctx`` or its sockets (zmqscope's own server context)."""
+    _state.ignored.add(ctx.underlying)
+
+
+def set_term_observer(observer: TermObserver | None) -> None:
+    _state.term_observer = observer
+
+
+def add_warning_listener(listener: Callable[[UsageWarning], None]) -> None:
+    _state.warning_listeners.append(listener)
 
 
 def watch(ctx: zmq.Context[Any]) -> None:
@@ -424,7 +517,8 @@ def watch(ctx: zmq.Context[Any]) -> None:
         raise ValueError("cannot watch a context that is already terminated")
     with _state.lock:
         _state.watched.add(ctx.underlying)
-        _patch()
+        if not _state.patched:
+            _patch(_lifecycle_patches())
         entry = _context_entry(ctx)
         reg = _state.registry
         for sock in list(ctx._sockets):
@@ -455,7 +549,11 @@ def _after_fork_in_child() -> None:
         stack_depth=old.stack_depth,
         originals=old.originals,
         frames=old.frames,
+        term_observer=old.term_observer,
+        warning_listeners=old.warning_listeners,
     )
+    _state.registry.traffic = old.registry.traffic
+    _traffic.forget_all()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

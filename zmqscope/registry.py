@@ -1,9 +1,10 @@
 """The thread-safe store of what the hooks recorded.
 
-Entries here are mutable and private; :meth:`Registry.snapshot` turns them into
-the frozen values of :mod:`zmqscope.model`. The registry never holds an
-application socket or context: it keys everything by the libzmq handle and
-keeps at most a weak reference to the Python object.
+Entries (:mod:`zmqscope._entries`) are mutable and private;
+:meth:`Registry.snapshot` turns them into the frozen values of
+:mod:`zmqscope.model`. The registry never holds an application socket or
+context: it keys everything by the libzmq handle and keeps at most a weak
+reference to the Python object.
 """
 
 from __future__ import annotations
@@ -14,165 +15,36 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from zmqscope._entries import (
+    OWNER,
+    ContextEntry,
+    EndpointEntry,
+    RawThread,
+    Site,
+    SocketEntry,
+    new_counters,
+)
 from zmqscope._frames import RawFrame
 from zmqscope.model import (
-    CallSite,
-    ContextRecord,
     ContextState,
-    Endpoint,
+    Culprit,
     EndpointOp,
     Frame,
     ProcessInfo,
     Snapshot,
-    SocketRecord,
     SocketState,
     ThreadRef,
+    UsageWarning,
 )
 
-RawThread = tuple[int, str]
-
-DEFAULT_LINGER = -1  # libzmq's own default: wait forever for unsent messages
 MAX_CLOSED_RECORDS = 10_000
 MAX_TERMINATED_CONTEXTS = 256
+MAX_WARNINGS = 1_000
 
-
-class _Site:
-    """A call site as captured: raw frames, resolved only on snapshot."""
-
-    __slots__ = ("stack", "thread", "time")
-
-    def __init__(self, when: float, thread: RawThread | None, stack: tuple[RawFrame, ...]) -> None:
-        self.time = when
-        self.thread = thread
-        self.stack = stack
-
-    def freeze(self) -> CallSite:
-        thread = ThreadRef(*self.thread) if self.thread else None
-        return CallSite(self.time, thread, tuple(Frame(*f) for f in self.stack))
-
-
-class _EndpointEntry:
-    __slots__ = ("active", "op", "requested", "site", "time", "url")
-
-    def __init__(self, op: EndpointOp, url: str, requested: str | None, site: RawFrame | None):
-        self.op = op
-        self.url = url
-        self.requested = requested
-        self.site = site
-        self.time = time.time()
-        self.active = True
-
-    def matches(self, op: EndpointOp, addr: str) -> bool:
-        return self.active and self.op is op and addr in (self.url, self.requested)
-
-    def freeze(self) -> Endpoint:
-        site = Frame(*self.site) if self.site else None
-        return Endpoint(self.op, self.url, self.active, self.requested, self.time, site)
-
-
-class SocketEntry:
-    """The live, mutable record of one libzmq socket."""
-
-    __slots__ = (
-        "adopted",
-        "closed",
-        "context_id",
-        "created",
-        "endpoints",
-        "handle",
-        "id",
-        "linger",
-        "linger_source",
-        "options",
-        "state",
-        "threads",
-        "type_name",
-    )
-
-    def __init__(
-        self,
-        socket_id: str,
-        handle: int,
-        context_id: str | None,
-        type_name: str,
-        created: _Site,
-        adopted: bool,
-    ) -> None:
-        self.id = socket_id
-        self.handle = handle
-        self.context_id = context_id
-        self.type_name = type_name
-        self.created = created
-        self.adopted = adopted
-        self.state = SocketState.OPEN
-        self.closed: _Site | None = None
-        self.endpoints: list[_EndpointEntry] = []
-        self.linger: int | None = None if adopted else DEFAULT_LINGER
-        self.linger_source = "unknown" if adopted else "default"
-        self.options: dict[str, str] = {}
-        self.threads: dict[int, str] = {}
-        if created.thread:
-            self.threads[created.thread[0]] = created.thread[1]
-
-    @property
-    def may_block_term(self) -> bool:
-        """Closed, but libzmq may still hold it open until LINGER expires."""
-        return self.linger != 0 and any(e.op is EndpointOp.CONNECT for e in self.endpoints)
-
-    def freeze(self) -> SocketRecord:
-        return SocketRecord(
-            id=self.id,
-            context=self.context_id,
-            type=self.type_name,
-            state=self.state,
-            created=self.created.freeze(),
-            closed=self.closed.freeze() if self.closed else None,
-            endpoints=tuple(e.freeze() for e in self.endpoints),
-            linger=self.linger,
-            linger_source=self.linger_source,
-            options=tuple(self.options.items()),
-            threads_used=tuple(ThreadRef(i, n) for i, n in self.threads.items()),
-            adopted=self.adopted,
-        )
-
-
-class ContextEntry:
-    """The live, mutable record of one libzmq context."""
-
-    __slots__ = (
-        "adopted",
-        "created",
-        "handle",
-        "id",
-        "state",
-        "term_blocked_since",
-        "term_called",
-        "terminated_at",
-    )
-
-    def __init__(self, context_id: str, handle: int, created: _Site | None, adopted: bool):
-        self.id = context_id
-        self.handle = handle
-        self.created = created
-        self.adopted = adopted
-        self.state = ContextState.OPEN
-        self.term_called: _Site | None = None
-        self.term_blocked_since: float | None = None
-        self.terminated_at: float | None = None
-
-    def freeze(self) -> ContextRecord:
-        return ContextRecord(
-            id=self.id,
-            state=self.state,
-            created=self.created.freeze() if self.created else None,
-            term_called=self.term_called.freeze() if self.term_called else None,
-            term_blocked_since=self.term_blocked_since,
-            terminated_at=self.terminated_at,
-            adopted=self.adopted,
-        )
+__all__ = ["ContextEntry", "Registry", "Site", "SocketEntry", "make_site"]
 
 
 class Registry:
@@ -198,12 +70,15 @@ class Registry:
         self._closed_harmless: deque[SocketEntry] = deque()
         self._closed_risky: deque[SocketEntry] = deque()
         self._owners: dict[int, weakref.ref[Any]] = {}
+        self._culprits: dict[str, tuple[Culprit, ...]] = {}
+        self._warnings: deque[UsageWarning] = deque(maxlen=MAX_WARNINGS)
+        self.traffic = False
         self.created_total = 0
         self.dropped = 0
 
     # -- contexts ---------------------------------------------------------
 
-    def context_created(self, handle: int, created: _Site | None, adopted: bool) -> ContextEntry:
+    def context_created(self, handle: int, created: Site | None, adopted: bool) -> ContextEntry:
         """The entry for a context handle, made if new (shadows share one)."""
         with self._lock:
             entry = self._live_contexts.get(handle)
@@ -216,7 +91,7 @@ class Registry:
     def context(self, handle: int) -> ContextEntry | None:
         return self._live_contexts.get(handle)
 
-    def term_called(self, entry: ContextEntry, site: _Site) -> bool:
+    def term_called(self, entry: ContextEntry, site: Site) -> bool:
         """Mark a context terminating; False when a term() is already running."""
         with self._lock:
             if entry.state is not ContextState.OPEN:
@@ -230,6 +105,18 @@ class Registry:
             entry.state = ContextState.OPEN
             entry.term_blocked_since = None
 
+    def term_blocked(self, entry: ContextEntry, culprits: Sequence[Culprit]) -> None:
+        """A term() outlived its grace period: keep its culprits for reports."""
+        with self._lock:
+            if entry.state is not ContextState.TERMINATING:
+                return
+            entry.term_blocked_since = entry.term_called.time if entry.term_called else time.time()
+            self._culprits[entry.id] = tuple(culprits)
+            for culprit in culprits:
+                socket = self._sockets.get(culprit.socket)
+                if socket is not None:
+                    socket.pinned = True
+
     def term_returned(self, entry: ContextEntry) -> None:
         """The context is gone: forget its closed sockets, free its handle."""
         with self._lock:
@@ -239,8 +126,13 @@ class Registry:
             if self._live_contexts.get(entry.handle) is entry:
                 del self._live_contexts[entry.handle]
             for socket in list(self._sockets.values()):
-                # Collected sockets stay: they are leaks the report must show.
-                if socket.context_id == entry.id and socket.state is SocketState.CLOSED:
+                # Collected sockets stay (they are leaks), and so do culprits
+                # of a blocked term() (the report explains the wait).
+                if (
+                    socket.context_id == entry.id
+                    and socket.state is SocketState.CLOSED
+                    and not socket.pinned
+                ):
                     self._forget(socket)
             self._trim_terminated_contexts()
 
@@ -251,7 +143,7 @@ class Registry:
             return
         in_use = {s.context_id for s in self._sockets.values()}
         for context in terminated[:excess]:
-            if context.id not in in_use:
+            if context.id not in in_use and context.id not in self._culprits:
                 del self._contexts[context.id]
 
     # -- sockets ----------------------------------------------------------
@@ -262,7 +154,7 @@ class Registry:
         handle: int,
         context: ContextEntry | None,
         type_name: str,
-        created: _Site,
+        created: Site,
         adopted: bool = False,
     ) -> SocketEntry:
         """Record a new libzmq socket, held only weakly through ``owner``."""
@@ -276,6 +168,8 @@ class Registry:
             entry = SocketEntry(
                 socket_id, handle, context.id if context else None, type_name, created, adopted
             )
+            if self.traffic:
+                entry.traffic = new_counters(created.thread[0] if created.thread else 0)
             self._sockets[socket_id] = entry
             self._open[handle] = entry
             self.created_total += 1
@@ -297,20 +191,18 @@ class Registry:
         """The open entry for a libzmq handle (how shadows find their record)."""
         return self._open.get(handle)
 
-    def socket_closed(self, entry: SocketEntry, site: _Site, collected: bool) -> None:
+    def socket_closed(self, entry: SocketEntry, site: Site, collected: bool) -> None:
         with self._lock:
             if entry.state is SocketState.OPEN:
                 state = SocketState.COLLECTED if collected else SocketState.CLOSED
                 self._mark_closed(entry, site, state)
 
-    def _mark_closed(self, entry: SocketEntry, site: _Site | None, state: SocketState) -> None:
+    def _mark_closed(self, entry: SocketEntry, site: Site | None, state: SocketState) -> None:
         entry.state = state
         entry.closed = site
         if self._open.get(entry.handle) is entry:
             del self._open[entry.handle]
         self._owners.pop(entry.handle, None)
-        if site and site.thread:
-            entry.threads.setdefault(site.thread[0], site.thread[1])
         context = self._contexts.get(entry.context_id or "")
         if (
             context is not None
@@ -327,7 +219,7 @@ class Registry:
         while len(self._closed_harmless) + len(self._closed_risky) > self._max_closed:
             queue = self._closed_harmless or self._closed_risky
             victim = queue.popleft()
-            if victim.id in self._sockets:
+            if victim.id in self._sockets and not victim.pinned:
                 del self._sockets[victim.id]
                 self.dropped += 1
 
@@ -337,6 +229,65 @@ class Registry:
             with contextlib.suppress(ValueError):
                 queue.remove(entry)
 
+    # -- what happens to a socket -----------------------------------------
+
+    def thread_used(
+        self,
+        entry: SocketEntry,
+        thread: RawThread,
+        site: RawFrame | None,
+        is_alive: Callable[[int], bool],
+    ) -> UsageWarning | None:
+        """Note a call on ``entry`` from ``thread``; warn on sharing, not hand-off.
+
+        A thread using the socket for the first time takes it over (the
+        hand-off of a socket made in one thread and used in another). Coming
+        back to a thread that used it before, while the thread that had it
+        since is still alive, means two threads share it: a warning, once
+        per pair of threads.
+        """
+        with self._lock:
+            owner = entry.owner
+            warning = None
+            if owner is not None and owner[0] != thread[0]:
+                if thread in entry.threads and is_alive(owner[0]):
+                    warning = self._shared(entry, owner, thread, site)
+                if entry.traffic is not None:
+                    entry.traffic[OWNER] = thread[0]
+            entry.owner = thread
+            entry.owner_site = site
+            entry.threads.setdefault(thread, None)
+            return warning
+
+    def _shared(
+        self, entry: SocketEntry, first: RawThread, second: RawThread, site: RawFrame | None
+    ) -> UsageWarning | None:
+        pair = frozenset((first[0], second[0]))
+        if entry.warned is None:
+            entry.warned = set()
+        if pair in entry.warned:
+            return None
+        entry.warned.add(pair)
+        first_site = Frame(*entry.owner_site) if entry.owner_site else None
+        second_site = Frame(*site) if site else None
+        where = f" at {second_site.short()}" if second_site else ""
+        before = f" (last at {first_site.short()})" if first_site else ""
+        warning = UsageWarning(
+            kind="cross-thread",
+            socket=entry.id,
+            message=(
+                f"{entry.type_name} socket {entry.id} used by {second[1]}{where} while "
+                f"{first[1]}{before} still uses it: ZeroMQ sockets are not thread-safe"
+            ),
+            time=time.time(),
+            first=ThreadRef(*first),
+            first_site=first_site,
+            second=ThreadRef(*second),
+            second_site=second_site,
+        )
+        self._warnings.append(warning)
+        return warning
+
     def endpoint_added(
         self,
         entry: SocketEntry,
@@ -344,32 +295,25 @@ class Registry:
         url: str,
         requested: str | None,
         site: RawFrame | None,
-        thread: RawThread,
     ) -> None:
         with self._lock:
-            entry.endpoints.append(_EndpointEntry(op, url, requested, site))
-            entry.threads.setdefault(*thread)
+            entry.endpoints.append(EndpointEntry(op, url, requested, site))
 
-    def endpoint_removed(
-        self, entry: SocketEntry, op: EndpointOp, addr: str, thread: RawThread
-    ) -> None:
+    def endpoint_removed(self, entry: SocketEntry, op: EndpointOp, addr: str) -> None:
         with self._lock:
             for endpoint in entry.endpoints:
                 if endpoint.matches(op, addr):
                     endpoint.active = False
                     break
-            entry.threads.setdefault(*thread)
 
-    def linger_set(self, entry: SocketEntry, value: int, source: str, thread: RawThread) -> None:
+    def linger_set(self, entry: SocketEntry, value: int, source: str) -> None:
         with self._lock:
             entry.linger = value
             entry.linger_source = source
-            entry.threads.setdefault(*thread)
 
-    def option_set(self, entry: SocketEntry, name: str, value: str, thread: RawThread) -> None:
+    def option_set(self, entry: SocketEntry, name: str, value: str) -> None:
         with self._lock:
             entry.options[name] = value
-            entry.threads.setdefault(*thread)
 
     # -- reading ----------------------------------------------------------
 
@@ -377,18 +321,32 @@ class Registry:
         with self._lock:
             return list(self._sockets.values())
 
-    def snapshot(self, process: ProcessInfo) -> Snapshot:
-        """Frozen copies of every record, consistent at one instant."""
-        with self._lock:
-            sockets = tuple(e.freeze() for e in self._sockets.values())
-            contexts = tuple(c.freeze() for c in self._contexts.values())
-            created_total, dropped = self.created_total, self.dropped
-        return Snapshot(time.time(), process, contexts, sockets, created_total, dropped)
+    def entry(self, socket_id: str) -> SocketEntry | None:
+        return self._sockets.get(socket_id)
 
     def contexts(self) -> Iterable[ContextEntry]:
         with self._lock:
             return list(self._contexts.values())
 
+    def snapshot(self, process: ProcessInfo) -> Snapshot:
+        """Frozen copies of every record, consistent at one instant."""
+        with self._lock:
+            sockets = tuple(e.freeze() for e in self._sockets.values())
+            contexts = tuple(c.freeze() for c in self._contexts.values())
+            culprits = tuple(c for group in self._culprits.values() for c in group)
+            warnings = tuple(self._warnings)
+            created_total, dropped = self.created_total, self.dropped
+        return Snapshot(
+            time.time(),
+            process,
+            contexts,
+            sockets,
+            created_total,
+            dropped,
+            culprits=culprits,
+            warnings=warnings,
+        )
 
-def make_site(thread: RawThread | None, stack: tuple[RawFrame, ...]) -> _Site:
-    return _Site(time.time(), thread, stack)
+
+def make_site(thread: RawThread | None, stack: tuple[RawFrame, ...]) -> Site:
+    return Site(time.time(), thread, stack)

@@ -285,3 +285,10 @@ def test_install_twice_and_install_rejects_bad_depth(scope: None) -> None:
     zmqscope.install()
     with pytest.raises(ValueError, match="stack_depth"):
         zmqscope.install(stack_depth=0)
+
+
+def test_report_function_is_not_shadowed_by_a_subpackage(ctx: Ctx) -> None:
+    import zmqscope.reporting
+
+    ctx.socket(zmq.PAIR).close()
+    assert zmqscope.report().snapshot.created_total == 1

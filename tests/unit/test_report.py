@@ -28,7 +28,7 @@ from zmqscope.model import (
     SocketState,
     ThreadRef,
 )
-from zmqscope.report import Report, build_report, render_markdown
+from zmqscope.reporting import Report, build_report, render_markdown
 
 WORKER = ThreadRef(140000, "worker-1")
 MAIN = ThreadRef(1, "MainThread")
@@ -120,6 +120,8 @@ def every_kind_report(root: str = ROOT) -> Report:
         owner=WORKER,
         owner_alive=True,
         remedy="close it before term()",
+        where="worker-1 is at app.py:50 in loop()",
+        context="c1",
     )
     snapshot = snap(
         sock("s1", stack=frames(root), endpoints=[WILDCARD_BIND]),
@@ -221,7 +223,7 @@ def test_leaks_follow_snapshot_order_and_culprits_are_kept() -> None:
 def test_summary_line_counts_each_kind() -> None:
     assert every_kind_report().summary_line() == (
         "zmqscope: 6 sockets created, 3 leaks: 1 open at exit, 1 collected without close(),"
-        " 1 blocking term()"
+        " 1 blocking term(); term() blocked: 1 culprit"
     )
 
 
@@ -444,6 +446,9 @@ def test_markdown_without_leaks_has_no_table() -> None:
 def test_markdown_lists_culprits_with_owner_stack(project: str) -> None:
     markdown = every_kind_report(project).to_markdown()
     assert "### term() is blocked" in markdown
-    row = "| `s1` | open socket with unsent messages | worker-1 (id 140000) |"
-    assert row + " close it before term() |" in markdown
+    row = (
+        "| `s1` | worker-1 is at app.py:50 in loop() | open socket with unsent messages"
+        " | worker-1 (id 140000) | close it before term() |"
+    )
+    assert row in markdown
     assert "```text\napp.py:50 in loop()\n```" in markdown

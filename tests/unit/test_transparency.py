@@ -18,7 +18,16 @@ from zmqscope import hooks
 Ctx = zmq.Context[zmq.Socket[bytes]]
 PATCHED = [
     (zmq.Socket, name)
-    for name in ("__init__", "close", "bind", "connect", "unbind", "disconnect", "set", "setsockopt")
+    for name in (
+        "__init__",
+        "close",
+        "bind",
+        "connect",
+        "unbind",
+        "disconnect",
+        "set",
+        "setsockopt",
+    )
 ] + [(zmq.Context, name) for name in ("__init__", "term", "destroy")]
 
 
@@ -153,7 +162,7 @@ def test_watch_context_instance(pristine: dict[Any, Any]) -> None:
 
 
 def test_watch_rejects_what_it_cannot_watch(pristine: dict[Any, Any]) -> None:
-    with pytest.raises(TypeError, match="zmq.Context"):
+    with pytest.raises(TypeError, match=r"zmq\.Context"):
         zmqscope.watch(object())  # type: ignore[arg-type]
     ctx: Ctx = zmq.Context()
     ctx.term()

@@ -76,7 +76,9 @@ def resolve_script(target: Target) -> ResolvedTarget:
     except OSError as error:
         raise CommandError(f"can't open file {path!r}: {error.strerror}") from None
     sys.argv[:] = [path, *target.args]
-    sys.path[0] = os.path.dirname(absolute)
+    # Python puts the script's folder first, symlinks resolved, unless
+    # -P / PYTHONSAFEPATH told it to put nothing there.
+    _set_path0(os.path.dirname(os.path.realpath(absolute)))
     attributes = {
         "__name__": "__main__",
         "__file__": absolute,
@@ -94,7 +96,7 @@ def resolve_script(target: Target) -> ResolvedTarget:
 
 
 def resolve_module(target: Target) -> ResolvedTarget:
-    sys.path[0] = os.getcwd()
+    _set_path0(os.getcwd())
     spec = _find_spec(target.name)
     if spec.submodule_search_locations is not None:
         main_name = f"{target.name}.__main__"
@@ -122,6 +124,16 @@ def resolve_module(target: Target) -> ResolvedTarget:
         "__loader__": loader,
     }
     return ResolvedTarget(code, attributes)
+
+
+def _set_path0(folder: str) -> None:
+    """Replace the entry Python put first for zmqscope's own launcher.
+
+    With -P / PYTHONSAFEPATH Python put none, so there is nothing to replace
+    and the application gets none either.
+    """
+    if not getattr(sys.flags, "safe_path", False):
+        sys.path[0] = folder
 
 
 def _find_spec(name: str, package: str | None = None) -> ModuleSpec:

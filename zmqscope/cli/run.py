@@ -21,7 +21,7 @@ from zmqscope.cli._target import Target, resolve_module, resolve_script
 
 # Options of ``run`` that take a value; everything from the script (or the
 # module after ``-m``) on belongs to the application, as with ``python``.
-_VALUED = {"--json", "--markdown", "--stack-depth"}
+_VALUED = {"--json", "--markdown", "--stack-depth", "--grace"}
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class RunOptions:
     fail_on_leak: bool
     stack_depth: int
     serve: bool
+    grace: float
+    traffic: bool
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
@@ -53,6 +55,18 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         help="frames kept per call site (default 12)",
     )
     parser.add_argument(
+        "--grace",
+        metavar="SECONDS",
+        type=float,
+        default=5.0,
+        help="report the culprits when term() blocks longer than this (default 5)",
+    )
+    parser.add_argument(
+        "--traffic",
+        action="store_true",
+        help="also count messages and bytes per socket (costs throughput)",
+    )
+    parser.add_argument(
         "--no-serve", action="store_true", help="do not start the introspection server"
     )
     parser.add_argument("-m", metavar="MODULE", dest="module", help="run a library module")
@@ -71,6 +85,8 @@ def split_arguments(args: Sequence[str]) -> tuple[list[str], list[str]]:
             return own, list(args[index + 1 :])
         if token == "-m" or not token.startswith("-") or token == "-":
             return own, list(args[index:])
+        if token.startswith("-m"):  # ``-mMODULE``, as python accepts it
+            return own, ["-m", token[2:], *args[index + 1 :]]
         own.append(token)
         if token in _VALUED:
             index += 1
@@ -86,15 +102,20 @@ def parse(args: Sequence[str], root: argparse.ArgumentParser) -> tuple[RunOption
     namespace = parser.parse_args(own)
     if namespace.stack_depth < 1:
         raise CommandError("--stack-depth must be at least 1")
+    if not namespace.grace >= 0:  # also rejects nan
+        raise CommandError("--grace must be zero or more seconds")
     for path in (namespace.json, namespace.markdown):
         if path is not None and not path.parent.resolve().is_dir():
             raise CommandError(f"cannot write {path}: folder {path.parent} does not exist")
+    # Absolute now: the application may chdir before the report is written.
     options = RunOptions(
-        json=namespace.json,
-        markdown=namespace.markdown,
+        json=namespace.json.absolute() if namespace.json is not None else None,
+        markdown=namespace.markdown.absolute() if namespace.markdown is not None else None,
         fail_on_leak=namespace.fail_on_leak,
         stack_depth=namespace.stack_depth,
         serve=not namespace.no_serve,
+        grace=namespace.grace,
+        traffic=namespace.traffic,
     )
     if not rest:
         raise CommandError("nothing to run: give a SCRIPT or -m MODULE")
@@ -123,7 +144,9 @@ def main(args: Sequence[str], root: argparse.ArgumentParser) -> int:
     # that includes its parent packages).
     _autoinstall.disable_exit_report()
     hooks.ignore_file(sys.argv[0])  # the ``zmqscope`` launcher script
-    zmqscope.install(stack_depth=options.stack_depth)
+    zmqscope.install(traffic=options.traffic, stack_depth=options.stack_depth, grace=options.grace)
+    if options.json is not None:
+        _write_json_when_term_blocks(options.json)
     resolved = resolve_module(target) if target.kind == "module" else resolve_script(target)
 
     outcome = resolved.execute()
@@ -133,6 +156,18 @@ def main(args: Sequence[str], root: argparse.ArgumentParser) -> int:
     if isinstance(outcome, KeyboardInterrupt):
         _die_of_sigint()
     return status
+
+
+def _write_json_when_term_blocks(path: Path) -> None:
+    """A hung term() may never let the process reach its exit report: write now."""
+    from zmqscope._api import add_shutdown_listener, report
+    from zmqscope.shutdown import BlockedTerm
+
+    def write(event: object) -> None:
+        if isinstance(event, BlockedTerm):
+            path.write_text(report().to_json(), encoding="utf-8")
+
+    add_shutdown_listener(write)
 
 
 def _settle(outcome: BaseException | None) -> int:
@@ -147,14 +182,30 @@ def _settle(outcome: BaseException | None) -> int:
     elif outcome is not None:
         sys.excepthook(type(outcome), outcome, outcome.__traceback__)
         status = 1
-    main_thread = threading.main_thread()
-    for thread in threading.enumerate():
-        if thread is not main_thread and not thread.daemon:
-            thread.join()
+    _wait_for_threads()
     # Private but present in every supported Python: it runs the handlers
     # once, in the interpreter's order, and clears them.
     atexit._run_exitfuncs()
     return status
+
+
+def _wait_for_threads() -> None:
+    """Wait for non-daemon threads as the interpreter does at exit.
+
+    ``threading._shutdown`` first runs the callbacks registered with
+    ``threading._register_atexit``: concurrent.futures uses them to tell idle
+    pool workers to stop. Joining the threads without them would wait forever
+    for a ThreadPoolExecutor the application never shut down. The interpreter
+    calls it again at exit; the second call returns at once.
+    """
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is not None and threading.current_thread() is threading.main_thread():
+        shutdown()
+        return
+    main_thread = threading.main_thread()
+    for thread in threading.enumerate():
+        if thread is not main_thread and not thread.daemon:
+            thread.join()
 
 
 def _system_exit_status(exit: SystemExit) -> int:
@@ -170,9 +221,9 @@ def _system_exit_status(exit: SystemExit) -> int:
 def _emit(report: Any, options: RunOptions, status: int) -> int:
     from rich.console import Console
 
-    from zmqscope.report import render_exit
+    from zmqscope.reporting import render_exit
 
-    Console(stderr=True, highlight=False).print(render_exit(report))
+    Console(stderr=True, highlight=False).print(render_exit(report), crop=False)
     try:
         if options.json is not None:
             options.json.write_text(report.to_json(), encoding="utf-8")

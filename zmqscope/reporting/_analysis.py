@@ -14,8 +14,8 @@ from zmqscope.model import (
     SocketRecord,
     SocketState,
 )
-from zmqscope.report._format import call_name
-from zmqscope.report._report import Report
+from zmqscope.reporting._format import call_name
+from zmqscope.reporting._report import Report
 
 # A leak message names a few endpoints so it is recognisable in a log line;
 # the full list is in the report's socket record.
@@ -25,10 +25,13 @@ _MAX_ENDPOINTS_IN_MESSAGE = 3
 def build_report(
     snapshot: Snapshot,
     *,
-    culprits: Sequence[Culprit] = (),
+    culprits: Sequence[Culprit] | None = None,
     generated_at: float | None = None,
 ) -> Report:
     """Analyse ``snapshot`` for leaks, in socket order, and wrap it in a :class:`Report`.
+
+    ``culprits`` defaults to the snapshot's own: those of every ``term()``
+    that outlived its grace period.
 
     ``generated_at`` defaults to the snapshot's own time: the report describes
     the sockets as they were then, not when it happened to be rendered.
@@ -37,7 +40,8 @@ def build_report(
         leak for record in snapshot.sockets if (leak := find_leak(snapshot, record)) is not None
     )
     when = snapshot.taken_at if generated_at is None else generated_at
-    return Report(snapshot=snapshot, leaks=leaks, culprits=tuple(culprits), generated_at=when)
+    blocking = snapshot.culprits if culprits is None else tuple(culprits)
+    return Report(snapshot=snapshot, leaks=leaks, culprits=blocking, generated_at=when)
 
 
 def find_leak(snapshot: Snapshot, record: SocketRecord) -> Leak | None:

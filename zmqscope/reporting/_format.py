@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import PurePath
 
-from zmqscope.model import Endpoint, EndpointOp, Frame, SocketRecord, ThreadRef
+from zmqscope.model import Culprit, Endpoint, EndpointOp, Frame, SocketRecord, ThreadRef, Traffic
 
 
 def display_path(file: str, cwd: str | None = None) -> str:
@@ -48,6 +48,17 @@ def thread_label(thread: ThreadRef | None) -> str:
     return f"{thread.name} (id {thread.id})" if thread else "unknown"
 
 
+def owner_label(culprit: Culprit) -> str:
+    """The thread that owns a culprit socket, marked when it has exited."""
+    label = thread_label(culprit.owner)
+    return f"{label} (exited)" if culprit.owner_alive is False else label
+
+
+def site_text(frame: Frame | None) -> str:
+    """``path:line in function()``, or that the site is not known."""
+    return frame_text(frame) if frame is not None else "an unknown site"
+
+
 def creation_text(record: SocketRecord) -> str:
     """Where a socket was made, or why that is not known."""
     site = record.created.site
@@ -84,3 +95,25 @@ def linger_text(record: SocketRecord) -> str:
 def plural(count: int, noun: str) -> str:
     """``1 socket``, ``2 sockets``."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def traffic_text(traffic: Traffic) -> str:
+    """``12 msgs out (14 frames, 1.2 KB) · 3 in (3 frames, 300 B)``."""
+    if not (traffic.msgs_out or traffic.msgs_in):
+        return "no messages sent or received"
+    sent = f"{plural(traffic.frames_out, 'frame')}, {byte_size(traffic.bytes_out)}"
+    received = f"{plural(traffic.frames_in, 'frame')}, {byte_size(traffic.bytes_in)}"
+    return f"{plural(traffic.msgs_out, 'msg')} out ({sent}) · {traffic.msgs_in} in ({received})"
+
+
+def byte_size(count: int) -> str:
+    """``300 B``, ``1.2 KB``, ``3.4 MB``: decimal units, as network tools count."""
+    if count < 1000:
+        return f"{count} B"
+    value = float(count)
+    for unit in ("KB", "MB", "GB"):
+        value /= 1000
+        # 999.96 KB would print as "1000.0 KB"; move up a unit before that.
+        if value < 999.95:
+            return f"{value:.1f} {unit}"
+    return f"{value / 1000:.1f} TB"

@@ -21,10 +21,11 @@ from zmqscope.model import (
     Snapshot,
     SocketRecord,
     SocketState,
+    UsageWarning,
 )
-from zmqscope.report._format import plural
-from zmqscope.report._markdown import render_markdown
-from zmqscope.report._text import render_text
+from zmqscope.reporting._format import plural
+from zmqscope.reporting._markdown import render_markdown
+from zmqscope.reporting._text import render_text
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType
@@ -35,6 +36,8 @@ _T = TypeVar("_T")
 @dataclass(frozen=True, slots=True)
 class Report:
     """A snapshot with the leaks found in it and, if ``term()`` hung, its culprits.
+
+    Thread-sharing warnings come with the snapshot (:attr:`warnings`).
 
     Renders as JSON (:meth:`to_json`), Markdown (:meth:`to_markdown`) and
     text: pass it to ``rich.print`` or ``Console.print``.
@@ -51,6 +54,11 @@ class Report:
         return bool(self.leaks)
 
     @property
+    def warnings(self) -> tuple[UsageWarning, ...]:
+        """Sockets the hooks saw used from two threads at once."""
+        return self.snapshot.warnings
+
+    @property
     def sockets_total(self) -> int:
         """Sockets ever created; never fewer than the snapshot still holds."""
         # A hand-built Snapshot leaves created_total at 0; "0 sockets created,
@@ -58,10 +66,21 @@ class Report:
         return max(self.snapshot.created_total, len(self.snapshot.sockets))
 
     def summary_line(self) -> str:
-        """One line for stderr: ``zmqscope: 5 sockets created, no leaks``."""
-        head = f"zmqscope: {plural(self.sockets_total, 'socket')} created"
+        """One line for stderr: ``zmqscope: 5 sockets created, no leaks``.
+
+        Thread-sharing warnings and the culprits of a hung ``term()`` follow,
+        after semicolons, when there are any.
+        """
+        line = f"zmqscope: {plural(self.sockets_total, 'socket')} created, {self._leak_summary()}"
+        if self.warnings:
+            line += f"; {plural(len(self.warnings), 'thread-sharing warning')}"
+        if self.culprits:
+            line += f"; term() blocked: {plural(len(self.culprits), 'culprit')}"
+        return line
+
+    def _leak_summary(self) -> str:
         if not self.leaks:
-            return f"{head}, no leaks"
+            return "no leaks"
         kinds = Counter(leak.kind for leak in self.leaks)
         parts = [
             f"{kinds[kind]} {label}"
@@ -72,7 +91,7 @@ class Report:
             )
             if kinds[kind]
         ]
-        return f"{head}, {plural(len(self.leaks), 'leak')}: {', '.join(parts)}"
+        return f"{plural(len(self.leaks), 'leak')}: {', '.join(parts)}"
 
     def to_dict(self) -> dict[str, Any]:
         """The ``zmqscope.report/1`` document (DESIGN.md, "Report JSON")."""
@@ -85,6 +104,8 @@ class Report:
             "sockets": [s.to_dict() for s in snapshot.sockets],
             "leaks": [leak.to_dict() for leak in self.leaks],
             "culprits": [c.to_dict() for c in self.culprits],
+            # Not in the contract's example; an addition it allows.
+            "warnings": [w.to_dict() for w in snapshot.warnings],
             "summary": self._summary(),
         }
 
@@ -106,6 +127,7 @@ class Report:
         generated_at = parse_timestamp(data.get("generated_at"))
         sockets = _parse_list(data, "sockets", SocketRecord.from_dict)
         created_total, dropped = _parse_summary(data.get("summary"), len(sockets))
+        culprits = _parse_list(data, "culprits", Culprit.from_dict)
         snapshot = Snapshot(
             taken_at=generated_at,
             process=_parse_section(data.get("process"), "process", ProcessInfo.from_dict),
@@ -113,11 +135,13 @@ class Report:
             sockets=sockets,
             created_total=created_total,
             dropped=dropped,
+            culprits=culprits,
+            warnings=_parse_list(data, "warnings", UsageWarning.from_dict),
         )
         return cls(
             snapshot=snapshot,
             leaks=_parse_list(data, "leaks", Leak.from_dict),
-            culprits=_parse_list(data, "culprits", Culprit.from_dict),
+            culprits=culprits,
             generated_at=generated_at,
         )
 

@@ -8,17 +8,18 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from zmqscope.model import Frame, SocketRecord
-from zmqscope.report._format import (
+from zmqscope.reporting._format import (
     display_path,
     endpoint_text,
     frame_text,
     location,
+    owner_label,
     thread_label,
 )
 
 if TYPE_CHECKING:
-    from zmqscope.model import Culprit, Leak
-    from zmqscope.report._report import Report
+    from zmqscope.model import Culprit, Leak, UsageWarning
+    from zmqscope.reporting._report import Report
 
 # Every ASCII punctuation character may be backslash-escaped in CommonMark;
 # these are the ones that could start emphasis, links, HTML or code.
@@ -26,13 +27,16 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>~&#!])")
 
 
 def render_markdown(report: Report) -> str:
-    """A heading, the summary, a table of leaks with their call chains, then culprits."""
+    """A heading, the summary, leaks with their call chains, thread-sharing warnings, culprits."""
     lines = ["## zmqscope report", "", _process_line(report), ""]
     lines += [f"**{_text(report.summary_line())}**", ""]
     if report.leaks:
         lines += _leak_table(report)
         for leak in report.leaks:
             lines += _leak_details(report, leak)
+    if report.warnings:
+        lines += ["### Thread-sharing warnings", ""]
+        lines += _warning_table(report.warnings)
     if report.culprits:
         lines += ["### term() is blocked", ""]
         lines += _culprit_table(report.culprits)
@@ -103,14 +107,35 @@ def _details(summary: str, blocks: Sequence[tuple[str, Sequence[Frame]]]) -> lis
 
 def _culprit_table(culprits: Sequence[Culprit]) -> list[str]:
     rows = [
-        "| Socket | Reason | Owner thread | Remedy |",
-        "| --- | --- | --- | --- |",
+        "| Socket | Where | Reason | Owner thread | Remedy |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for culprit in culprits:
-        owner = _text(thread_label(culprit.owner))
-        if culprit.owner_alive is False:
-            owner += ", exited"
-        cells = [_code(culprit.socket), _text(culprit.reason), owner, _text(culprit.remedy)]
+        cells = [
+            _code(culprit.socket),
+            _text(culprit.where) or "unknown",
+            _text(culprit.reason),
+            _text(owner_label(culprit)),
+            _text(culprit.remedy),
+        ]
+        rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return [*rows, ""]
+
+
+def _warning_table(warnings: Sequence[UsageWarning]) -> list[str]:
+    """One row a warning: both threads and where each used the socket, first one first."""
+    rows = [
+        "| Socket | Threads | Sites | Message |",
+        "| --- | --- | --- | --- |",
+    ]
+    for warning in warnings:
+        threads = [_text(thread_label(t)) for t in (warning.first, warning.second)]
+        sites = [
+            _code(location(site)) if site else "unknown"
+            for site in (warning.first_site, warning.second_site)
+        ]
+        cells = [_code(warning.socket), "<br>".join(threads), "<br>".join(sites)]
+        cells.append(_text(warning.message))
         rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return [*rows, ""]
 

@@ -1,0 +1,308 @@
+"""Shared machinery of the benchmarks: paired rounds, call depth, figures, output.
+
+Every comparison runs plain pyzmq and instrumented pyzmq in the same process,
+alternating rounds (ABBA order), so that a noisy neighbour or a CPU frequency
+change hits both sides alike; figures are medians over rounds with their
+spread. ``run_all.py`` runs only ``bench_*.py`` files, so this one is skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import zmq
+
+import zmqscope
+
+T = TypeVar("T")
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+SCHEMA = "zmqscope.bench/1"
+
+
+# -- instrumentation on/off --------------------------------------------------------
+
+
+def set_instrumented(on: bool) -> None:
+    """Toggle zmqscope's class-level hooks; sockets made afterwards see the change."""
+    if on:
+        zmqscope.install()
+    else:
+        zmqscope.uninstall()
+    gc.collect()
+
+
+def paired_rounds(
+    rounds: int,
+    measure: Callable[[], T],
+    warmup: int = 1,
+) -> tuple[list[T], list[T]]:
+    """Run ``measure`` plain and instrumented, ``rounds`` times each, interleaved.
+
+    Pairs alternate their order (plain first, then instrumented first) so that
+    a slow drift of the machine does not favour either side. The first
+    ``warmup`` pairs are discarded (imports, caches, page faults).
+    Returns (plain samples, instrumented samples), pair by pair.
+    """
+    plain: list[T] = []
+    instrumented: list[T] = []
+    for i in range(warmup + rounds):
+        order = (False, True) if i % 2 == 0 else (True, False)
+        results: dict[bool, T] = {}
+        for on in order:
+            set_instrumented(on)
+            results[on] = measure()
+        if i >= warmup:
+            plain.append(results[False])
+            instrumented.append(results[True])
+    set_instrumented(False)
+    return plain, instrumented
+
+
+def raise_fd_limit(wanted: int) -> None:
+    """Lift the soft limit on open files towards ``wanted``.
+
+    Each libzmq socket holds a file descriptor until its reaper frees it, and
+    many systems default to 1,024 open files.
+    """
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+
+
+@contextlib.contextmanager
+def one_cpu() -> Iterator[int | None]:
+    """Run this thread, and the threads it starts, on a single CPU.
+
+    A sender and a receiver thread that take turns holding the GIL go faster
+    and far more steadily on one CPU: measured here, the quartile range of
+    inproc throughput shrank from ~9 % to ~3 % of the median. Where CPU
+    affinity is not available (macOS, Windows) nothing changes (None).
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        yield None
+        return
+    allowed = os.sched_getaffinity(0)
+    cpu = min(allowed)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield cpu
+    finally:
+        os.sched_setaffinity(0, allowed)
+
+
+# -- call depth ----------------------------------------------------------------------
+
+
+def stack_depth() -> int:
+    """How many frames deep the caller runs (1 for a module's top level)."""
+    depth = 0
+    frame = sys._getframe(1)
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back  # type: ignore[assignment]
+    return depth
+
+
+def at_depth(depth: int, fn: Callable[[], T]) -> T:
+    """Run ``fn`` in a frame that sits ``depth`` frames deep (module level is 1).
+
+    Stack walks cost more the deeper they start; real applications create
+    sockets from inside frameworks, not from a module's top level.
+    """
+    missing = depth - stack_depth() - 1
+    return _recurse(max(missing, 0), fn)
+
+
+def _recurse(levels: int, fn: Callable[[], T]) -> T:
+    if levels <= 1:
+        return fn()
+    return _recurse(levels - 1, fn)
+
+
+# -- figures -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """The median of some samples and how far they spread."""
+
+    median: float
+    q1: float  # 25th percentile
+    q3: float  # 75th percentile
+    low: float
+    high: float
+    samples: tuple[float, ...]
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> Spread:
+        if len(samples) > 1:
+            q1, _, q3 = statistics.quantiles(samples, n=4, method="inclusive")
+        else:
+            q1 = q3 = samples[0]
+        median = statistics.median(samples)
+        return cls(median, q1, q3, min(samples), max(samples), tuple(samples))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "median": self.median,
+            "q1": self.q1,
+            "q3": self.q3,
+            "min": self.low,
+            "max": self.high,
+            "samples": list(self.samples),
+        }
+
+
+def ratios(numerators: Sequence[float], denominators: Sequence[float]) -> list[float]:
+    """Pair-by-pair ratios: each pair ran back to back, so shared noise cancels."""
+    return [n / d for n, d in zip(numerators, denominators, strict=True)]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A bound a figure should respect, e.g. ``>= 0.98``."""
+
+    op: str  # ">=" or "<="
+    bound: float
+
+    def met(self, value: float) -> bool:
+        return value >= self.bound if self.op == ">=" else value <= self.bound
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.bound:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One line of the results table: a value, its spread, its target."""
+
+    key: str
+    label: str
+    value: float
+    unit: str
+    spread: Spread | None = None
+    target: Target | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        key: str,
+        label: str,
+        samples: Sequence[float],
+        unit: str,
+        target: Target | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> Figure:
+        """The median of ``samples``, with their spread."""
+        spread = Spread.of(samples)
+        return cls(key, label, spread.median, unit, spread, target, detail or {})
+
+    @property
+    def verdict(self) -> str:
+        if self.target is None:
+            return "info"
+        return "PASS" if self.target.met(self.value) else "MISS"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "label": self.label,
+            "value": self.value,
+            "unit": self.unit,
+            "spread": self.spread.to_dict() if self.spread else None,
+            "target": {"op": self.target.op, "bound": self.target.bound} if self.target else None,
+            "verdict": self.verdict,
+            "detail": self.detail,
+        }
+
+
+def _number(value: float) -> str:
+    """Three significant digits (trailing zeros kept), whole numbers from 100."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:#.3g}"
+
+
+def format_table(figures: Sequence[Figure]) -> str:
+    """The figures as a Markdown table (printed, and pasted into the README)."""
+    rows = [("figure", "median", "quartiles", "min - max", "target", "verdict")]
+    for f in figures:
+        value = f"{_number(f.value)} {f.unit}".strip()
+        quartiles = extremes = ""
+        if f.spread:
+            quartiles = f"{_number(f.spread.q1)} - {_number(f.spread.q3)}"
+            extremes = f"{_number(f.spread.low)} - {_number(f.spread.high)}"
+        rows.append((f.label, value, quartiles, extremes, str(f.target or ""), f.verdict))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+        for row in rows
+    ]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+# -- output --------------------------------------------------------------------------
+
+
+def _git(*args: str) -> str:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=BENCH_DIR.parent, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip()
+
+
+def environment() -> dict[str, Any]:
+    """What the figures depend on: versions, machine, and the code measured."""
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "pyzmq": zmq.__version__,
+        "libzmq": zmq.zmq_version(),
+        "zmqscope": zmqscope.__version__,
+        "zmqscope_path": str(Path(zmqscope.__file__).resolve().parent),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "git_commit": _git("rev-parse", "--short", "HEAD"),
+        # Uncommitted changes to the package mean the figures describe a
+        # working tree, not the commit above.
+        "zmqscope_dirty": bool(_git("status", "--porcelain", "--", "zmqscope")),
+    }
+
+
+def write_results(name: str, figures: Sequence[Figure], settings: dict[str, Any]) -> Path:
+    """Write ``results/<name>.json`` and return its path."""
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    document = {
+        "schema": SCHEMA,
+        "benchmark": name,
+        "generated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "environment": environment(),
+        "settings": settings,
+        "figures": [f.to_dict() for f in figures],
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,206 @@
+"""The mutable records behind the registry; frozen into model values on snapshot."""
+
+from __future__ import annotations
+
+import time
+
+from zmqscope._frames import RawFrame
+from zmqscope.model import (
+    CallSite,
+    ContextRecord,
+    ContextState,
+    Endpoint,
+    EndpointOp,
+    Frame,
+    SocketRecord,
+    SocketState,
+    ThreadRef,
+    Traffic,
+)
+
+RawThread = tuple[int, str]
+
+DEFAULT_LINGER = -1  # libzmq's own default: wait forever for unsent messages
+
+# Traffic counters live in a plain list (index constants below): the send
+# and recv hooks update them on every message, and list item updates are the
+# cheapest mutation Python has. OWNER is the ident of the thread that last
+# used the socket, so the hot path can spot another thread with one compare.
+MSGS_OUT, MSGS_IN, FRAMES_OUT, FRAMES_IN, BYTES_OUT, BYTES_IN = range(6)
+LAST_SEND, LAST_RECV, MORE_SEEN_AT, OWNER = range(6, 10)
+
+
+def new_counters(owner: int) -> list[float]:
+    return [0, 0, 0, 0, 0, 0, 0.0, 0.0, -1, owner]
+
+
+def freeze_counters(counters: list[float]) -> Traffic:
+    return Traffic(
+        msgs_out=int(counters[MSGS_OUT]),
+        msgs_in=int(counters[MSGS_IN]),
+        frames_out=int(counters[FRAMES_OUT]),
+        frames_in=int(counters[FRAMES_IN]),
+        bytes_out=int(counters[BYTES_OUT]),
+        bytes_in=int(counters[BYTES_IN]),
+        last_send=counters[LAST_SEND] or None,
+        last_recv=counters[LAST_RECV] or None,
+    )
+
+
+class Site:
+    """A call site as captured: raw frames, resolved only on snapshot."""
+
+    __slots__ = ("stack", "thread", "time")
+
+    def __init__(self, when: float, thread: RawThread | None, stack: tuple[RawFrame, ...]) -> None:
+        self.time = when
+        self.thread = thread
+        self.stack = stack
+
+    def freeze(self) -> CallSite:
+        thread = ThreadRef(*self.thread) if self.thread else None
+        return CallSite(self.time, thread, tuple(Frame(*f) for f in self.stack))
+
+
+class EndpointEntry:
+    __slots__ = ("active", "op", "requested", "site", "time", "url")
+
+    def __init__(self, op: EndpointOp, url: str, requested: str | None, site: RawFrame | None):
+        self.op = op
+        self.url = url
+        self.requested = requested
+        self.site = site
+        self.time = time.time()
+        self.active = True
+
+    def matches(self, op: EndpointOp, addr: str) -> bool:
+        return self.active and self.op is op and addr in (self.url, self.requested)
+
+    def freeze(self) -> Endpoint:
+        site = Frame(*self.site) if self.site else None
+        return Endpoint(self.op, self.url, self.active, self.requested, self.time, site)
+
+
+class SocketEntry:
+    """The live, mutable record of one libzmq socket."""
+
+    __slots__ = (
+        "adopted",
+        "closed",
+        "context_id",
+        "created",
+        "endpoints",
+        "handle",
+        "id",
+        "linger",
+        "linger_source",
+        "options",
+        "owner",
+        "owner_site",
+        "pinned",
+        "state",
+        "threads",
+        "traffic",
+        "type_name",
+        "warned",
+    )
+
+    def __init__(
+        self,
+        socket_id: str,
+        handle: int,
+        context_id: str | None,
+        type_name: str,
+        created: Site,
+        adopted: bool,
+    ) -> None:
+        self.id = socket_id
+        self.handle = handle
+        self.context_id = context_id
+        self.type_name = type_name
+        self.created = created
+        self.adopted = adopted
+        self.state = SocketState.OPEN
+        self.closed: Site | None = None
+        self.endpoints: list[EndpointEntry] = []
+        self.linger: int | None = None if adopted else DEFAULT_LINGER
+        self.linger_source = "unknown" if adopted else "default"
+        self.options: dict[str, str] = {}
+        # Every thread that made a call on it, in order. Keyed by (ident,
+        # name): Python reuses the ident of a finished thread.
+        self.threads: dict[RawThread, None] = {}
+        if created.thread:
+            self.threads[created.thread] = None
+        # The thread that used the socket last, and where (misuse detection).
+        self.owner: RawThread | None = created.thread
+        self.owner_site: RawFrame | None = created.stack[0] if created.stack else None
+        self.warned: set[frozenset[int]] | None = None
+        self.traffic: list[float] | None = None
+        self.pinned = False  # a culprit of a blocked term(): kept after it returns
+
+    @property
+    def may_block_term(self) -> bool:
+        """Closed, but libzmq may still hold it open until LINGER expires.
+
+        That takes LINGER != 0 and somewhere for unsent messages to wait: a
+        connect (whose peer may never answer) or, in traffic mode, anything
+        sent. Traffic mode also rules out a socket that never sent at all.
+        """
+        if self.linger == 0:
+            return False
+        if self.traffic is not None:
+            return self.traffic[MSGS_OUT] > 0
+        return any(e.op is EndpointOp.CONNECT for e in self.endpoints)
+
+    def freeze(self) -> SocketRecord:
+        return SocketRecord(
+            id=self.id,
+            context=self.context_id,
+            type=self.type_name,
+            state=self.state,
+            created=self.created.freeze(),
+            closed=self.closed.freeze() if self.closed else None,
+            endpoints=tuple(e.freeze() for e in self.endpoints),
+            linger=self.linger,
+            linger_source=self.linger_source,
+            options=tuple(self.options.items()),
+            threads_used=tuple(ThreadRef(*thread) for thread in self.threads),
+            traffic=freeze_counters(self.traffic) if self.traffic is not None else None,
+            adopted=self.adopted,
+        )
+
+
+class ContextEntry:
+    """The live, mutable record of one libzmq context."""
+
+    __slots__ = (
+        "adopted",
+        "created",
+        "handle",
+        "id",
+        "state",
+        "term_blocked_since",
+        "term_called",
+        "terminated_at",
+    )
+
+    def __init__(self, context_id: str, handle: int, created: Site | None, adopted: bool):
+        self.id = context_id
+        self.handle = handle
+        self.created = created
+        self.adopted = adopted
+        self.state = ContextState.OPEN
+        self.term_called: Site | None = None
+        self.term_blocked_since: float | None = None
+        self.terminated_at: float | None = None
+
+    def freeze(self) -> ContextRecord:
+        return ContextRecord(
+            id=self.id,
+            state=self.state,
+            created=self.created.freeze() if self.created else None,
+            term_called=self.term_called.freeze() if self.term_called else None,
+            term_blocked_since=self.term_blocked_since,
+            terminated_at=self.terminated_at,
+            adopted=self.adopted,
+        )

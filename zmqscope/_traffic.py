@@ -1,0 +1,173 @@
+"""Traffic mode: per-socket message and byte counters on send and recv.
+
+Off by default: any Python wrapper around send/recv costs throughput (see
+benchmarks/). The wrappers keep the per-message work to one dict lookup by
+``id(socket)`` and a few list-item updates; counters never go through
+pyzmq's slow ``__setattr__``. A send or recv from a thread other than the
+socket's last user drops to a slow path that records the thread (misuse).
+
+Multipart messages count as one message and one frame per part: a frame
+sent with SNDMORE is not a message yet; a frame received counts as a message
+until pyzmq (``recv_multipart``) or the application asks ``RCVMORE`` and
+learns more parts follow.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+
+from zmqscope._entries import (
+    BYTES_IN,
+    BYTES_OUT,
+    FRAMES_IN,
+    FRAMES_OUT,
+    LAST_RECV,
+    LAST_SEND,
+    MORE_SEEN_AT,
+    MSGS_IN,
+    MSGS_OUT,
+    OWNER,
+    SocketEntry,
+)
+
+SlowPath = Callable[[Any], None]
+
+_SNDMORE = int(zmq.SNDMORE)
+_RCVMORE = int(zmq.RCVMORE)
+
+# id(Python socket object) -> that socket's counters. Shadows of a socket
+# (asyncio's internal one included) share its counters.
+_counters: dict[int, list[float]] = {}
+_refs: dict[int, weakref.ref[Any]] = {}
+
+
+def follow(sock: Any, entry: SocketEntry) -> None:
+    """Count the traffic of ``sock`` (a socket object or a shadow of it)."""
+    counters = entry.traffic
+    if counters is None:
+        return
+    key = id(sock)
+
+    def forget(_ref: Any, key: int = key) -> None:
+        _counters.pop(key, None)
+        _refs.pop(key, None)
+
+    _counters[key] = counters
+    _refs[key] = weakref.ref(sock, forget)
+
+
+def forget_all() -> None:
+    _counters.clear()
+    _refs.clear()
+
+
+def _size(data: Any) -> int:
+    try:
+        return len(data)
+    except TypeError:
+        return memoryview(data).nbytes
+
+
+def _wrap_send(original: Any, slow: SlowPath) -> Any:
+    lookup, ident, now = _counters.get, threading.get_ident, time.time
+
+    @functools.wraps(original)
+    def send(
+        self: Any,
+        data: Any,
+        flags: int = 0,
+        copy: bool = True,
+        track: bool = False,
+        routing_id: int | None = None,
+        group: str | None = None,
+    ) -> Any:
+        result = original(self, data, flags, copy, track, routing_id, group)
+        counters = lookup(id(self))
+        if counters is not None:
+            if counters[OWNER] != ident():
+                slow(self)
+            counters[FRAMES_OUT] += 1
+            if not flags & _SNDMORE:
+                counters[MSGS_OUT] += 1
+            counters[BYTES_OUT] += _size(data)
+            counters[LAST_SEND] = now()
+        return result
+
+    return send
+
+
+def _count_received(self: Any, size: int, slow: SlowPath) -> None:
+    counters = _counters.get(id(self))
+    if counters is not None:
+        if counters[OWNER] != threading.get_ident():
+            slow(self)
+        counters[FRAMES_IN] += 1
+        counters[MSGS_IN] += 1
+        counters[BYTES_IN] += size
+        counters[LAST_RECV] = time.time()
+
+
+def _wrap_recv(original: Any, slow: SlowPath) -> Any:
+    lookup, ident, now = _counters.get, threading.get_ident, time.time
+
+    @functools.wraps(original)
+    def recv(self: Any, flags: int = 0, copy: bool = True, track: bool = False) -> Any:
+        result = original(self, flags, copy, track)
+        counters = lookup(id(self))
+        if counters is not None:
+            if counters[OWNER] != ident():
+                slow(self)
+            counters[FRAMES_IN] += 1
+            counters[MSGS_IN] += 1
+            counters[BYTES_IN] += len(result)
+            counters[LAST_RECV] = now()
+        return result
+
+    return recv
+
+
+def _wrap_recv_into(original: Any, slow: SlowPath) -> Any:
+    @functools.wraps(original)
+    def recv_into(self: Any, *args: Any, **kwargs: Any) -> Any:
+        received = original(self, *args, **kwargs)
+        _count_received(self, int(received), slow)
+        return received
+
+    return recv_into
+
+
+def _wrap_get(original: Any) -> Any:
+    lookup = _counters.get
+
+    @functools.wraps(original)
+    def get(self: Any, option: int) -> Any:
+        result = original(self, option)
+        if option == _RCVMORE and result:
+            counters = lookup(id(self))
+            # The last frame received was not a whole message; count it once
+            # however often RCVMORE is asked for the same frame.
+            if counters is not None and counters[MORE_SEEN_AT] != counters[FRAMES_IN]:
+                counters[MORE_SEEN_AT] = counters[FRAMES_IN]
+                counters[MSGS_IN] -= 1
+        return result
+
+    return get
+
+
+def patches(slow: SlowPath) -> list[tuple[type, str, Callable[[Any], Any]]]:
+    """(class, name, wrapper factory) for every method traffic mode wraps."""
+    sock = zmq.Socket
+    return [
+        (sock, "send", lambda f: _wrap_send(f, slow)),
+        (sock, "recv", lambda f: _wrap_recv(f, slow)),
+        (sock, "recv_into", lambda f: _wrap_recv_into(f, slow)),
+        (sock, "get", _wrap_get),
+        (sock, "getsockopt", _wrap_get),
+    ]

@@ -1,0 +1,23 @@
+"""Leak analysis over a :class:`~zmqscope.model.Snapshot` and its renderers.
+
+``build_report`` turns a snapshot into a :class:`Report`; a report renders
+itself as JSON (``zmqscope.report/1``), Markdown and, through rich, text.
+``render_blocked`` is the notice printed while a ``term()`` is still blocked.
+"""
+
+from __future__ import annotations
+
+from zmqscope.reporting._analysis import build_report
+from zmqscope.reporting._markdown import render_markdown
+from zmqscope.reporting._report import Report
+from zmqscope.reporting._text import render_exit, render_text
+from zmqscope.reporting._text_culprits import render_blocked
+
+__all__ = [
+    "Report",
+    "build_report",
+    "render_blocked",
+    "render_exit",
+    "render_markdown",
+    "render_text",
+]

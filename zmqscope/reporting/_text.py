@@ -1,0 +1,116 @@
+"""The report as rich renderables: what ``zmqscope run`` prints at exit."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from zmqscope.model import LeakKind, SocketRecord, SocketState
+from zmqscope.reporting._format import (
+    creation_text,
+    frame_text,
+    linger_text,
+    plural,
+    site_text,
+    thread_label,
+)
+from zmqscope.reporting._text_culprits import culprit_panel
+from zmqscope.reporting._text_parts import add_traffic, endpoints, frames, grid
+
+if TYPE_CHECKING:
+    from zmqscope.model import Leak, UsageWarning
+    from zmqscope.reporting._report import Report
+
+_KIND_STYLE = {
+    LeakKind.OPEN_AT_EXIT: "red",
+    LeakKind.COLLECTED_UNCLOSED: "yellow",
+    LeakKind.BLOCKS_TERM: "magenta",
+}
+
+
+def render_text(report: Report) -> Group:
+    """Summary, one panel per leak, thread-sharing warnings, then a hung ``term()``'s culprits."""
+    style = "bold" if _needs_attention(report) else "bold green"
+    parts: list[RenderableType] = [_summary(report, style)]
+    if report.snapshot.dropped:
+        forgotten = plural(report.snapshot.dropped, "closed socket")
+        parts.append(Text(f"({forgotten} forgotten to keep the registry bounded)", style="dim"))
+    parts.extend(_leak_panel(report, leak) for leak in report.leaks)
+    if report.warnings:
+        parts.append(Text("Thread-sharing warnings:", style="bold yellow"))
+        parts.extend(_warning_panel(report, warning) for warning in report.warnings)
+    if report.culprits:
+        parts.append(Text("term() is waiting for these sockets:", style="bold red"))
+        parts.extend(culprit_panel(report, culprit) for culprit in report.culprits)
+    return Group(*parts)
+
+
+def render_exit(report: Report) -> RenderableType:
+    """What a process prints at exit: the full report if anything is wrong, else one line."""
+    if _needs_attention(report):
+        return render_text(report)
+    return _summary(report, "bold green")
+
+
+def _summary(report: Report, style: str) -> Text:
+    # One line even in an 80-column CI log: tools grep for it.
+    return Text(report.summary_line(), style=style, no_wrap=True, overflow="ignore")
+
+
+def _needs_attention(report: Report) -> bool:
+    return bool(report.leaks or report.warnings or report.culprits)
+
+
+def _leak_panel(report: Report, leak: Leak) -> Panel:
+    record = report.snapshot.socket(leak.socket)
+    type_name = record.type if record else "unknown type"
+    body: list[RenderableType] = [Text(leak.message)]
+    if record is not None:
+        body.append(_socket_details(report, record))
+    return Panel(
+        Group(*body),
+        title=f"{leak.socket} · {type_name} · {leak.kind.value}",
+        title_align="left",
+        border_style=_KIND_STYLE.get(leak.kind, "red"),
+    )
+
+
+def _socket_details(report: Report, record: SocketRecord) -> Table:
+    table = grid()
+    table.add_row("created", creation_text(record))
+    table.add_row("thread", thread_label(record.created.thread))
+    if record.state is SocketState.COLLECTED:
+        table.add_row("closed", "never: pyzmq closed it when it was garbage-collected")
+    elif record.closed is not None:
+        closed_at = frame_text(record.closed.site) if record.closed.site else "unknown"
+        table.add_row("closed", f"{closed_at} by {thread_label(record.closed.thread)}")
+    table.add_row("endpoints", endpoints(record))
+    table.add_row("linger", linger_text(record))
+    add_traffic(table, record)
+    context = report.snapshot.context(record.context)
+    if context is not None:
+        table.add_row("context", f"{context.id} ({context.state.value})")
+    if len(record.created.stack) > 1:
+        table.add_row("called from", frames(record.created.stack[1:]))
+    return table
+
+
+def _warning_panel(report: Report, warning: UsageWarning) -> Panel:
+    """The two threads that shared a socket, each with where it used it."""
+    record = report.snapshot.socket(warning.socket)
+    title = f"{warning.socket} · {record.type}" if record else warning.socket
+    table = grid()
+    table.add_row("first", f"{thread_label(warning.first)} at {site_text(warning.first_site)}")
+    table.add_row("then", f"{thread_label(warning.second)} at {site_text(warning.second_site)}")
+    if record is not None:
+        table.add_row("created", creation_text(record))
+    return Panel(
+        Group(Text(warning.message), table),
+        title=f"{title} · {warning.kind}",
+        title_align="left",
+        border_style="yellow",
+    )

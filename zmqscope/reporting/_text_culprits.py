@@ -1,0 +1,103 @@
+"""Why ``term()`` hangs, as rich renderables: culprit panels and the blocked notice."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.text import Text
+
+from zmqscope.model import Culprit
+from zmqscope.reporting._format import (
+    creation_text,
+    frame_text,
+    linger_text,
+    owner_label,
+    plural,
+)
+from zmqscope.reporting._text_parts import add_traffic, endpoints, frames, grid
+
+if TYPE_CHECKING:
+    from zmqscope.reporting._report import Report
+
+# Innermost frames are where the owner is stuck; the outer ones rarely help.
+_OWNER_FRAMES_SHOWN = 5
+
+_NO_KNOWN_CULPRIT = (
+    "No socket zmqscope knows of keeps it waiting. Sockets made before zmqscope was"
+    " installed, or made by C extensions, are invisible to it: one of those may be what"
+    " it waits for."
+)
+_GENERIC_REMEDY = (
+    "close every socket of the context before term(), or end with"
+    " ctx.destroy(linger=0) (it closes the sockets made by ctx.socket())"
+)
+
+
+def render_blocked(report: Report, context_id: str, since: float) -> RenderableType:
+    """What zmqscope prints to stderr when a ``term()`` is still blocked after the grace period.
+
+    ``since`` is when ``term()`` was called (seconds since the epoch); the
+    wait is counted up to the snapshot's time. Only the culprits of
+    ``context_id`` are shown.
+    """
+    culprits = [c for c in report.culprits if culprit_context(report, c) == context_id]
+    header = Text(_blocked_header(report, context_id, since, len(culprits)), style="bold red")
+    if culprits:
+        return Group(header, *(culprit_panel(report, c) for c in culprits))
+    remedy = grid()
+    remedy.add_row("remedy", _GENERIC_REMEDY)
+    return Group(header, Text(_NO_KNOWN_CULPRIT), remedy)
+
+
+def culprit_context(report: Report, culprit: Culprit) -> str | None:
+    """The context a culprit holds up; older reports only say it through the socket."""
+    if culprit.context is not None:
+        return culprit.context
+    record = report.snapshot.socket(culprit.socket)
+    return record.context if record else None
+
+
+def culprit_panel(report: Report, culprit: Culprit) -> Panel:
+    """Where the owner of a blocking socket is now, what the socket is, and the fix."""
+    record = report.snapshot.socket(culprit.socket)
+    title = f"{culprit.socket} · {record.type}" if record else culprit.socket
+    context = culprit_context(report, culprit)
+    if context is not None:
+        title += f" · context {context}"
+    table = grid()
+    if culprit.where:
+        table.add_row("now", Text(culprit.where, style="bold"))
+    table.add_row("owner", owner_label(culprit))
+    if record is not None:
+        table.add_row("created", creation_text(record))
+        table.add_row("endpoints", endpoints(record))
+        table.add_row("linger", linger_text(record))
+        add_traffic(table, record)
+    table.add_row("why", culprit.reason)
+    if culprit.remedy:
+        table.add_row("remedy", Text(culprit.remedy, style="green"))
+    if culprit.owner_stack:
+        table.add_row("stack", frames(culprit.owner_stack, _OWNER_FRAMES_SHOWN))
+    return Panel(table, title=title, title_align="left", border_style="red")
+
+
+def _blocked_header(report: Report, context_id: str, since: float, count: int) -> str:
+    """``zmqscope: term() of context c1 has been blocked for 5.1 s (...); 2 sockets ...``."""
+    waited = max(0.0, report.snapshot.taken_at - since)
+    head = f"zmqscope: term() of context {context_id} has been blocked for {waited:.1f} s"
+    context = report.snapshot.context(context_id)
+    called = context.term_called if context else None
+    if called is not None:
+        parts = []
+        if called.site is not None:
+            parts.append(f"at {frame_text(called.site)}")
+        if called.thread is not None:
+            parts.append(f"by {called.thread.name}")
+        if parts:
+            head += f" (called {' '.join(parts)})"
+    if not count:
+        return head + "."
+    verb = "keeps" if count == 1 else "keep"
+    return f"{head}; {plural(count, 'socket')} {verb} it waiting:"

@@ -1,0 +1,261 @@
+"""Why does ``term()`` hang? A watchdog that names the sockets it waits for.
+
+When a ``Context.term()`` or ``destroy()`` is still blocked after the grace
+period, the watchdog thread works out which sockets keep it waiting — from
+the registry and ``sys._current_frames()`` only, never touching a socket —
+stores them as culprits (reports, the server and the TUI show them) and tells
+its listeners, without interrupting the wait. When the term finally returns,
+listeners hear how long it took.
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+
+import zmq
+
+from zmqscope import hooks
+from zmqscope._entries import ContextEntry, SocketEntry
+from zmqscope._frames import is_zmqscope_file
+from zmqscope.model import Culprit, Frame, SocketState, ThreadRef
+
+DEFAULT_GRACE = 5.0
+_OWNER_STACK_DEPTH = 30
+_THREADING = os.path.abspath(threading.__file__)
+_ZMQ_DIR = os.path.dirname(os.path.abspath(zmq.__file__ or "")) + os.sep
+
+
+@dataclass(frozen=True)
+class BlockedTerm:
+    """What listeners get when a term() outlives the grace period."""
+
+    context: str
+    since: float
+    culprits: tuple[Culprit, ...]
+
+
+@dataclass(frozen=True)
+class TermDone:
+    """What listeners get when a term() that was reported blocked returns."""
+
+    context: str
+    waited: float
+
+
+Listener = Callable[[BlockedTerm | TermDone], None]
+
+
+class _Pending:
+    __slots__ = ("context", "deadline", "fired", "started")
+
+    def __init__(self, context: ContextEntry, started: float, deadline: float) -> None:
+        self.context = context
+        self.started = started
+        self.deadline = deadline
+        self.fired = False
+
+
+class TermWatchdog:
+    """One daemon thread that wakes when the earliest pending term() is overdue."""
+
+    def __init__(self, grace: float = DEFAULT_GRACE) -> None:
+        self.grace = grace
+        self._pending: set[_Pending] = set()
+        self._wake = threading.Condition(threading.Lock())
+        self._thread: threading.Thread | None = None
+        self._listeners: list[Listener] = []
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    # -- hooks.TermObserver ------------------------------------------------
+
+    def term_started(self, entry: ContextEntry) -> object:
+        now = time.monotonic()
+        pending = _Pending(entry, time.time(), now + self.grace)
+        with self._wake:
+            self._pending.add(pending)
+            self._ensure_thread()
+            self._wake.notify()
+        return pending
+
+    def term_finished(self, token: object) -> None:
+        if not isinstance(token, _Pending):
+            return
+        with self._wake:
+            self._pending.discard(token)
+        if token.fired:
+            self._tell(TermDone(token.context.id, time.time() - token.started))
+
+    # -- the watchdog thread -----------------------------------------------
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(
+                target=self._run, name="zmqscope-term-watchdog", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            overdue = self._wait_for_overdue()
+            for pending in overdue:
+                self._fire(pending)
+
+    def _wait_for_overdue(self) -> list[_Pending]:
+        with self._wake:
+            while True:
+                now = time.monotonic()
+                waiting = [p for p in self._pending if not p.fired]
+                overdue = [p for p in waiting if p.deadline <= now]
+                if overdue:
+                    for pending in overdue:
+                        pending.fired = True
+                    return overdue
+                timeout = min((p.deadline for p in waiting), default=now + 3600) - now
+                self._wake.wait(timeout)
+
+    def _fire(self, pending: _Pending) -> None:
+        try:
+            culprits = find_culprits(pending.context)
+            hooks.registry().term_blocked(pending.context, culprits)
+            self._tell(BlockedTerm(pending.context.id, pending.started, culprits))
+        except Exception:
+            hooks._state.internal_errors += 1
+
+    def _tell(self, event: BlockedTerm | TermDone) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                hooks._state.internal_errors += 1
+
+
+# -- culprit analysis ------------------------------------------------------------
+
+
+def find_culprits(context: ContextEntry) -> tuple[Culprit, ...]:
+    """Every recorded socket that can keep ``term()`` of ``context`` waiting."""
+    frames = sys._current_frames()
+    alive = {t.ident: t for t in threading.enumerate()}
+    called = context.term_called
+    terming = called.thread[0] if called and called.thread else None
+    now = time.time()
+    culprits = []
+    for entry in hooks.registry().entries():
+        if entry.context_id != context.id:
+            continue
+        reason = _why_it_blocks(entry, now)
+        if reason is not None:
+            culprits.append(_culprit(entry, context, reason, frames, alive, terming))
+    return tuple(culprits)
+
+
+def _why_it_blocks(entry: SocketEntry, now: float) -> str | None:
+    if entry.state is SocketState.OPEN:
+        return "still open: term() waits until every socket of its context is closed"
+    if entry.state is SocketState.CLOSED and entry.may_block_term:
+        linger = entry.linger
+        closed = entry.closed
+        if linger is not None and linger > 0 and closed and closed.time + linger / 1000 < now:
+            return None  # its LINGER has run out: libzmq has let it go
+        targets = ", ".join(e.url for e in entry.endpoints) or "its peers"
+        shown = "unknown" if linger is None else str(linger)
+        return (
+            f"closed with LINGER {shown}, but libzmq keeps it until its queued messages "
+            f"reach {targets}; a peer that never answers keeps term() waiting"
+            + (" forever" if linger == -1 else "")
+        )
+    return None
+
+
+def _culprit(
+    entry: SocketEntry,
+    context: ContextEntry,
+    reason: str,
+    frames: dict[int, FrameType],
+    alive: dict[int | None, threading.Thread],
+    terming: int | None,
+) -> Culprit:
+    owner = entry.owner
+    owner_ref = ThreadRef(*owner) if owner else None
+    is_alive = owner is not None and owner[0] in alive
+    stack = _thread_stack(frames.get(owner[0])) if owner and is_alive else ()
+    where = _where(owner_ref, is_alive, stack)
+    return Culprit(
+        socket=entry.id,
+        reason=reason,
+        owner_stack=stack,
+        owner=owner_ref,
+        owner_alive=is_alive if owner else None,
+        remedy=_remedy(entry, owner, is_alive, terming),
+        where=where,
+        context=context.id,
+    )
+
+
+def _thread_stack(frame: FrameType | None) -> tuple[Frame, ...]:
+    """The thread's current stack, innermost first, without zmqscope's frames.
+
+    pyzmq's frames stay: "blocked in pyzmq's recv_multipart()" is the answer.
+    ``threading``'s bootstrap and frozen start-up frames are left out.
+    """
+    out: list[Frame] = []
+    while frame is not None and len(out) < _OWNER_STACK_DEPTH:
+        code = frame.f_code
+        path = os.path.abspath(code.co_filename)
+        if not (
+            is_zmqscope_file(path) or path == _THREADING or code.co_filename.startswith("<frozen ")
+        ):
+            out.append(Frame(path, frame.f_lineno, code.co_name))
+        frame = frame.f_back
+    return tuple(out)
+
+
+def _where(owner: ThreadRef | None, alive: bool, stack: tuple[Frame, ...]) -> str:
+    """One line a user can act on: where the owner thread is right now."""
+    if owner is None:
+        return "its owner thread is unknown (the socket was adopted by watch())"
+    if not alive:
+        return f"{owner.name} has exited without closing it"
+    if not stack:
+        return f"{owner.name} is running outside Python code"
+    app = next((f for f in stack if not f.file.startswith(_ZMQ_DIR)), stack[0])
+    source = linecache.getline(app.file, app.line).strip()
+    shown = f" `{source}`" if source else ""
+    inner = stack[0]
+    if inner.file.startswith(_ZMQ_DIR):
+        return f"{owner.name} is blocked in pyzmq's {inner.function}() at {app.short()}{shown}"
+    return f"{owner.name} is at {app.short()} in {app.function}(){shown}"
+
+
+def _remedy(
+    entry: SocketEntry, owner: tuple[int, str] | None, alive: bool, terming: int | None
+) -> str:
+    if entry.state is not SocketState.OPEN:
+        return (
+            "set LINGER 0 before closing it (sock.close(linger=0)), or for every socket "
+            "with ctx.setsockopt(zmq.LINGER, 0), or end with ctx.destroy(linger=0)"
+        )
+    if owner is not None and owner[0] == terming:
+        return "close it before calling term(), or end with ctx.destroy(linger=0)"
+    if owner is not None and alive:
+        return (
+            f"close it in its own thread ({owner[1]}): when a blocking call raises "
+            "zmq.ContextTerminated, close the socket instead of carrying on"
+        )
+    return (
+        "close sockets before their thread ends (with ctx.socket(...) as sock:), "
+        "or end with ctx.destroy(linger=0)"
+    )
