@@ -1,0 +1,55 @@
+"""Frozen records that describe what zmqscope saw.
+
+Everything here is a plain value: safe to keep, compare, pickle and send over
+the wire. ``to_dict``/``from_dict`` produce and read the shapes of the
+``zmqscope.report/1`` JSON schema (see DESIGN.md, "Report JSON"). This package
+imports nothing outside the standard library.
+"""
+
+from __future__ import annotations
+
+from zmqscope.model._base import (
+    SCHEMA,
+    ContextState,
+    EndpointOp,
+    LeakKind,
+    SchemaError,
+    SocketState,
+)
+from zmqscope.model._diagnosis import Culprit, Leak, UsageWarning
+from zmqscope.model._records import (
+    CallSite,
+    ContextRecord,
+    Endpoint,
+    Frame,
+    ProcessInfo,
+    SocketRecord,
+    ThreadRef,
+    Traffic,
+    frames_from_list,
+    frames_to_list,
+)
+from zmqscope.model._snapshot import Snapshot
+
+__all__ = [
+    "SCHEMA",
+    "CallSite",
+    "ContextRecord",
+    "ContextState",
+    "Culprit",
+    "Endpoint",
+    "EndpointOp",
+    "Frame",
+    "Leak",
+    "LeakKind",
+    "ProcessInfo",
+    "SchemaError",
+    "Snapshot",
+    "SocketRecord",
+    "SocketState",
+    "ThreadRef",
+    "Traffic",
+    "UsageWarning",
+    "frames_from_list",
+    "frames_to_list",
+]

@@ -1,0 +1,43 @@
+"""A snapshot: every record of one process at one instant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from zmqscope.model._base import SocketState
+from zmqscope.model._diagnosis import Culprit, UsageWarning
+from zmqscope.model._records import ContextRecord, ProcessInfo, SocketRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The registry's contents at one instant.
+
+    ``dropped`` counts closed records that were forgotten to keep the
+    registry bounded; ``created_total`` counts every socket ever recorded.
+    """
+
+    taken_at: float
+    process: ProcessInfo
+    contexts: tuple[ContextRecord, ...] = ()
+    sockets: tuple[SocketRecord, ...] = ()
+    created_total: int = 0
+    dropped: int = 0
+    culprits: tuple[Culprit, ...] = ()
+    warnings: tuple[UsageWarning, ...] = ()
+
+    def socket(self, socket_id: str) -> SocketRecord | None:
+        for record in self.sockets:
+            if record.id == socket_id:
+                return record
+        return None
+
+    def context(self, context_id: str | None) -> ContextRecord | None:
+        for record in self.contexts:
+            if record.id == context_id:
+                return record
+        return None
+
+    @property
+    def open_sockets(self) -> tuple[SocketRecord, ...]:
+        return tuple(s for s in self.sockets if s.state is SocketState.OPEN)
