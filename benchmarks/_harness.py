@@ -8,15 +8,19 @@ spread. ``run_all.py`` runs only ``bench_*.py`` files, so this one is skipped.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime
 import gc
+import importlib.util
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,13 +134,38 @@ def at_depth(depth: int, fn: Callable[[], T]) -> T:
     sockets from inside frameworks, not from a module's top level.
     """
     missing = depth - stack_depth() - 1
-    return _recurse(max(missing, 0), fn)
+    return _descend(max(missing, 0), fn)  # type: ignore[no-any-return]
 
 
-def _recurse(levels: int, fn: Callable[[], T]) -> T:
-    if levels <= 1:
-        return fn()
-    return _recurse(levels - 1, fn)
+def _application_frames() -> Callable[[int, Callable[[], Any]], Any]:
+    """The recursive helper, imported from a module where it sits at line 1000.
+
+    CPython caches the ints up to 256, so every recorded frame whose line
+    number is past 256 (most frames of a real application) costs one more
+    int object; a helper near the top of this file would hide that cost.
+    The module is a real file, imported the usual way, so that
+    ``inspect.stack()`` and ``traceback`` find it and its source as they
+    would an application's module.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="zmqscope-bench-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = folder / "zmqscope_bench_app.py"
+    body = (
+        "def descend(levels, fn):\n"
+        "    if levels <= 1:\n"
+        "        return fn()\n"
+        "    return descend(levels - 1, fn)\n"
+    )
+    path.write_text('"""Frames standing for an application\'s own."""\n' + "\n" * 998 + body)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module.descend  # type: ignore[no-any-return]
+
+
+_descend = _application_frames()
 
 
 # -- figures -------------------------------------------------------------------------

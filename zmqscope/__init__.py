@@ -7,7 +7,7 @@ explains a hung ``term()`` by naming the sockets it waits for.
 
 from __future__ import annotations
 
-from zmqscope._api import install, report, snapshot, uninstall, watch
+from zmqscope._api import install, report, serve, snapshot, uninstall, watch
 from zmqscope._version import __version__
 from zmqscope.model import Snapshot
 
@@ -16,6 +16,7 @@ __all__ = [
     "__version__",
     "install",
     "report",
+    "serve",
     "snapshot",
     "uninstall",
     "watch",

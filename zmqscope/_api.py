@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import zmq
 
     from zmqscope.reporting import Report
+    from zmqscope.server import Server
 
 _lock = threading.Lock()
 _watchdog: TermWatchdog | None = None
@@ -89,6 +90,19 @@ def report() -> Report:
     from zmqscope.reporting import build_report
 
     return build_report(snapshot())
+
+
+def serve(endpoint: str | None = None, curve_secret_key: bytes | None = None) -> Server:
+    """Start the introspection server (``zmqscope attach``/``ls``/``report`` use it).
+
+    Default endpoint ``ipc://<runtime dir>/zmqscope/<pid>.ipc``; TCP only on
+    loopback unless ``curve_secret_key`` is given. Returns the running server
+    (``.endpoint``, ``.stop()``); raises ``ServerError`` if it cannot start.
+    """
+    # Imported here: the server needs psutil, which ``import zmqscope`` avoids.
+    from zmqscope.server import serve as start
+
+    return start(endpoint, curve_secret_key)
 
 
 def add_shutdown_listener(listener: Listener) -> None:

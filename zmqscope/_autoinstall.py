@@ -7,6 +7,7 @@ variable is set. Settings come from the environment:
 - ``ZMQSCOPE_GRACE``: seconds a term() may block before its culprits are
   reported (default 5);
 - ``ZMQSCOPE_TRAFFIC=1``: count messages and bytes per socket;
+- ``ZMQSCOPE_SERVE=0``: do not start the introspection server;
 - ``ZMQSCOPE_JSON`` / ``ZMQSCOPE_MARKDOWN``: write the report there at exit
   (``{pid}`` in the path is replaced by the process id).
 
@@ -73,6 +74,11 @@ def _start() -> None:
         print(f"zmqscope: instrumentation is off: {error}", file=sys.stderr)
         return
     atexit.register(_report_at_exit)
+    if os.environ.get("ZMQSCOPE_SERVE", "1").strip().lower() not in _OFF:
+        try:
+            zmqscope.serve()
+        except Exception as error:
+            print(f"zmqscope: not serving introspection: {error}", file=sys.stderr)
 
 
 if _enabled():

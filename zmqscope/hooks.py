@@ -259,8 +259,24 @@ def _subscriptions(entry: SocketEntry, option: int, topic: str) -> str:
     return ",".join(topics[-16:])
 
 
+_quiet = threading.local()
+
+
+def private_context() -> zmq.Context[Any]:
+    """A context zmqscope uses itself: never recorded, its sockets neither."""
+    _quiet.on = True
+    try:
+        ctx: zmq.Context[Any] = zmq.Context()
+    finally:
+        _quiet.on = False
+    _state.ignored.add(ctx.underlying)
+    return ctx
+
+
 @_guarded
 def _record_context(ctx: Any) -> None:
+    if getattr(_quiet, "on", False):
+        return
     if _state.installed and ctx.underlying not in _state.ignored:
         site = make_site(current_thread_ref(), _capture())
         _state.registry.context_created(ctx.underlying, site, adopted=False)
@@ -490,11 +506,6 @@ def ignore_file(path: str) -> None:
         if _state.frames is None:
             _state.frames = FrameFilter()
         _state.frames.ignore(path)
-
-
-def ignore_context(ctx: zmq.Context[Any]) -> None:
-    """Never record ``ctx`` or its sockets (zmqscope's own server context)."""
-    _state.ignored.add(ctx.underlying)
 
 
 def set_term_observer(observer: TermObserver | None) -> None:

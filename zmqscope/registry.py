@@ -32,6 +32,7 @@ from zmqscope.model import (
     ContextState,
     Culprit,
     EndpointOp,
+    Event,
     Frame,
     ProcessInfo,
     Snapshot,
@@ -43,6 +44,7 @@ from zmqscope.model import (
 MAX_CLOSED_RECORDS = 10_000
 MAX_TERMINATED_CONTEXTS = 256
 MAX_WARNINGS = 1_000
+MAX_EVENTS = 10_000
 
 __all__ = ["ContextEntry", "Registry", "Site", "SocketEntry", "make_site"]
 
@@ -72,9 +74,28 @@ class Registry:
         self._owners: dict[int, weakref.ref[Any]] = {}
         self._culprits: dict[str, tuple[Culprit, ...]] = {}
         self._warnings: deque[UsageWarning] = deque(maxlen=MAX_WARNINGS)
+        self._events: deque[Event] = deque(maxlen=MAX_EVENTS)
+        self._event_seq = 0
         self.traffic = False
         self.created_total = 0
         self.dropped = 0
+
+    # -- the event log ----------------------------------------------------
+
+    def _emit(
+        self, kind: str, socket: str | None = None, context: str | None = None, detail: str = ""
+    ) -> None:
+        # Called with the lock held, so sequence numbers follow the log order.
+        self._event_seq += 1
+        self._events.append(Event(self._event_seq, time.time(), kind, socket, context, detail))
+
+    def events_since(self, cursor: int) -> tuple[tuple[Event, ...], int, int]:
+        """(events after ``cursor``, the next cursor, how many were lost to the bound)."""
+        with self._lock:
+            events = tuple(e for e in self._events if e.seq > cursor)
+            oldest = self._events[0].seq if self._events else self._event_seq + 1
+            missed = max(0, oldest - cursor - 1) if cursor < self._event_seq else 0
+            return events, self._event_seq, missed
 
     # -- contexts ---------------------------------------------------------
 
@@ -112,6 +133,7 @@ class Registry:
                 return
             entry.term_blocked_since = entry.term_called.time if entry.term_called else time.time()
             self._culprits[entry.id] = tuple(culprits)
+            self._emit("term-blocked", context=entry.id, detail=f"{len(culprits)} culprits")
             for culprit in culprits:
                 socket = self._sockets.get(culprit.socket)
                 if socket is not None:
@@ -123,6 +145,7 @@ class Registry:
             entry.state = ContextState.TERMINATED
             entry.terminated_at = time.time()
             entry.term_blocked_since = None
+            self._emit("term-done", context=entry.id)
             if self._live_contexts.get(entry.handle) is entry:
                 del self._live_contexts[entry.handle]
             for socket in list(self._sockets.values()):
@@ -173,6 +196,9 @@ class Registry:
             self._sockets[socket_id] = entry
             self._open[handle] = entry
             self.created_total += 1
+            site = created.stack[0] if created.stack else None
+            where = f" at {_short(site)}" if site else ""
+            self._emit("created", socket_id, entry.context_id, f"{type_name}{where}")
             # pyzmq sockets are weak-referenceable (Context._sockets is a WeakSet).
             self._owners[handle] = weakref.ref(owner, self._owner_collector(entry))
             return entry
@@ -200,6 +226,8 @@ class Registry:
     def _mark_closed(self, entry: SocketEntry, site: Site | None, state: SocketState) -> None:
         entry.state = state
         entry.closed = site
+        where = f" at {_short(site.stack[0])}" if site and site.stack else ""
+        self._emit(state.value, entry.id, entry.context_id, f"{entry.type_name}{where}")
         if self._open.get(entry.handle) is entry:
             del self._open[entry.handle]
         self._owners.pop(entry.handle, None)
@@ -286,6 +314,7 @@ class Registry:
             second_site=second_site,
         )
         self._warnings.append(warning)
+        self._emit("warning", entry.id, entry.context_id, warning.message)
         return warning
 
     def endpoint_added(
@@ -298,12 +327,16 @@ class Registry:
     ) -> None:
         with self._lock:
             entry.endpoints.append(EndpointEntry(op, url, requested, site))
+            kind = "bound" if op is EndpointOp.BIND else "connected"
+            self._emit(kind, entry.id, entry.context_id, url)
 
     def endpoint_removed(self, entry: SocketEntry, op: EndpointOp, addr: str) -> None:
         with self._lock:
             for endpoint in entry.endpoints:
                 if endpoint.matches(op, addr):
                     endpoint.active = False
+                    kind = "unbound" if op is EndpointOp.BIND else "disconnected"
+                    self._emit(kind, entry.id, entry.context_id, endpoint.url)
                     break
 
     def linger_set(self, entry: SocketEntry, value: int, source: str) -> None:
@@ -346,6 +379,10 @@ class Registry:
             culprits=culprits,
             warnings=warnings,
         )
+
+
+def _short(site: RawFrame) -> str:
+    return f"{site[0].rsplit('/', 1)[-1]}:{site[1]}"
 
 
 def make_site(thread: RawThread | None, stack: tuple[RawFrame, ...]) -> Site:

@@ -191,7 +191,7 @@ def _culprit(
     owner = entry.owner
     owner_ref = ThreadRef(*owner) if owner else None
     is_alive = owner is not None and owner[0] in alive
-    stack = _thread_stack(frames.get(owner[0])) if owner and is_alive else ()
+    stack = thread_stack(frames.get(owner[0])) if owner and is_alive else ()
     where = _where(owner_ref, is_alive, stack)
     return Culprit(
         socket=entry.id,
@@ -205,7 +205,7 @@ def _culprit(
     )
 
 
-def _thread_stack(frame: FrameType | None) -> tuple[Frame, ...]:
+def thread_stack(frame: FrameType | None) -> tuple[Frame, ...]:
     """The thread's current stack, innermost first, without zmqscope's frames.
 
     pyzmq's frames stay: "blocked in pyzmq's recv_multipart()" is the answer.

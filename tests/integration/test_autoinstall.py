@@ -5,6 +5,7 @@ Also: importing zmqscope does not drag in the UI and discovery dependencies.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -98,26 +99,36 @@ LIST_HEAVY = f"import sys; print(sorted(m for m in sys.modules if m.split('.')[0
 
 
 @pytest.mark.parametrize(
-    ("code", "env"),
+    ("code", "env", "expected"),
     [
-        pytest.param("import zmqscope; " + LIST_HEAVY, {}, id="import"),
+        pytest.param("import zmqscope; " + LIST_HEAVY, {}, "[]", id="import"),
         pytest.param(
             "import zmq, zmqscope; zmqscope.install(); s = zmq.Context().socket(zmq.PAIR); "
             "zmqscope.snapshot(); s.close(); " + LIST_HEAVY,
             {},
+            "[]",
             id="install-and-snapshot",
         ),
         pytest.param(
             "import zmq; s = zmq.Context().socket(zmq.PAIR); s.close(); " + LIST_HEAVY,
+            {"ZMQSCOPE": "1", "ZMQSCOPE_SERVE": "0"},
+            "[]",
+            id="ZMQSCOPE=1-not-serving",
+        ),
+        # The introspection server reads the process's vital signs with psutil.
+        pytest.param(
+            "import zmq; s = zmq.Context().socket(zmq.PAIR); s.close(); " + LIST_HEAVY,
             {"ZMQSCOPE": "1"},
-            id="ZMQSCOPE=1-while-running",
+            "['psutil']",
+            id="ZMQSCOPE=1-serving",
         ),
     ],
 )
 def test_zmqscope_core_does_not_import_ui_dependencies(
-    tmp_path: Path, code: str, env: dict[str, str]
+    tmp_path: Path, code: str, env: dict[str, str], expected: str
 ) -> None:
-    """The instrumented app pays for neither textual, rich nor psutil until a report is made."""
+    """The instrumented app never pays for textual, nor for rich until a report is made."""
     result = run_python("-c", code, cwd=tmp_path, env=env)
     assert result.returncode == 0, describe(result)
-    assert result.stdout.splitlines()[0] == "[]", describe(result)
+    loaded = {name.split(".")[0] for name in ast.literal_eval(result.stdout.splitlines()[0])}
+    assert loaded == set(ast.literal_eval(expected)), describe(result)

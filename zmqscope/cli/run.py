@@ -148,6 +148,8 @@ def main(args: Sequence[str], root: argparse.ArgumentParser) -> int:
     if options.json is not None:
         _write_json_when_term_blocks(options.json)
     resolved = resolve_module(target) if target.kind == "module" else resolve_script(target)
+    if options.serve:
+        _start_server()  # now that sys.argv is the application's, for 'zmqscope ls'
 
     outcome = resolved.execute()
     status = _settle(outcome)
@@ -156,6 +158,16 @@ def main(args: Sequence[str], root: argparse.ArgumentParser) -> int:
     if isinstance(outcome, KeyboardInterrupt):
         _die_of_sigint()
     return status
+
+
+def _start_server() -> None:
+    """Serve introspection; if that is impossible, say so and run the app anyway."""
+    from zmqscope.server import ServerError, serve
+
+    try:
+        serve()
+    except ServerError as error:
+        print(f"zmqscope: not serving introspection: {error}", file=sys.stderr)
 
 
 def _write_json_when_term_blocks(path: Path) -> None:

@@ -17,6 +17,7 @@ from zmqscope.model._base import (
     SocketState,
 )
 from zmqscope.model._diagnosis import Culprit, Leak, UsageWarning
+from zmqscope.model._live import Event, Peer, ProcessStats, ThreadInfo
 from zmqscope.model._records import (
     CallSite,
     ContextRecord,
@@ -39,14 +40,18 @@ __all__ = [
     "Culprit",
     "Endpoint",
     "EndpointOp",
+    "Event",
     "Frame",
     "Leak",
     "LeakKind",
+    "Peer",
     "ProcessInfo",
+    "ProcessStats",
     "SchemaError",
     "Snapshot",
     "SocketRecord",
     "SocketState",
+    "ThreadInfo",
     "ThreadRef",
     "Traffic",
     "UsageWarning",

@@ -1,0 +1,155 @@
+"""What the introspection server answers, computed from the registry only.
+
+Nothing here calls into an application socket: sockets are described by what
+the hooks recorded, threads by ``sys._current_frames()``, the process by
+psutil.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import threading
+from typing import Any
+
+import psutil
+
+from zmqscope import hooks
+from zmqscope._version import __version__
+from zmqscope.model import EndpointOp, Peer, ProcessStats, SocketState, ThreadInfo
+from zmqscope.protocol import Request, RequestType
+from zmqscope.shutdown import thread_stack
+
+
+class Answers:
+    """One per server: keeps the psutil handle so CPU % is measured between calls."""
+
+    def __init__(self, endpoint: str, started: float) -> None:
+        self.endpoint = endpoint
+        self.started = started
+        self._process = psutil.Process()
+        self._process.cpu_percent(None)  # the first reading is always 0: prime it
+
+    def answer(self, request: Request) -> Any:
+        if request.type is RequestType.EVENTS:
+            return self.events(request.cursor)
+        handlers = {
+            RequestType.HELLO: self.hello,
+            RequestType.SNAPSHOT: self.snapshot,
+            RequestType.REPORT: self.report,
+            RequestType.THREADS: self.threads,
+        }
+        return handlers[request.type]()
+
+    def hello(self) -> dict[str, Any]:
+        info = hooks.process_info()
+        registry = hooks.registry()
+        entries = registry.entries()
+        return {
+            **info.to_dict(),
+            "endpoint": self.endpoint,
+            "started": self.started,
+            "zmqscope": __version__,
+            "open_sockets": sum(1 for e in entries if e.state is SocketState.OPEN),
+            "term_blocked": any(c.term_blocked_since for c in registry.contexts()),
+            "stats": self.stats().to_dict(),
+        }
+
+    def report(self) -> dict[str, Any]:
+        from zmqscope.reporting import build_report
+
+        snapshot = hooks.registry().snapshot(hooks.process_info())
+        return build_report(snapshot).to_dict()
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"report": self.report(), "stats": self.stats().to_dict()}
+
+    def threads(self) -> list[dict[str, Any]]:
+        frames = sys._current_frames()
+        owned: dict[int, list[str]] = {}
+        for entry in hooks.registry().entries():
+            if entry.state is SocketState.OPEN and entry.owner is not None:
+                owned.setdefault(entry.owner[0], []).append(entry.id)
+        infos = []
+        for thread in threading.enumerate():
+            ident = thread.ident or 0
+            info = ThreadInfo(
+                id=ident,
+                name=thread.name,
+                daemon=thread.daemon,
+                stack=thread_stack(frames.get(ident)),
+                sockets=tuple(owned.get(ident, ())),
+            )
+            infos.append(info.to_dict())
+        return infos
+
+    def events(self, cursor: int) -> dict[str, Any]:
+        events, next_cursor, missed = hooks.registry().events_since(cursor)
+        return {"events": [e.to_dict() for e in events], "cursor": next_cursor, "missed": missed}
+
+    def stats(self) -> ProcessStats:
+        process = self._process
+        with process.oneshot():
+            cpu = process.cpu_percent(None)
+            rss = process.memory_info().rss
+            threads = process.num_threads()
+            fds = process.num_fds()
+        return ProcessStats(
+            started=self.started,
+            cpu_percent=cpu,
+            rss=rss,
+            threads=threads,
+            fds=fds,
+            fd_limit=resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+            peers=self._peers(),
+        )
+
+    def _peers(self) -> tuple[Peer, ...]:
+        """OS tcp connections matched to the open sockets' tcp endpoints."""
+        wanted = []
+        for entry in hooks.registry().entries():
+            if entry.state is not SocketState.OPEN:
+                continue
+            for endpoint in entry.endpoints:
+                parsed = _tcp_host_port(endpoint.url) if endpoint.active else None
+                if parsed is not None:
+                    wanted.append((entry.id, endpoint.url, endpoint.op, parsed))
+        if not wanted:
+            return ()
+        try:
+            connections = self._process.net_connections(kind="tcp")
+        except (psutil.Error, OSError):
+            return ()
+        peers = []
+        for socket_id, url, op, (host, port) in wanted:
+            for conn in connections:
+                if not conn.raddr:
+                    continue
+                local, remote = conn.laddr, conn.raddr
+                if op is EndpointOp.BIND:
+                    hit = local.port == port
+                else:
+                    hit = remote.port == port and host in (remote.ip, "localhost", "*")
+                if hit:
+                    peers.append(
+                        Peer(
+                            socket=socket_id,
+                            endpoint=url,
+                            local=f"{local.ip}:{local.port}",
+                            remote=f"{remote.ip}:{remote.port}",
+                            status=str(conn.status),
+                        )
+                    )
+        return tuple(peers)
+
+
+def _tcp_host_port(url: str) -> tuple[str, int] | None:
+    if not url.startswith("tcp://"):
+        return None
+    rest = url[len("tcp://") :]
+    # tcp://source;target (a connect with a source address): the target counts.
+    rest = rest.rsplit(";", 1)[-1]
+    host, _, port = rest.rpartition(":")
+    if not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)

@@ -1,0 +1,95 @@
+"""``zmqscope ls``: the instrumented processes of this user on this host."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from typing import Any
+
+from zmqscope.client import ClientError, Discovered, LiveClient, discover
+
+_HELLO_TIMEOUT = 1.0  # per process: ls must stay quick with a hung app around
+
+
+def add_parser(commands: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "ls",
+        help="list instrumented processes",
+        description="List the processes of this user that zmqscope instruments "
+        "(started with 'zmqscope run' or ZMQSCOPE=1). Files of dead processes are removed.",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def main(args: argparse.Namespace) -> int:
+    rows = [_describe(entry) for entry in discover()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print(
+            "no instrumented processes: start one with 'zmqscope run app.py' "
+            "or ZMQSCOPE=1 python app.py",
+            file=sys.stderr,
+        )
+        return 0
+    _print_table(rows)
+    return 0
+
+
+def _describe(entry: Discovered) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "pid": entry.pid,
+        "command": shlex.join(entry.argv),
+        "uptime": round(time.time() - entry.started, 1),
+        "endpoint": entry.endpoint,
+        "open_sockets": None,
+        "state": "unreachable",
+    }
+    try:
+        client = LiveClient(entry.endpoint, timeout=_HELLO_TIMEOUT)
+    except ClientError:
+        return row
+    try:
+        hello = client.hello()
+    except ClientError:
+        return row
+    finally:
+        client.close()
+    row["open_sockets"] = hello.open_sockets
+    row["state"] = "term blocked" if hello.term_blocked else "running"
+    return row
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("PID", "UPTIME", "SOCKETS", "STATE", "ENDPOINT", "COMMAND"):
+        table.add_column(column, no_wrap=True, overflow="ellipsis")
+    for row in rows:
+        sockets = "?" if row["open_sockets"] is None else str(row["open_sockets"])
+        state = row["state"]
+        style = "bold red" if state == "term blocked" else ("dim" if state != "running" else "")
+        table.add_row(
+            str(row["pid"]),
+            _duration(row["uptime"]),
+            sockets,
+            f"[{style}]{state}[/]" if style else state,
+            row["endpoint"],
+            row["command"],
+        )
+    Console(highlight=False).print(table)
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"

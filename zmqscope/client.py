@@ -1,0 +1,309 @@
+"""Talk to a running zmqscope server, or read a saved report, the same way.
+
+The CLI (``ls``, ``report``) and the TUI use only this module and the model:
+:func:`connect` turns what the user typed (a pid, an endpoint, a report file)
+into a :class:`Client`; :func:`discover` lists instrumented processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import psutil
+import zmq
+
+from zmqscope._runtime import runtime_dir
+from zmqscope.model import Event, ProcessInfo, ProcessStats, SchemaError, ThreadInfo
+from zmqscope.protocol import ProtocolError, RequestType, decode_reply, encode_request
+from zmqscope.reporting import Report
+
+DEFAULT_TIMEOUT = 3.0
+
+
+class ClientError(Exception):
+    """Cannot reach or read the target; the message is one line for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """Who the target is."""
+
+    process: ProcessInfo
+    endpoint: str
+    started: float | None
+    open_sockets: int
+    term_blocked: bool
+    stats: ProcessStats | None
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSnapshot:
+    """A report plus, for a live process, its vital signs."""
+
+    report: Report
+    stats: ProcessStats | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    events: tuple[Event, ...]
+    cursor: int
+    missed: int
+
+
+class Client(Protocol):
+    """What the CLI and TUI need from a target, live or offline."""
+
+    description: str
+    live: bool
+
+    def hello(self) -> Hello: ...
+    def snapshot(self) -> LiveSnapshot: ...
+    def report(self) -> Report: ...
+    def threads(self) -> tuple[ThreadInfo, ...]: ...
+    def events(self, since: int = 0) -> EventPage: ...
+    def close(self) -> None: ...
+
+
+class LiveClient:
+    """A client of one server endpoint (its own context and DEALER socket)."""
+
+    live = True
+
+    def __init__(
+        self,
+        endpoint: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        curve_server_key: bytes | None = None,
+    ) -> None:
+        if endpoint.startswith("ipc://") and not Path(endpoint[len("ipc://") :]).exists():
+            raise ClientError(f"no zmqscope server at {endpoint}")
+        self.endpoint = endpoint
+        self.description = endpoint
+        self.timeout = timeout
+        self._ids = itertools.count(1)
+        self._ctx: zmq.Context[Any] = zmq.Context()
+        self._socket: zmq.Socket[Any] = self._ctx.socket(zmq.DEALER)
+        self._socket.linger = 0
+        if curve_server_key is not None:
+            public, secret = zmq.curve_keypair()
+            self._socket.curve_serverkey = curve_server_key
+            self._socket.curve_publickey = public
+            self._socket.curve_secretkey = secret
+        self._socket.connect(endpoint)
+
+    def request(self, kind: RequestType, **params: Any) -> Any:
+        """Send one request; its reply's data, or :class:`ClientError`."""
+        request_id = next(self._ids)
+        try:
+            self._socket.send(encode_request(kind, request_id, **params), zmq.NOBLOCK)
+        except zmq.ZMQError as error:
+            raise ClientError(f"cannot send to {self.endpoint}: {error.strerror}") from None
+        waited = 0
+        budget = int(self.timeout * 1000)
+        while waited < budget:
+            if not self._socket.poll(min(100, budget - waited)):
+                waited += 100
+                continue
+            try:
+                reply = decode_reply(self._socket.recv(zmq.NOBLOCK))
+            except ProtocolError as error:
+                raise ClientError(f"{self.endpoint} is not a zmqscope server ({error})") from None
+            if reply.id != request_id:
+                continue  # the late answer to a request that timed out
+            if reply.error is not None:
+                raise ClientError(f"{self.endpoint} refused {kind.value}: {reply.error}")
+            return reply.data
+        raise ClientError(f"no answer from {self.endpoint} within {self.timeout:g} s")
+
+    def hello(self) -> Hello:
+        data = self.request(RequestType.HELLO)
+        return _hello(data, self.endpoint)
+
+    def snapshot(self) -> LiveSnapshot:
+        data = self.request(RequestType.SNAPSHOT)
+        try:
+            return LiveSnapshot(
+                Report.from_dict(data["report"]), ProcessStats.from_dict(data["stats"])
+            )
+        except (SchemaError, KeyError, TypeError) as error:
+            raise ClientError(f"{self.endpoint} sent a malformed snapshot ({error})") from None
+
+    def report(self) -> Report:
+        try:
+            return Report.from_dict(self.request(RequestType.REPORT))
+        except SchemaError as error:
+            raise ClientError(f"{self.endpoint} sent a malformed report ({error})") from None
+
+    def threads(self) -> tuple[ThreadInfo, ...]:
+        data = self.request(RequestType.THREADS)
+        try:
+            return tuple(ThreadInfo.from_dict(t) for t in data)
+        except (SchemaError, TypeError) as error:
+            raise ClientError(f"{self.endpoint} sent malformed threads ({error})") from None
+
+    def events(self, since: int = 0) -> EventPage:
+        data = self.request(RequestType.EVENTS, since=since)
+        try:
+            events = tuple(Event.from_dict(e) for e in data["events"])
+            return EventPage(events, int(data["cursor"]), int(data["missed"]))
+        except (SchemaError, KeyError, TypeError) as error:
+            raise ClientError(f"{self.endpoint} sent malformed events ({error})") from None
+
+    def close(self) -> None:
+        self._socket.close(linger=0)
+        self._ctx.term()
+
+
+def _hello(data: Any, endpoint: str) -> Hello:
+    try:
+        stats = data.get("stats")
+        return Hello(
+            process=ProcessInfo.from_dict(data),
+            endpoint=str(data.get("endpoint", endpoint)),
+            started=data.get("started"),
+            open_sockets=int(data.get("open_sockets", 0)),
+            term_blocked=bool(data.get("term_blocked", False)),
+            stats=ProcessStats.from_dict(stats) if stats else None,
+        )
+    except (SchemaError, AttributeError, TypeError, ValueError) as error:
+        raise ClientError(f"{endpoint} sent a malformed hello ({error})") from None
+
+
+class ReportClient:
+    """The same interface over a saved report JSON: no threads, no events."""
+
+    live = False
+
+    def __init__(self, path: Path) -> None:
+        self.description = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or str(error)
+            raise ClientError(f"cannot read {path}: {reason}") from None
+        try:
+            self._report = Report.from_json(text)
+        except SchemaError as error:
+            raise ClientError(f"{path}: {error}") from None
+
+    def hello(self) -> Hello:
+        snapshot = self._report.snapshot
+        return Hello(
+            process=snapshot.process,
+            endpoint=self.description,
+            started=None,
+            open_sockets=len(snapshot.open_sockets),
+            term_blocked=bool(snapshot.culprits),
+            stats=None,
+        )
+
+    def snapshot(self) -> LiveSnapshot:
+        return LiveSnapshot(self._report, None)
+
+    def report(self) -> Report:
+        return self._report
+
+    def threads(self) -> tuple[ThreadInfo, ...]:
+        return ()
+
+    def events(self, since: int = 0) -> EventPage:
+        return EventPage((), since, 0)
+
+    def close(self) -> None:
+        pass
+
+
+# -- discovery ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Discovered:
+    """An instrumented process found through its discovery file."""
+
+    pid: int
+    argv: tuple[str, ...]
+    endpoint: str
+    started: float
+    versions: dict[str, str]
+    path: Path
+
+
+def discover(clean: bool = True) -> list[Discovered]:
+    """Instrumented processes of this user; files of dead ones are removed."""
+    folder = runtime_dir()
+    found = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        entry = _read_discovery(path)
+        if entry is not None and _alive(entry):
+            found.append(entry)
+        elif clean:
+            _remove_stale(path)
+    return sorted(found, key=lambda d: d.pid)
+
+
+def _read_discovery(path: Path) -> Discovered | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Discovered(
+            pid=int(data["pid"]),
+            argv=tuple(str(a) for a in data["argv"]),
+            endpoint=str(data["endpoint"]),
+            started=float(data["started"]),
+            versions={str(k): str(v) for k, v in data.get("versions", {}).items()},
+            path=path,
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _alive(entry: Discovered) -> bool:
+    """The process is running and is the one that wrote the file (pids get reused)."""
+    try:
+        process = psutil.Process(entry.pid)
+        return process.create_time() <= entry.started + 1.0 and process.is_running()
+    except (psutil.Error, OSError):
+        return False
+
+
+def _remove_stale(path: Path) -> None:
+    for stale in (path, path.with_suffix(".ipc")):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+
+
+def connect(target: str | None, timeout: float = DEFAULT_TIMEOUT) -> Client:
+    """A client for a pid, an endpoint or a report file (None: the only process)."""
+    if target is None:
+        running = discover()
+        if len(running) != 1:
+            count = "no instrumented process" if not running else f"{len(running)} processes"
+            raise ClientError(f"{count} found: name a PID, an ENDPOINT or a REPORT.json")
+        return LiveClient(running[0].endpoint, timeout)
+    if target.isdigit():
+        return _connect_pid(int(target), timeout)
+    if target.startswith(("ipc://", "tcp://")):
+        return LiveClient(target, timeout)
+    path = Path(target)
+    if path.is_file():
+        return ReportClient(path)
+    if path.exists():
+        raise ClientError(f"{target} is not a file")
+    raise ClientError(f"{target} is not a pid, an ipc:// or tcp:// endpoint, or a report file")
+
+
+def _connect_pid(pid: int, timeout: float) -> Client:
+    for entry in discover():
+        if entry.pid == pid:
+            return LiveClient(entry.endpoint, timeout)
+    if psutil.pid_exists(pid):
+        raise ClientError(
+            f"process {pid} is not instrumented by zmqscope "
+            "(start it with 'zmqscope run' or ZMQSCOPE=1)"
+        )
+    raise ClientError(f"no process with pid {pid}")

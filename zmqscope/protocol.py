@@ -1,0 +1,148 @@
+"""The introspection wire protocol: versioned, typed JSON messages.
+
+A request is one JSON object ``{"v": 1, "type": ..., "id": ...}`` plus the
+type's parameters; every reply carries the same ``v`` and ``id`` and either
+``{"type": "<type>.reply", "data": ...}`` or ``{"type": "error", "error":
+{"code": ..., "message": ...}}``. Requests are read-only (hello, snapshot,
+report, threads, events) and small: anything larger than
+:data:`MAX_REQUEST_BYTES` is refused. Imports only the standard library and
+:mod:`zmqscope.model`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+VERSION = 1
+MAX_REQUEST_BYTES = 64 * 1024
+# Replies can be large (a snapshot of 10,000 sockets); this only guards a
+# client against a peer that is not a zmqscope server.
+MAX_REPLY_BYTES = 512 * 1024 * 1024
+
+
+class RequestType(str, Enum):
+    HELLO = "hello"
+    SNAPSHOT = "snapshot"
+    REPORT = "report"
+    THREADS = "threads"
+    EVENTS = "events"
+
+
+class ErrorCode(str, Enum):
+    BAD_JSON = "bad-json"
+    BAD_REQUEST = "bad-request"
+    UNKNOWN_TYPE = "unknown-type"
+    BAD_VERSION = "bad-version"
+    TOO_LARGE = "too-large"
+    INTERNAL = "internal"
+
+
+class ProtocolError(Exception):
+    """A message that is not a valid request or reply; ``code`` says why."""
+
+    def __init__(self, code: ErrorCode, message: str, request_id: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.request_id = request_id
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    type: RequestType
+    id: int
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cursor(self) -> int:
+        """For ``events``: the last sequence number the client has seen."""
+        value = self.params.get("since", 0)
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    id: int | None
+    type: str
+    data: Any = None
+    error: ProtocolError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def encode_request(kind: RequestType, request_id: int, **params: Any) -> bytes:
+    message = {"v": VERSION, "type": kind.value, "id": request_id, **params}
+    return json.dumps(message, separators=(",", ":")).encode()
+
+
+def decode_request(payload: bytes) -> Request:
+    """A valid request, or :class:`ProtocolError` naming what is wrong."""
+    if len(payload) > MAX_REQUEST_BYTES:
+        raise ProtocolError(ErrorCode.TOO_LARGE, f"request larger than {MAX_REQUEST_BYTES} bytes")
+    try:
+        message = json.loads(payload)
+    except (ValueError, RecursionError):
+        raise ProtocolError(ErrorCode.BAD_JSON, "request is not JSON") from None
+    if not isinstance(message, dict):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "request is not a JSON object")
+    request_id = message.get("id")
+    if not isinstance(request_id, int) or isinstance(request_id, bool):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "request has no integer 'id'")
+    if message.get("v") != VERSION:
+        raise ProtocolError(
+            ErrorCode.BAD_VERSION,
+            f"unsupported protocol version {message.get('v')!r} (this server speaks {VERSION})",
+            request_id,
+        )
+    try:
+        kind = RequestType(message.get("type"))
+    except ValueError:
+        raise ProtocolError(
+            ErrorCode.UNKNOWN_TYPE, f"unknown request type {message.get('type')!r}", request_id
+        ) from None
+    params = {k: v for k, v in message.items() if k not in ("v", "type", "id")}
+    return Request(kind, request_id, params)
+
+
+def encode_reply(request: Request, data: Any) -> bytes:
+    message = {"v": VERSION, "type": f"{request.type.value}.reply", "id": request.id, "data": data}
+    return json.dumps(message, separators=(",", ":")).encode()
+
+
+def encode_error(error: ProtocolError) -> bytes:
+    message = {
+        "v": VERSION,
+        "type": "error",
+        "id": error.request_id,
+        "error": {"code": error.code.value, "message": str(error)},
+    }
+    return json.dumps(message, separators=(",", ":")).encode()
+
+
+def decode_reply(payload: bytes) -> Reply:
+    """A reply from a server; :class:`ProtocolError` if it is not one."""
+    if len(payload) > MAX_REPLY_BYTES:
+        raise ProtocolError(ErrorCode.TOO_LARGE, "reply too large")
+    try:
+        message = json.loads(payload)
+    except (ValueError, RecursionError):
+        raise ProtocolError(ErrorCode.BAD_JSON, "reply is not JSON") from None
+    if not isinstance(message, dict) or message.get("v") != VERSION:
+        raise ProtocolError(ErrorCode.BAD_VERSION, "not a zmqscope reply of a known version")
+    raw_id = message.get("id")
+    request_id = raw_id if isinstance(raw_id, int) else None
+    kind = str(message.get("type"))
+    if kind == "error":
+        raw = message.get("error")
+        details: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        try:
+            code = ErrorCode(details.get("code"))
+        except ValueError:
+            code = ErrorCode.INTERNAL
+        error = ProtocolError(code, str(details.get("message", "error")), request_id)
+        return Reply(request_id, kind, error=error)
+    return Reply(request_id, kind, data=message.get("data"))

@@ -1,0 +1,270 @@
+"""The introspection server: answers questions about this process from outside.
+
+It runs on a daemon thread with its own ``zmq.Context`` (never recorded), so
+the application's ``term()`` never waits for it and it keeps answering while
+the application is blocked in ``term()``. One ROUTER socket serves every
+client; replies are sent without blocking and with a small high-water mark,
+so a client that stops reading only loses its own replies. Requests are
+read-only (see :mod:`zmqscope.protocol`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ipaddress
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from zmqscope import hooks
+from zmqscope._answers import Answers
+from zmqscope._runtime import discovery_path, ensure_runtime_dir, ipc_path
+from zmqscope._version import __version__
+from zmqscope.protocol import (
+    MAX_REQUEST_BYTES,
+    ErrorCode,
+    ProtocolError,
+    decode_request,
+    encode_error,
+    encode_reply,
+)
+
+_POLL_MS = 250  # how quickly stop() is noticed; idle wake-ups cost nothing measurable
+_REPLY_HWM = 8  # replies queued per client before further ones are dropped
+
+
+class ServerError(Exception):
+    """The server cannot start; the message says why, in one line."""
+
+
+class Server:
+    """A running introspection server. Use :func:`serve` to start one."""
+
+    def __init__(self, endpoint: str | None = None, curve_secret_key: bytes | None = None):
+        self.requested = endpoint
+        self._curve_secret_key = curve_secret_key
+        self.endpoint = ""
+        self.started = time.time()
+        self.requests = 0
+        self.errors = 0
+        self._files: list[Path] = []
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._ctx: zmq.Context[Any] | None = None
+        self._socket: zmq.Socket[Any] | None = None
+
+    # -- life ---------------------------------------------------------------
+
+    def start(self) -> Server:
+        endpoint = self.requested or self._default_endpoint()
+        _check_tcp(endpoint, self._curve_secret_key is not None)
+        self._ctx = hooks.private_context()
+        self._socket = self._bind(endpoint)
+        self._write_discovery_file()
+        self._thread = threading.Thread(target=self._run, name="zmqscope-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop answering, close the server's socket and remove its files."""
+        self._stopping.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        self._remove_files()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _default_endpoint(self) -> str:
+        try:
+            ensure_runtime_dir()
+        except Exception as error:
+            raise ServerError(str(error)) from None
+        path = ipc_path(os.getpid())
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()  # left by a killed process that had the same pid
+        return f"ipc://{path}"
+
+    def _bind(self, endpoint: str) -> zmq.Socket[Any]:
+        assert self._ctx is not None
+        sock: zmq.Socket[Any] = self._ctx.socket(zmq.ROUTER)
+        sock.linger = 0
+        sock.sndhwm = _REPLY_HWM
+        # libzmq drops a peer that sends a bigger message, before we see it.
+        sock.maxmsgsize = MAX_REQUEST_BYTES + 1024
+        if self._curve_secret_key is not None:
+            sock.curve_server = True
+            sock.curve_secretkey = self._curve_secret_key
+        try:
+            sock.bind(endpoint)
+        except zmq.ZMQError as error:
+            sock.close()
+            self._ctx.term()
+            raise ServerError(f"cannot serve on {endpoint}: {error.strerror}") from None
+        self.endpoint = sock.get_string(zmq.LAST_ENDPOINT)
+        if self.endpoint.startswith("ipc://"):
+            path = Path(self.endpoint[len("ipc://") :])
+            os.chmod(path, 0o600)
+            self._files.append(path)
+        return sock
+
+    def _write_discovery_file(self) -> None:
+        if self.requested is not None and not self.endpoint.startswith("ipc://"):
+            with contextlib.suppress(Exception):
+                ensure_runtime_dir()
+        path = discovery_path(os.getpid())
+        if not path.parent.is_dir():
+            return
+        document = {
+            "pid": os.getpid(),
+            "argv": sys.argv,
+            "endpoint": self.endpoint,
+            "started": self.started,
+            "versions": {
+                "zmqscope": __version__,
+                "pyzmq": zmq.__version__,
+                "libzmq": zmq.zmq_version(),
+                "python": sys.version.split()[0],
+            },
+        }
+        temporary = path.with_suffix(".json.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump(document, handle)
+        os.replace(temporary, path)
+        self._files.append(path)
+
+    def _remove_files(self) -> None:
+        for path in self._files:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        self._files.clear()
+
+    # -- serving ------------------------------------------------------------
+
+    def _run(self) -> None:
+        sock = self._socket
+        assert sock is not None and self._ctx is not None
+        answers = Answers(self.endpoint, self.started)
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        try:
+            while not self._stopping.is_set():
+                if poller.poll(_POLL_MS):
+                    self._drain(sock, answers)
+        finally:
+            sock.close(linger=0)
+            self._ctx.term()
+
+    def _drain(self, sock: zmq.Socket[Any], answers: Answers) -> None:
+        for _ in range(100):  # then look at the stop flag again
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                self._handle(sock, frames, answers)
+            except Exception:
+                self.errors += 1  # the server must outlive any request
+
+    def _handle(self, sock: zmq.Socket[Any], frames: list[bytes], answers: Answers) -> None:
+        self.requests += 1
+        # DEALER clients send [payload]; REQ clients [b"", payload].
+        if len(frames) == 2:
+            envelope, payload = frames[:1], frames[1]
+        elif len(frames) == 3 and frames[1] == b"":
+            envelope, payload = frames[:2], frames[2]
+        else:
+            error = ProtocolError(ErrorCode.BAD_REQUEST, "a request is one frame")
+            self._send(sock, frames[:1], encode_error(error))
+            return
+        try:
+            request = decode_request(payload)
+            reply = encode_reply(request, answers.answer(request))
+        except ProtocolError as error:
+            reply = encode_error(error)
+        except Exception as error:
+            self.errors += 1
+            request_id = None
+            with contextlib.suppress(Exception):
+                request_id = json.loads(payload).get("id")
+            internal = ProtocolError(ErrorCode.INTERNAL, f"server error: {error}", request_id)
+            reply = encode_error(internal)
+        self._send(sock, envelope, reply)
+
+    def _send(self, sock: zmq.Socket[Any], envelope: list[bytes], reply: bytes) -> None:
+        # Never block: a client that vanished or stopped reading loses the reply.
+        with contextlib.suppress(zmq.ZMQError):
+            sock.send_multipart([*envelope, reply], zmq.NOBLOCK)
+
+
+def _check_tcp(endpoint: str, curve: bool) -> None:
+    """TCP only on loopback, unless CURVE authenticates the clients."""
+    if not endpoint.startswith("tcp://"):
+        if not endpoint.startswith("ipc://"):
+            raise ServerError(f"cannot serve on {endpoint}: use ipc:// or tcp://")
+        return
+    host = endpoint[len("tcp://") :].rpartition(":")[0].strip("[]")
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not curve:
+        raise ServerError(
+            f"refusing to serve on {endpoint}: only loopback addresses without CURVE "
+            "authentication (pass curve_secret_key)"
+        )
+
+
+# -- the process's server ----------------------------------------------------------
+
+_lock = threading.Lock()
+_server: Server | None = None
+
+
+def serve(endpoint: str | None = None, curve_secret_key: bytes | None = None) -> Server:
+    """Start this process's introspection server (or return the running one).
+
+    With no endpoint it listens on ``ipc://<runtime dir>/zmqscope/<pid>.ipc``
+    and writes ``<pid>.json`` beside it for ``zmqscope ls``; both are removed
+    at exit. TCP only on loopback unless ``curve_secret_key`` is given.
+    """
+    global _server
+    with _lock:
+        if _server is not None and _server.running:
+            return _server
+        _server = Server(endpoint, curve_secret_key).start()
+        return _server
+
+
+def current() -> Server | None:
+    return _server
+
+
+def _stop_at_exit() -> None:
+    # No join: the thread is a daemon; what must not outlive us are the files.
+    if _server is not None:
+        _server.stop(timeout=0)
+
+
+def _restart_in_child() -> None:
+    # The parent's server thread does not exist here and its context must not
+    # be touched; leave them be. A child of a serving parent serves too.
+    global _server
+    parent = _server
+    _server = None
+    if parent is not None and parent.requested is None:
+        with contextlib.suppress(Exception):
+            _server = Server().start()
+
+
+atexit.register(_stop_at_exit)
+os.register_at_fork(after_in_child=_restart_in_child)
