@@ -125,12 +125,10 @@ class SocketEntry:
         self.endpoints: list[EndpointEntry] = []
         self.linger: int | None = None if adopted else DEFAULT_LINGER
         self.linger_source = "unknown" if adopted else "default"
-        self.options: dict[str, str] = {}
-        # Every thread that made a call on it, in order. Keyed by (ident,
-        # name): Python reuses the ident of a finished thread.
-        self.threads: dict[RawThread, None] = {}
-        if created.thread:
-            self.threads[created.thread] = None
+        self.options: dict[str, str] | None = None  # most sockets set none
+        # Every thread that made a call on it, in order, as (ident, name):
+        # Python reuses the ident of a finished thread. A tuple: it rarely grows.
+        self.threads: tuple[RawThread, ...] = (created.thread,) if created.thread else ()
         # The thread that used the socket last, and where (misuse detection).
         self.owner: RawThread | None = created.thread
         self.owner_site: RawFrame | None = created.stack[0] if created.stack else None
@@ -163,7 +161,7 @@ class SocketEntry:
             endpoints=tuple(e.freeze() for e in self.endpoints),
             linger=self.linger,
             linger_source=self.linger_source,
-            options=tuple(self.options.items()),
+            options=tuple(self.options.items()) if self.options else (),
             threads_used=tuple(ThreadRef(*thread) for thread in self.threads),
             traffic=freeze_counters(self.traffic) if self.traffic is not None else None,
             adopted=self.adopted,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from types import FrameType
+from types import CodeType, FrameType
 
 # (file, line, function): resolved to model.Frame only when a snapshot is made.
 RawFrame = tuple[str, int, str]
@@ -41,16 +41,29 @@ def _plumbing_prefixes() -> tuple[str, ...]:
     return tuple(prefixes)
 
 
-class FrameFilter:
-    """Decides, once per code file, whether its frames are plumbing."""
+# Distinct (code, line) call sites are few in any program; this only guards
+# against code generated at run time without end.
+_MAX_SITES = 100_000
 
-    __slots__ = ("_cache", "_prefixes")
+
+class FrameFilter:
+    """Decides, once per code file, whether its frames are plumbing.
+
+    Captured frames are shared: every socket made at the same line holds the
+    same ``(file, line, function)`` tuple, so a record costs one small tuple
+    of references, not a dozen new tuples.
+    """
+
+    __slots__ = ("_cache", "_codes", "_prefixes", "_sites")
 
     def __init__(self, prefixes: tuple[str, ...] | None = None) -> None:
         self._prefixes = prefixes if prefixes is not None else _plumbing_prefixes()
-        # code filename -> its absolute path, or None for plumbing. The set
-        # of files in a process is small, so the cache stays small.
+        # code filename -> its absolute path, or None for plumbing.
         self._cache: dict[str, str | None] = {}
+        # (id(code), line) -> the shared frame, or None for plumbing. The code
+        # objects are kept alive in _codes so that their ids stay theirs.
+        self._sites: dict[tuple[int, int], RawFrame | None] = {}
+        self._codes: dict[int, CodeType] = {}
 
     def application_path(self, filename: str) -> str | None:
         """The absolute path of an application file; None for plumbing."""
@@ -74,6 +87,18 @@ class FrameFilter:
         absolute = os.path.abspath(path)
         self._prefixes = (*self._prefixes, absolute)
         self._cache.clear()
+        self._sites.clear()
+        self._codes.clear()
+
+    def _site(self, code: CodeType, line: int) -> RawFrame | None:
+        if len(self._sites) > _MAX_SITES:
+            self._sites.clear()
+            self._codes.clear()
+        path = self.application_path(code.co_filename)
+        site = (path, line, code.co_name) if path is not None else None
+        self._sites[(id(code), line)] = site
+        self._codes[id(code)] = code
+        return site
 
     def capture(self, depth: int, skip: int = 1) -> tuple[RawFrame, ...]:
         """The caller's stack, innermost application frame first.
@@ -83,16 +108,23 @@ class FrameFilter:
         application's own call site and the rest walk outward.
         """
         frame: FrameType | None = sys._getframe(skip)
-        cache = self._cache
+        sites = self._sites
+        identity = id
         out: list[RawFrame] = []
-        while frame is not None and len(out) < depth:
+        append = out.append
+        left = depth
+        while frame is not None:
             code = frame.f_code
+            line = frame.f_lineno
             try:
-                path = cache[code.co_filename]
+                site = sites[identity(code), line]
             except KeyError:
-                path = self.application_path(code.co_filename)
-            if path is not None:
-                out.append((path, frame.f_lineno, code.co_name))
+                site = self._site(code, line)
+            if site is not None:
+                append(site)
+                left -= 1
+                if not left:
+                    break
             frame = frame.f_back
         return tuple(out)
 

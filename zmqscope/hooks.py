@@ -28,6 +28,9 @@ from zmqscope.model import EndpointOp, ProcessInfo, UsageWarning
 from zmqscope.registry import ContextEntry, Registry, SocketEntry, make_site
 
 DEFAULT_STACK_DEPTH = 12
+# A close is explained by where it was called from; a short stack keeps the
+# close path cheap (socket()+close() is measured in benchmarks/).
+CLOSE_STACK_DEPTH = 3
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -148,9 +151,15 @@ def _thread_alive(ident: int) -> bool:
     return any(thread.ident == ident for thread in threading.enumerate())
 
 
-def note_thread(entry: SocketEntry, site: RawFrame | None) -> None:
+def note_thread(
+    entry: SocketEntry, site: RawFrame | None, thread: tuple[int, str] | None = None
+) -> None:
     """Record which thread called into ``entry`` (and warn if it is shared)."""
-    warning = _state.registry.thread_used(entry, current_thread_ref(), site, _thread_alive)
+    thread = thread or current_thread_ref()
+    if entry.owner == thread:
+        entry.owner_site = site  # the usual case: the owner again, nothing to check
+        return
+    warning = _state.registry.thread_used(entry, thread, site, _thread_alive)
     if warning is not None:
         for listener in list(_state.warning_listeners):
             listener(warning)
@@ -181,10 +190,13 @@ def _record_socket(sock: Any) -> None:
 def _record_close(entry: SocketEntry, linger: Any, collected: bool) -> None:
     if linger is not None:
         entry.linger, entry.linger_source = int(linger), "close"
-    stack = () if collected else _capture()
-    if not collected:
-        note_thread(entry, stack[0] if stack else None)
-    _state.registry.socket_closed(entry, make_site(current_thread_ref(), stack), collected)
+    thread = current_thread_ref()
+    stack: tuple[RawFrame, ...] = ()
+    frames = _state.frames
+    if not collected and frames is not None:
+        stack = frames.capture(min(CLOSE_STACK_DEPTH, _state.stack_depth))
+        note_thread(entry, stack[0] if stack else None, thread)
+    _state.registry.socket_closed(entry, make_site(thread, stack), collected)
 
 
 def _called_from_finalizer(frame: FrameType | None) -> bool:
@@ -249,7 +261,7 @@ def _record_option(sock: Any, option: Any, value: Any) -> None:
 
 def _subscriptions(entry: SocketEntry, option: int, topic: str) -> str:
     """The SUB socket's current topics, as a short comma-separated list."""
-    current = entry.options.get("SUBSCRIBE", "")
+    current = entry.options.get("SUBSCRIBE", "") if entry.options else ""
     topics = [t for t in current.split(",") if t]
     quoted = repr(topic[:_MAX_OPTION_TEXT])
     if option == _SUBSCRIBE:
@@ -271,6 +283,17 @@ def private_context() -> zmq.Context[Any]:
         _quiet.on = False
     _state.ignored.add(ctx.underlying)
     return ctx
+
+
+def term_private_context(ctx: zmq.Context[Any]) -> None:
+    """Terminate a :func:`private_context` and stop ignoring its handle.
+
+    libzmq hands a freed context's address to the next context made: an
+    application context there must be recorded, not ignored as zmqscope's.
+    """
+    handle = ctx.underlying
+    ctx.term()
+    _state.ignored.discard(handle)
 
 
 @_guarded

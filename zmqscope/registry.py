@@ -9,7 +9,6 @@ reference to the Python object.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import threading
 import time
@@ -69,12 +68,15 @@ class Registry:
         self._open: dict[int, SocketEntry] = {}
         self._contexts: dict[str, ContextEntry] = {}
         self._live_contexts: dict[int, ContextEntry] = {}
-        self._closed_harmless: deque[SocketEntry] = deque()
-        self._closed_risky: deque[SocketEntry] = deque()
-        self._owners: dict[int, weakref.ref[Any]] = {}
+        # Closed records kept, oldest first (dicts: O(1) removal by id).
+        self._closed_harmless: dict[str, SocketEntry] = {}
+        self._closed_risky: dict[str, SocketEntry] = {}
+        self._owners: dict[int, _OwnerRef] = {}
         self._culprits: dict[str, tuple[Culprit, ...]] = {}
         self._warnings: deque[UsageWarning] = deque(maxlen=MAX_WARNINGS)
-        self._events: deque[Event] = deque(maxlen=MAX_EVENTS)
+        # Raw tuples (seq, time, kind, socket, context, detail-parts): the hooks
+        # pay for an append, readers for the formatting.
+        self._events: deque[tuple[Any, ...]] = deque(maxlen=MAX_EVENTS)
         self._event_seq = 0
         self.traffic = False
         self.created_total = 0
@@ -83,19 +85,31 @@ class Registry:
     # -- the event log ----------------------------------------------------
 
     def _emit(
-        self, kind: str, socket: str | None = None, context: str | None = None, detail: str = ""
+        self,
+        kind: str,
+        socket: str | None = None,
+        context: str | None = None,
+        detail: str = "",
+        site: RawFrame | None = None,
     ) -> None:
         # Called with the lock held, so sequence numbers follow the log order.
         self._event_seq += 1
-        self._events.append(Event(self._event_seq, time.time(), kind, socket, context, detail))
+        self._events.append((self._event_seq, time.time(), kind, socket, context, detail, site))
 
     def events_since(self, cursor: int) -> tuple[tuple[Event, ...], int, int]:
         """(events after ``cursor``, the next cursor, how many were lost to the bound)."""
         with self._lock:
-            events = tuple(e for e in self._events if e.seq > cursor)
-            oldest = self._events[0].seq if self._events else self._event_seq + 1
+            raw = [e for e in self._events if e[0] > cursor]
+            oldest = self._events[0][0] if self._events else self._event_seq + 1
             missed = max(0, oldest - cursor - 1) if cursor < self._event_seq else 0
-            return events, self._event_seq, missed
+            last = self._event_seq
+        events = tuple(
+            Event(
+                seq, when, kind, socket, context, detail + (f" at {_short(site)}" if site else "")
+            )
+            for seq, when, kind, socket, context, detail, site in raw
+        )
+        return events, last, missed
 
     # -- contexts ---------------------------------------------------------
 
@@ -197,21 +211,18 @@ class Registry:
             self._open[handle] = entry
             self.created_total += 1
             site = created.stack[0] if created.stack else None
-            where = f" at {_short(site)}" if site else ""
-            self._emit("created", socket_id, entry.context_id, f"{type_name}{where}")
+            self._emit("created", socket_id, entry.context_id, type_name, site)
             # pyzmq sockets are weak-referenceable (Context._sockets is a WeakSet).
-            self._owners[handle] = weakref.ref(owner, self._owner_collector(entry))
+            self._owners[handle] = _OwnerRef(owner, self._owner_collected, entry)
             return entry
 
-    def _owner_collector(self, entry: SocketEntry) -> Callable[[Any], None]:
-        def collected(_ref: Any) -> None:
-            # Normally pyzmq's __del__ has already closed (and we recorded
-            # it); this catches an owner that vanished without closing.
-            with self._lock:
-                if entry.state is SocketState.OPEN:
-                    self._mark_closed(entry, None, SocketState.COLLECTED)
-
-        return collected
+    def _owner_collected(self, ref: _OwnerRef) -> None:
+        # Normally pyzmq's __del__ has already closed the socket (and we
+        # recorded it); this catches an owner that vanished without closing.
+        with self._lock:
+            entry = ref.entry
+            if entry.state is SocketState.OPEN:
+                self._mark_closed(entry, None, SocketState.COLLECTED)
 
     def open_socket(self, handle: int) -> SocketEntry | None:
         """The open entry for a libzmq handle (how shadows find their record)."""
@@ -226,8 +237,8 @@ class Registry:
     def _mark_closed(self, entry: SocketEntry, site: Site | None, state: SocketState) -> None:
         entry.state = state
         entry.closed = site
-        where = f" at {_short(site.stack[0])}" if site and site.stack else ""
-        self._emit(state.value, entry.id, entry.context_id, f"{entry.type_name}{where}")
+        at = site.stack[0] if site and site.stack else None
+        self._emit(state.value, entry.id, entry.context_id, entry.type_name, at)
         if self._open.get(entry.handle) is entry:
             del self._open[entry.handle]
         self._owners.pop(entry.handle, None)
@@ -240,22 +251,21 @@ class Registry:
             self._forget(entry)
             return
         retained = self._closed_risky if entry.may_block_term else self._closed_harmless
-        retained.append(entry)
+        retained[entry.id] = entry
         self._trim_closed()
 
     def _trim_closed(self) -> None:
         while len(self._closed_harmless) + len(self._closed_risky) > self._max_closed:
             queue = self._closed_harmless or self._closed_risky
-            victim = queue.popleft()
+            victim = queue.pop(next(iter(queue)))
             if victim.id in self._sockets and not victim.pinned:
                 del self._sockets[victim.id]
                 self.dropped += 1
 
     def _forget(self, entry: SocketEntry) -> None:
         self._sockets.pop(entry.id, None)
-        for queue in (self._closed_harmless, self._closed_risky):
-            with contextlib.suppress(ValueError):
-                queue.remove(entry)
+        self._closed_harmless.pop(entry.id, None)
+        self._closed_risky.pop(entry.id, None)
 
     # -- what happens to a socket -----------------------------------------
 
@@ -284,7 +294,8 @@ class Registry:
                     entry.traffic[OWNER] = thread[0]
             entry.owner = thread
             entry.owner_site = site
-            entry.threads.setdefault(thread, None)
+            if thread not in entry.threads:
+                entry.threads += (thread,)
             return warning
 
     def _shared(
@@ -346,6 +357,8 @@ class Registry:
 
     def option_set(self, entry: SocketEntry, name: str, value: str) -> None:
         with self._lock:
+            if entry.options is None:
+                entry.options = {}
             entry.options[name] = value
 
     # -- reading ----------------------------------------------------------
@@ -356,6 +369,38 @@ class Registry:
 
     def entry(self, socket_id: str) -> SocketEntry | None:
         return self._sockets.get(socket_id)
+
+    def created_since(self, mark: int) -> list[SocketEntry]:
+        """Entries of the sockets recorded after ``created_total`` was ``mark``, oldest first.
+
+        Walks back from the newest record and stops at the first older one,
+        so a caller that notes ``created_total`` and asks again later (the
+        pytest plugin, once per test) pays for the new records only.
+        """
+        with self._lock:
+            found: list[SocketEntry] = []
+            for entry in reversed(self._sockets.values()):
+                # Ids are "s<n>", n being created_total right after the record was made.
+                if int(entry.id[1:]) <= mark:
+                    break
+                found.append(entry)
+        found.reverse()
+        return found
+
+    def forget(self, entries: Iterable[SocketEntry]) -> None:
+        """Drop records someone has already reported (the pytest plugin, after each test).
+
+        Open records, closed ones that may still block ``term()`` and culprits
+        of a blocked ``term()`` are kept: they describe sockets libzmq still holds.
+        """
+        with self._lock:
+            for entry in entries:
+                if entry.pinned:
+                    continue
+                if entry.state is SocketState.COLLECTED or (
+                    entry.state is SocketState.CLOSED and not entry.may_block_term
+                ):
+                    self._forget(entry)
 
     def contexts(self) -> Iterable[ContextEntry]:
         with self._lock:
@@ -379,6 +424,19 @@ class Registry:
             culprits=culprits,
             warnings=warnings,
         )
+
+
+class _OwnerRef(weakref.ref):  # type: ignore[type-arg]
+    """A weak reference to a socket object that knows its record."""
+
+    __slots__ = ("entry",)
+
+    def __new__(cls, owner: Any, callback: Callable[[Any], None], entry: SocketEntry) -> _OwnerRef:
+        return super().__new__(cls, owner, callback)
+
+    def __init__(self, owner: Any, callback: Callable[[Any], None], entry: SocketEntry) -> None:
+        super().__init__(owner, callback)  # type: ignore[call-arg]
+        self.entry = entry
 
 
 def _short(site: RawFrame) -> str:

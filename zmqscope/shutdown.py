@@ -173,8 +173,8 @@ def _why_it_blocks(entry: SocketEntry, now: float) -> str | None:
         targets = ", ".join(e.url for e in entry.endpoints) or "its peers"
         shown = "unknown" if linger is None else str(linger)
         return (
-            f"closed with LINGER {shown}, but libzmq keeps it until its queued messages "
-            f"reach {targets}; a peer that never answers keeps term() waiting"
+            f"may block: closed with LINGER {shown}, and libzmq keeps it until its queued "
+            f"messages reach {targets}; a peer that never answers keeps term() waiting"
             + (" forever" if linger == -1 else "")
         )
     return None
@@ -190,7 +190,10 @@ def _culprit(
 ) -> Culprit:
     owner = entry.owner
     owner_ref = ThreadRef(*owner) if owner else None
-    is_alive = owner is not None and owner[0] in alive
+    # Idents are reused by new threads: the same ident under another name is
+    # another thread, and the owner is gone.
+    thread = alive.get(owner[0]) if owner is not None else None
+    is_alive = thread is not None and owner is not None and thread.name == owner[1]
     stack = thread_stack(frames.get(owner[0])) if owner and is_alive else ()
     where = _where(owner_ref, is_alive, stack)
     return Culprit(

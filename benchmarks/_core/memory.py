@@ -58,8 +58,7 @@ def memory_once(sockets: int, instrumented: bool) -> MemoryRun:
     held = at_depth(CALLER_DEPTH, lambda: open_sockets(sockets))
     gc.collect()
     opened = tracemalloc.take_snapshot()
-    for sock in held:
-        sock.close()
+    at_depth(CALLER_DEPTH, lambda: close_all(held))  # close() records a stack too
     gc.collect()
     closed = tracemalloc.take_snapshot()
     tracemalloc.stop()
@@ -74,6 +73,11 @@ def memory_once(sockets: int, instrumented: bool) -> MemoryRun:
         closed_zmqscope=sum(d.size_diff for d in _grown(before, closed, True)) / sockets,
         top_lines=tuple((_where(d), d.size_diff / sockets) for d in top),
     )
+
+
+def close_all(sockets: list[zmq.Socket[bytes]]) -> None:
+    for sock in sockets:
+        sock.close()
 
 
 def _where(diff: tracemalloc.StatisticDiff) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from zmqscope._version import __version__
+from zmqscope.cli import attach as attach_command
 from zmqscope.cli import ls as ls_command
 from zmqscope.cli import report as report_command
 from zmqscope.cli import run as run_command
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"zmqscope {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     run_command.add_parser(commands)
+    attach_command.add_parser(commands)
     ls_command.add_parser(commands)
     report_command.add_parser(commands)
     return parser
@@ -57,7 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if namespace.command is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
-        commands = {"ls": ls_command.main, "report": report_command.main}
+        commands = {
+            "attach": attach_command.main,
+            "ls": ls_command.main,
+            "report": report_command.main,
+        }
         return commands[namespace.command](namespace)
     except CommandError as error:
         print(f"zmqscope: error: {error}", file=sys.stderr)

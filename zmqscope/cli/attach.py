@@ -1,0 +1,49 @@
+"""``zmqscope attach``: open the TUI on a running process or a saved report."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from zmqscope.cli._errors import CommandError
+from zmqscope.client import ClientError, Discovered, LiveClient, connect, discover
+
+
+def add_parser(commands: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "attach",
+        help="open the live TUI on a running process (or a saved report)",
+        description="Open the TUI on TARGET: a pid, an ipc:// or tcp:// endpoint, or a "
+        "report JSON file (offline). With no TARGET: the only instrumented process, "
+        "or a picker when there are several (or none yet).",
+    )
+    parser.add_argument("target", nargs="?", metavar="TARGET", help="PID, ENDPOINT or REPORT.json")
+    parser.add_argument(
+        "--interval", type=float, default=1.0, metavar="SECONDS", help="refresh interval"
+    )
+    return parser
+
+
+def main(args: argparse.Namespace) -> int:
+    if not args.interval > 0:
+        raise CommandError("--interval must be more than 0 seconds")
+    from zmqscope.tui import ScopeApp
+
+    if args.target is None:
+        running = discover()
+        if len(running) != 1:
+            ScopeApp(connect=_connect, discover=discover, interval=args.interval).run()
+            return 0
+    try:
+        client = connect(args.target)
+    except ClientError as error:
+        raise CommandError(str(error)) from None
+    try:
+        ScopeApp(client, interval=args.interval).run()
+    finally:
+        client.close()
+    return 0
+
+
+def _connect(entry: Discovered) -> LiveClient:
+    return LiveClient(entry.endpoint)

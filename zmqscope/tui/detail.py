@@ -1,0 +1,118 @@
+"""One socket in full: stacks with source lines, endpoints and peers, timeline, warnings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from zmqscope.model import CallSite, Event, Frame, Peer, SocketRecord, UsageWarning
+from zmqscope.tui import _format
+
+
+class SocketDetailScreen(Screen[None]):
+    """Everything zmqscope knows about one socket; escape goes back."""
+
+    BINDINGS: ClassVar = [("escape", "app.pop_screen", "Back"), ("q", "app.pop_screen", "Back")]
+
+    DEFAULT_CSS = """
+    SocketDetailScreen Static {
+        height: auto;
+        padding: 0 1;
+    }
+    """
+
+    def __init__(
+        self,
+        record: SocketRecord,
+        events: Sequence[Event] = (),
+        peers: Sequence[Peer] = (),
+        warnings: Sequence[UsageWarning] = (),
+    ) -> None:
+        super().__init__()
+        self.record = record
+        self.events = tuple(e for e in events if e.socket == record.id)
+        self.peers = tuple(p for p in peers if p.socket == record.id)
+        self.warnings = tuple(w for w in warnings if w.socket == record.id)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(self._summary(), id="detail-summary")
+            yield Static(self._stack("created", self.record.created), id="detail-created")
+            if self.record.closed is not None:
+                yield Static(self._stack("closed", self.record.closed), id="detail-closed")
+            yield Static(self._timeline(), id="detail-timeline")
+            if self.warnings:
+                yield Static(self._warnings(), id="detail-warnings")
+        yield Footer()
+
+    def _summary(self) -> RenderableType:
+        record = self.record
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column()
+        grid.add_row("socket", f"{record.id} {record.type} ({record.state.value})")
+        grid.add_row("context", record.context or "?")
+        grid.add_row("threads", ", ".join(t.name for t in record.threads_used) or "?")
+        grid.add_row("linger", _format.linger(record))
+        for name, value in record.options:
+            grid.add_row(name.lower(), value)
+        grid.add_row("endpoints", self._endpoints())
+        if record.traffic is not None:
+            t = record.traffic
+            grid.add_row(
+                "traffic",
+                f"{t.msgs_out} msgs out ({_format.size(t.bytes_out)}), "
+                f"{t.msgs_in} in ({_format.size(t.bytes_in)})",
+            )
+        return grid
+
+    def _endpoints(self) -> Text:
+        text = Text()
+        for endpoint in self.record.endpoints:
+            text.append(_format.endpoint(endpoint) + "\n", style="" if endpoint.active else "dim")
+            for peer in self.peers:
+                if peer.endpoint == endpoint.url:
+                    text.append(f"    peer {peer.remote} ({peer.status.lower()})\n", style="cyan")
+        return text if self.record.endpoints else Text("none", style="dim")
+
+    @staticmethod
+    def _stack(title: str, call: CallSite) -> RenderableType:
+        thread = call.thread.name if call.thread else "an unknown thread"
+        when = time.strftime("%H:%M:%S", time.localtime(call.time))
+        head = Text(f"{title} at {when} by {thread}", style="bold")
+        if not call.stack:
+            unknown = "(not recorded: adopted by watch(), or closed by the garbage collector)"
+            return Group(head, Text(unknown, style="dim"))
+        return Group(head, *(_frame_lines(frame) for frame in call.stack))
+
+    def _timeline(self) -> RenderableType:
+        head = Text("timeline", style="bold")
+        if not self.events:
+            return Group(head, Text("no events seen yet (live processes only)", style="dim"))
+        table = Table.grid(padding=(0, 1))
+        for event in self.events:
+            when = time.strftime("%H:%M:%S", time.localtime(event.time))
+            table.add_row(when, event.kind, event.detail)
+        return Group(head, table)
+
+    def _warnings(self) -> RenderableType:
+        lines = [Text("thread-sharing warnings", style="bold yellow")]
+        lines.extend(Text(w.message) for w in self.warnings)
+        return Group(*lines)
+
+
+def _frame_lines(frame: Frame) -> Text:
+    text = Text(f"  {_format.location(frame)}")
+    code = _format.source(frame)
+    if code:
+        text.append(f"\n      {code}", style="dim")
+    return text

@@ -1,0 +1,71 @@
+"""The header: which process, how it is doing, and how we are connected."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Static
+
+from zmqscope.client import Hello
+from zmqscope.model import ProcessStats
+from zmqscope.tui import _format
+
+
+class ProcessHeader(Static):
+    """Two lines: pid and command; vital signs, connection state and refresh interval."""
+
+    DEFAULT_CSS = """
+    ProcessHeader {
+        height: 2;
+        padding: 0 1;
+        background: $boost;
+    }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("", **kwargs)
+        self.hello: Hello | None = None
+        self.stats: ProcessStats | None = None
+        self.connection = "connecting"
+        self.interval = 1.0
+
+    def show(self, now: float) -> None:
+        self.update(self.describe(now))
+
+    def describe(self, now: float) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        hello = self.hello
+        if hello is None:
+            text.append("zmqscope", style="bold")
+            text.append(f"  {self.connection}")
+            return text
+        text.append(f"pid {hello.process.pid}", style="bold")
+        text.append("  " + shlex.join(hello.process.argv))
+        text.append("\n")
+        stats = self.stats
+        if stats is not None:
+            text.append(f"up {_format.age(now - stats.started)}  ")
+            text.append(f"CPU {stats.cpu_percent:.0f}%  RSS {_format.size(stats.rss)}  ")
+            text.append_text(self._fds(stats))
+            text.append(f"  threads {stats.threads}  ")
+        text.append_text(self._connection())
+        return text
+
+    @staticmethod
+    def _fds(stats: ProcessStats) -> Text:
+        if stats.fds is None:
+            return Text("fds ?")
+        limit = stats.fd_limit
+        style = "bold red" if limit and stats.fds > 0.8 * limit else ""
+        shown = f"fds {stats.fds}/{limit}" if limit else f"fds {stats.fds}"
+        return Text(shown, style=style)
+
+    def _connection(self) -> Text:
+        styles = {"live": "green", "paused": "yellow", "offline": "cyan"}
+        label = self.connection
+        text = Text(label, style=styles.get(label, "bold red"))
+        if label == "live":
+            text.append(f" every {self.interval:g}s", style="dim")
+        return text

@@ -1,0 +1,126 @@
+"""The shutdown view (a blocked term()'s culprits) and the banner that leads to it."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Static
+
+from zmqscope.model import ContextRecord, Culprit, Snapshot
+from zmqscope.tui import _format
+
+_FRAMES_SHOWN = 6
+
+
+def blocked_contexts(snapshot: Snapshot) -> list[ContextRecord]:
+    return [c for c in snapshot.contexts if c.term_blocked_since is not None]
+
+
+class ShutdownBanner(Static):
+    """Shown on every view while a term() is blocked; a click opens the Shutdown view."""
+
+    DEFAULT_CSS = """
+    ShutdownBanner {
+        display: none;
+        height: 1;
+        padding: 0 1;
+        background: $error;
+        color: $text;
+        text-style: bold;
+    }
+    ShutdownBanner.-blocked {
+        display: block;
+    }
+    """
+
+    class Clicked(Message):
+        """The user wants the Shutdown view."""
+
+    def show(self, snapshot: Snapshot | None, now: float) -> None:
+        blocked = blocked_contexts(snapshot) if snapshot else []
+        self.set_class(bool(blocked), "-blocked")
+        if not blocked or snapshot is None:
+            return
+        context = blocked[0]
+        since = context.term_blocked_since or now
+        count = sum(1 for c in snapshot.culprits if c.context in (None, context.id))
+        self.update(
+            f"term() of {context.id} blocked for {_format.age(now - since)}: "
+            f"{count} socket{'s' if count != 1 else ''} keep it waiting - press 3 or click"
+        )
+
+    def on_click(self) -> None:
+        self.post_message(self.Clicked())
+
+
+class ShutdownView(VerticalScroll):
+    """Since when term() waits, each culprit with its reason, owner stack and remedy."""
+
+    DEFAULT_CSS = """
+    ShutdownView > Static {
+        height: auto;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="shutdown-body")
+
+    def show(self, snapshot: Snapshot | None, now: float) -> None:
+        body = self.query_one("#shutdown-body", Static)
+        if snapshot is None:
+            return
+        if not snapshot.culprits:
+            body.update(
+                "No term() is blocked. When a Context.term() or destroy() waits longer than "
+                "the grace period, the sockets it waits for are shown here."
+            )
+            return
+        parts: list[RenderableType] = []
+        for context in snapshot.contexts:
+            culprits = [c for c in snapshot.culprits if c.context in (None, context.id)]
+            if culprits:
+                parts.append(self._context_line(context, now))
+                parts.extend(self._culprit(snapshot, culprit) for culprit in culprits)
+        body.update(Group(*parts))
+
+    @staticmethod
+    def _context_line(context: ContextRecord, now: float) -> Text:
+        text = Text(style="bold")
+        since = context.term_blocked_since
+        if since is not None:
+            text.append(f"term() of {context.id} blocked for {_format.age(now - since)}", "red")
+        else:
+            text.append(f"term() of {context.id} was blocked ({context.state.value} now)")
+        called = context.term_called.site if context.term_called else None
+        if called is not None:
+            text.append(f", called at {_format.location(called)}")
+        return text
+
+    @staticmethod
+    def _culprit(snapshot: Snapshot, culprit: Culprit) -> RenderableType:
+        record = snapshot.socket(culprit.socket)
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(style="dim", no_wrap=True)
+        grid.add_column()
+        grid.add_row("now", Text(culprit.where, style="bold"))
+        if record is not None:
+            site = record.created.site
+            grid.add_row("created", _format.location(site) if site else "(adopted)")
+            grid.add_row("endpoints", ", ".join(_format.endpoint(e) for e in record.endpoints))
+            grid.add_row("linger", _format.linger(record))
+        grid.add_row("why", culprit.reason)
+        grid.add_row("remedy", Text(culprit.remedy, style="green"))
+        stack = Text()
+        for frame in culprit.owner_stack[:_FRAMES_SHOWN]:
+            stack.append(_format.location(frame) + "\n")
+        if culprit.owner_stack:
+            grid.add_row("stack", stack)
+        type_name = record.type if record else "?"
+        return Panel(
+            grid, title=f"{culprit.socket} {type_name}", title_align="left", border_style="red"
+        )

@@ -1,0 +1,56 @@
+"""The threads view: every thread, where it is now, and the sockets it owns."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from zmqscope.model import Snapshot, ThreadInfo
+from zmqscope.tui import _format
+
+_FRAMES_SHOWN = 8
+
+
+class ThreadsView(VerticalScroll):
+    """One panel per thread; empty-state text offline (threads need a live process)."""
+
+    DEFAULT_CSS = """
+    ThreadsView > Static {
+        height: auto;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("waiting for the first answer...", id="threads-body")
+
+    def show(self, threads: tuple[ThreadInfo, ...], snapshot: Snapshot | None, live: bool) -> None:
+        body = self.query_one("#threads-body", Static)
+        if not live:
+            body.update("Threads are only known while the process runs (this is a saved report).")
+            return
+        body.update(Group(*(self._panel(t, snapshot) for t in threads)))
+
+    @staticmethod
+    def _panel(thread: ThreadInfo, snapshot: Snapshot | None) -> RenderableType:
+        lines = Text()
+        for frame in thread.stack[:_FRAMES_SHOWN]:
+            lines.append(_format.location(frame) + "\n")
+            code = _format.source(frame)
+            if code:
+                lines.append(f"    {code}\n", style="dim")
+        if len(thread.stack) > _FRAMES_SHOWN:
+            lines.append(f"... {len(thread.stack) - _FRAMES_SHOWN} more frames\n", style="dim")
+        if not thread.stack:
+            lines.append("(no Python frames)\n", style="dim")
+        sockets = []
+        for socket_id in thread.sockets:
+            record = snapshot.socket(socket_id) if snapshot else None
+            sockets.append(f"{socket_id} {record.type}" if record else socket_id)
+        owned = ", ".join(sockets) if sockets else "none"
+        lines.append(f"owns: {owned}", style="bold" if sockets else "dim")
+        kind = " (daemon)" if thread.daemon else ""
+        return Panel(lines, title=f"{thread.name}{kind} · {thread.id}", title_align="left")
