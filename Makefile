@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a machine with only Python 3.10+:
-#   make demo   runs zmqscope on the bundled example app
+#   make demo   runs the bundled demo app under zmqscope with the TUI attached
 #   make test   creates .venv, installs zmqscope with its test tools,
 #               then runs ruff, mypy --strict and the test suite
 PYTHON ?= python3
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/zmqscope run -m zmqscope.examples.leaky_app
+	$(BIN)/zmqscope demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check zmqscope tests benchmarks

@@ -140,15 +140,18 @@ class SocketEntry:
     def may_block_term(self) -> bool:
         """Closed, but libzmq may still hold it open until LINGER expires.
 
-        That takes LINGER != 0 and somewhere for unsent messages to wait: a
-        connect (whose peer may never answer) or, in traffic mode, anything
-        sent. Traffic mode also rules out a socket that never sent at all.
+        That takes LINGER != 0 and a tcp or ipc connect, where unsent messages
+        wait for a peer that may never answer (inproc pipes hold nothing
+        once the socket is closed). Traffic mode also rules out a socket that
+        never sent anything.
         """
         if self.linger == 0:
             return False
-        if self.traffic is not None:
-            return self.traffic[MSGS_OUT] > 0
-        return any(e.op is EndpointOp.CONNECT for e in self.endpoints)
+        if self.traffic is not None and not self.traffic[MSGS_OUT]:
+            return False
+        return any(
+            e.op is EndpointOp.CONNECT and not e.url.startswith("inproc://") for e in self.endpoints
+        )
 
     def freeze(self) -> SocketRecord:
         return SocketRecord(

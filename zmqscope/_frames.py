@@ -54,7 +54,7 @@ class FrameFilter:
     of references, not a dozen new tuples.
     """
 
-    __slots__ = ("_cache", "_codes", "_prefixes", "_sites")
+    __slots__ = ("_cache", "_codes", "_ignored", "_prefixes", "_sites")
 
     def __init__(self, prefixes: tuple[str, ...] | None = None) -> None:
         self._prefixes = prefixes if prefixes is not None else _plumbing_prefixes()
@@ -64,6 +64,7 @@ class FrameFilter:
         # objects are kept alive in _codes so that their ids stay theirs.
         self._sites: dict[tuple[int, int], RawFrame | None] = {}
         self._codes: dict[int, CodeType] = {}
+        self._ignored: frozenset[str] = frozenset()
 
     def application_path(self, filename: str) -> str | None:
         """The absolute path of an application file; None for plumbing."""
@@ -86,9 +87,14 @@ class FrameFilter:
         """Count frames of one more file as plumbing."""
         absolute = os.path.abspath(path)
         self._prefixes = (*self._prefixes, absolute)
+        self._ignored |= {absolute}
         self._cache.clear()
         self._sites.clear()
         self._codes.clear()
+
+    def is_ignored(self, path: str) -> bool:
+        """True for files made plumbing with :meth:`ignore` (e.g. a launcher script)."""
+        return path in self._ignored
 
     def _site(self, code: CodeType, line: int) -> RawFrame | None:
         if len(self._sites) > _MAX_SITES:

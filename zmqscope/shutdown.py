@@ -24,7 +24,7 @@ import zmq
 from zmqscope import hooks
 from zmqscope._entries import ContextEntry, SocketEntry
 from zmqscope._frames import is_zmqscope_file
-from zmqscope.model import Culprit, Frame, SocketState, ThreadRef
+from zmqscope.model import Culprit, EndpointOp, Frame, SocketState, ThreadRef
 
 DEFAULT_GRACE = 5.0
 _OWNER_STACK_DEPTH = 30
@@ -159,7 +159,8 @@ def find_culprits(context: ContextEntry) -> tuple[Culprit, ...]:
         reason = _why_it_blocks(entry, now)
         if reason is not None:
             culprits.append(_culprit(entry, context, reason, frames, alive, terming))
-    return tuple(culprits)
+    # Sockets that block for sure first; those that only may, after.
+    return tuple(sorted(culprits, key=lambda c: not c.certain))
 
 
 def _why_it_blocks(entry: SocketEntry, now: float) -> str | None:
@@ -170,7 +171,7 @@ def _why_it_blocks(entry: SocketEntry, now: float) -> str | None:
         closed = entry.closed
         if linger is not None and linger > 0 and closed and closed.time + linger / 1000 < now:
             return None  # its LINGER has run out: libzmq has let it go
-        targets = ", ".join(e.url for e in entry.endpoints) or "its peers"
+        targets = ", ".join(e.url for e in entry.endpoints if e.op is EndpointOp.CONNECT)
         shown = "unknown" if linger is None else str(linger)
         return (
             f"may block: closed with LINGER {shown}, and libzmq keeps it until its queued "
@@ -194,8 +195,14 @@ def _culprit(
     # another thread, and the owner is gone.
     thread = alive.get(owner[0]) if owner is not None else None
     is_alive = thread is not None and owner is not None and thread.name == owner[1]
-    stack = thread_stack(frames.get(owner[0])) if owner and is_alive else ()
-    where = _where(owner_ref, is_alive, stack)
+    certain = entry.state is SocketState.OPEN
+    if certain:
+        stack = thread_stack(frames.get(owner[0])) if owner and is_alive else ()
+        where = _where(owner_ref, is_alive, stack)
+    else:
+        # Nobody holds a closed socket; what matters is where it was closed.
+        stack = ()
+        where = _closed_where(entry)
     return Culprit(
         socket=entry.id,
         reason=reason,
@@ -205,7 +212,19 @@ def _culprit(
         remedy=_remedy(entry, owner, is_alive, terming),
         where=where,
         context=context.id,
+        certain=certain,
     )
+
+
+def _closed_where(entry: SocketEntry) -> str:
+    closed = entry.closed
+    if closed is None:
+        return "closed by the garbage collector"
+    thread = closed.thread[1] if closed.thread else "an unknown thread"
+    if closed.stack:
+        path, line, function = closed.stack[0]
+        return f"closed by {thread} at {os.path.basename(path)}:{line} in {function}()"
+    return f"closed by {thread}"
 
 
 def thread_stack(frame: FrameType | None) -> tuple[Frame, ...]:
@@ -215,11 +234,15 @@ def thread_stack(frame: FrameType | None) -> tuple[Frame, ...]:
     ``threading``'s bootstrap and frozen start-up frames are left out.
     """
     out: list[Frame] = []
+    launchers = hooks._state.frames
     while frame is not None and len(out) < _OWNER_STACK_DEPTH:
         code = frame.f_code
         path = os.path.abspath(code.co_filename)
         if not (
-            is_zmqscope_file(path) or path == _THREADING or code.co_filename.startswith("<frozen ")
+            is_zmqscope_file(path)
+            or path == _THREADING
+            or code.co_filename.startswith("<frozen ")
+            or (launchers is not None and launchers.is_ignored(path))
         ):
             out.append(Frame(path, frame.f_lineno, code.co_name))
         frame = frame.f_back

@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 
 from zmqscope._version import __version__
 from zmqscope.cli import attach as attach_command
+from zmqscope.cli import demo as demo_command
 from zmqscope.cli import ls as ls_command
 from zmqscope.cli import report as report_command
 from zmqscope.cli import run as run_command
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     run_command.add_parser(commands)
     attach_command.add_parser(commands)
+    demo_command.add_parser(commands)
     ls_command.add_parser(commands)
     report_command.add_parser(commands)
     return parser
@@ -61,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         commands = {
             "attach": attach_command.main,
+            "demo": demo_command.main,
             "ls": ls_command.main,
             "report": report_command.main,
         }

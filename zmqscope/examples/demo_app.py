@@ -28,6 +28,7 @@ import zmq
 
 Ctx = zmq.Context[zmq.Socket[bytes]]
 stop = threading.Event()
+audit_logs: list[zmq.Socket[bytes]] = []
 
 
 def ventilator(ctx: Ctx, url: str) -> None:
@@ -110,6 +111,7 @@ def open_audit_log() -> zmq.Socket[bytes]:
     # which is never terminated, so it shows up as open at exit.
     audit: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUSH)
     audit.bind("inproc://audit")
+    audit_logs.append(audit)
     return audit
 
 

@@ -42,6 +42,9 @@ class Culprit:
     remedy: str = ""
     where: str = ""  # e.g. "svc-thread is in time.sleep(3600) at app.py:17"
     context: str | None = None
+    # True for an open socket (it blocks for sure); False for a closed one
+    # that may still hold queued messages.
+    certain: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +56,7 @@ class Culprit:
             "remedy": self.remedy,
             "where": self.where,
             "context": self.context,
+            "certain": self.certain,
         }
 
     @classmethod
@@ -67,6 +71,7 @@ class Culprit:
             remedy=str(data.get("remedy", "")),
             where=str(data.get("where", "")),
             context=_optional(data, "context", str),
+            certain=bool(data.get("certain", True)),
         )
 
 

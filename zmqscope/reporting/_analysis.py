@@ -67,12 +67,22 @@ def _blocks_term(snapshot: Snapshot, record: SocketRecord) -> bool:
     # queued messages wait for a peer; only connects queue for absent peers.
     # An unknown LINGER (adopted sockets) is treated as libzmq's default, -1.
     # Inactive (disconnected) connects count too: their pipes linger as well.
+    # When the watchdog named the culprits of that term(), its word counts.
     if record.state is not SocketState.CLOSED or record.linger == 0:
         return False
-    if not any(e.op is EndpointOp.CONNECT for e in record.endpoints):
-        return False
     context = snapshot.context(record.context)
-    return context is not None and context.state is ContextState.TERMINATING
+    if context is None or context.state is not ContextState.TERMINATING:
+        return False
+    named = [c for c in snapshot.culprits if c.context in (None, context.id)]
+    if named:
+        return any(c.socket == record.id for c in named)
+    # Inproc pipes hold nothing once closed; a socket that sent nothing
+    # (traffic mode knows) has nothing queued.
+    if record.traffic is not None and not record.traffic.msgs_out:
+        return False
+    return any(
+        e.op is EndpointOp.CONNECT and not e.url.startswith("inproc://") for e in record.endpoints
+    )
 
 
 def _describe(record: SocketRecord) -> str:

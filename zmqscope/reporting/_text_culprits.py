@@ -43,7 +43,11 @@ def render_blocked(report: Report, context_id: str, since: float) -> RenderableT
     ``context_id`` are shown.
     """
     culprits = [c for c in report.culprits if culprit_context(report, c) == context_id]
-    header = Text(_blocked_header(report, context_id, since, len(culprits)), style="bold red")
+    certain = sum(1 for c in culprits if c.certain)
+    header = Text(
+        _blocked_header(report, context_id, since, certain, len(culprits) - certain),
+        style="bold red",
+    )
     if culprits:
         return Group(header, *(culprit_panel(report, c) for c in culprits))
     remedy = grid()
@@ -83,7 +87,9 @@ def culprit_panel(report: Report, culprit: Culprit) -> Panel:
     return Panel(table, title=title, title_align="left", border_style="red")
 
 
-def _blocked_header(report: Report, context_id: str, since: float, count: int) -> str:
+def _blocked_header(
+    report: Report, context_id: str, since: float, count: int, maybe: int = 0
+) -> str:
     """``zmqscope: term() of context c1 has been blocked for 5.1 s (...); 2 sockets ...``."""
     waited = max(0.0, report.snapshot.taken_at - since)
     head = f"zmqscope: term() of context {context_id} has been blocked for {waited:.1f} s"
@@ -97,7 +103,11 @@ def _blocked_header(report: Report, context_id: str, since: float, count: int) -
             parts.append(f"by {called.thread.name}")
         if parts:
             head += f" (called {' '.join(parts)})"
-    if not count:
+    if not count and not maybe:
         return head + "."
-    verb = "keeps" if count == 1 else "keep"
-    return f"{head}; {plural(count, 'socket')} {verb} it waiting:"
+    parts = []
+    if count:
+        parts.append(f"{plural(count, 'socket')} {'keeps' if count == 1 else 'keep'} it waiting")
+    if maybe:
+        parts.append(f"{plural(maybe, 'closed socket')} may")
+    return f"{head}; {', '.join(parts)}:"

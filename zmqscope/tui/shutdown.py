@@ -48,10 +48,13 @@ class ShutdownBanner(Static):
             return
         context = blocked[0]
         since = context.term_blocked_since or now
-        count = sum(1 for c in snapshot.culprits if c.context in (None, context.id))
+        mine = [c for c in snapshot.culprits if c.context in (None, context.id)]
+        count = sum(1 for c in mine if c.certain)
+        maybe = f" ({len(mine) - count} more may)" if len(mine) > count else ""
         self.update(
             f"term() of {context.id} blocked for {_format.age(now - since)}: "
-            f"{count} socket{'s' if count != 1 else ''} keep it waiting - press 3 or click"
+            f"{count} socket{'s' if count != 1 else ''} keep{'s' if count == 1 else ''} "
+            f"it waiting{maybe} - press 3 or click"
         )
 
     def on_click(self) -> None:
