@@ -132,3 +132,4 @@ def _stop(child: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait(timeout=5)
+    discover()  # removes the discovery files of a demo that had to be killed

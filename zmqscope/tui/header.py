@@ -21,6 +21,8 @@ class ProcessHeader(Static):
         height: 2;
         padding: 0 1;
         background: $boost;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     """
 

@@ -28,6 +28,8 @@ class ShutdownBanner(Static):
     ShutdownBanner {
         display: none;
         height: 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
         padding: 0 1;
         background: $error;
         color: $text;
