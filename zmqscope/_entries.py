@@ -26,7 +26,8 @@ DEFAULT_LINGER = -1  # libzmq's own default: wait forever for unsent messages
 # and recv hooks update them on every message, and list item updates are the
 # cheapest mutation Python has. OWNER is the ident of the thread that last
 # used the socket, so the hot path can spot another thread with one compare.
-MSGS_OUT, MSGS_IN, FRAMES_OUT, FRAMES_IN, BYTES_OUT, BYTES_IN = range(6)
+# Messages are frames minus the frames that had more parts following.
+MORE_OUT, MORE_IN, FRAMES_OUT, FRAMES_IN, BYTES_OUT, BYTES_IN = range(6)
 LAST_SEND, LAST_RECV, MORE_SEEN_AT, OWNER = range(6, 10)
 
 
@@ -36,8 +37,8 @@ def new_counters(owner: int) -> list[float]:
 
 def freeze_counters(counters: list[float]) -> Traffic:
     return Traffic(
-        msgs_out=int(counters[MSGS_OUT]),
-        msgs_in=int(counters[MSGS_IN]),
+        msgs_out=int(counters[FRAMES_OUT] - counters[MORE_OUT]),
+        msgs_in=int(counters[FRAMES_IN] - counters[MORE_IN]),
         frames_out=int(counters[FRAMES_OUT]),
         frames_in=int(counters[FRAMES_IN]),
         bytes_out=int(counters[BYTES_OUT]),
@@ -147,7 +148,7 @@ class SocketEntry:
         """
         if self.linger == 0:
             return False
-        if self.traffic is not None and not self.traffic[MSGS_OUT]:
+        if self.traffic is not None and not self.traffic[FRAMES_OUT]:
             return False
         return any(
             e.op is EndpointOp.CONNECT and not e.url.startswith("inproc://") for e in self.endpoints
