@@ -71,7 +71,9 @@ class Registry:
         # Closed records kept, oldest first (dicts: O(1) removal by id).
         self._closed_harmless: dict[str, SocketEntry] = {}
         self._closed_risky: dict[str, SocketEntry] = {}
-        self._owners: dict[int, _OwnerRef] = {}
+        # handle -> weak reference to the socket object; id(ref) -> its record.
+        self._owners: dict[int, weakref.ref[Any]] = {}
+        self._owned: dict[int, SocketEntry] = {}
         self._culprits: dict[str, tuple[Culprit, ...]] = {}
         self._warnings: deque[UsageWarning] = deque(maxlen=MAX_WARNINGS)
         # Raw tuples (seq, time, kind, socket, context, detail-parts): the hooks
@@ -213,15 +215,17 @@ class Registry:
             site = created.stack[0] if created.stack else None
             self._emit("created", socket_id, entry.context_id, type_name, site)
             # pyzmq sockets are weak-referenceable (Context._sockets is a WeakSet).
-            self._owners[handle] = _OwnerRef(owner, self._owner_collected, entry)
+            ref = weakref.ref(owner, self._owner_collected)
+            self._owners[handle] = ref
+            self._owned[id(ref)] = entry
             return entry
 
-    def _owner_collected(self, ref: _OwnerRef) -> None:
+    def _owner_collected(self, ref: weakref.ref[Any]) -> None:
         # Normally pyzmq's __del__ has already closed the socket (and we
         # recorded it); this catches an owner that vanished without closing.
         with self._lock:
-            entry = ref.entry
-            if entry.state is SocketState.OPEN:
+            entry = self._owned.pop(id(ref), None)
+            if entry is not None and entry.state is SocketState.OPEN:
                 self._mark_closed(entry, None, SocketState.COLLECTED)
 
     def open_socket(self, handle: int) -> SocketEntry | None:
@@ -241,7 +245,9 @@ class Registry:
         self._emit(state.value, entry.id, entry.context_id, entry.type_name, at)
         if self._open.get(entry.handle) is entry:
             del self._open[entry.handle]
-        self._owners.pop(entry.handle, None)
+        ref = self._owners.pop(entry.handle, None)
+        if ref is not None:
+            self._owned.pop(id(ref), None)
         context = self._contexts.get(entry.context_id or "")
         if (
             context is not None
@@ -424,19 +430,6 @@ class Registry:
             culprits=culprits,
             warnings=warnings,
         )
-
-
-class _OwnerRef(weakref.ref):  # type: ignore[type-arg]
-    """A weak reference to a socket object that knows its record."""
-
-    __slots__ = ("entry",)
-
-    def __new__(cls, owner: Any, callback: Callable[[Any], None], entry: SocketEntry) -> _OwnerRef:
-        return super().__new__(cls, owner, callback)
-
-    def __init__(self, owner: Any, callback: Callable[[Any], None], entry: SocketEntry) -> None:
-        super().__init__(owner, callback)  # type: ignore[call-arg]
-        self.entry = entry
 
 
 def _short(site: RawFrame) -> str:
