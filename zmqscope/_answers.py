@@ -72,6 +72,8 @@ class Answers:
                 owned.setdefault(entry.owner[0], []).append(entry.id)
         infos = []
         for thread in threading.enumerate():
+            if thread.name.startswith("zmqscope-"):
+                continue  # zmqscope's own server and watchdog threads
             ident = thread.ident or 0
             info = ThreadInfo(
                 id=ident,

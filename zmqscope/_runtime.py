@@ -30,6 +30,8 @@ def ensure_runtime_dir() -> Path:
     folder = runtime_dir()
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except FileExistsError:
+        pass  # a file or a link to one: check_runtime_dir says so
     except OSError as error:
         raise RuntimeDirError(f"cannot create {folder}: {error.strerror}") from None
     check_runtime_dir(folder)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,6 +19,7 @@ from typing import Any, Protocol
 import psutil
 import zmq
 
+from zmqscope import hooks
 from zmqscope._runtime import runtime_dir
 from zmqscope.model import Event, ProcessInfo, ProcessStats, SchemaError, ThreadInfo
 from zmqscope.protocol import ProtocolError, RequestType, decode_reply, encode_request
@@ -87,15 +90,21 @@ class LiveClient:
         self.description = endpoint
         self.timeout = timeout
         self._ids = itertools.count(1)
-        self._ctx: zmq.Context[Any] = zmq.Context()
+        # zmqscope's own sockets are never the application's: in an
+        # instrumented process (ZMQSCOPE=1 exported) they stay out of reports.
+        self._ctx: zmq.Context[Any] = hooks.private_context()
         self._socket: zmq.Socket[Any] = self._ctx.socket(zmq.DEALER)
         self._socket.linger = 0
-        if curve_server_key is not None:
-            public, secret = zmq.curve_keypair()
-            self._socket.curve_serverkey = curve_server_key
-            self._socket.curve_publickey = public
-            self._socket.curve_secretkey = secret
-        self._socket.connect(endpoint)
+        try:
+            if curve_server_key is not None:
+                public, secret = zmq.curve_keypair()
+                self._socket.curve_serverkey = curve_server_key
+                self._socket.curve_publickey = public
+                self._socket.curve_secretkey = secret
+            self._socket.connect(endpoint)
+        except zmq.ZMQError as error:
+            self.close()
+            raise ClientError(f"cannot connect to {endpoint}: {error.strerror}") from None
 
     def request(self, kind: RequestType, **params: Any) -> Any:
         """Send one request; its reply's data, or :class:`ClientError`."""
@@ -104,11 +113,10 @@ class LiveClient:
             self._socket.send(encode_request(kind, request_id, **params), zmq.NOBLOCK)
         except zmq.ZMQError as error:
             raise ClientError(f"cannot send to {self.endpoint}: {error.strerror}") from None
-        waited = 0
-        budget = int(self.timeout * 1000)
-        while waited < budget:
-            if not self._socket.poll(min(100, budget - waited)):
-                waited += 100
+        # A deadline, not a count of polls: stale replies must not extend it.
+        deadline = time.monotonic() + self.timeout
+        while (left := deadline - time.monotonic()) > 0:
+            if not self._socket.poll(max(1, int(left * 1000))):
                 continue
             try:
                 reply = decode_reply(self._socket.recv(zmq.NOBLOCK))
@@ -157,7 +165,7 @@ class LiveClient:
 
     def close(self) -> None:
         self._socket.close(linger=0)
-        self._ctx.term()
+        hooks.term_private_context(self._ctx)
 
 
 def _hello(data: Any, endpoint: str) -> Hello:
@@ -235,13 +243,17 @@ class Discovered:
 
 
 def discover(clean: bool = True) -> list[Discovered]:
-    """Instrumented processes of this user; files of dead ones are removed."""
+    """Instrumented processes of this user but the caller; files of dead ones are removed.
+
+    The caller is left out: under ``ZMQSCOPE=1`` ``zmqscope ls`` serves too.
+    """
     folder = runtime_dir()
     found = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         entry = _read_discovery(path)
         if entry is not None and _alive(entry):
-            found.append(entry)
+            if entry.pid != os.getpid():
+                found.append(entry)
         elif clean:
             _remove_stale(path)
     return sorted(found, key=lambda d: d.pid)

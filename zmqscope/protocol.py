@@ -59,7 +59,8 @@ class Request:
     def cursor(self) -> int:
         """For ``events``: the last sequence number the client has seen."""
         value = self.params.get("since", 0)
-        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+        valid = isinstance(value, int) and not isinstance(value, bool) and value > 0
+        return value if valid else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +93,12 @@ def decode_request(payload: bytes) -> Request:
     request_id = message.get("id")
     if not isinstance(request_id, int) or isinstance(request_id, bool):
         raise ProtocolError(ErrorCode.BAD_REQUEST, "request has no integer 'id'")
-    if message.get("v") != VERSION:
+    version = message.get("v")
+    # JSON true == 1 and 1.0 == 1 in Python; neither is protocol version 1.
+    if type(version) is not int or version != VERSION:
         raise ProtocolError(
             ErrorCode.BAD_VERSION,
-            f"unsupported protocol version {message.get('v')!r} (this server speaks {VERSION})",
+            f"unsupported protocol version {version!r} (this server speaks {VERSION})",
             request_id,
         )
     try:

@@ -25,7 +25,7 @@ import zmq
 
 from zmqscope import hooks
 from zmqscope._answers import Answers
-from zmqscope._runtime import discovery_path, ensure_runtime_dir, ipc_path
+from zmqscope._runtime import RuntimeDirError, discovery_path, ensure_runtime_dir, ipc_path
 from zmqscope._version import __version__
 from zmqscope.protocol import (
     MAX_REQUEST_BYTES,
@@ -64,10 +64,18 @@ class Server:
 
     def start(self) -> Server:
         endpoint = self.requested or self._default_endpoint()
-        _check_tcp(endpoint, self._curve_secret_key is not None)
+        _check_endpoint(endpoint, self._curve_secret_key is not None)
         self._ctx = hooks.private_context()
-        self._socket = self._bind(endpoint)
-        self._write_discovery_file()
+        try:
+            self._bind(endpoint)
+            self._write_discovery_file()
+        except BaseException as error:
+            # Nothing of a server that cannot start may stay behind.
+            self._close()
+            if isinstance(error, OSError):
+                reason = error.strerror or str(error)
+                raise ServerError(f"cannot serve on {endpoint}: {reason}") from None
+            raise
         self._thread = threading.Thread(target=self._run, name="zmqscope-server", daemon=True)
         self._thread.start()
         return self
@@ -83,6 +91,14 @@ class Server:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def _close(self) -> None:
+        """Undo a start() that failed half-way (the thread never ran)."""
+        self._remove_files()
+        if self._socket is not None:
+            self._socket.close(linger=0)
+        if self._ctx is not None:
+            hooks.term_private_context(self._ctx)
+
     def _default_endpoint(self) -> str:
         try:
             ensure_runtime_dir()
@@ -93,11 +109,15 @@ class Server:
             path.unlink()  # left by a killed process that had the same pid
         return f"ipc://{path}"
 
-    def _bind(self, endpoint: str) -> zmq.Socket[Any]:
+    def _bind(self, endpoint: str) -> None:
         assert self._ctx is not None
         sock: zmq.Socket[Any] = self._ctx.socket(zmq.ROUTER)
+        self._socket = sock
         sock.linger = 0
         sock.sndhwm = _REPLY_HWM
+        # Tell a full client queue (Again) from a vanished client
+        # (EHOSTUNREACH) instead of dropping silently: see _send.
+        sock.router_mandatory = True
         # libzmq drops a peer that sends a bigger message, before we see it.
         sock.maxmsgsize = MAX_REQUEST_BYTES + 1024
         if self._curve_secret_key is not None:
@@ -106,23 +126,21 @@ class Server:
         try:
             sock.bind(endpoint)
         except zmq.ZMQError as error:
-            sock.close()
-            self._ctx.term()
             raise ServerError(f"cannot serve on {endpoint}: {error.strerror}") from None
         self.endpoint = sock.get_string(zmq.LAST_ENDPOINT)
-        if self.endpoint.startswith("ipc://"):
+        if self.endpoint.startswith("ipc://") and not self.endpoint.startswith("ipc://@"):
             path = Path(self.endpoint[len("ipc://") :])
-            os.chmod(path, 0o600)
             self._files.append(path)
-        return sock
+            os.chmod(path, 0o600)
 
     def _write_discovery_file(self) -> None:
-        if self.requested is not None and not self.endpoint.startswith("ipc://"):
-            with contextlib.suppress(Exception):
-                ensure_runtime_dir()
-        path = discovery_path(os.getpid())
-        if not path.parent.is_dir():
+        try:
+            ensure_runtime_dir()
+        except RuntimeDirError:
+            # Only a server on an endpoint the user named gets here: it
+            # serves, but 'zmqscope ls' will not list it.
             return
+        path = discovery_path(os.getpid())
         document = {
             "pid": os.getpid(),
             "argv": sys.argv,
@@ -162,10 +180,12 @@ class Server:
                     self._drain(sock, answers)
         finally:
             sock.close(linger=0)
-            self._ctx.term()
+            hooks.term_private_context(self._ctx)
 
     def _drain(self, sock: zmq.Socket[Any], answers: Answers) -> None:
-        for _ in range(100):  # then look at the stop flag again
+        for _ in range(100):  # a bounded batch, then back to poll()
+            if self._stopping.is_set():
+                return  # stop() waits for this thread: leave the backlog
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
@@ -202,12 +222,30 @@ class Server:
 
     def _send(self, sock: zmq.Socket[Any], envelope: list[bytes], reply: bytes) -> None:
         # Never block: a client that vanished or stopped reading loses the reply.
+        message = [*envelope, reply]
         with contextlib.suppress(zmq.ZMQError):
-            sock.send_multipart([*envelope, reply], zmq.NOBLOCK)
+            try:
+                sock.send_multipart(message, zmq.NOBLOCK)
+            except zmq.Again:
+                # With a small HWM a client's queue also looks full while the
+                # I/O thread's "read up to here" notices wait in the socket's
+                # mailbox: send/recv process it at most once a millisecond, and
+                # a quick client can keep the server from polling. Reading
+                # EVENTS processes it; only a client that stopped reading loses
+                # the reply. Measured: ~1 reply in 100 lost without this.
+                sock.getsockopt(zmq.EVENTS)
+                sock.send_multipart(message, zmq.NOBLOCK)
 
 
-def _check_tcp(endpoint: str, curve: bool) -> None:
-    """TCP only on loopback, unless CURVE authenticates the clients."""
+def _check_endpoint(endpoint: str, curve: bool) -> None:
+    """ipc:// with a file, or tcp:// on loopback, unless CURVE authenticates the clients."""
+    if endpoint.startswith("ipc://@") and not curve:
+        # Linux's abstract sockets have no file, hence no permissions:
+        # every local user could connect.
+        raise ServerError(
+            f"refusing to serve on {endpoint}: abstract ipc sockets are open to every "
+            "local user without CURVE authentication (pass curve_secret_key)"
+        )
     if not endpoint.startswith("tcp://"):
         if not endpoint.startswith("ipc://"):
             raise ServerError(f"cannot serve on {endpoint}: use ipc:// or tcp://")

@@ -14,14 +14,17 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import zmq
 
 import zmqscope
+
+if TYPE_CHECKING:
+    from zmqscope.server import Server
 
 SCHEMA = "zmqscope.report/1"
 TIMEOUT = 60  # seconds, per subprocess
@@ -216,3 +219,28 @@ def assert_application_stack(stack: Iterable[Mapping[str, Any]], app: Path) -> N
     for frame in frames:
         assert os.path.isabs(frame["file"]), frame
         assert not frame["file"].startswith(PLUMBING), f"plumbing frame {frame} in {frames}"
+
+
+# -- the introspection server, in this process --------------------------------------
+
+
+@pytest.fixture
+def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """zmqscope's runtime folder, under a private, short ``XDG_RUNTIME_DIR``."""
+    from tests.integration.serving import short_folder
+
+    with short_folder() as base:
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(base))
+        yield base / "zmqscope"
+
+
+@pytest.fixture
+def server(runtime: Path, scope: None) -> Iterator[Server]:
+    """This process instrumented and serving on its default endpoint; stopped afterwards."""
+    started = zmqscope.serve()
+    assert started.endpoint.startswith(f"ipc://{runtime}/"), "a server of another test"
+    try:
+        yield started
+    finally:
+        started.stop(timeout=10)
+        assert not started.running, "the server did not stop within 10 s"

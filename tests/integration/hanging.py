@@ -6,7 +6,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -56,14 +56,21 @@ class RunningApp:
 
 @contextmanager
 def running(
-    app: Path, *options: str, cwd: Path, command: Sequence[str] | None = None
+    app: Path,
+    *options: str,
+    cwd: Path,
+    command: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[RunningApp]:
-    """``zmqscope run OPTIONS app`` in the background; killed on the way out."""
+    """``zmqscope run OPTIONS app`` in the background; killed on the way out.
+
+    ``env`` is added to the clean environment (e.g. a private ``XDG_RUNTIME_DIR``).
+    """
     argv = list(command) if command else [sys.executable, "-m", "zmqscope", "run", *options]
     process = subprocess.Popen(
         [*argv, str(app)],
         cwd=cwd,
-        env=clean_env(),
+        env=clean_env(env),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

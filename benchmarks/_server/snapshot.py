@@ -1,0 +1,158 @@
+"""Snapshot round trip with 1,000 and 10,000 open sockets, and where the time goes.
+
+The round trip is what ``zmqscope attach`` pays per refresh: ``LiveClient.snapshot()``
+over ipc, from sending the request to holding a ``Report``. The breakdown
+times each stage of that path on its own, with the same functions the server
+and client call.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import zmq
+from _harness import Figure, Target
+
+import zmqscope
+from _server import Settings, open_sockets, private_runtime, progress
+from zmqscope import hooks
+from zmqscope._answers import Answers
+from zmqscope.client import LiveClient
+from zmqscope.model import ProcessStats
+from zmqscope.protocol import Request, RequestType, decode_reply, encode_reply
+from zmqscope.reporting import Report, build_report
+
+T = TypeVar("T")
+
+TARGETS_MS = {1_000: 50.0, 10_000: 500.0}
+
+
+def timed(fn: Callable[[], T]) -> tuple[float, T]:
+    """(ms, result) of one call."""
+    start = time.perf_counter()
+    result = fn()
+    return (time.perf_counter() - start) * 1e3, result
+
+
+def round_trips(client: LiveClient, rounds: int, expected: int) -> list[float]:
+    samples = []
+    client.snapshot()  # warm-up: caches, first allocation of the big buffers
+    for _ in range(rounds):
+        ms, live = timed(client.snapshot)
+        assert len(live.report.snapshot.sockets) == expected, "snapshot lost sockets"
+        samples.append(ms)
+    return samples
+
+
+STAGES = (
+    ("freeze", "registry.snapshot(): entries to model records"),
+    ("report", "build_report(): leak analysis"),
+    ("to_dict", "Report.to_dict() + stats"),
+    ("dumps", "encode_reply(): json.dumps"),
+    ("loads", "decode_reply(): json.loads"),
+    ("from_dict", "Report.from_dict() + ProcessStats.from_dict()"),
+)
+
+
+def stages_once(answers: Answers) -> tuple[dict[str, float], int]:
+    """ms per stage of one snapshot, the way the server and the client run them."""
+    out: dict[str, float] = {}
+    out["freeze"], snapshot = timed(lambda: hooks.registry().snapshot(hooks.process_info()))
+    out["report"], report = timed(lambda: build_report(snapshot))
+
+    def to_dict() -> dict[str, Any]:
+        return {"report": report.to_dict(), "stats": answers.stats().to_dict()}
+
+    out["to_dict"], data = timed(to_dict)
+    request = Request(RequestType.SNAPSHOT, 1)
+    out["dumps"], payload = timed(lambda: encode_reply(request, data))
+    out["loads"], reply = timed(lambda: decode_reply(payload))
+
+    def from_dict() -> tuple[Report, ProcessStats]:
+        return Report.from_dict(reply.data["report"]), ProcessStats.from_dict(reply.data["stats"])
+
+    out["from_dict"], _ = timed(from_dict)
+    return out, len(payload)
+
+
+def breakdown(size: int, rounds: int, trips: list[float]) -> list[Figure]:
+    answers = Answers("bench", time.time())
+    runs = [stages_once(answers) for _ in range(rounds)]
+    figures = []
+    for key, label in STAGES:
+        samples = [stages[key] for stages, _ in runs]
+        figures.append(Figure.of(f"snapshot_{size}_{key}", f"  {label}", samples, "ms"))
+    total = statistics.median([sum(stages.values()) for stages, _ in runs])
+    rest = [max(0.0, trip - total) for trip in trips]
+    figures.append(Figure.of(f"snapshot_{size}_rest", "  the rest: transport, psutil", rest, "ms"))
+    size_mb = [n / 1e6 for _, n in runs]
+    figures.append(Figure.of(f"snapshot_{size}_bytes", "  reply size", size_mb, "MB"))
+    return figures
+
+
+def bench_snapshots(settings: Settings) -> list[Figure]:
+    figures: list[Figure] = []
+    zmqscope.install()
+    hooks.reset_registry()
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    ctx.set(zmq.MAX_SOCKETS, settings.large + 64)
+    held: list[zmq.Socket[bytes]] = []
+    with private_runtime():
+        server = zmqscope.serve()
+        client = LiveClient(server.endpoint, timeout=120)
+        try:
+            for size, rounds in (
+                (settings.small, settings.small_rounds),
+                (settings.large, settings.large_rounds),
+            ):
+                held += open_sockets(ctx, size - len(held), first=len(held))
+                gc.collect()
+                progress(f"snapshot round trip: {rounds} rounds, {size:,} open sockets")
+                trips = round_trips(client, rounds, size)
+                target = Target("<=", TARGETS_MS[size]) if size in TARGETS_MS else None
+                figures.append(
+                    Figure.of(
+                        f"snapshot_{size}_ms",
+                        f"snapshot round trip, {size:,} open sockets",
+                        trips,
+                        "ms",
+                        target,
+                    )
+                )
+                figures.extend(breakdown(size, max(3, rounds // 2), trips))
+        finally:
+            client.close()
+            server.stop()
+            for sock in held:
+                sock.close(linger=0)
+            ctx.term()
+            zmqscope.uninstall()
+            hooks.reset_registry()
+    return figures
+
+
+def profile_snapshot(size: int = 10_000, top: int = 25) -> None:
+    """cProfile of the server's and the client's work for one snapshot of ``size`` sockets."""
+    import cProfile
+    import pstats
+    import sys
+
+    zmqscope.install()
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    ctx.set(zmq.MAX_SOCKETS, size + 64)
+    held = open_sockets(ctx, size)
+    answers = Answers("bench", time.time())
+    stages_once(answers)  # warm
+    profiler = cProfile.Profile()
+    profiler.enable()
+    stages_once(answers)
+    profiler.disable()
+    print(f"one snapshot of {size:,} open sockets, server and client side")
+    pstats.Stats(profiler, stream=sys.stdout).strip_dirs().sort_stats("tottime").print_stats(top)
+    for sock in held:
+        sock.close(linger=0)
+    ctx.term()
