@@ -7,6 +7,7 @@ psutil.
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import threading
@@ -15,6 +16,7 @@ from typing import Any
 import psutil
 
 from zmqscope import hooks
+from zmqscope._compact import FrameTable, encode_socket
 from zmqscope._version import __version__
 from zmqscope.model import EndpointOp, Peer, ProcessStats, SocketState, ThreadInfo
 from zmqscope.protocol import Request, RequestType
@@ -27,15 +29,17 @@ class Answers:
     def __init__(self, endpoint: str, started: float) -> None:
         self.endpoint = endpoint
         self.started = started
+
         self._process = psutil.Process()
         self._process.cpu_percent(None)  # the first reading is always 0: prime it
 
     def answer(self, request: Request) -> Any:
         if request.type is RequestType.EVENTS:
             return self.events(request.cursor)
+        if request.type is RequestType.SNAPSHOT:
+            return self.snapshot(request.cursor)
         handlers = {
             RequestType.HELLO: self.hello,
-            RequestType.SNAPSHOT: self.snapshot,
             RequestType.REPORT: self.report,
             RequestType.THREADS: self.threads,
         }
@@ -61,8 +65,39 @@ class Answers:
         snapshot = hooks.registry().snapshot(hooks.process_info())
         return build_report(snapshot).to_dict()
 
-    def snapshot(self) -> dict[str, Any]:
-        return {"report": self.report(), "stats": self.stats().to_dict()}
+    @property
+    def instance(self) -> str:
+        """Names the registry whose generations a client counts (new after a fork)."""
+        return f"{os.getpid()}-{id(hooks.registry())}-{self.started}"
+
+    def snapshot(self, since: int = 0) -> dict[str, Any]:
+        """What changed since the client's generation ``since`` (0: everything).
+
+        Polling clients (the TUI) ask every second; sending only the records
+        that changed keeps each poll cheap for the app however many sockets
+        it has. ``instance`` tells a client when its generation belongs to
+        another process (or another registry, after a fork).
+        """
+        changes = hooks.registry().changes_since(since)
+        table = FrameTable()
+        sockets = [encode_socket(s, table) for s in changes.sockets]
+        return {
+            "instance": self.instance,
+            "generation": changes.generation,
+            "full": changes.full,
+            "taken_at": changes.taken_at,
+            "process": hooks.process_info().to_dict(),
+            "contexts": [c.to_dict() for c in changes.contexts],
+            "frames": table.rows,
+            "sockets": sockets,
+            "removed": list(changes.removed),
+            "traffic": changes.traffic,
+            "culprits": [c.to_dict() for c in changes.culprits],
+            "warnings": [w.to_dict() for w in changes.warnings],
+            "created_total": changes.created_total,
+            "dropped": changes.dropped,
+            "stats": self.stats().to_dict(),
+        }
 
     def threads(self) -> list[dict[str, Any]]:
         frames = sys._current_frames()

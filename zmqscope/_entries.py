@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from zmqscope._frames import RawFrame
@@ -35,6 +36,21 @@ def new_counters(owner: int) -> list[float]:
     return [0, 0, 0, 0, 0, 0, 0.0, 0.0, -1, owner]
 
 
+def traffic_row(counters: list[float]) -> list[float]:
+    """The counters as :meth:`Traffic.from_row` reads them (compact on the wire)."""
+    frames_out, frames_in = counters[FRAMES_OUT], counters[FRAMES_IN]
+    return [
+        frames_out - counters[MORE_OUT],
+        frames_in - counters[MORE_IN],
+        frames_out,
+        frames_in,
+        counters[BYTES_OUT],
+        counters[BYTES_IN],
+        counters[LAST_SEND],
+        counters[LAST_RECV],
+    ]
+
+
 def freeze_counters(counters: list[float]) -> Traffic:
     return Traffic(
         msgs_out=int(counters[FRAMES_OUT] - counters[MORE_OUT]),
@@ -60,7 +76,21 @@ class Site:
 
     def freeze(self) -> CallSite:
         thread = ThreadRef(*self.thread) if self.thread else None
-        return CallSite(self.time, thread, tuple(Frame(*f) for f in self.stack))
+        return CallSite(self.time, thread, tuple(frozen_frame(f) for f in self.stack))
+
+
+# Frozen frames are shared like the raw ones: most sockets come from a few lines.
+_FROZEN_FRAMES: dict[RawFrame, Frame] = {}
+_MAX_FROZEN_FRAMES = 100_000
+
+
+def frozen_frame(raw: RawFrame) -> Frame:
+    frame = _FROZEN_FRAMES.get(raw)
+    if frame is None:
+        if len(_FROZEN_FRAMES) > _MAX_FROZEN_FRAMES:
+            _FROZEN_FRAMES.clear()
+        frame = _FROZEN_FRAMES[raw] = Frame(*raw)
+    return frame
 
 
 class EndpointEntry:
@@ -78,7 +108,7 @@ class EndpointEntry:
         return self.active and self.op is op and addr in (self.url, self.requested)
 
     def freeze(self) -> Endpoint:
-        site = Frame(*self.site) if self.site else None
+        site = frozen_frame(self.site) if self.site else None
         return Endpoint(self.op, self.url, self.active, self.requested, self.time, site)
 
 
@@ -91,6 +121,7 @@ class SocketEntry:
         "context_id",
         "created",
         "endpoints",
+        "frozen",
         "handle",
         "id",
         "linger",
@@ -103,6 +134,7 @@ class SocketEntry:
         "threads",
         "traffic",
         "type_name",
+        "version",
         "warned",
     )
 
@@ -136,6 +168,10 @@ class SocketEntry:
         self.warned: set[frozenset[int]] | None = None
         self.traffic: list[float] | None = None
         self.pinned = False  # a culprit of a blocked term(): kept after it returns
+        # The registry's generation at the last change, and the frozen record
+        # of that version (traffic left out: it changes on every message).
+        self.version = 0
+        self.frozen: SocketRecord | None = None
 
     @property
     def may_block_term(self) -> bool:
@@ -155,6 +191,19 @@ class SocketEntry:
         )
 
     def freeze(self) -> SocketRecord:
+        """The frozen record, with traffic counters as they are now."""
+        record = self.freeze_static()
+        if self.traffic is None:
+            return record
+        return dataclasses.replace(record, traffic=freeze_counters(self.traffic))
+
+    def freeze_static(self) -> SocketRecord:
+        """The frozen record without traffic, made again only after a change."""
+        if self.frozen is None:
+            self.frozen = self._freeze()
+        return self.frozen
+
+    def _freeze(self) -> SocketRecord:
         return SocketRecord(
             id=self.id,
             context=self.context_id,
@@ -167,7 +216,6 @@ class SocketEntry:
             linger_source=self.linger_source,
             options=tuple(self.options.items()) if self.options else (),
             threads_used=tuple(ThreadRef(*thread) for thread in self.threads),
-            traffic=freeze_counters(self.traffic) if self.traffic is not None else None,
             adopted=self.adopted,
         )
 

@@ -8,6 +8,7 @@ into a :class:`Client`; :func:`discover` lists instrumented processes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import json
 import os
@@ -20,10 +21,23 @@ import psutil
 import zmq
 
 from zmqscope import hooks
+from zmqscope._compact import Decoder, paused_gc
 from zmqscope._runtime import runtime_dir
-from zmqscope.model import Event, ProcessInfo, ProcessStats, SchemaError, ThreadInfo
+from zmqscope.model import (
+    ContextRecord,
+    Culprit,
+    Event,
+    ProcessInfo,
+    ProcessStats,
+    SchemaError,
+    Snapshot,
+    SocketRecord,
+    ThreadInfo,
+    Traffic,
+    UsageWarning,
+)
 from zmqscope.protocol import ProtocolError, RequestType, decode_reply, encode_request
-from zmqscope.reporting import Report
+from zmqscope.reporting import Report, build_report
 
 DEFAULT_TIMEOUT = 3.0
 
@@ -44,12 +58,27 @@ class Hello:
     stats: ProcessStats | None
 
 
-@dataclass(frozen=True, slots=True)
 class LiveSnapshot:
-    """A report plus, for a live process, its vital signs."""
+    """A snapshot plus, for a live process, its vital signs.
 
-    report: Report
-    stats: ProcessStats | None
+    ``report`` (leak analysis over the snapshot) is made on first use: a
+    polling TUI mostly needs only the snapshot.
+    """
+
+    __slots__ = ("_report", "snapshot", "stats")
+
+    def __init__(
+        self, snapshot: Snapshot, stats: ProcessStats | None, report: Report | None = None
+    ) -> None:
+        self.snapshot = snapshot
+        self.stats = stats
+        self._report = report
+
+    @property
+    def report(self) -> Report:
+        if self._report is None:
+            self._report = build_report(self.snapshot)
+        return self._report
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +119,7 @@ class LiveClient:
         self.description = endpoint
         self.timeout = timeout
         self._ids = itertools.count(1)
+        self._view = _View()
         # zmqscope's own sockets are never the application's: in an
         # instrumented process (ZMQSCOPE=1 exported) they stay out of reports.
         self._ctx: zmq.Context[Any] = hooks.private_context()
@@ -134,12 +164,18 @@ class LiveClient:
         return _hello(data, self.endpoint)
 
     def snapshot(self) -> LiveSnapshot:
-        data = self.request(RequestType.SNAPSHOT)
+        """The target's records now: only what changed since the last call travels."""
+        with paused_gc():
+            data = self.request(RequestType.SNAPSHOT, since=self._view.generation)
         try:
-            return LiveSnapshot(
-                Report.from_dict(data["report"]), ProcessStats.from_dict(data["stats"])
-            )
-        except (SchemaError, KeyError, TypeError) as error:
+            if not self._view.accepts(data):
+                with paused_gc():
+                    data = self.request(RequestType.SNAPSHOT, since=0)
+            with paused_gc():
+                snapshot = self._view.apply(data)
+            return LiveSnapshot(snapshot, ProcessStats.from_dict(data["stats"]))
+        except (SchemaError, KeyError, TypeError, ValueError, AttributeError) as error:
+            self._view = _View()
             raise ClientError(f"{self.endpoint} sent a malformed snapshot ({error})") from None
 
     def report(self) -> Report:
@@ -166,6 +202,47 @@ class LiveClient:
     def close(self) -> None:
         self._socket.close(linger=0)
         hooks.term_private_context(self._ctx)
+
+
+class _View:
+    """A client's copy of the server's records, kept current by applying deltas."""
+
+    def __init__(self) -> None:
+        self.instance: str | None = None
+        self.generation = 0
+        self.records: dict[str, SocketRecord] = {}
+
+    def accepts(self, data: Any) -> bool:
+        """False when a delta is for another registry (the process forked, say)."""
+        return bool(data["full"]) or data["instance"] == self.instance
+
+    def apply(self, data: Any) -> Snapshot:
+        if data["full"]:
+            self.records = {}
+        records = self.records
+        decoder = Decoder(data["frames"])
+        for item in data["sockets"]:
+            record = decoder.socket(item)
+            records[record.id] = record  # an update keeps its place: creation order
+        for socket_id in data["removed"]:
+            records.pop(str(socket_id), None)
+        self.instance = str(data["instance"])
+        self.generation = int(data["generation"])
+        traffic = {str(k): Traffic.from_row(v) for k, v in dict(data["traffic"]).items()}
+        sockets = tuple(
+            dataclasses.replace(r, traffic=traffic[r.id]) if r.id in traffic else r
+            for r in records.values()
+        )
+        return Snapshot(
+            taken_at=float(data["taken_at"]),
+            process=ProcessInfo.from_dict(data["process"]),
+            contexts=tuple(ContextRecord.from_dict(c) for c in data["contexts"]),
+            sockets=sockets,
+            created_total=int(data["created_total"]),
+            dropped=int(data["dropped"]),
+            culprits=tuple(Culprit.from_dict(c) for c in data["culprits"]),
+            warnings=tuple(UsageWarning.from_dict(w) for w in data["warnings"]),
+        )
 
 
 def _hello(data: Any, endpoint: str) -> Hello:
@@ -212,7 +289,7 @@ class ReportClient:
         )
 
     def snapshot(self) -> LiveSnapshot:
-        return LiveSnapshot(self._report, None)
+        return LiveSnapshot(self._report.snapshot, None, self._report)
 
     def report(self) -> Report:
         return self._report

@@ -15,6 +15,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from zmqscope._entries import (
@@ -25,9 +26,11 @@ from zmqscope._entries import (
     Site,
     SocketEntry,
     new_counters,
+    traffic_row,
 )
 from zmqscope._frames import RawFrame
 from zmqscope.model import (
+    ContextRecord,
     ContextState,
     Culprit,
     EndpointOp,
@@ -35,6 +38,7 @@ from zmqscope.model import (
     Frame,
     ProcessInfo,
     Snapshot,
+    SocketRecord,
     SocketState,
     ThreadRef,
     UsageWarning,
@@ -44,6 +48,7 @@ MAX_CLOSED_RECORDS = 10_000
 MAX_TERMINATED_CONTEXTS = 256
 MAX_WARNINGS = 1_000
 MAX_EVENTS = 10_000
+MAX_REMOVALS = 20_000
 
 __all__ = ["ContextEntry", "Registry", "Site", "SocketEntry", "make_site"]
 
@@ -83,6 +88,16 @@ class Registry:
         self.traffic = False
         self.created_total = 0
         self.dropped = 0
+        # Every change to a socket record bumps the generation; a client that
+        # saw generation g asks only for what changed since (changes_since).
+        self.generation = 0
+        self._removed: deque[tuple[int, str]] = deque(maxlen=MAX_REMOVALS)
+
+    def _touch(self, entry: SocketEntry) -> None:
+        # Called with the lock held: the record changed, its frozen copy is stale.
+        self.generation += 1
+        entry.version = self.generation
+        entry.frozen = None
 
     # -- the event log ----------------------------------------------------
 
@@ -212,6 +227,7 @@ class Registry:
             self._sockets[socket_id] = entry
             self._open[handle] = entry
             self.created_total += 1
+            self._touch(entry)
             site = created.stack[0] if created.stack else None
             self._emit("created", socket_id, entry.context_id, type_name, site)
             # pyzmq sockets are weak-referenceable (Context._sockets is a WeakSet).
@@ -241,6 +257,7 @@ class Registry:
     def _mark_closed(self, entry: SocketEntry, site: Site | None, state: SocketState) -> None:
         entry.state = state
         entry.closed = site
+        self._touch(entry)
         at = site.stack[0] if site and site.stack else None
         self._emit(state.value, entry.id, entry.context_id, entry.type_name, at)
         if self._open.get(entry.handle) is entry:
@@ -266,10 +283,16 @@ class Registry:
             victim = queue.pop(next(iter(queue)))
             if victim.id in self._sockets and not victim.pinned:
                 del self._sockets[victim.id]
+                self._removal(victim)
                 self.dropped += 1
 
+    def _removal(self, entry: SocketEntry) -> None:
+        self.generation += 1
+        self._removed.append((self.generation, entry.id))
+
     def _forget(self, entry: SocketEntry) -> None:
-        self._sockets.pop(entry.id, None)
+        if self._sockets.pop(entry.id, None) is not None:
+            self._removal(entry)
         self._closed_harmless.pop(entry.id, None)
         self._closed_risky.pop(entry.id, None)
 
@@ -302,6 +325,7 @@ class Registry:
             entry.owner_site = site
             if thread not in entry.threads:
                 entry.threads += (thread,)
+                self._touch(entry)
             return warning
 
     def _shared(
@@ -344,6 +368,7 @@ class Registry:
     ) -> None:
         with self._lock:
             entry.endpoints.append(EndpointEntry(op, url, requested, site))
+            self._touch(entry)
             kind = "bound" if op is EndpointOp.BIND else "connected"
             self._emit(kind, entry.id, entry.context_id, url)
 
@@ -352,6 +377,7 @@ class Registry:
             for endpoint in entry.endpoints:
                 if endpoint.matches(op, addr):
                     endpoint.active = False
+                    self._touch(entry)
                     kind = "unbound" if op is EndpointOp.BIND else "disconnected"
                     self._emit(kind, entry.id, entry.context_id, endpoint.url)
                     break
@@ -360,12 +386,14 @@ class Registry:
         with self._lock:
             entry.linger = value
             entry.linger_source = source
+            self._touch(entry)
 
     def option_set(self, entry: SocketEntry, name: str, value: str) -> None:
         with self._lock:
             if entry.options is None:
                 entry.options = {}
             entry.options[name] = value
+            self._touch(entry)
 
     # -- reading ----------------------------------------------------------
 
@@ -412,6 +440,33 @@ class Registry:
         with self._lock:
             return list(self._contexts.values())
 
+    def changes_since(self, since: int) -> Changes:
+        """The records changed after generation ``since``, and the ids removed.
+
+        A ``since`` of 0, one this registry never had, or one older than the
+        removal log remembers gets everything (``full``).
+        """
+        with self._lock:
+            lost = len(self._removed) == self._removed.maxlen and self._removed[0][0] > since + 1
+            full = since <= 0 or since > self.generation or lost
+            entries = self._sockets.values()
+            changed = tuple(e.freeze_static() for e in entries if full or e.version > since)
+            removed = () if full else tuple(sid for g, sid in self._removed if g > since)
+            traffic = {e.id: traffic_row(e.traffic) for e in entries if e.traffic is not None}
+            return Changes(
+                generation=self.generation,
+                full=full,
+                taken_at=time.time(),
+                sockets=changed,
+                removed=removed,
+                traffic=traffic,
+                contexts=tuple(c.freeze() for c in self._contexts.values()),
+                culprits=tuple(c for group in self._culprits.values() for c in group),
+                warnings=tuple(self._warnings),
+                created_total=self.created_total,
+                dropped=self.dropped,
+            )
+
     def snapshot(self, process: ProcessInfo) -> Snapshot:
         """Frozen copies of every record, consistent at one instant."""
         with self._lock:
@@ -430,6 +485,27 @@ class Registry:
             culprits=culprits,
             warnings=warnings,
         )
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed in the registry since a generation (everything when ``full``).
+
+    ``sockets`` are frozen without traffic; ``traffic`` holds the counters of
+    every counted socket as plain lists (they change on every message).
+    """
+
+    generation: int
+    full: bool
+    taken_at: float
+    sockets: tuple[SocketRecord, ...]
+    removed: tuple[str, ...]
+    traffic: dict[str, list[float]]
+    contexts: tuple[ContextRecord, ...]
+    culprits: tuple[Culprit, ...]
+    warnings: tuple[UsageWarning, ...]
+    created_total: int
+    dropped: int
 
 
 def _short(site: RawFrame) -> str:

@@ -12,7 +12,7 @@ import gc
 import statistics
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import zmq
 from _harness import Figure, Target
@@ -21,10 +21,8 @@ import zmqscope
 from _server import Settings, open_sockets, private_runtime, progress
 from zmqscope import hooks
 from zmqscope._answers import Answers
-from zmqscope.client import LiveClient
-from zmqscope.model import ProcessStats
+from zmqscope.client import LiveClient, _View
 from zmqscope.protocol import Request, RequestType, decode_reply, encode_reply
-from zmqscope.reporting import Report, build_report
 
 T = TypeVar("T")
 
@@ -38,44 +36,52 @@ def timed(fn: Callable[[], T]) -> tuple[float, T]:
     return (time.perf_counter() - start) * 1e3, result
 
 
-def round_trips(client: LiveClient, rounds: int, expected: int) -> list[float]:
-    samples = []
-    client.snapshot()  # warm-up: caches, first allocation of the big buffers
-    for _ in range(rounds):
-        ms, live = timed(client.snapshot)
-        assert len(live.report.snapshot.sockets) == expected, "snapshot lost sockets"
-        samples.append(ms)
-    return samples
+def round_trips(endpoint: str, rounds: int, expected: int) -> tuple[list[float], list[float]]:
+    """(first snapshots of new clients, polls of one client that has the previous one).
+
+    A new client gets every record; a polling client (the TUI, every second)
+    gets only what changed since its last snapshot.
+    """
+    first: list[float] = []
+    polls: list[float] = []
+    poller = LiveClient(endpoint, timeout=120)
+    try:
+        poller.snapshot()  # warm-up: the server's frozen records, big buffers
+        for _ in range(rounds):
+            fresh = LiveClient(endpoint, timeout=120)
+            try:
+                ms, live = timed(fresh.snapshot)
+            finally:
+                fresh.close()
+            assert len(live.snapshot.sockets) == expected, "snapshot lost sockets"
+            first.append(ms)
+            ms, live = timed(poller.snapshot)
+            assert len(live.snapshot.sockets) == expected, "snapshot lost sockets"
+            polls.append(ms)
+    finally:
+        poller.close()
+    return first, polls
 
 
 STAGES = (
-    ("freeze", "registry.snapshot(): entries to model records"),
-    ("report", "build_report(): leak analysis"),
-    ("to_dict", "Report.to_dict() + stats"),
+    ("freeze", "registry.changes_since(0): records, frozen once and cached"),
+    ("to_dict", "records to_dict() + stats"),
     ("dumps", "encode_reply(): json.dumps"),
     ("loads", "decode_reply(): json.loads"),
-    ("from_dict", "Report.from_dict() + ProcessStats.from_dict()"),
+    ("from_dict", "client: SocketRecord.from_dict() for every record"),
 )
 
 
 def stages_once(answers: Answers) -> tuple[dict[str, float], int]:
-    """ms per stage of one snapshot, the way the server and the client run them."""
+    """ms per stage of one full snapshot, the way the server and the client run them."""
     out: dict[str, float] = {}
-    out["freeze"], snapshot = timed(lambda: hooks.registry().snapshot(hooks.process_info()))
-    out["report"], report = timed(lambda: build_report(snapshot))
-
-    def to_dict() -> dict[str, Any]:
-        return {"report": report.to_dict(), "stats": answers.stats().to_dict()}
-
-    out["to_dict"], data = timed(to_dict)
+    out["freeze"], _ = timed(lambda: hooks.registry().changes_since(0))
+    out["to_dict"], data = timed(lambda: answers.snapshot(0))
+    out["to_dict"] = max(0.0, out["to_dict"] - out["freeze"])
     request = Request(RequestType.SNAPSHOT, 1)
     out["dumps"], payload = timed(lambda: encode_reply(request, data))
     out["loads"], reply = timed(lambda: decode_reply(payload))
-
-    def from_dict() -> tuple[Report, ProcessStats]:
-        return Report.from_dict(reply.data["report"]), ProcessStats.from_dict(reply.data["stats"])
-
-    out["from_dict"], _ = timed(from_dict)
+    out["from_dict"], _ = timed(lambda: _View().apply(reply.data))
     return out, len(payload)
 
 
@@ -103,7 +109,6 @@ def bench_snapshots(settings: Settings) -> list[Figure]:
     held: list[zmq.Socket[bytes]] = []
     with private_runtime():
         server = zmqscope.serve()
-        client = LiveClient(server.endpoint, timeout=120)
         try:
             for size, rounds in (
                 (settings.small, settings.small_rounds),
@@ -112,20 +117,28 @@ def bench_snapshots(settings: Settings) -> list[Figure]:
                 held += open_sockets(ctx, size - len(held), first=len(held))
                 gc.collect()
                 progress(f"snapshot round trip: {rounds} rounds, {size:,} open sockets")
-                trips = round_trips(client, rounds, size)
+                trips, polls = round_trips(server.endpoint, rounds, size)
                 target = Target("<=", TARGETS_MS[size]) if size in TARGETS_MS else None
                 figures.append(
                     Figure.of(
                         f"snapshot_{size}_ms",
-                        f"snapshot round trip, {size:,} open sockets",
+                        f"snapshot round trip (new client, all records), {size:,} open sockets",
                         trips,
+                        "ms",
+                        target,
+                    )
+                )
+                figures.append(
+                    Figure.of(
+                        f"snapshot_{size}_poll_ms",
+                        f"snapshot round trip (polling client, changes only), {size:,}",
+                        polls,
                         "ms",
                         target,
                     )
                 )
                 figures.extend(breakdown(size, max(3, rounds // 2), trips))
         finally:
-            client.close()
             server.stop()
             for sock in held:
                 sock.close(linger=0)

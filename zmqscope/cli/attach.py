@@ -32,7 +32,12 @@ def main(args: argparse.Namespace) -> int:
     if args.target is None:
         running = discover()
         if len(running) != 1:
-            ScopeApp(connect=_connect, discover=discover, interval=args.interval).run()
+            app = ScopeApp(connect=_connect, discover=discover, interval=args.interval)
+            try:
+                app.run()
+            finally:
+                if app.client is not None:  # the one chosen in the picker
+                    app.client.close()
             return 0
     try:
         client = connect(args.target)

@@ -175,6 +175,25 @@ class Traffic:
         }
 
     @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Traffic:
+        """From the compact list a live snapshot carries (see zmqscope.protocol)."""
+        if len(row) != 8:
+            raise SchemaError("a traffic row has 8 numbers")
+        if not all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in row):
+            raise SchemaError("a traffic row holds numbers")
+        msgs_out, msgs_in, frames_out, frames_in, bytes_out, bytes_in, sent, received = row
+        return cls(
+            msgs_out=int(msgs_out),
+            msgs_in=int(msgs_in),
+            frames_out=int(frames_out),
+            frames_in=int(frames_in),
+            bytes_out=int(bytes_out),
+            bytes_in=int(bytes_in),
+            last_send=float(sent) or None,
+            last_recv=float(received) or None,
+        )
+
+    @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Traffic:
         ints = {
             k: int(_optional(data, k, int) or 0)

@@ -33,13 +33,15 @@ def site(frame: Frame | None) -> str:
     return f"{os.path.basename(frame.file)}:{frame.line}" if frame else "?"
 
 
+def relative(path: str) -> str:
+    """``path`` relative to the working directory when it is under it, else as is."""
+    cwd = os.getcwd() + os.sep
+    return path[len(cwd) :] if path.startswith(cwd) else path
+
+
 def location(frame: Frame) -> str:
     """``path:line in function()``, the path relative to the cwd when under it."""
-    path = frame.file
-    cwd = os.getcwd() + os.sep
-    if path.startswith(cwd):
-        path = path[len(cwd) :]
-    return f"{path}:{frame.line} in {frame.function}()"
+    return f"{relative(frame.file)}:{frame.line} in {frame.function}()"
 
 
 def source(frame: Frame) -> str:

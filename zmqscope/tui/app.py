@@ -14,16 +14,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import psutil
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from zmqscope.client import Client, ClientError, Discovered, Hello, LiveSnapshot
 from zmqscope.model import Event, ThreadInfo
+from zmqscope.tui._rows import Rows, make_rows
 from zmqscope.tui.detail import SocketDetailScreen
 from zmqscope.tui.header import ProcessHeader
 from zmqscope.tui.help import HelpScreen
@@ -35,6 +37,20 @@ from zmqscope.tui.threads import ThreadsView
 MAX_EVENTS = 5_000
 
 
+def _exited(pid: int) -> bool:
+    """True once ``pid`` has ended, even if its parent has not reaped it yet.
+
+    ``zmqscope demo`` is the demo's parent: its exited child stays a zombie
+    until the TUI quits, and ``psutil.pid_exists`` still says yes.
+    """
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:
+        return False
+
+
 @dataclass(frozen=True)
 class Fetched:
     """One round of answers from the client."""
@@ -44,6 +60,7 @@ class Fetched:
     threads: tuple[ThreadInfo, ...]
     events: tuple[Event, ...]
     cursor: int
+    rows: Rows
 
 
 class ScopeApp(App[None]):
@@ -51,9 +68,13 @@ class ScopeApp(App[None]):
 
     TITLE = "zmqscope"
 
+    # The views take the height the header, banner and footer leave: with
+    # TabbedContent's default (height auto) the screen itself scrolled and
+    # pushed the header and the banner out of sight.
     CSS = """
+    #views, #views > ContentSwitcher, #views TabPane { height: 1fr; }
+    #views TabPane { padding: 0; }
     #filter { display: none; dock: bottom; }
-    #filter.-shown { display: block; }
     #table-status { height: 1; padding: 0 1; color: $text-muted; }
     """
 
@@ -95,30 +116,50 @@ class ScopeApp(App[None]):
         self.threads: tuple[ThreadInfo, ...] = ()
         self.events: list[Event] = []
         self._cursor = 0
+        self._rows: Rows | None = None
+        self._drawn_at = clock()
         self._busy = threading.Lock()
         self._timer_started = False
 
+    @property
+    def home(self) -> Screen[Any]:
+        """The screen with the views (the detail, help and picker go on top of it)."""
+        return self.screen_stack[0]
+
     def compose(self) -> ComposeResult:
-        yield ProcessHeader(id="header")
-        yield ShutdownBanner(id="banner")
+        # The app keeps its widgets: a refresh must not look them up on
+        # whatever screen is on top, nor after they were taken down at exit.
+        self.header = ProcessHeader(id="header")
+        self.banner = ShutdownBanner(id="banner")
+        self.table = SocketTable(id="table")
+        self.table_status = Static("", id="table-status")
+        self.filter_box = Input(placeholder="filter: type, thread, file or endpoint", id="filter")
+        self.threads_view = ThreadsView(id="threads-view")
+        self.shutdown_view = ShutdownView(id="shutdown-view")
+        yield self.header
+        yield self.banner
         with TabbedContent(initial="sockets", id="views"):
             with TabPane("Sockets [1]", id="sockets"):
-                yield SocketTable(id="table")
-                yield Static("", id="table-status")
-                yield Input(placeholder="filter: type, thread, file or endpoint", id="filter")
+                yield self.table
+                yield self.table_status
+                yield self.filter_box
             with TabPane("Threads [2]", id="threads"):
-                yield ThreadsView(id="threads-view")
+                yield self.threads_view
             with TabPane("Shutdown [3]", id="shutdown"):
-                yield ShutdownView(id="shutdown-view")
+                yield self.shutdown_view
         yield Footer()
 
     def on_mount(self) -> None:
-        header = self.query_one(ProcessHeader)
-        header.interval = self.interval
+        self.header.interval = self.interval
         if self.client is not None:
             self.start(self.client)
         elif self._discover is not None:
             self.push_screen(PickerScreen(self._discover), self._picked)
+
+    @property
+    def _views_gone(self) -> bool:
+        """True once the app is shutting down: late answers and ticks are dropped."""
+        return not self.header.is_attached
 
     def _picked(self, chosen: Discovered | None) -> None:
         if chosen is None or self._connect is None:
@@ -134,17 +175,17 @@ class ScopeApp(App[None]):
     def start(self, client: Client) -> None:
         """Show ``client``'s target: fetch now, then every interval if it is live."""
         self.client = client
-        header = self.query_one(ProcessHeader)
-        header.connection = "live" if client.live else "offline"
-        self.query_one(SocketTable).focus()
+        self.header.connection = "live" if client.live else "offline"
+        self._focus_view("sockets")
         self.fetch()
         if client.live and not self._timer_started:
             self._timer_started = True
             self.set_interval(self.interval, self._tick)
 
     def _tick(self) -> None:
-        if not self.paused and self.query_one(ProcessHeader).connection != "process exited":
-            self.fetch()
+        if self._views_gone or self.paused or self.header.connection == "process exited":
+            return
+        self.fetch()
 
     # -- background I/O ---------------------------------------------------------
 
@@ -168,46 +209,58 @@ class ScopeApp(App[None]):
         threads = client.threads() if client.live else ()
         page = client.events(self._cursor) if client.live else None
         events = page.events if page else ()
-        return Fetched(hello, snapshot, threads, events, page.cursor if page else self._cursor)
+        cursor = page.cursor if page else self._cursor
+        # The table's text is formatted here, off the UI thread.
+        rows = make_rows(snapshot.snapshot, self.clock(), self._rows)
+        self.table.prepare(rows)
+        return Fetched(hello, snapshot, threads, events, cursor, rows)
 
     def _apply(self, fetched: Fetched) -> None:
-        header = self.query_one(ProcessHeader)
+        if self._views_gone:
+            return
+        header = self.header
         if fetched.hello is not None:
             self.hello = header.hello = fetched.hello
         self.current = fetched.snapshot
         self.threads = fetched.threads
         self.events = (self.events + list(fetched.events))[-MAX_EVENTS:]
         self._cursor = fetched.cursor
+        self._rows = fetched.rows
         header.stats = fetched.snapshot.stats
         if self.client is not None and self.client.live and header.connection != "paused":
             header.connection = "live"
+        self.table.show(fetched.rows)
         self.redraw()
 
     def _lost(self, message: str) -> None:
-        header = self.query_one(ProcessHeader)
+        if self._views_gone:
+            return
+        header = self.header
         pid = self.hello.process.pid if self.hello else None
-        gone = pid is not None and not psutil.pid_exists(pid)
-        header.connection = "process exited" if gone else "connection lost"
-        self.notify(message, severity="warning", timeout=4)
-        self.redraw()
+        state = "process exited" if pid is not None and _exited(pid) else "connection lost"
+        if header.connection != state:
+            # Once per loss: the timer keeps trying, and a toast per tick piled up.
+            self.notify(message, severity="warning", timeout=4)
+        header.connection = state
+        header.show(self._drawn_at)  # uptime and the like as of the last answer
 
     # -- drawing ----------------------------------------------------------------
 
     def redraw(self) -> None:
-        now = self.clock()
-        self.query_one(ProcessHeader).show(now)
-        snapshot = self.current.report.snapshot if self.current else None
-        self.query_one(ShutdownBanner).show(snapshot, now)
+        """Draw the views other than the table (that one is updated in place) anew."""
+        now = self._drawn_at = self.clock()
+        self.header.show(now)
+        snapshot = self.current.snapshot if self.current else None
+        self.banner.show(snapshot, now)
         if snapshot is None:
             return
-        table = self.query_one(SocketTable)
-        table.show(snapshot, now)
-        self._status(table)
+        self._status()
         live = self.client is not None and self.client.live
-        self.query_one(ThreadsView).show(self.threads, snapshot, live)
-        self.query_one(ShutdownView).show(snapshot, now)
+        self.threads_view.show(self.threads, snapshot, live)
+        self.shutdown_view.show(snapshot, now)
 
-    def _status(self, table: SocketTable) -> None:
+    def _status(self) -> None:
+        table = self.table
         parts = [f"{table.row_count} shown"]
         if table.hidden_closed:
             parts.append(f"{table.hidden_closed} closed hidden (c)")
@@ -215,55 +268,98 @@ class ScopeApp(App[None]):
         parts.append(f"sorted by {table.sort_column}, {order} (s)")
         if table.filter_text:
             parts.append(f"filter '{table.filter_text}' (/)")
-        self.query_one("#table-status", Static).update(" · ".join(parts))
+        self.table_status.update(" · ".join(parts), layout=False)
 
     # -- actions ----------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide the keys that would act out of sight of the screen on top (and its footer)."""
+        if isinstance(self.screen, PickerScreen):
+            return action in ("quit", "help", "command_palette")
+        if isinstance(self.screen, (SocketDetailScreen, HelpScreen)):
+            return action not in ("sort", "toggle_closed")
+        return True
+
     def action_view(self, view: str) -> None:
-        self.query_one(TabbedContent).active = view
+        # 1/2/3 and / are app keys, so they work over a detail or the help:
+        # close those first, or the view would change out of sight.
+        while isinstance(self.screen, (SocketDetailScreen, HelpScreen)):
+            self.pop_screen()
+        self.home.query_one(TabbedContent).active = view
+        self._focus_view(view)
+
+    @on(TabbedContent.TabActivated)
+    def tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id is not None:
+            self._focus_view(event.pane.id)
+
+    def _focus_view(self, view: str) -> None:
+        # Focus follows the view (keys and mouse alike): a hidden table kept
+        # the focus, so enter and the arrows did nothing after "2" then "1".
+        # set_focus, not focus(): the latter waits for the next idle, and keys
+        # typed meanwhile would go to the widget that had the focus before.
+        widget = {
+            "sockets": self.table,
+            "threads": self.threads_view,
+            "shutdown": self.shutdown_view,
+        }[view]
+        self.home.set_focus(widget)
 
     def action_filter(self) -> None:
         self.action_view("sockets")
-        box = self.query_one("#filter", Input)
-        box.add_class("-shown")
-        box.focus()
+        self.filter_box.display = True
+        self.home.set_focus(self.filter_box)
+        if self._rows is not None:
+            self.table.prepare(self._rows, filtering=True)  # now, not at the first letter
 
     def action_clear_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        if box.has_class("-shown") or box.value:
+        box = self.filter_box
+        if box.display or box.value:
+            # The rows come back first, in the next frame; the box's own
+            # Changed message would only arrive after the layout and focus moves.
+            self.table.filter_text = ""
+            self._refilter()
             box.value = ""
-            box.remove_class("-shown")
-            self.query_one(SocketTable).focus()
+            box.display = False
+            self.home.set_focus(self.table)
 
     @on(Input.Changed, "#filter")
     def filter_changed(self, event: Input.Changed) -> None:
-        self.query_one(SocketTable).filter_text = event.value.strip()
-        self.redraw()
+        text = event.value.strip()
+        if text != self.table.filter_text:
+            self.table.filter_text = text
+            self._refilter()
+
+    def _refilter(self) -> None:
+        # Only the table changes: the other views keep what they drew.
+        self.table.refilter()
+        self._status()
 
     @on(Input.Submitted, "#filter")
     def filter_done(self) -> None:
-        box = self.query_one("#filter", Input)
-        if not box.value:
-            box.remove_class("-shown")
-        self.query_one(SocketTable).focus()
+        if not self.filter_box.value:
+            self.filter_box.display = False
+        self.home.set_focus(self.table)
 
     def action_sort(self) -> None:
-        column = self.query_one(SocketTable).cycle_sort()
-        self._status(self.query_one(SocketTable))
-        self.notify(f"sorted by {column}", timeout=1.5)
+        self.table.cycle_sort()
+        self._status()  # says which column: no toast, which would cost a layout
+
+    @on(SocketTable.Sorted)
+    def header_clicked(self) -> None:
+        self._status()
 
     def action_toggle_closed(self) -> None:
-        table = self.query_one(SocketTable)
-        table.show_closed = not table.show_closed
-        self.redraw()
+        self.table.show_closed = not self.table.show_closed
+        self._refilter()
 
     def action_pause(self) -> None:
         if self.client is None or not self.client.live:
             self.notify("a saved report does not change: nothing to pause", timeout=2)
             return
         self.paused = not self.paused
-        self.query_one(ProcessHeader).connection = "paused" if self.paused else "live"
-        self.redraw()
+        self.header.connection = "paused" if self.paused else "live"
+        self.header.show(self._drawn_at)
 
     def action_refresh(self) -> None:
         if self.client is not None and self.client.live:
@@ -275,7 +371,7 @@ class ScopeApp(App[None]):
         if self.current is None:
             self.notify("nothing to export yet", severity="warning")
             return
-        pid = self.current.report.snapshot.process.pid
+        pid = self.current.snapshot.process.pid
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock()))
         path = self.export_dir / f"zmqscope-{pid}-{stamp}.json"
         try:
@@ -292,7 +388,7 @@ class ScopeApp(App[None]):
     def open_socket(self, event: SocketTable.Opened) -> None:
         if self.current is None:
             return
-        snapshot = self.current.report.snapshot
+        snapshot = self.current.snapshot
         record = snapshot.socket(event.socket_id)
         if record is None:
             return

@@ -27,6 +27,7 @@ class SocketDetailScreen(Screen[None]):
     SocketDetailScreen Static {
         height: auto;
         padding: 0 1;
+        margin-bottom: 1;
     }
     """
 
@@ -76,13 +77,17 @@ class SocketDetailScreen(Screen[None]):
         return grid
 
     def _endpoints(self) -> Text:
-        text = Text()
+        if not self.record.endpoints:
+            return Text("none", style="dim")
+        lines = []
         for endpoint in self.record.endpoints:
-            text.append(_format.endpoint(endpoint) + "\n", style="" if endpoint.active else "dim")
-            for peer in self.peers:
-                if peer.endpoint == endpoint.url:
-                    text.append(f"    peer {peer.remote} ({peer.status.lower()})\n", style="cyan")
-        return text if self.record.endpoints else Text("none", style="dim")
+            lines.append(Text(_format.endpoint(endpoint), style="" if endpoint.active else "dim"))
+            lines.extend(
+                Text(f"    peer {peer.remote} ({peer.status.lower()})", style="cyan")
+                for peer in self.peers
+                if peer.endpoint == endpoint.url
+            )
+        return Text("\n").join(lines)
 
     @staticmethod
     def _stack(title: str, call: CallSite) -> RenderableType:

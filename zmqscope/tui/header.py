@@ -34,7 +34,7 @@ class ProcessHeader(Static):
         self.interval = 1.0
 
     def show(self, now: float) -> None:
-        self.update(self.describe(now))
+        self.update(self.describe(now), layout=False)  # two lines, always
 
     def describe(self, now: float) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -44,7 +44,10 @@ class ProcessHeader(Static):
             text.append(f"  {self.connection}")
             return text
         text.append(f"pid {hello.process.pid}", style="bold")
-        text.append("  " + shlex.join(hello.process.argv))
+        argv = list(hello.process.argv)
+        if argv:  # the script as the frames show it: relative to the cwd when under it
+            argv[0] = _format.relative(argv[0])
+        text.append("  " + shlex.join(argv))
         text.append("\n")
         stats = self.stats
         if stats is not None:

@@ -61,6 +61,7 @@ class PickerScreen(Screen[Discovered]):
         options = self.query_one("#picker-list", OptionList)
         if [d.pid for d in found] == [d.pid for d in self._found] and options.option_count:
             return
+        highlighted = options.highlighted_option
         self._found = found
         options.clear_options()
         options.display = bool(found)
@@ -68,10 +69,14 @@ class PickerScreen(Screen[Discovered]):
             title.update(EMPTY)
             return
         title.update("[b]Attach to which process?[/b] (enter to choose)")
-        for entry in found:
-            options.add_option(
-                Option(f"{entry.pid:>7}  {shlex.join(entry.argv)}", id=str(entry.pid))
-            )
+        options.add_options(
+            Option(f"{entry.pid:>7}  {shlex.join(entry.argv)}", id=str(entry.pid))
+            for entry in found
+        )
+        # Enter chooses at once, and a rescan keeps the highlight on its process.
+        ids = [str(entry.pid) for entry in found]
+        kept = highlighted.id if highlighted is not None else None
+        options.highlighted = ids.index(kept) if kept in ids else 0
         options.focus()
 
     @on(OptionList.OptionSelected)

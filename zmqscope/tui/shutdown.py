@@ -120,12 +120,17 @@ class ShutdownView(VerticalScroll):
             grid.add_row("linger", _format.linger(record))
         grid.add_row("why", culprit.reason)
         grid.add_row("remedy", Text(culprit.remedy, style="green"))
-        stack = Text()
-        for frame in culprit.owner_stack[:_FRAMES_SHOWN]:
-            stack.append(_format.location(frame) + "\n")
         if culprit.owner_stack:
-            grid.add_row("stack", stack)
-        type_name = record.type if record else "?"
+            frames = culprit.owner_stack[:_FRAMES_SHOWN]
+            grid.add_row("stack", "\n".join(_format.location(frame) for frame in frames))
+        title = f"{culprit.socket} {record.type if record else '?'}"
+        if not culprit.certain:
+            # A closed socket may still hold queued messages: a suspect, not a sure culprit.
+            state = record.state.value if record else "closed"
+            title += f" ({state}: may block)"
         return Panel(
-            grid, title=f"{culprit.socket} {type_name}", title_align="left", border_style="red"
+            grid,
+            title=title,
+            title_align="left",
+            border_style="red" if culprit.certain else "yellow",
         )

@@ -13,6 +13,7 @@ from zmqscope.model import Snapshot, ThreadInfo
 from zmqscope.tui import _format
 
 _FRAMES_SHOWN = 8
+_SOCKETS_SHOWN = 24  # a pool thread may own thousands: the Sockets view lists them all
 
 
 class ThreadsView(VerticalScroll):
@@ -32,10 +33,13 @@ class ThreadsView(VerticalScroll):
         if not live:
             body.update("Threads are only known while the process runs (this is a saved report).")
             return
-        body.update(Group(*(self._panel(t, snapshot) for t in threads)))
+        # One lookup table per refresh: Snapshot.socket() is a linear search,
+        # and a thread may own thousands of sockets.
+        types = {s.id: s.type for s in snapshot.sockets} if snapshot else {}
+        body.update(Group(*(self._panel(t, types) for t in threads)))
 
     @staticmethod
-    def _panel(thread: ThreadInfo, snapshot: Snapshot | None) -> RenderableType:
+    def _panel(thread: ThreadInfo, types: dict[str, str]) -> RenderableType:
         lines = Text()
         for frame in thread.stack[:_FRAMES_SHOWN]:
             lines.append(_format.location(frame) + "\n")
@@ -46,10 +50,10 @@ class ThreadsView(VerticalScroll):
             lines.append(f"... {len(thread.stack) - _FRAMES_SHOWN} more frames\n", style="dim")
         if not thread.stack:
             lines.append("(no Python frames)\n", style="dim")
-        sockets = []
-        for socket_id in thread.sockets:
-            record = snapshot.socket(socket_id) if snapshot else None
-            sockets.append(f"{socket_id} {record.type}" if record else socket_id)
+        shown = thread.sockets[:_SOCKETS_SHOWN]
+        sockets = [f"{sid} {types[sid]}" if sid in types else sid for sid in shown]
+        if len(thread.sockets) > _SOCKETS_SHOWN:
+            sockets.append(f"and {len(thread.sockets) - _SOCKETS_SHOWN:,} more")
         owned = ", ".join(sockets) if sockets else "none"
         lines.append(f"owns: {owned}", style="bold" if sockets else "dim")
         kind = " (daemon)" if thread.daemon else ""

@@ -1,0 +1,145 @@
+"""Fixture sockets belong to the fixture's scope: checked when it ends, blamed on it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.plugin.conftest import line_of, run, write_tests
+
+
+def test_a_function_fixture_that_never_closes_fails_the_test_using_it(
+    pytester: pytest.Pytester,
+) -> None:
+    source = """
+    import pytest
+    import zmq
+
+    @pytest.fixture
+    def client():
+        sock = zmq.Context.instance().socket(zmq.DEALER)  # made
+        sock.connect("tcp://127.0.0.1:5999")
+        yield sock  # no close() after the yield
+
+    def test_uses_client(client):
+        assert client.type == zmq.DEALER
+
+    def test_independent():
+        pass
+    """
+    write_tests(pytester, "test_fn", source)
+    result = run(pytester, "--zmqscope")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_uses_client*",
+            f"  s1: DEALER socket created at test_fn.py:{line_of(source, 'made')} in client()*"
+            " was never closed (connected tcp://127.0.0.1:5999)",
+        ]
+    )
+
+
+WIDER = """
+import pytest
+import zmq
+
+@pytest.fixture(scope="module")
+def closed_by_module():
+    sock = zmq.Context.instance().socket(zmq.PUB)
+    sock.bind("inproc://module-closed")
+    yield sock
+    sock.close()
+
+@pytest.fixture(scope="module")
+def leaked_by_module():
+    sock = zmq.Context.instance().socket(zmq.PULL)  # module leak
+    sock.bind("inproc://module-leaked")
+    return sock
+
+@pytest.fixture(scope="class")
+def leaked_by_class():
+    return zmq.Context.instance().socket(zmq.XPUB)  # class leak
+
+class TestGroup:
+    def test_one(self, leaked_by_class):
+        pass
+
+    def test_two(self, leaked_by_class):
+        pass
+
+def test_first(closed_by_module, leaked_by_module):
+    pass
+
+def test_second(closed_by_module, leaked_by_module):
+    pass
+
+def test_last_of_module():
+    pass
+"""
+
+
+def test_class_and_module_fixtures_are_checked_when_their_scope_ends(
+    pytester: pytest.Pytester,
+) -> None:
+    write_tests(pytester, "test_wider", WIDER)
+    result = run(pytester, "--zmqscope", "-v")
+    # The fixture's sockets outlive the tests that use them: only the test
+    # during whose teardown the scope ended carries the failure.
+    result.assert_outcomes(passed=5, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of TestGroup.test_two*",
+            "zmqscope: class-scoped fixture 'leaked_by_class' leaked 1 ZeroMQ socket"
+            " (checked when its scope ended, during this test's teardown)",
+            f"*XPUB socket created at test_wider.py:{line_of(WIDER, 'class leak')}"
+            " in leaked_by_class()*",
+            "*ERROR at teardown of test_last_of_module*",
+            "zmqscope: module-scoped fixture 'leaked_by_module' leaked 1 ZeroMQ socket*",
+            f"*PULL socket created at test_wider.py:{line_of(WIDER, 'module leak')}"
+            " in leaked_by_module()*never closed (bound inproc://module-leaked)",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "test_wider.py::test_last_of_module (module-scoped fixture 'leaked_by_module'):"
+            " PULL socket*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*module-closed*")
+    result.stdout.no_fnmatch_line("*ERROR at teardown of test_first*")
+
+
+def test_a_session_fixture_leak_is_blamed_on_the_session_fixture(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+        import zmq
+
+        @pytest.fixture(scope="session")
+        def broker():
+            sock = zmq.Context.instance().socket(zmq.ROUTER)
+            sock.bind("tcp://127.0.0.1:*")
+            return sock
+        """
+    )
+    write_tests(
+        pytester,
+        "test_session",
+        """
+        def test_a(broker):
+            pass
+
+        def test_b(broker):
+            pass
+        """,
+    )
+    result = run(pytester, "--zmqscope")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_b*",
+            "zmqscope: session-scoped fixture 'broker' leaked 1 ZeroMQ socket*",
+            "*ROUTER socket created at conftest.py:6 in broker()*",
+        ]
+    )

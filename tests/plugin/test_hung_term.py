@@ -1,0 +1,127 @@
+"""A term() that hangs inside a test fails that test, and the run goes on to the next one."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.plugin.conftest import line_of, run, write_tests
+
+GRACE = "1"
+
+HANGS_IN_MAIN_THREAD = """
+import zmq
+
+def test_hangs():
+    ctx = zmq.Context()
+    push = ctx.socket(zmq.PUSH)  # culprit
+    push.connect("tcp://127.0.0.1:5999")  # nobody listens
+    push.send(b"never delivered")
+    push.close()  # LINGER -1: libzmq keeps the message, and term() waits for it
+    ctx.term()  # term
+
+def test_runs_afterwards():
+    pass
+"""
+
+
+@pytest.mark.timeout(45)
+def test_a_term_blocked_in_the_test_fails_it_within_the_grace_period(
+    pytester: pytest.Pytester,
+) -> None:
+    write_tests(pytester, "test_hang", HANGS_IN_MAIN_THREAD)
+    result = run(pytester, "--zmqscope", f"--zmqscope-grace={GRACE}", timeout=40)
+    result.assert_outcomes(failed=1, passed=1)
+    term, culprit = line_of(HANGS_IN_MAIN_THREAD, "term"), line_of(HANGS_IN_MAIN_THREAD, "culprit")
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_hangs _*",
+            "zmqscope: term() of context c1 was still blocked after 1.* s (called at"
+            f" test_hang.py:{term} in test_hangs() by MainThread); the grace period is 1 s,"
+            " so zmqscope interrupted it and this test fails.",
+            "1 socket kept term() waiting:",
+            "  s1: PUSH socket, *closed with LINGER -1*tcp://127.0.0.1:5999*",
+            f"    created    test_hang.py:{culprit} in test_hangs()",
+            "    now        *",
+            "    remedy     set LINGER 0 before closing it*",
+        ]
+    )
+    result.stdout.fnmatch_lines(["FAILED test_hang.py::test_hangs - Failed: zmqscope: term()*"])
+    assert session_seconds(result) < float(GRACE) + 5, "the run waited for term() too long"
+
+
+def session_seconds(result: pytest.RunResult) -> float:
+    """The run's duration as pytest's last line says it (``... in 1.71s``)."""
+    match = re.search(r" in ([0-9.]+)s", result.outlines[-1])
+    assert match, result.outlines[-1]
+    return float(match.group(1))
+
+
+@pytest.mark.timeout(45)
+def test_a_term_blocked_in_another_thread_is_released_and_fails_the_test(
+    pytester: pytest.Pytester,
+) -> None:
+    source = """
+    import threading
+    import zmq
+
+    def test_terminates_in_a_thread():
+        ctx = zmq.Context()
+        sock = ctx.socket(zmq.PULL)  # still open
+        thread = threading.Thread(target=ctx.term, name="terminator")
+        thread.start()
+        thread.join(20)
+        assert not thread.is_alive(), "term() was not released"
+        sock.close()
+
+    def test_runs_afterwards():
+        pass
+    """
+    write_tests(pytester, "test_thread_hang", source)
+    result = run(pytester, "--zmqscope", f"--zmqscope-grace={GRACE}", timeout=40)
+    result.assert_outcomes(passed=2, errors=1)
+    assert session_seconds(result) < float(GRACE) + 5, "the run waited for term() too long"
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_terminates_in_a_thread*",
+            "zmqscope: a term() in test_terminates_in_a_thread was still blocked after the grace"
+            " period; zmqscope interrupted it so the run could go on.",
+            "1 socket kept term() waiting:",
+            "  s1: PULL socket, still open: term() waits until every socket*",
+            f"    created    test_thread_hang.py:{line_of(source, 'still open')}*",
+        ]
+    )
+
+
+@pytest.mark.timeout(45)
+def test_a_term_blocked_in_a_fixture_teardown_errors_that_test(
+    pytester: pytest.Pytester,
+) -> None:
+    source = """
+    import pytest
+    import zmq
+
+    @pytest.fixture
+    def ctx():
+        ctx = zmq.Context()
+        yield ctx
+        ctx.term()  # blocks: the test left a socket open
+
+    def test_leaves_a_socket(ctx):
+        test_leaves_a_socket.kept = ctx.socket(zmq.REQ)
+
+    def test_runs_afterwards():
+        pass
+    """
+    write_tests(pytester, "test_fixture_hang", source)
+    result = run(pytester, "--zmqscope", f"--zmqscope-grace={GRACE}", timeout=40)
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_leaves_a_socket*",
+            "zmqscope: term() of context c1 was still blocked after*(called at"
+            f" test_fixture_hang.py:{line_of(source, 'blocks: the test left a socket open')}"
+            " in ctx() by MainThread)*",
+        ]
+    )

@@ -1,0 +1,244 @@
+"""A test that leaves a ZeroMQ socket open fails, naming the socket; a clean suite is untouched."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.plugin.conftest import line_of, run, write_tests
+
+LEAKY = """
+import zmq
+
+def test_clean():
+    with zmq.Context.instance().socket(zmq.PUSH) as sock:
+        sock.bind("inproc://clean")
+
+def test_leaks():
+    sock = zmq.Context.instance().socket(zmq.PULL)  # leak
+    sock.bind("inproc://leaky")
+    test_leaks.kept = sock  # still referenced: open after teardown
+"""
+
+
+def test_a_leaking_test_fails_naming_type_line_thread_and_endpoint(
+    pytester: pytest.Pytester,
+) -> None:
+    write_tests(pytester, "test_app", LEAKY)
+    line = line_of(LEAKY, "leak")
+    result = run(pytester, "--zmqscope")
+    result.assert_outcomes(passed=2, errors=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_leaks*",
+            "zmqscope: test_leaks leaked 1 ZeroMQ socket",
+            f"  s*: PULL socket created at test_app.py:{line} in test_leaks() by MainThread"
+            " was never closed (bound inproc://leaky)",
+            f"    created    test_app.py:{line} in test_leaks()",
+            "    thread     MainThread (id *)",
+            "    endpoints  bind inproc://leaky",
+            "    linger     -1 (wait forever), source: default",
+            "Close every socket a test creates*allow_leaks=True).",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*= zmqscope =*",
+            "zmqscope: 2 tests checked, 2 sockets created, 1 leak in 1 test",
+            f"test_app.py::test_leaks: PULL socket created at test_app.py:{line}*",
+            f"ERROR test_app.py::test_leaks - zmqscope: leaked PULL socket from test_app.py:{line}",
+        ]
+    )
+
+
+def test_without_the_option_the_plugin_does_nothing(pytester: pytest.Pytester) -> None:
+    write_tests(pytester, "test_app", LEAKY)
+    result = run(pytester)
+    result.assert_outcomes(passed=2)
+    result.stdout.no_fnmatch_line("*= zmqscope =*")
+    result.stdout.no_fnmatch_line("*leaked*")
+
+
+def test_the_ini_setting_turns_it_on(pytester: pytest.Pytester) -> None:
+    write_tests(pytester, "test_app", LEAKY)
+    pytester.makeini("[pytest]\nzmqscope = true\n")
+    result = run(pytester)
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*PULL socket created at test_app.py:*"])
+
+
+def test_a_socket_collected_without_close_is_reported(pytester: pytest.Pytester) -> None:
+    source = """
+    import zmq
+
+    class Holder:
+        def __init__(self):
+            self.sock = zmq.Context.instance().socket(zmq.PUB)  # made
+            self.me = self  # a reference cycle: only the garbage collector frees it
+
+    def test_forgets_to_close():
+        Holder()
+    """
+    write_tests(pytester, "test_cycle", source)
+    result = run(pytester, "--zmqscope")
+    result.assert_outcomes(passed=1, errors=1)
+    line = line_of(source, "made")
+    result.stdout.fnmatch_lines(
+        [
+            f"  s1: PUB socket created at test_cycle.py:{line} in __init__() by MainThread"
+            " was garbage-collected without close()",
+            f"    called from test_cycle.py:{line + 4} in test_forgets_to_close()",
+        ]
+    )
+
+
+CLEAN = """
+import threading
+
+import pytest
+import zmq
+
+@pytest.fixture
+def server():
+    sock = zmq.Context.instance().socket(zmq.REP)
+    sock.bind("tcp://127.0.0.1:*")
+    yield sock
+    sock.close()
+
+@pytest.fixture
+def finalized(request):
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    request.addfinalizer(sock.close)
+    return sock
+
+def test_instance_context_kept_across_tests():
+    zmq.Context.instance().socket(zmq.PUSH).close()
+
+def test_fixture_closes_in_teardown(server):
+    assert server.type == zmq.REP
+
+def test_fixture_closes_in_a_finalizer(finalized):
+    finalized.connect("inproc://nowhere")
+
+def test_destroy_closes_every_socket():
+    ctx = zmq.Context()
+    a, b = ctx.socket(zmq.PAIR), ctx.socket(zmq.PAIR)
+    a.bind("inproc://a")
+    b.connect("inproc://a")
+    ctx.destroy(linger=0)
+
+def test_a_thread_that_closes_its_socket():
+    def work():
+        with zmq.Context.instance().socket(zmq.SUB) as sock:
+            sock.subscribe(b"")
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+
+def test_no_sockets_at_all():
+    assert True
+"""
+
+
+def test_a_clean_suite_passes_unchanged(pytester: pytest.Pytester) -> None:
+    write_tests(pytester, "test_clean", CLEAN)
+    result = run(pytester, "--zmqscope")
+    result.assert_outcomes(passed=6)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["zmqscope: 6 tests checked, 6 sockets created, no leaks"])
+
+
+def test_allow_leaks_marker_keeps_the_test_passing_but_lists_the_leak(
+    pytester: pytest.Pytester,
+) -> None:
+    source = """
+    import pytest
+    import zmq
+
+    @pytest.mark.zmqscope(allow_leaks=True)
+    def test_known_leak():
+        test_known_leak.kept = zmq.Context.instance().socket(zmq.ROUTER)  # allowed
+    """
+    write_tests(pytester, "test_marked", source)
+    result = run(pytester, "--zmqscope", "--strict-markers")
+    result.assert_outcomes(passed=1)
+    line = line_of(source, "allowed")
+    result.stdout.fnmatch_lines(
+        [
+            f"test_marked.py::test_known_leak: ROUTER socket created at test_marked.py:{line}"
+            "*allowed by @pytest.mark.zmqscope(allow_leaks=True)]"
+        ]
+    )
+
+
+def test_the_marker_is_registered_even_when_inactive(pytester: pytest.Pytester) -> None:
+    write_tests(
+        pytester,
+        "test_marked",
+        """
+        import pytest
+
+        @pytest.mark.zmqscope(allow_leaks=True)
+        def test_marked():
+            pass
+        """,
+    )
+    run(pytester, "--strict-markers").assert_outcomes(passed=1)
+
+
+def test_ignore_globs_skip_sockets_made_in_matching_files(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nzmqscope_ignore =\n    vendor/*.py\n")
+    pytester.mkdir("vendor")
+    (pytester.path / "vendor" / "__init__.py").write_text("")
+    (pytester.path / "vendor" / "client.py").write_text(
+        "import zmq\n\nOPEN = []\n\ndef connect():\n"
+        "    OPEN.append(zmq.Context.instance().socket(zmq.REQ))\n"
+    )
+    source = """
+    import zmq
+    from vendor import client
+
+    def test_vendor_socket_is_ignored():
+        client.connect()
+
+    def test_own_socket_still_counts():
+        test_own_socket_still_counts.kept = zmq.Context.instance().socket(zmq.REQ)  # own
+    """
+    write_tests(pytester, "test_vendor", source)
+    result = run(pytester, "--zmqscope")
+    result.assert_outcomes(passed=2, errors=1)
+    own = line_of(source, "own")
+    result.stdout.fnmatch_lines(
+        [f"ERROR test_vendor.py::test_own_socket_still_counts - *test_vendor.py:{own}"]
+    )
+    result.stdout.no_fnmatch_line("*client.py*")
+
+
+def test_a_test_that_already_failed_is_not_failed_twice(pytester: pytest.Pytester) -> None:
+    source = """
+    import zmq
+
+    def test_fails_before_closing():
+        sock = zmq.Context.instance().socket(zmq.PUSH)  # made
+        test_fails_before_closing.kept = sock
+        assert 1 + 1 == 3
+        sock.close()
+    """
+    write_tests(pytester, "test_failing", source)
+    result = run(pytester, "--zmqscope")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "test_failing.py::test_fails_before_closing: PUSH socket created at"
+            f" test_failing.py:{line_of(source, 'made')}*"
+            "*not failed again: the test had already failed or was skipped]"
+        ]
+    )
+
+
+def test_a_bad_grace_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nzmqscope = true\nzmqscope_grace = soon\n")
+    write_tests(pytester, "test_app", "def test_nothing():\n    pass\n")
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*zmqscope_grace must be a number of seconds, not 'soon'*"])

@@ -1,0 +1,306 @@
+"""The pytest plugin's state and hooks, registered by :mod:`zmqscope.pytest_plugin` when active.
+
+Per test: a :class:`~zmqscope._pytest_findings.Window` opens before setup;
+after teardown, the sockets recorded since (less those of wider-scoped
+fixtures) that are still open after a garbage collection, or were collected
+without ``close()``, fail the test through its teardown report. Sockets a
+class/module/package/session fixture creates are claimed by it and checked
+when pytest finalizes it, which happens during the teardown of the last test
+of that scope: that test carries the failure, naming the fixture and scope.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import time
+import weakref
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import zmqscope
+from zmqscope import _api, hooks
+from zmqscope._pytest_findings import (
+    Finding,
+    IgnoreRules,
+    Verdict,
+    Window,
+    report_on,
+    unclean,
+    with_culprits,
+)
+from zmqscope._pytest_output import RunTotals, markdown, merged_document
+from zmqscope._pytest_term import TermInterrupter
+from zmqscope._pytest_text import blocked_text, longrepr, summary_lines
+from zmqscope.registry import Registry, SocketEntry
+from zmqscope.reporting import Report
+from zmqscope.shutdown import BlockedTerm
+
+WORKEROUTPUT_KEY = "zmqscope"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The plugin's options, read once from the command line and ini file."""
+
+    grace: float
+    ignore: tuple[str, ...]
+    json_path: Path | None
+    markdown_path: Path | None
+
+
+@dataclass
+class _TestRun:
+    """The test pytest is running now."""
+
+    nodeid: str
+    window: Window
+    allowed: bool
+    spoiled: bool = False  # a phase failed or skipped: leaks are reported, not failed again
+    blocked: list[Report] = field(default_factory=list)  # culprits of term() calls interrupted
+    scope_ends: list[Finding] = field(default_factory=list)  # wider fixtures ended here
+
+
+@dataclass
+class _Claim:
+    """Sockets a fixture wider than a function created; checked when it is finalized."""
+
+    fixture: str
+    scope: str
+    registry: Registry
+    entries: list[SocketEntry]
+
+
+class ZmqscopeManager:
+    """Everything the plugin knows during a run; one per pytest process."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self._config = config
+        self._settings = settings
+        self._ignore = IgnoreRules(settings.ignore, config.rootpath)
+        workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+        self._worker = str(workerinput["workerid"]) if workerinput else ""
+        self._findings: list[Finding] = []
+        self._totals = RunTotals()
+        self._run: _TestRun | None = None
+        self._claimed: dict[SocketEntry, _Claim] = {}
+        self._claims: dict[object, list[_Claim]] = {}  # FixtureDef -> its claims
+        self._registries: weakref.WeakKeyDictionary[Registry, int] = weakref.WeakKeyDictionary()
+        self._generations = itertools.count()
+        self._term = TermInterrupter(self._blocked)
+        self._was_installed = hooks.is_installed()
+        self._written: list[tuple[str, Path]] = []
+
+    # -- set-up and tear-down ---------------------------------------------
+
+    def start(self) -> None:
+        self._install()
+        # The failing test shows the culprit report; printing it to stderr as
+        # well would only repeat it in the captured output.
+        _api.watchdog().remove_listener(_api.print_shutdown_event)
+        self._term.start()
+
+    def stop(self) -> None:
+        self._term.stop()
+        _api.add_shutdown_listener(_api.print_shutdown_event)
+        if not self._was_installed:
+            zmqscope.uninstall()
+
+    def _install(self) -> None:
+        zmqscope.install(grace=self._settings.grace)
+
+    # -- per test ------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        if not hooks.is_installed():
+            # A test may uninstall zmqscope (zmqscope's own tests do); every
+            # test starts with it installed, as the first one did.
+            self._install()
+        self._run = _TestRun(item.nodeid, Window.open(), _allows_leaks(item))
+        try:
+            return (yield)
+        finally:
+            self._run = None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        run = self._run
+        if run is None or run.nodeid != item.nodeid:
+            return report
+        if report.outcome != "passed":
+            run.spoiled = True
+        if call.when == "teardown":
+            self._finish(run, report)
+        return report
+
+    def _finish(self, run: _TestRun, report: pytest.TestReport) -> None:
+        registry = hooks.registry()
+        entries = [e for e in run.window.entries() if e not in self._claimed]
+        self._totals += RunTotals(1, run.window.created())
+        leaked = [e for e in unclean(entries) if not self._ignore.ignores(e)]
+        findings = [
+            dataclasses.replace(f, verdict=self._verdict(run, False)) for f in run.scope_ends
+        ]
+        if leaked or run.blocked:
+            own = with_culprits(report_on(leaked), run.blocked)
+            verdict = self._verdict(run, run.allowed)
+            origin = self._origin(registry)
+            findings.insert(0, Finding(run.nodeid, "function", None, verdict, own, origin))
+        if entries:  # reported (or clean): the registry need not keep them for anyone
+            registry.forget(entries)
+        self._findings += findings
+        failing = [f for f in findings if f.verdict is Verdict.FAILED]
+        if failing:
+            report.outcome = "failed"
+            report.longrepr = longrepr(failing)
+
+    @staticmethod
+    def _verdict(run: _TestRun, allowed: bool) -> Verdict:
+        if allowed:
+            return Verdict.ALLOWED
+        return Verdict.REPORTED if run.spoiled else Verdict.FAILED
+
+    # -- fixtures wider than a function ------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any]
+    ) -> Generator[None, object, object]:
+        if fixturedef.scope == "function":
+            return (yield)
+        window = Window.open()
+        try:
+            return (yield)
+        finally:
+            self._claim(fixturedef, window)
+
+    def _claim(self, fixturedef: pytest.FixtureDef[Any], window: Window) -> None:
+        # A nested wider fixture (requested by this one) claimed its own first.
+        entries = [e for e in window.entries() if e not in self._claimed]
+        if not entries:
+            return
+        claim = _Claim(fixturedef.argname, fixturedef.scope, hooks.registry(), entries)
+        for entry in entries:
+            self._claimed[entry] = claim
+        self._claims.setdefault(fixturedef, []).append(claim)
+
+    def pytest_fixture_post_finalizer(self, fixturedef: pytest.FixtureDef[Any]) -> None:
+        for claim in self._claims.pop(fixturedef, ()):
+            for entry in claim.entries:
+                self._claimed.pop(entry, None)
+            self._check_claim(claim)
+
+    def _check_claim(self, claim: _Claim) -> None:
+        leaked = [e for e in unclean(claim.entries) if not self._ignore.ignores(e)]
+        if leaked:
+            report = report_on(leaked, registry=claim.registry)
+            run = self._run
+            origin = self._origin(claim.registry)
+            test = run.nodeid if run else ""
+            finding = Finding(test, claim.scope, claim.fixture, Verdict.REPORTED, report, origin)
+            if run is not None:
+                run.scope_ends.append(finding)  # its verdict is settled with the test's
+            else:
+                self._findings.append(finding)  # torn down after the last test ran
+        claim.registry.forget(claim.entries)
+
+    # -- a term() that hangs -------------------------------------------------
+
+    def _blocked(self, event: BlockedTerm, thread: int | None) -> str | None:
+        """Called on the watchdog's thread; the failure text for the test, if in one."""
+        report = report_on([], event.culprits)
+        waited = time.time() - event.since
+        run = self._run
+        if run is None:
+            origin = self._origin(hooks.registry())
+            finding = Finding("", "session", None, Verdict.REPORTED, report, origin)
+            self._findings.append(finding)
+            return None
+        run.blocked.append(report)
+        return blocked_text(report, event.context, waited, self._settings.grace)
+
+    # -- the end of the run ----------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self) -> None:
+        workeroutput: dict[str, Any] | None = getattr(self._config, "workeroutput", None)
+        if workeroutput is not None:
+            # pytest-xdist sends this to the controller, which writes the files.
+            workeroutput[WORKEROUTPUT_KEY] = {
+                "totals": self._totals.to_dict(),
+                "findings": [f.to_dict() for f in self._findings],
+            }
+            return
+        self._write_files()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any) -> None:
+        data = getattr(node, "workeroutput", {}).get(WORKEROUTPUT_KEY)
+        if not isinstance(data, dict):
+            return  # the worker crashed before it could report
+        self._totals += RunTotals(**data["totals"])
+        self._findings += [Finding.from_dict(f) for f in data["findings"]]
+
+    def _write_files(self) -> None:
+        settings = self._settings
+        if settings.json_path is not None:
+            document = merged_document(self._findings, self._totals)
+            _write(settings.json_path, _json_text(document))
+            self._written.append(("JSON report", settings.json_path))
+        if settings.markdown_path is not None:
+            _write(settings.markdown_path, markdown(self._findings, self._totals))
+            self._written.append(("Markdown summary", settings.markdown_path))
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        terminalreporter.write_sep("=", "zmqscope")
+        terminalreporter.write_line(self._summary_line())
+        for line in summary_lines(self._findings):
+            terminalreporter.write_line(line)
+        for what, path in self._written:
+            terminalreporter.write_line(f"zmqscope: {what} written to {path}")
+
+    def _summary_line(self) -> str:
+        """``zmqscope: 120 tests checked, 40 sockets created, 2 leaks in 1 test``."""
+        totals, findings = self._totals, self._findings
+        line = f"zmqscope: {_count(totals.tests, 'test')} checked"
+        line += f", {_count(totals.sockets, 'socket')} created"
+        leaks = sum(len(f.report.leaks) for f in findings)
+        leaky = len({f.test for f in findings if f.report.leaks})
+        line += f", {_count(leaks, 'leak')} in {_count(leaky, 'test')}" if leaks else ", no leaks"
+        blocked = len({f.test for f in findings if f.report.culprits})
+        if blocked:
+            line += f"; term() blocked in {_count(blocked, 'test')}"
+        return line
+
+    def _origin(self, registry: Registry) -> str:
+        generation = self._registries.get(registry)
+        if generation is None:
+            generation = self._registries[registry] = next(self._generations)
+        return self._worker + (f".{generation}" if generation else "")
+
+
+def _allows_leaks(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("zmqscope")
+    return bool(marker is not None and marker.kwargs.get("allow_leaks", False))
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+def _json_text(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
