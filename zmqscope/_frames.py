@@ -60,7 +60,9 @@ class FrameFilter:
         self._prefixes = prefixes if prefixes is not None else _plumbing_prefixes()
         # code filename -> its absolute path, or None for plumbing.
         self._cache: dict[str, str | None] = {}
-        # (id(code), line) -> the shared frame, or None for plumbing. The code
+        # (id(code), f_lasti) -> the shared frame, or None for plumbing. Keyed
+        # by the instruction offset, not the line: reading f_lineno decodes
+        # the line table on every call, f_lasti is a plain field. The code
         # objects are kept alive in _codes so that their ids stay theirs.
         self._sites: dict[tuple[int, int], RawFrame | None] = {}
         self._codes: dict[int, CodeType] = {}
@@ -96,13 +98,14 @@ class FrameFilter:
         """True for files made plumbing with :meth:`ignore` (e.g. a launcher script)."""
         return path in self._ignored
 
-    def _site(self, code: CodeType, line: int) -> RawFrame | None:
+    def _site(self, frame: FrameType) -> RawFrame | None:
+        code = frame.f_code
         if len(self._sites) > _MAX_SITES:
             self._sites.clear()
             self._codes.clear()
         path = self.application_path(code.co_filename)
-        site = (path, line, code.co_name) if path is not None else None
-        self._sites[(id(code), line)] = site
+        site = (path, frame.f_lineno, code.co_name) if path is not None else None
+        self._sites[(id(code), frame.f_lasti)] = site
         self._codes[id(code)] = code
         return site
 
@@ -120,12 +123,10 @@ class FrameFilter:
         append = out.append
         left = depth
         while frame is not None:
-            code = frame.f_code
-            line = frame.f_lineno
             try:
-                site = sites[identity(code), line]
+                site = sites[identity(frame.f_code), frame.f_lasti]
             except KeyError:
-                site = self._site(code, line)
+                site = self._site(frame)
             if site is not None:
                 append(site)
                 left -= 1

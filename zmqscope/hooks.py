@@ -168,7 +168,6 @@ def note_thread(
 # -- what each wrapper records ------------------------------------------------
 
 
-@_guarded
 def _record_socket(sock: Any) -> None:
     reg = _state.registry
     handle = sock.underlying
@@ -186,7 +185,6 @@ def _record_socket(sock: Any) -> None:
     _traffic.follow(sock, entry)
 
 
-@_guarded
 def _record_close(entry: SocketEntry, linger: Any, collected: bool) -> None:
     if linger is not None:
         entry.linger, entry.linger_source = int(linger), "close"
@@ -312,7 +310,10 @@ def _wrap_socket_init(original: F) -> F:
     @functools.wraps(original)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
-        _record_socket(self)
+        try:  # inline rather than @_guarded: socket creation is the busiest hook
+            _record_socket(self)
+        except Exception:
+            _state.internal_errors += 1
 
     return __init__  # type: ignore[return-value]
 
@@ -323,8 +324,11 @@ def _wrap_close(original: F) -> F:
         entry = None if self.closed else _entry_of(self)
         result = original(self, *args, **kwargs)
         if entry is not None:
-            linger = args[0] if args else kwargs.get("linger")
-            _record_close(entry, linger, _called_from_finalizer(sys._getframe(1)))
+            try:
+                linger = args[0] if args else kwargs.get("linger")
+                _record_close(entry, linger, _called_from_finalizer(sys._getframe(1)))
+            except Exception:
+                _state.internal_errors += 1
         return result
 
     return close  # type: ignore[return-value]
