@@ -19,14 +19,15 @@ demo: $(STAMP)
 	$(BIN)/zmqscope demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check zmqscope tests benchmarks
-	$(BIN)/ruff format --check zmqscope tests benchmarks
+	$(BIN)/ruff check zmqscope tests benchmarks scripts
+	$(BIN)/ruff format --check zmqscope tests benchmarks scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict zmqscope
 
+# Two workers: the suite is mostly subprocesses waiting on each other.
 test: lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
