@@ -21,6 +21,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -335,3 +337,53 @@ def write_results(name: str, figures: Sequence[Figure], settings: dict[str, Any]
     }
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def finish(
+    name: str, figures: Sequence[Figure], settings: dict[str, Any], started: float, strict: bool
+) -> int:
+    """Print the table, write ``results/<name>.json``, name any miss; the exit status."""
+    elapsed = time.perf_counter() - started
+    print(format_table(figures))
+    path = write_results(name, figures, settings | {"seconds": round(elapsed, 1)})
+    print(f"\n{elapsed:.0f} s; results written to {path}")
+    missed = [f.label for f in figures if f.verdict == "MISS"]
+    if missed:
+        print("MISSED: " + "; ".join(missed))
+    return 1 if missed and strict else 0
+
+
+def push_pull_rate(
+    ctx: zmq.Context[zmq.Socket[bytes]], address: str, payload: bytes, messages: int
+) -> float:
+    """Messages per second through a fresh PUSH/PULL pair (the sender on a thread).
+
+    ``address`` may be ``tcp://127.0.0.1:*``: the PULL side binds a free port.
+    """
+    pull = ctx.socket(zmq.PULL)
+    if address.endswith(":*"):
+        address = f"{address[:-2]}:{pull.bind_to_random_port(address[:-2])}"
+    else:
+        pull.bind(address)
+    push = ctx.socket(zmq.PUSH)
+    push.connect(address)
+    go = threading.Event()
+
+    def sender() -> None:
+        send = push.send
+        go.wait()
+        for _ in range(messages):
+            send(payload)
+
+    thread = threading.Thread(target=sender, name="bench-sender")
+    thread.start()
+    recv = pull.recv
+    start = time.perf_counter()
+    go.set()
+    for _ in range(messages):
+        recv()
+    elapsed = time.perf_counter() - start
+    thread.join()
+    push.close(linger=0)
+    pull.close(linger=0)
+    return messages / elapsed

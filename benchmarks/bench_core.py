@@ -24,7 +24,7 @@ from _core.callsite import bench_capture
 from _core.lifecycle import bench_pairs, profile_pairs
 from _core.memory import bench_memory
 from _core.throughput import bench_throughput
-from _harness import format_table, raise_fd_limit, write_results
+from _harness import finish, raise_fd_limit
 
 import zmqscope
 from zmqscope import hooks
@@ -57,15 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         *bench_capture(settings),
         *bench_memory(settings),
     ]
-    elapsed = time.perf_counter() - started
-    print(format_table(figures))
-    recorded = dataclasses.asdict(settings) | {"quick": args.quick, "seconds": round(elapsed, 1)}
-    path = write_results("core", figures, recorded)
-    print(f"\n{elapsed:.0f} s; results written to {path}")
-    missed = [f.label for f in figures if f.verdict == "MISS"]
-    if missed:
-        print("MISSED: " + "; ".join(missed))
-    return 1 if missed and args.strict else 0
+    recorded = dataclasses.asdict(settings) | {"quick": args.quick}
+    return finish("core", figures, recorded, started, args.strict)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from _harness import Figure, Target, format_table, ratios, write_results
+from _harness import Figure, Target, finish, ratios
 
 TESTS = 1_000
 TIMER_PLUGIN = """
@@ -187,19 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp)
         write_suites(folder)
         figures = [fig for suite in SUITES for fig in bench_suite(folder, suite, settings)]
-    elapsed = time.perf_counter() - started
-    print(format_table(figures))
-    recorded = dataclasses.asdict(settings) | {
-        "quick": args.quick,
-        "tests_per_suite": TESTS,
-        "seconds": round(elapsed, 1),
-    }
-    path = write_results("plugin", figures, recorded)
-    print(f"\n{elapsed:.0f} s; results written to {path}")
-    missed = [f.label for f in figures if f.verdict == "MISS"]
-    if missed:
-        print("MISSED: " + "; ".join(missed))
-    return 1 if missed and args.strict else 0
+    recorded = dataclasses.asdict(settings) | {"quick": args.quick, "tests_per_suite": TESTS}
+    return finish("plugin", figures, recorded, started, args.strict)
 
 
 if __name__ == "__main__":

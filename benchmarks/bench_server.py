@@ -21,7 +21,7 @@ import dataclasses
 import sys
 import time
 
-from _harness import format_table, raise_fd_limit, write_results
+from _harness import finish, raise_fd_limit
 from _server import FULL, QUICK
 from _server.idle import bench_idle
 from _server.polling import bench_polled_throughput
@@ -55,15 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         *bench_idle(settings),
         *bench_polled_throughput(settings),
     ]
-    elapsed = time.perf_counter() - started
-    print(format_table(figures))
-    recorded = dataclasses.asdict(settings) | {"quick": args.quick, "seconds": round(elapsed, 1)}
-    path = write_results("server", figures, recorded)
-    print(f"\n{elapsed:.0f} s; results written to {path}")
-    missed = [f.label for f in figures if f.verdict == "MISS"]
-    if missed:
-        print("MISSED: " + "; ".join(missed))
-    return 1 if missed and args.strict else 0
+    recorded = dataclasses.asdict(settings) | {"quick": args.quick}
+    return finish("server", figures, recorded, started, args.strict)
 
 
 if __name__ == "__main__":

@@ -16,11 +16,10 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
-import threading
 import time
 
 import zmq
-from _harness import Figure, Target, format_table, one_cpu, ratios, write_results
+from _harness import Figure, Target, finish, one_cpu, push_pull_rate, ratios
 
 import zmqscope
 from zmqscope import hooks
@@ -36,39 +35,11 @@ def set_traffic(on: bool) -> None:
 
 
 def throughput_once(address: str, size: int, messages: int) -> float:
-    """Messages per second through a fresh PUSH/PULL pair (sender on a thread)."""
     ctx = zmq.Context()
-    pull = ctx.socket(zmq.PULL)
-    if address.endswith(":*"):
-        address = f"tcp://127.0.0.1:{pull.bind_to_random_port('tcp://127.0.0.1')}"
-    else:
-        pull.bind(address)
-    push = ctx.socket(zmq.PUSH)
-    push.connect(address)
-    payload = b"x" * size
-    go = threading.Event()
-
-    def sender() -> None:
-        send = push.send
-        go.wait()
-        for _ in range(messages):
-            send(payload)
-
-    thread = threading.Thread(target=sender, name="bench-sender")
-    thread.start()
-    recv = pull.recv
-    recv_one = recv  # the first message also waits for the tcp connection
-    start = time.perf_counter()
-    go.set()
-    recv_one()
-    for _ in range(messages - 1):
-        recv()
-    elapsed = time.perf_counter() - start
-    thread.join()
-    push.close(linger=0)
-    pull.close(linger=0)
-    ctx.term()
-    return messages / elapsed
+    try:
+        return push_pull_rate(ctx, address, b"x" * size, messages)
+    finally:
+        ctx.term()
 
 
 def compare(label: str, key: str, target: float, run: int, measure: callable) -> list[Figure]:  # type: ignore[valid-type]
@@ -120,20 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             rounds,
             lambda: throughput_once("tcp://127.0.0.1:*", 1024, messages // 2),
         )
-    elapsed = time.perf_counter() - started
-    print(format_table(figures))
-    settings = {
-        "rounds": rounds,
-        "messages": messages,
-        "quick": args.quick,
-        "seconds": round(elapsed, 1),
-    }
-    path = write_results("traffic", figures, settings)
-    print(f"\n{elapsed:.0f} s; results written to {path}")
-    missed = [f.label for f in figures if f.verdict == "MISS"]
-    if missed:
-        print("MISSED: " + "; ".join(missed))
-    return 1 if missed and args.strict else 0
+    settings = {"rounds": rounds, "messages": messages, "quick": args.quick}
+    return finish("traffic", figures, settings, started, args.strict)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from _harness import BENCH_DIR, Figure, Target, format_table, write_results
+from _harness import BENCH_DIR, Figure, Target, finish
 
 # The FakeClient of the TUI tests is the fixture here too.
 sys.path.insert(0, str(BENCH_DIR.parent))
@@ -390,15 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     figures = asyncio.run(run_interactive(settings.sockets, settings))
     figures += asyncio.run(run_interactive(FLOOR_SOCKETS, settings, floor=True))
     figures += measure_memory(settings)
-    elapsed = time.perf_counter() - started
-    print(format_table(figures))
-    recorded = dataclasses.asdict(settings) | {"quick": args.quick, "seconds": round(elapsed, 1)}
-    path = write_results("tui", figures, recorded)
-    print(f"\n{elapsed:.0f} s; results written to {path}")
-    missed = [f.label for f in figures if f.verdict == "MISS"]
-    if missed:
-        print("MISSED: " + "; ".join(missed))
-    return 1 if missed and args.strict else 0
+    recorded = dataclasses.asdict(settings) | {"quick": args.quick}
+    return finish("tui", figures, recorded, started, args.strict)
 
 
 if __name__ == "__main__":

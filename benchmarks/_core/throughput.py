@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
 import zmq
-from _harness import Figure, Target, one_cpu, paired_rounds, ratios
+from _harness import Figure, Target, one_cpu, paired_rounds, push_pull_rate, ratios
 
 from _core import Settings, progress
 
@@ -17,31 +14,10 @@ ADDRESS = "inproc://zmqscope-bench-throughput"
 def throughput_once(messages: int) -> float:
     """Messages per second through a fresh inproc PUSH/PULL pair (sender on a thread)."""
     ctx = zmq.Context()
-    pull = ctx.socket(zmq.PULL)
-    push = ctx.socket(zmq.PUSH)
-    pull.bind(ADDRESS)
-    push.connect(ADDRESS)
-    go = threading.Event()
-
-    def sender() -> None:
-        send = push.send
-        go.wait()
-        for _ in range(messages):
-            send(PAYLOAD)
-
-    thread = threading.Thread(target=sender, name="bench-sender")
-    thread.start()
-    recv = pull.recv
-    start = time.perf_counter()
-    go.set()
-    for _ in range(messages):
-        recv()
-    elapsed = time.perf_counter() - start
-    thread.join()
-    push.close()
-    pull.close()
-    ctx.term()
-    return messages / elapsed
+    try:
+        return push_pull_rate(ctx, ADDRESS, PAYLOAD, messages)
+    finally:
+        ctx.term()
 
 
 def bench_throughput(settings: Settings) -> list[Figure]:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import zmq
-from _harness import Figure, Target, one_cpu, ratios
+from _harness import Figure, Target, one_cpu, push_pull_rate, ratios
 
 import zmqscope
 from _server import Settings, open_sockets, private_runtime, progress
@@ -82,30 +81,7 @@ class Poller:
 
 def throughput_once(ctx: zmq.Context[zmq.Socket[bytes]], messages: int) -> float:
     """Messages per second through a fresh inproc PUSH/PULL pair (sender on a thread)."""
-    pull = ctx.socket(zmq.PULL)
-    push = ctx.socket(zmq.PUSH)
-    pull.bind(ADDRESS)
-    push.connect(ADDRESS)
-    go = threading.Event()
-
-    def sender() -> None:
-        send = push.send
-        go.wait()
-        for _ in range(messages):
-            send(PAYLOAD)
-
-    thread = threading.Thread(target=sender, name="bench-sender")
-    thread.start()
-    recv = pull.recv
-    start = time.perf_counter()
-    go.set()
-    for _ in range(messages):
-        recv()
-    elapsed = time.perf_counter() - start
-    thread.join()
-    push.close()
-    pull.close()
-    return messages / elapsed
+    return push_pull_rate(ctx, ADDRESS, PAYLOAD, messages)
 
 
 def bench_polled_throughput(settings: Settings) -> list[Figure]:

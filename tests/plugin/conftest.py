@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-
 TIMEOUT = 60  # seconds, per pytest subprocess
 SCHEMA = "zmqscope.report/1"
 
