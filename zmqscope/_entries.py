@@ -30,10 +30,22 @@ DEFAULT_LINGER = -1  # libzmq's own default: wait forever for unsent messages
 # Messages are frames minus the frames that had more parts following.
 MORE_OUT, MORE_IN, FRAMES_OUT, FRAMES_IN, BYTES_OUT, BYTES_IN = range(6)
 LAST_SEND, LAST_RECV, MORE_SEEN_AT, OWNER = range(6, 10)
+# Frames counted when the traffic clock last looked (it stamps LAST_SEND/RECV).
+SEEN_OUT, SEEN_IN = range(10, 12)
 
 
 def new_counters(owner: int) -> list[float]:
-    return [0, 0, 0, 0, 0, 0, 0.0, 0.0, -1, owner]
+    return [0, 0, 0, 0, 0, 0, 0.0, 0.0, -1, owner, 0, 0]
+
+
+def stamp_counters(counters: list[float], now: float) -> None:
+    """Time the last send/recv as ``now`` if frames moved since the last look."""
+    if counters[FRAMES_OUT] != counters[SEEN_OUT]:
+        counters[SEEN_OUT] = counters[FRAMES_OUT]
+        counters[LAST_SEND] = now
+    if counters[FRAMES_IN] != counters[SEEN_IN]:
+        counters[SEEN_IN] = counters[FRAMES_IN]
+        counters[LAST_RECV] = now
 
 
 def traffic_row(counters: list[float]) -> list[float]:
@@ -195,6 +207,7 @@ class SocketEntry:
         record = self.freeze_static()
         if self.traffic is None:
             return record
+        stamp_counters(self.traffic, time.time())
         return dataclasses.replace(record, traffic=freeze_counters(self.traffic))
 
     def freeze_static(self) -> SocketRecord:

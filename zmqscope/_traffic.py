@@ -28,13 +28,12 @@ from zmqscope._entries import (
     BYTES_OUT,
     FRAMES_IN,
     FRAMES_OUT,
-    LAST_RECV,
-    LAST_SEND,
     MORE_IN,
     MORE_OUT,
     MORE_SEEN_AT,
     OWNER,
     SocketEntry,
+    stamp_counters,
 )
 
 SlowPath = Callable[[Any], None]
@@ -69,12 +68,11 @@ def forget_all() -> None:
     _refs.clear()
 
 
-# A clock read by every counted message: one list item instead of a
-# time.time() call per message (which alone cost a tenth of inproc
-# throughput). A daemon thread moves it on every CLOCK_STEP seconds while
-# traffic mode is on, so "last send"/"last recv" are exact to CLOCK_STEP.
+# The time of the last send and recv is not read per message (time.time()
+# alone cost a tenth of inproc throughput): a daemon thread looks at every
+# counted socket each CLOCK_STEP seconds and stamps those whose frame counts
+# moved. "last send" and "last recv" are therefore exact to CLOCK_STEP.
 CLOCK_STEP = 0.1
-clock = [time.time()]
 _clock_thread: threading.Thread | None = None
 
 
@@ -86,17 +84,20 @@ def start_clock() -> None:
     _clock_thread.start()
 
 
+def stamp(now: float) -> None:
+    """Give every socket whose frame counts moved since the last look the time ``now``."""
+    for counters in list(_counters.values()):
+        stamp_counters(counters, now)
+
+
 def _tick() -> None:
-    # Runs as long as something counts: when forget_all() empties the
-    # counters (uninstall), the thread ends at its next step.
-    while True:
-        clock[0] = time.time()
+    # Runs while something is counted: when forget_all() empties the counters
+    # (uninstall), the thread ends at its next step.
+    global _clock_thread
+    while _counters:
+        stamp(time.time())
         time.sleep(CLOCK_STEP)
-        if not _counters:
-            clock[0] = time.time()
-            global _clock_thread
-            _clock_thread = None
-            return
+    _clock_thread = None
 
 
 def _wrap_send(original: Any, slow: SlowPath) -> Any:
@@ -124,7 +125,6 @@ def _wrap_send(original: Any, slow: SlowPath) -> Any:
                 counters[BYTES_OUT] += len(data)
             except TypeError:  # a buffer without len(): count its bytes
                 counters[BYTES_OUT] += memoryview(data).nbytes
-            counters[LAST_SEND] = clock[0]
         return result
 
     return send
@@ -137,7 +137,6 @@ def _count_received(self: Any, size: int, slow: SlowPath) -> None:
             slow(self)
         counters[FRAMES_IN] += 1
         counters[BYTES_IN] += size
-        counters[LAST_RECV] = clock[0]
 
 
 def _wrap_recv(original: Any, slow: SlowPath) -> Any:
@@ -152,7 +151,6 @@ def _wrap_recv(original: Any, slow: SlowPath) -> Any:
                 slow(self)
             counters[FRAMES_IN] += 1
             counters[BYTES_IN] += len(result)
-            counters[LAST_RECV] = clock[0]
         return result
 
     return recv

@@ -26,6 +26,7 @@ from zmqscope._entries import (
     Site,
     SocketEntry,
     new_counters,
+    stamp_counters,
     traffic_row,
 )
 from zmqscope._frames import RawFrame
@@ -452,7 +453,12 @@ class Registry:
             entries = self._sockets.values()
             changed = tuple(e.freeze_static() for e in entries if full or e.version > since)
             removed = () if full else tuple(sid for g, sid in self._removed if g > since)
-            traffic = {e.id: traffic_row(e.traffic) for e in entries if e.traffic is not None}
+            now = time.time()
+            traffic = {}
+            for entry in entries:
+                if entry.traffic is not None:
+                    stamp_counters(entry.traffic, now)
+                    traffic[entry.id] = traffic_row(entry.traffic)
             return Changes(
                 generation=self.generation,
                 full=full,

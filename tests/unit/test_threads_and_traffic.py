@@ -206,3 +206,21 @@ def test_uninstall_after_traffic_restores_send_and_recv(traffic: Ctx) -> None:
     assert zmq.Socket.send.__module__ == "zmq.sugar.socket"
     for name in ("recv", "recv_into", "get"):
         assert name not in zmq.Socket.__dict__
+
+
+def test_uncounted_sockets_work_in_traffic_mode(traffic: Ctx) -> None:
+    """Sockets zmqscope does not count (its own, or made before install) still pass data."""
+    private = hooks.private_context()
+    push = private.socket(zmq.PUSH)
+    push.bind("inproc://uncounted")
+    pull = private.socket(zmq.PULL)
+    pull.connect("inproc://uncounted")
+    push.send_multipart([b"head", b"body"])
+    assert pull.recv_multipart() == [b"head", b"body"]
+    push.send(b"x")
+    buffer = bytearray(4)
+    assert pull.recv_into(buffer) == 1 and buffer[:1] == b"x"
+    push.close()
+    pull.close()
+    hooks.term_private_context(private)
+    assert zmqscope.snapshot().sockets == ()
