@@ -3,10 +3,18 @@
 Per test: a :class:`~zmqscope._pytest_findings.Window` opens before setup;
 after teardown, the sockets recorded since (less those of wider-scoped
 fixtures) that are still open after a garbage collection, or were collected
-without ``close()``, fail the test through its teardown report. Sockets a
-class/module/package/session fixture creates are claimed by it and checked
-when pytest finalizes it, which happens during the teardown of the last test
-of that scope: that test carries the failure, naming the fixture and scope.
+without ``close()``, fail the test. Sockets a class/module/package/session
+fixture creates are claimed by it and checked when pytest finalizes it, which
+happens during the teardown of the last test of that scope: that test carries
+the failure, naming the fixture and scope.
+
+A leak is known only once teardown is over, yet it must fail the test itself
+(its "call" report: ``1 failed``, ``FAILED`` in ``-rf``, ``<failure>`` in JUnit
+XML, rerun by ``--lf``), not add an error at teardown. So the plugin runs the
+test protocol itself, with pytest's logging off, and logs each report once it
+is final: a passed call report waits for the teardown's verdict; every other
+report is logged as soon as it is made, as pytest would, so that ``-x`` and
+``--maxfail`` still see a failure before the teardown that depends on them.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.runner import runtestprotocol
 
 import zmqscope
 from zmqscope import _api, hooks
@@ -64,6 +73,8 @@ class _TestRun:
     spoiled: bool = False  # a phase failed or skipped: leaks are reported, not failed again
     blocked: list[Report] = field(default_factory=list)  # culprits of term() calls interrupted
     scope_ends: list[Finding] = field(default_factory=list)  # wider fixtures ended here
+    logs: bool = False  # the plugin runs the protocol: it logs the reports, pytest does not
+    held: pytest.TestReport | None = None  # a passed call report, logged after teardown
 
 
 @dataclass
@@ -116,6 +127,9 @@ class ZmqscopeManager:
 
     # -- per test ------------------------------------------------------------
 
+    # Two implementations of pytest_runtest_protocol (one under another name,
+    # hence specname): this wrapper opens the test's window around whichever
+    # plugin runs the protocol; the one below runs it unless another does.
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
         if not hooks.is_installed():
@@ -128,7 +142,32 @@ class ZmqscopeManager:
         finally:
             self._run = None
 
-    @pytest.hookimpl(wrapper=True)
+    @pytest.hookimpl(tryfirst=True, specname="pytest_runtest_protocol")
+    def pytest_runtest_protocol_run(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> bool | None:
+        """pytest's own protocol, with each report logged by :meth:`_log` once it is final.
+
+        Another plugin that runs the protocol logs the reports itself: then a
+        leak fails the run as an error at the test's teardown.
+        """
+        run = self._run
+        if run is None or run.nodeid != item.nodeid or _rerun_elsewhere(item):
+            return None
+        run.logs = True
+        ihook = item.ihook
+        ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        try:
+            runtestprotocol(item, nextitem=nextitem, log=False)
+        finally:
+            # Interrupted (KeyboardInterrupt, pytest.exit()) before the teardown's
+            # report: the call report still gets logged, as pytest would have.
+            self._log(item, run, None)
+        ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        return True
+
+    # Outermost (tryfirst): sees a report after pytest's own wrappers (xfail) changed it.
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
@@ -140,9 +179,24 @@ class ZmqscopeManager:
             run.spoiled = True
         if call.when == "teardown":
             self._finish(run, report)
+        if run.logs:
+            if call.when == "call" and report.passed:
+                run.held = report  # until teardown tells whether the test leaked
+            else:
+                # Now, as pytest would: -x and --maxfail must see a failed setup
+                # or call before the teardown, which then tears down every scope.
+                self._log(item, run, report)
         return report
 
-    def _finish(self, run: _TestRun, report: pytest.TestReport) -> None:
+    @staticmethod
+    def _log(item: pytest.Item, run: _TestRun, report: pytest.TestReport | None) -> None:
+        """Log the held call report, if any, then ``report``."""
+        held, run.held = run.held, None
+        for final in (held, report):
+            if final is not None:
+                item.ihook.pytest_runtest_logreport(report=final)
+
+    def _finish(self, run: _TestRun, teardown: pytest.TestReport) -> None:
         registry = hooks.registry()
         entries = [e for e in run.window.entries() if e not in self._claimed]
         self._totals += RunTotals(1, run.window.created())
@@ -160,8 +214,10 @@ class ZmqscopeManager:
         self._findings += findings
         failing = [f for f in findings if f.verdict is Verdict.FAILED]
         if failing:
-            report.outcome = "failed"
-            report.longrepr = longrepr(failing)
+            # The test's own report. Without one (--setup-only), or when another
+            # plugin ran the protocol and logged the call report already, the
+            # teardown's: an error at teardown, still a failed run.
+            _fail(run.held if run.held is not None else teardown, failing)
 
     @staticmethod
     def _verdict(run: _TestRun, allowed: bool) -> Verdict:
@@ -286,6 +342,28 @@ class ZmqscopeManager:
         if generation is None:
             generation = self._registries[registry] = next(self._generations)
         return self._worker + (f".{generation}" if generation else "")
+
+
+def _fail(report: pytest.TestReport, findings: list[Finding]) -> None:
+    """Turn a passed ``report`` into a failure showing ``findings``."""
+    report.outcome = "failed"
+    report.longrepr = longrepr(findings)
+    # An unexpected pass (non-strict xfail) that leaked: a failure like any
+    # other, not an XPASS (pytest counts no report with wasxfail as failed).
+    if hasattr(report, "wasxfail"):
+        del report.wasxfail
+
+
+def _rerun_elsewhere(item: pytest.Item) -> bool:
+    """True if pytest-rerunfailures will run this test, rerunning it if it fails.
+
+    Its ``pytest_runtest_protocol`` is a plain one, which zmqscope's (tryfirst)
+    would otherwise replace, silently turning ``--reruns`` and
+    ``@pytest.mark.flaky`` off.
+    """
+    plugin = item.config.pluginmanager.get_plugin("rerunfailures")
+    reruns = getattr(plugin, "get_reruns_count", None)
+    return callable(reruns) and reruns(item) is not None
 
 
 def _allows_leaks(item: pytest.Item) -> bool:

@@ -139,12 +139,18 @@ class LiveClient:
     def request(self, kind: RequestType, **params: Any) -> Any:
         """Send one request; its reply's data, or :class:`ClientError`."""
         request_id = next(self._ids)
-        try:
-            self._socket.send(encode_request(kind, request_id, **params), zmq.NOBLOCK)
-        except zmq.ZMQError as error:
-            raise ClientError(f"cannot send to {self.endpoint}: {error.strerror}") from None
         # A deadline, not a count of polls: stale replies must not extend it.
         deadline = time.monotonic() + self.timeout
+        # No peer to send to (a handshake that failed, a server gone) is the
+        # same to the user as a server that does not answer.
+        if not self._socket.poll(max(1, int(self.timeout * 1000)), zmq.POLLOUT):
+            raise ClientError(f"no answer from {self.endpoint} within {self.timeout:g} s")
+        try:
+            self._socket.send(encode_request(kind, request_id, **params), zmq.NOBLOCK)
+        except zmq.Again:
+            raise ClientError(f"no answer from {self.endpoint} within {self.timeout:g} s") from None
+        except zmq.ZMQError as error:
+            raise ClientError(f"cannot send to {self.endpoint}: {error.strerror}") from None
         while (left := deadline - time.monotonic()) > 0:
             if not self._socket.poll(max(1, int(left * 1000))):
                 continue

@@ -28,10 +28,10 @@ def test_a_function_fixture_that_never_closes_fails_the_test_using_it(
     """
     write_tests(pytester, "test_fn", source)
     result = run(pytester, "--zmqscope")
-    result.assert_outcomes(passed=2, errors=1)
+    result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*ERROR at teardown of test_uses_client*",
+            "*_ test_uses_client _*",
             f"  s1: DEALER socket created at test_fn.py:{line_of(source, 'made')} in client()*"
             " was never closed (connected tcp://127.0.0.1:5999)",
         ]
@@ -84,15 +84,15 @@ def test_class_and_module_fixtures_are_checked_when_their_scope_ends(
     result = run(pytester, "--zmqscope", "-v")
     # The fixture's sockets outlive the tests that use them: only the test
     # during whose teardown the scope ended carries the failure.
-    result.assert_outcomes(passed=5, errors=2)
+    result.assert_outcomes(passed=3, failed=2)
     result.stdout.fnmatch_lines(
         [
-            "*ERROR at teardown of TestGroup.test_two*",
+            "*_ TestGroup.test_two _*",
             "zmqscope: class-scoped fixture 'leaked_by_class' leaked 1 ZeroMQ socket"
             " (checked when its scope ended, during this test's teardown)",
             f"*XPUB socket created at test_wider.py:{line_of(WIDER, 'class leak')}"
             " in leaked_by_class()*",
-            "*ERROR at teardown of test_last_of_module*",
+            "*_ test_last_of_module _*",
             "zmqscope: module-scoped fixture 'leaked_by_module' leaked 1 ZeroMQ socket*",
             f"*PULL socket created at test_wider.py:{line_of(WIDER, 'module leak')}"
             " in leaked_by_module()*never closed (bound inproc://module-leaked)",
@@ -104,8 +104,17 @@ def test_class_and_module_fixtures_are_checked_when_their_scope_ends(
             " PULL socket*",
         ]
     )
+    result.stdout.fnmatch_lines(
+        [
+            "test_wider.py::TestGroup::test_one PASSED*",
+            "test_wider.py::TestGroup::test_two FAILED*",
+            "test_wider.py::test_first PASSED*",
+            "test_wider.py::test_second PASSED*",
+            "test_wider.py::test_last_of_module FAILED*",
+        ]
+    )
     result.stdout.no_fnmatch_line("*module-closed*")
-    result.stdout.no_fnmatch_line("*ERROR at teardown of test_first*")
+    result.stdout.no_fnmatch_line("*_ test_first _*")
 
 
 def test_a_session_fixture_leak_is_blamed_on_the_session_fixture(
@@ -135,10 +144,10 @@ def test_a_session_fixture_leak_is_blamed_on_the_session_fixture(
         """,
     )
     result = run(pytester, "--zmqscope")
-    result.assert_outcomes(passed=2, errors=1)
+    result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*ERROR at teardown of test_b*",
+            "*_ test_b _*",
             "zmqscope: session-scoped fixture 'broker' leaked 1 ZeroMQ socket*",
             "*ROUTER socket created at conftest.py:6 in broker()*",
         ]

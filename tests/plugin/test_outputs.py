@@ -26,21 +26,22 @@ def test_collected():
 
 def test_junit_xml_carries_the_failure_text(pytester: pytest.Pytester) -> None:
     write_tests(pytester, "test_ci", SUITE)
-    run(pytester, "--zmqscope", "--junitxml=junit.xml").assert_outcomes(passed=3, errors=2)
+    run(pytester, "--zmqscope", "--junitxml=junit.xml").assert_outcomes(passed=1, failed=2)
     cases = {
         case.get("name"): case for case in ET.parse(pytester.path / "junit.xml").iter("testcase")
     }
-    assert cases["test_clean"].find("error") is None
-    error = cases["test_open"].find("error")
-    assert error is not None
+    assert list(cases["test_clean"]) == []
+    # A <failure> of the test itself, not an <error> at its teardown.
+    assert [child.tag for child in cases["test_open"]] == ["failure"]
+    failure = cases["test_open"].find("failure")
+    assert failure is not None
     line = line_of(SUITE, "open")
-    assert error.get("message") == (
-        f'failed on teardown with "zmqscope: leaked PULL socket from test_ci.py:{line}"'
-    )
+    assert failure.get("message") == f"zmqscope: leaked PULL socket from test_ci.py:{line}"
     assert f"PULL socket created at test_ci.py:{line} in test_open() by MainThread" in (
-        error.text or ""
+        failure.text or ""
     )
-    assert "bind inproc://open" in (error.text or "")
+    assert "bind inproc://open" in (failure.text or "")
+    assert [child.tag for child in cases["test_collected"]] == ["failure"]
 
 
 def test_json_report_names_the_test_of_every_leak(pytester: pytest.Pytester) -> None:
@@ -100,7 +101,9 @@ def test_xdist_workers_check_their_own_tests_and_the_json_merges(
     )
     write_tests(pytester, "test_many", f"import zmq\n\n{body}")
     result = run(pytester, "--zmqscope", "-n", "2", "--zmqscope-json=merged.json")
-    result.assert_outcomes(passed=8, errors=8)
+    result.assert_outcomes(failed=8)
+    for name in names:  # in whatever order the workers finished
+        result.stdout.fnmatch_lines([f"FAILED test_many.py::{name} - zmqscope: leaked PULL*"])
     result.stdout.fnmatch_lines(
         ["zmqscope: 8 tests checked, 8 sockets created, 8 leaks in 8 tests"]
     )
