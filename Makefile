@@ -26,8 +26,9 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict zmqscope
 
 # Two workers: the suite is mostly subprocesses waiting on each other.
+# --zmqscope: our own suite must leak no socket either.
 test: lint typecheck
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --zmqscope
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
