@@ -35,25 +35,13 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from zmqscope.cli.demo import demo_command
 from zmqscope.client import LiveClient, discover
 from zmqscope.tui import ScopeApp
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = (120, 36)
-DEMO = [
-    "-m",
-    "zmqscope",
-    "run",
-    "--traffic",
-    "--grace",
-    "2",
-    "-m",
-    "zmqscope.examples.demo_app",
-    "--shutdown-after",
-    "6",
-    "--hold",
-    "30",
-]
+DEMO = demo_command(shutdown_after=6, hold=30)
 START_TIMEOUT = 20.0  # seconds for the demo to start serving
 BLOCK_TIMEOUT = 30.0  # seconds for its term() to be reported blocked
 
@@ -65,7 +53,7 @@ def running_demo() -> Iterator[tuple[subprocess.Popen[bytes], LiveClient]]:
     os.chmod(runtime, 0o700)
     os.environ["XDG_RUNTIME_DIR"] = str(runtime)  # for discover() in this process too
     child = subprocess.Popen(
-        [sys.executable, *DEMO],
+        DEMO,
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,

@@ -53,8 +53,9 @@ def main(args: argparse.Namespace) -> int:
         _stop(child)
 
 
-def _start(log: Path, shutdown_after: float) -> subprocess.Popen[bytes]:
-    command = [
+def demo_command(shutdown_after: float, hold: float = 20.0) -> list[str]:
+    """The demo app under ``zmqscope run``, as ``zmqscope demo`` and the screenshots start it."""
+    return [
         sys.executable,
         "-m",
         "zmqscope",
@@ -65,10 +66,14 @@ def _start(log: Path, shutdown_after: float) -> subprocess.Popen[bytes]:
         "-m",
         "zmqscope.examples.demo_app",
         "--shutdown-after",
-        str(shutdown_after),
+        f"{shutdown_after:g}",
         "--hold",
-        "20",
+        f"{hold:g}",
     ]
+
+
+def _start(log: Path, shutdown_after: float) -> subprocess.Popen[bytes]:
+    command = demo_command(shutdown_after)
     with open(log, "wb") as output:
         return subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
