@@ -1,0 +1,317 @@
+"""The wrappers installed on pyzmq's classes, and what each one records.
+
+Each wrapper calls pyzmq's own method first and records afterwards, so
+return values and exceptions are pyzmq's; recording runs guarded, so a
+failure inside zmqscope is counted (``hooks.internal_errors()``) and never
+reaches the application. The state they record into lives in
+:mod:`zmqscope.hooks`, read at call time (a forked child gets a new one).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from types import FrameType
+from typing import Any, TypeVar
+
+import zmq
+
+from zmqscope import _traffic
+from zmqscope import hooks as _hooks
+from zmqscope._frames import RawFrame, current_thread_ref
+from zmqscope.model import EndpointOp
+from zmqscope.registry import ContextEntry, SocketEntry, make_site
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _guarded(record: Callable[..., None]) -> Callable[..., None]:
+    """Run a recording step; zmqscope's own failure never reaches the app."""
+
+    @functools.wraps(record)
+    def run(*args: Any) -> None:
+        try:
+            record(*args)
+        except Exception:
+            _hooks._state.internal_errors += 1
+
+    return run
+
+
+# A close is explained by where it was called from; a short stack keeps the
+# close path cheap (socket()+close() is measured in benchmarks/).
+CLOSE_STACK_DEPTH = 3
+
+# A close() from pyzmq's finalizer means the application never closed it.
+_SOCKET_DEL_CODE = zmq.Socket.__del__.__code__
+# pyzmq's code objects that tell where a LINGER value came from.
+_LINGER_SOURCES = {
+    zmq.Context.socket.__code__: "context",  # ctx.sockopts applied to a new socket
+    zmq.Context.destroy.__code__: "destroy",  # ctx.destroy(linger=...)
+}
+_LINGER = int(zmq.LINGER)
+_SUBSCRIBE, _UNSUBSCRIBE = int(zmq.SUBSCRIBE), int(zmq.UNSUBSCRIBE)
+_MAX_OPTION_TEXT = 80
+
+
+# -- what each wrapper records ------------------------------------------------
+
+
+def _record_socket(sock: Any) -> None:
+    reg = _hooks._state.registry
+    handle = sock.underlying
+    existing = reg.open_socket(handle)
+    if existing is not None:
+        # A shadow (Socket.shadow, asyncio's internal shadow): same socket.
+        _traffic.follow(sock, existing)
+        return
+    ctx = getattr(sock, "context", None)
+    context = _hooks._context_entry(ctx)
+    if context is None and not (ctx is None and _hooks._state.installed):
+        return  # a context nobody asked zmqscope to watch
+    site = make_site(current_thread_ref(), _hooks._capture())
+    entry = reg.socket_created(sock, handle, context, sock._type_name, site, adopted=False)
+    _traffic.follow(sock, entry)
+
+
+def _record_close(entry: SocketEntry, linger: Any, collected: bool) -> None:
+    if linger is not None:
+        entry.linger, entry.linger_source = int(linger), "close"
+    thread = current_thread_ref()
+    stack: tuple[RawFrame, ...] = ()
+    frames = _hooks._state.frames
+    if not collected and frames is not None:
+        stack = frames.capture(min(CLOSE_STACK_DEPTH, _hooks._state.stack_depth))
+        _hooks.note_thread(entry, stack[0] if stack else None, thread)
+    _hooks._state.registry.socket_closed(entry, make_site(thread, stack), collected)
+
+
+def _called_from_finalizer(frame: FrameType | None) -> bool:
+    """True when pyzmq's ``Socket.__del__`` is closing a socket being collected.
+
+    Looks a few frames up: ``_AsyncSocket.close`` sits between ``__del__``
+    and this ``close`` for asyncio sockets.
+    """
+    for _ in range(3):
+        if frame is None:
+            return False
+        if frame.f_code is _SOCKET_DEL_CODE:
+            return True
+        frame = frame.f_back
+    return False
+
+
+@_guarded
+def _record_endpoint(sock: Any, op: EndpointOp, addr: Any, result: Any) -> None:
+    entry = _hooks._entry_of(sock)
+    if entry is None:
+        return
+    requested = _hooks._text(addr)
+    # pyzmq's bind() returns a context manager holding LAST_ENDPOINT, which
+    # is the resolved address of a wildcard bind; no extra libzmq call.
+    url = _hooks._text(getattr(result, "addr", None) or requested)
+    site = _hooks.call_site()
+    _hooks.note_thread(entry, site)
+    _hooks._state.registry.endpoint_added(
+        entry, op, url, requested if requested != url else None, site
+    )
+
+
+@_guarded
+def _record_endpoint_removed(sock: Any, op: EndpointOp, addr: Any) -> None:
+    entry = _hooks._entry_of(sock)
+    if entry is not None:
+        _hooks.note_thread(entry, _hooks.call_site())
+        _hooks._state.registry.endpoint_removed(entry, op, _hooks._text(addr))
+
+
+@_guarded
+def _record_option(sock: Any, option: Any, value: Any) -> None:
+    entry = _hooks._entry_of(sock)
+    if entry is None:
+        return
+    option = int(option)
+    _hooks.note_thread(entry, _hooks.call_site())
+    reg = _hooks._state.registry
+    if option == _LINGER:
+        # Frames: this function, its guard, the set() wrapper, its caller.
+        caller = sys._getframe(3).f_code
+        reg.linger_set(entry, int(value), _LINGER_SOURCES.get(caller, "setsockopt"))
+        return
+    if option in (_SUBSCRIBE, _UNSUBSCRIBE):
+        reg.option_set(entry, "SUBSCRIBE", _subscriptions(entry, option, _hooks._text(value)))
+        return
+    try:
+        name = zmq.SocketOption(option).name
+    except ValueError:
+        name = str(option)
+    reg.option_set(entry, name, _hooks._text(value)[:_MAX_OPTION_TEXT])
+
+
+def _subscriptions(entry: SocketEntry, option: int, topic: str) -> str:
+    """The SUB socket's current topics, as a short comma-separated list."""
+    current = entry.options.get("SUBSCRIBE", "") if entry.options else ""
+    topics = [t for t in current.split(",") if t]
+    quoted = repr(topic[:_MAX_OPTION_TEXT])
+    if option == _SUBSCRIBE:
+        topics.append(quoted)
+    elif quoted in topics:
+        topics.remove(quoted)
+    return ",".join(topics[-16:])
+
+
+@_guarded
+def _record_context(ctx: Any) -> None:
+    if getattr(_hooks._quiet, "on", False):
+        return
+    if _hooks._state.installed and ctx.underlying not in _hooks._state.ignored:
+        site = make_site(current_thread_ref(), _hooks._capture())
+        _hooks._state.registry.context_created(ctx.underlying, site, adopted=False)
+
+
+# -- the wrappers ----------------------------------------------------------------
+
+
+def _wrap_socket_init(original: F) -> F:
+    @functools.wraps(original)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        try:  # inline rather than @_guarded: socket creation is the busiest hook
+            _record_socket(self)
+        except Exception:
+            _hooks._state.internal_errors += 1
+
+    return __init__  # type: ignore[return-value]
+
+
+def _wrap_close(original: F) -> F:
+    @functools.wraps(original)
+    def close(self: Any, *args: Any, **kwargs: Any) -> Any:
+        entry = None if self.closed else _hooks._entry_of(self)
+        result = original(self, *args, **kwargs)
+        if entry is not None:
+            try:
+                linger = args[0] if args else kwargs.get("linger")
+                _record_close(entry, linger, _called_from_finalizer(sys._getframe(1)))
+            except Exception:
+                _hooks._state.internal_errors += 1
+        return result
+
+    return close  # type: ignore[return-value]
+
+
+def _wrap_endpoint(original: F, op: EndpointOp) -> F:
+    @functools.wraps(original)
+    def add(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        addr = args[0] if args else kwargs.get("addr")
+        _record_endpoint(self, op, addr, result)
+        return result
+
+    return add  # type: ignore[return-value]
+
+
+def _wrap_endpoint_removal(original: F, op: EndpointOp) -> F:
+    @functools.wraps(original)
+    def remove(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        addr = args[0] if args else kwargs.get("addr")
+        _record_endpoint_removed(self, op, addr)
+        return result
+
+    return remove  # type: ignore[return-value]
+
+
+def _wrap_set(original: F) -> F:
+    @functools.wraps(original)
+    def set(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        option = args[0] if args else kwargs.get("option")
+        value = args[1] if len(args) > 1 else kwargs.get("optval", kwargs.get("value"))
+        if option is not None:
+            _record_option(self, option, value)
+        return result
+
+    return set  # type: ignore[return-value]
+
+
+def _wrap_context_init(original: F) -> F:
+    @functools.wraps(original)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        _record_context(self)
+
+    return __init__  # type: ignore[return-value]
+
+
+def _wrap_term(original: F) -> F:
+    @functools.wraps(original)
+    def term(self: Any, *args: Any, **kwargs: Any) -> Any:
+        entry = _term_starting(self)
+        token = _observe_term(entry)
+        try:
+            result = original(self, *args, **kwargs)
+        except BaseException:
+            if entry is not None:
+                _hooks._state.registry.term_failed(entry)
+            raise
+        finally:
+            _observe_term_end(token)
+        if entry is not None:
+            _hooks._state.registry.term_returned(entry)
+        return result
+
+    return term  # type: ignore[return-value]
+
+
+def _term_starting(ctx: Any) -> ContextEntry | None:
+    """Mark the context terminating; the outermost of destroy/term owns it."""
+    try:
+        if ctx.closed:
+            return None
+        entry = _hooks._context_entry(ctx)
+        if entry is None:
+            return None
+        site = make_site(current_thread_ref(), _hooks._capture())
+        return entry if _hooks._state.registry.term_called(entry, site) else None
+    except Exception:
+        _hooks._state.internal_errors += 1
+        return None
+
+
+def _observe_term(entry: ContextEntry | None) -> object:
+    observer = _hooks._state.term_observer
+    if entry is None or observer is None:
+        return None
+    try:
+        return (observer, observer.term_started(entry))
+    except Exception:
+        _hooks._state.internal_errors += 1
+        return None
+
+
+def _observe_term_end(token: object) -> None:
+    if isinstance(token, tuple):
+        observer, inner = token
+        try:
+            observer.term_finished(inner)
+        except Exception:
+            _hooks._state.internal_errors += 1
+
+
+def lifecycle_patches() -> list[tuple[type, str, Callable[[Any], Any]]]:
+    sock, ctx = zmq.Socket, zmq.Context
+    return [
+        (sock, "__init__", _wrap_socket_init),
+        (sock, "close", _wrap_close),
+        (sock, "bind", lambda f: _wrap_endpoint(f, EndpointOp.BIND)),
+        (sock, "connect", lambda f: _wrap_endpoint(f, EndpointOp.CONNECT)),
+        (sock, "unbind", lambda f: _wrap_endpoint_removal(f, EndpointOp.BIND)),
+        (sock, "disconnect", lambda f: _wrap_endpoint_removal(f, EndpointOp.CONNECT)),
+        (sock, "set", _wrap_set),
+        (sock, "setsockopt", _wrap_set),
+        (ctx, "__init__", _wrap_context_init),
+        (ctx, "term", _wrap_term),
+        (ctx, "destroy", _wrap_term),
+    ]
