@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from dataclasses import dataclass
 
 from zmqscope._frames import RawFrame
 from zmqscope.model import (
     CallSite,
     ContextRecord,
     ContextState,
+    Culprit,
     Endpoint,
     EndpointOp,
     Frame,
@@ -17,6 +19,7 @@ from zmqscope.model import (
     SocketState,
     ThreadRef,
     Traffic,
+    UsageWarning,
 )
 
 RawThread = tuple[int, str]
@@ -202,6 +205,34 @@ class SocketEntry:
             e.op is EndpointOp.CONNECT and not e.url.startswith("inproc://") for e in self.endpoints
         )
 
+    def sharing_warning(
+        self, first: RawThread, second: RawThread, site: RawFrame | None
+    ) -> UsageWarning | None:
+        """The warning for ``second`` coming back to a socket ``first`` uses; once a pair."""
+        pair = frozenset((first[0], second[0]))
+        if self.warned is None:
+            self.warned = set()
+        if pair in self.warned:
+            return None
+        self.warned.add(pair)
+        first_site = frozen_frame(self.owner_site) if self.owner_site else None
+        second_site = frozen_frame(site) if site else None
+        where = f" at {second_site.short()}" if second_site else ""
+        before = f" (last at {first_site.short()})" if first_site else ""
+        return UsageWarning(
+            kind="cross-thread",
+            socket=self.id,
+            message=(
+                f"{self.type_name} socket {self.id} used by {second[1]}{where} while "
+                f"{first[1]}{before} still uses it: ZeroMQ sockets are not thread-safe"
+            ),
+            time=time.time(),
+            first=ThreadRef(*first),
+            first_site=first_site,
+            second=ThreadRef(*second),
+            second_site=second_site,
+        )
+
     def freeze(self) -> SocketRecord:
         """The frozen record, with traffic counters as they are now."""
         record = self.freeze_static()
@@ -267,3 +298,24 @@ class ContextEntry:
             terminated_at=self.terminated_at,
             adopted=self.adopted,
         )
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed in the registry since a generation (everything when ``full``).
+
+    ``sockets`` are frozen without traffic; ``traffic`` holds the counters of
+    every counted socket as plain lists (they change on every message).
+    """
+
+    generation: int
+    full: bool
+    taken_at: float
+    sockets: tuple[SocketRecord, ...]
+    removed: tuple[str, ...]
+    traffic: dict[str, list[float]]
+    contexts: tuple[ContextRecord, ...]
+    culprits: tuple[Culprit, ...]
+    warnings: tuple[UsageWarning, ...]
+    created_total: int
+    dropped: int

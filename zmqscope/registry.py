@@ -15,11 +15,11 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from zmqscope._entries import (
     OWNER,
+    Changes,
     ContextEntry,
     EndpointEntry,
     RawThread,
@@ -31,17 +31,13 @@ from zmqscope._entries import (
 )
 from zmqscope._frames import RawFrame
 from zmqscope.model import (
-    ContextRecord,
     ContextState,
     Culprit,
     EndpointOp,
     Event,
-    Frame,
     ProcessInfo,
     Snapshot,
-    SocketRecord,
     SocketState,
-    ThreadRef,
     UsageWarning,
 )
 
@@ -332,31 +328,10 @@ class Registry:
     def _shared(
         self, entry: SocketEntry, first: RawThread, second: RawThread, site: RawFrame | None
     ) -> UsageWarning | None:
-        pair = frozenset((first[0], second[0]))
-        if entry.warned is None:
-            entry.warned = set()
-        if pair in entry.warned:
-            return None
-        entry.warned.add(pair)
-        first_site = Frame(*entry.owner_site) if entry.owner_site else None
-        second_site = Frame(*site) if site else None
-        where = f" at {second_site.short()}" if second_site else ""
-        before = f" (last at {first_site.short()})" if first_site else ""
-        warning = UsageWarning(
-            kind="cross-thread",
-            socket=entry.id,
-            message=(
-                f"{entry.type_name} socket {entry.id} used by {second[1]}{where} while "
-                f"{first[1]}{before} still uses it: ZeroMQ sockets are not thread-safe"
-            ),
-            time=time.time(),
-            first=ThreadRef(*first),
-            first_site=first_site,
-            second=ThreadRef(*second),
-            second_site=second_site,
-        )
-        self._warnings.append(warning)
-        self._emit("warning", entry.id, entry.context_id, warning.message)
+        warning = entry.sharing_warning(first, second, site)
+        if warning is not None:
+            self._warnings.append(warning)
+            self._emit("warning", entry.id, entry.context_id, warning.message)
         return warning
 
     def endpoint_added(
@@ -491,27 +466,6 @@ class Registry:
             culprits=culprits,
             warnings=warnings,
         )
-
-
-@dataclass(frozen=True)
-class Changes:
-    """What changed in the registry since a generation (everything when ``full``).
-
-    ``sockets`` are frozen without traffic; ``traffic`` holds the counters of
-    every counted socket as plain lists (they change on every message).
-    """
-
-    generation: int
-    full: bool
-    taken_at: float
-    sockets: tuple[SocketRecord, ...]
-    removed: tuple[str, ...]
-    traffic: dict[str, list[float]]
-    contexts: tuple[ContextRecord, ...]
-    culprits: tuple[Culprit, ...]
-    warnings: tuple[UsageWarning, ...]
-    created_total: int
-    dropped: int
 
 
 def _short(site: RawFrame) -> str:
