@@ -22,7 +22,7 @@ import zmq
 
 from zmqscope import _traffic, _wrappers
 from zmqscope._frames import FrameFilter, RawFrame, current_thread_ref
-from zmqscope.model import ProcessInfo, UsageWarning
+from zmqscope.model import ProcessInfo
 from zmqscope.registry import ContextEntry, Registry, SocketEntry, make_site
 
 DEFAULT_STACK_DEPTH = 12
@@ -48,7 +48,6 @@ class _State:
     originals: list[tuple[type, str, bool, Any]] = field(default_factory=list)
     frames: FrameFilter | None = None
     term_observer: TermObserver | None = None
-    warning_listeners: list[Callable[[UsageWarning], None]] = field(default_factory=list)
     internal_errors: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -123,15 +122,12 @@ def _thread_alive(ident: int) -> bool:
 def note_thread(
     entry: SocketEntry, site: RawFrame | None, thread: tuple[int, str] | None = None
 ) -> None:
-    """Record which thread called into ``entry`` (and warn if it is shared)."""
+    """Record which thread called into ``entry`` (the registry warns if it is shared)."""
     thread = thread or current_thread_ref()
     if entry.owner == thread:
         entry.owner_site = site  # the usual case: the owner again, nothing to check
         return
-    warning = _state.registry.thread_used(entry, thread, site, _thread_alive)
-    if warning is not None:
-        for listener in list(_state.warning_listeners):
-            listener(warning)
+    _state.registry.thread_used(entry, thread, site, _thread_alive)
 
 
 _quiet = threading.local()
@@ -248,10 +244,6 @@ def set_term_observer(observer: TermObserver | None) -> None:
     _state.term_observer = observer
 
 
-def add_warning_listener(listener: Callable[[UsageWarning], None]) -> None:
-    _state.warning_listeners.append(listener)
-
-
 def watch(ctx: zmq.Context[Any]) -> None:
     """Record the sockets of one existing context (e.g. ``Context.instance()``).
 
@@ -297,7 +289,6 @@ def _after_fork_in_child() -> None:
         originals=old.originals,
         frames=old.frames,
         term_observer=old.term_observer,
-        warning_listeners=old.warning_listeners,
     )
     _state.registry.traffic = old.registry.traffic
     _traffic.forget_all()

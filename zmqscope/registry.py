@@ -377,9 +377,6 @@ class Registry:
         with self._lock:
             return list(self._sockets.values())
 
-    def entry(self, socket_id: str) -> SocketEntry | None:
-        return self._sockets.get(socket_id)
-
     def created_since(self, mark: int) -> list[SocketEntry]:
         """Entries of the sockets recorded after ``created_total`` was ``mark``, oldest first.
 

@@ -225,10 +225,6 @@ class SocketRecord:
     adopted: bool = False
 
     @property
-    def creator(self) -> ThreadRef | None:
-        return self.created.thread
-
-    @property
     def active_endpoints(self) -> tuple[Endpoint, ...]:
         return tuple(e for e in self.endpoints if e.active)
 
