@@ -6,7 +6,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 
-from zmqscope._frames import RawFrame
+from zmqscope._frames import FrameFilter, RawFrame, RawStack
 from zmqscope.model import (
     CallSite,
     ContextRecord,
@@ -80,18 +80,50 @@ def freeze_counters(counters: list[float]) -> Traffic:
 
 
 class Site:
-    """A call site as captured: raw frames, resolved only on snapshot."""
+    """A call site as captured: raw frames, resolved the first time they are read."""
 
-    __slots__ = ("stack", "thread", "time")
+    __slots__ = ("_frames", "_resolver", "thread", "time")
 
-    def __init__(self, when: float, thread: RawThread | None, stack: tuple[RawFrame, ...]) -> None:
+    def __init__(
+        self,
+        when: float,
+        thread: RawThread | None,
+        frames: RawStack | tuple[RawFrame, ...] = (),
+        resolver: FrameFilter | None = None,
+    ) -> None:
         self.time = when
         self.thread = thread
-        self.stack = stack
+        # A RawStack (a list) until first read, then the resolved tuple. One
+        # slot, swapped in one step: readers on other threads see either.
+        self._frames = frames
+        self._resolver = resolver
+
+    @property
+    def stack(self) -> tuple[RawFrame, ...]:
+        """The application's frames, innermost first."""
+        frames = self._frames
+        if type(frames) is list:
+            resolver = self._resolver
+            frames = self._frames = resolver.resolve(frames) if resolver else ()
+        return frames  # type: ignore[return-value]
+
+    @property
+    def first(self) -> RawFrame | None:
+        stack = self.stack
+        return stack[0] if stack else None
 
     def freeze(self) -> CallSite:
         thread = ThreadRef(*self.thread) if self.thread else None
         return CallSite(self.time, thread, tuple(frozen_frame(f) for f in self.stack))
+
+
+# Where a thread last used a socket: a frame, or a captured site read lazily.
+SiteRef = RawFrame | Site | None
+
+
+def site_frame(site: SiteRef) -> RawFrame | None:
+    """The frame a site stands for: a frame as is, a captured site's innermost."""
+    return site.first if isinstance(site, Site) else site
 
 
 # Frozen frames are shared like the raw ones: most sockets come from a few lines.
@@ -179,7 +211,7 @@ class SocketEntry:
         self.threads: tuple[RawThread, ...] = (created.thread,) if created.thread else ()
         # The thread that used the socket last, and where (misuse detection).
         self.owner: RawThread | None = created.thread
-        self.owner_site: RawFrame | None = created.stack[0] if created.stack else None
+        self.owner_site: SiteRef = created
         self.warned: set[frozenset[int]] | None = None
         self.traffic: list[float] | None = None
         self.pinned = False  # a culprit of a blocked term(): kept after it returns
@@ -206,7 +238,7 @@ class SocketEntry:
         )
 
     def sharing_warning(
-        self, first: RawThread, second: RawThread, site: RawFrame | None
+        self, first: RawThread, second: RawThread, site: SiteRef
     ) -> UsageWarning | None:
         """The warning for ``second`` coming back to a socket ``first`` uses; once a pair."""
         pair = frozenset((first[0], second[0]))
@@ -215,8 +247,9 @@ class SocketEntry:
         if pair in self.warned:
             return None
         self.warned.add(pair)
-        first_site = frozen_frame(self.owner_site) if self.owner_site else None
-        second_site = frozen_frame(site) if site else None
+        first_frame, second_frame = site_frame(self.owner_site), site_frame(site)
+        first_site = frozen_frame(first_frame) if first_frame else None
+        second_site = frozen_frame(second_frame) if second_frame else None
         where = f" at {second_site.short()}" if second_site else ""
         before = f" (last at {first_site.short()})" if first_site else ""
         return UsageWarning(

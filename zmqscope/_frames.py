@@ -1,7 +1,12 @@
-"""Cheap call-site capture: a ``sys._getframe`` walk, no source lookup.
+"""Cheap call-site capture: a ``sys._getframe`` walk now, names and lines later.
 
-DESIGN.md measured ``inspect.stack()`` at 0.3-1 ms per call and this walk at
-about 2 us, which is what lets every socket carry its creation stack.
+DESIGN.md measured ``inspect.stack()`` at 0.3-1 ms per call and a walk
+storing ``(file, line, function)`` at about 2 us. In place, right after
+libzmq made or closed a socket, every frame touched is a cache miss, so
+the walk here stores the least it can: each frame's code object and
+instruction offset (:data:`RawStack`). :meth:`FrameFilter.resolve` turns
+those into ``(file, line, function)`` when someone looks (a snapshot, a
+report), once per distinct call site.
 """
 
 from __future__ import annotations
@@ -10,9 +15,13 @@ import os
 import sys
 import threading
 from types import CodeType, FrameType
+from typing import Any
 
-# (file, line, function): resolved to model.Frame only when a snapshot is made.
+# (file, line, function): turned into model.Frame only when a snapshot is made.
 RawFrame = tuple[str, int, str]
+# What a walk records: code object, instruction offset, code object, offset, ...
+# innermost first. A list, not a tuple: it is the walk's own list, kept as is.
+RawStack = list[Any]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 # The bundled example apps live inside the package but are application code.
@@ -41,17 +50,26 @@ def _plumbing_prefixes() -> tuple[str, ...]:
     return tuple(prefixes)
 
 
-# Distinct (code, line) call sites are few in any program; this only guards
+# Distinct (code, offset) call sites are few in any program; this only guards
 # against code generated at run time without end.
 _MAX_SITES = 100_000
+_UNSEEN = object()
+
+
+def line_at(code: CodeType, offset: int) -> int:
+    """The source line of the instruction at byte ``offset`` (what ``f_lineno`` says)."""
+    for start, end, line in code.co_lines():
+        if start <= offset < end and line is not None:
+            return line
+    return code.co_firstlineno
 
 
 class FrameFilter:
-    """Decides, once per code file, whether its frames are plumbing.
+    """Tells plumbing frames from the application's, and resolves raw stacks.
 
-    Captured frames are shared: every socket made at the same line holds the
-    same ``(file, line, function)`` tuple, so a record costs one small tuple
-    of references, not a dozen new tuples.
+    A verdict is made once per code file. Resolved frames are shared: every
+    socket made at the same line holds the same ``(file, line, function)``
+    tuple.
     """
 
     __slots__ = ("_cache", "_codes", "_ignored", "_prefixes", "_sites")
@@ -60,10 +78,8 @@ class FrameFilter:
         self._prefixes = prefixes if prefixes is not None else _plumbing_prefixes()
         # code filename -> its absolute path, or None for plumbing.
         self._cache: dict[str, str | None] = {}
-        # (id(code), f_lasti) -> the shared frame, or None for plumbing. Keyed
-        # by the instruction offset, not the line: reading f_lineno decodes
-        # the line table on every call, f_lasti is a plain field. The code
-        # objects are kept alive in _codes so that their ids stay theirs.
+        # (id(code), offset) -> the shared frame, or None for plumbing. The
+        # code objects are kept alive in _codes so that their ids stay theirs.
         self._sites: dict[tuple[int, int], RawFrame | None] = {}
         self._codes: dict[int, CodeType] = {}
         self._ignored: frozenset[str] = frozenset()
@@ -98,42 +114,63 @@ class FrameFilter:
         """True for files made plumbing with :meth:`ignore` (e.g. a launcher script)."""
         return path in self._ignored
 
-    def _site(self, frame: FrameType) -> RawFrame | None:
-        code = frame.f_code
+    def capture(self, depth: int, skip: int = 1) -> RawStack:
+        """The caller's stack as raw frames, from the application's call site outward.
+
+        ``skip`` frames above this call are passed over outright, then
+        plumbing frames (pyzmq, zmqscope, ...) until the first application
+        frame; from there ``depth`` frames are taken as they come. Plumbing
+        frames among those (a thread's bootstrap, an event loop) are left
+        out when the stack is resolved.
+        """
+        frame: FrameType | None = sys._getframe(skip)
+        verdicts = self._cache
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            try:
+                verdict = verdicts[filename]
+            except KeyError:
+                verdict = self.application_path(filename)
+            if verdict is not None:
+                break
+            frame = frame.f_back
+        out: RawStack = []
+        append = out.append
+        left = depth
+        while frame is not None and left:
+            append(frame.f_code)
+            append(frame.f_lasti)
+            left -= 1
+            frame = frame.f_back
+        return out
+
+    def resolve(self, raw: RawStack) -> tuple[RawFrame, ...]:
+        """``(file, line, function)`` for each application frame of a raw stack."""
+        sites = self._sites
+        out: list[RawFrame] = []
+        for index in range(0, len(raw) - 1, 2):
+            code, offset = raw[index], raw[index + 1]
+            site = sites.get((id(code), offset), _UNSEEN)
+            if site is _UNSEEN:
+                site = self._site(code, offset)
+            if site is not None:
+                out.append(site)  # type: ignore[arg-type]
+        return tuple(out)
+
+    def _site(self, code: CodeType, offset: int) -> RawFrame | None:
         if len(self._sites) > _MAX_SITES:
             self._sites.clear()
             self._codes.clear()
         path = self.application_path(code.co_filename)
-        site = (path, frame.f_lineno, code.co_name) if path is not None else None
-        self._sites[(id(code), frame.f_lasti)] = site
+        site = (path, line_at(code, offset), code.co_name) if path is not None else None
+        self._sites[(id(code), offset)] = site
         self._codes[id(code)] = code
         return site
 
-    def capture(self, depth: int, skip: int = 1) -> tuple[RawFrame, ...]:
-        """The caller's stack, innermost application frame first.
-
-        ``skip`` frames above this call are ignored outright; plumbing frames
-        anywhere in the walk are left out, so the first entry is the
-        application's own call site and the rest walk outward.
-        """
-        frame: FrameType | None = sys._getframe(skip)
-        sites = self._sites
-        identity = id
-        out: list[RawFrame] = []
-        append = out.append
-        left = depth
-        while frame is not None:
-            try:
-                site = sites[identity(frame.f_code), frame.f_lasti]
-            except KeyError:
-                site = self._site(frame)
-            if site is not None:
-                append(site)
-                left -= 1
-                if not left:
-                    break
-            frame = frame.f_back
-        return tuple(out)
+    def call_site(self, skip: int = 1) -> RawFrame | None:
+        """The application frame that made the current call (resolved at once)."""
+        stack = self.resolve(self.capture(1, skip + 1))
+        return stack[0] if stack else None
 
 
 def current_thread_ref() -> tuple[int, str]:

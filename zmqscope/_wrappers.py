@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from time import time as _time
 from types import FrameType
 from typing import Any, TypeVar
 
@@ -19,9 +20,10 @@ import zmq
 
 from zmqscope import _traffic
 from zmqscope import hooks as _hooks
-from zmqscope._frames import RawFrame, current_thread_ref
+from zmqscope._entries import Site
+from zmqscope._frames import current_thread_ref
 from zmqscope.model import EndpointOp
-from zmqscope.registry import ContextEntry, SocketEntry, make_site
+from zmqscope.registry import ContextEntry, SocketEntry
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,7 +61,9 @@ _MAX_OPTION_TEXT = 80
 
 
 def _record_socket(sock: Any) -> None:
-    reg = _hooks._state.registry
+    # The busiest hook: kept to few calls (see benchmarks/README.md).
+    state = _hooks._state
+    reg = state.registry
     handle = sock.underlying
     existing = reg.open_socket(handle)
     if existing is not None:
@@ -68,23 +72,25 @@ def _record_socket(sock: Any) -> None:
         return
     ctx = getattr(sock, "context", None)
     context = _hooks._context_entry(ctx)
-    if context is None and not (ctx is None and _hooks._state.installed):
+    if context is None and not (ctx is None and state.installed):
         return  # a context nobody asked zmqscope to watch
-    site = make_site(current_thread_ref(), _hooks._capture())
-    entry = reg.socket_created(sock, handle, context, sock._type_name, site, adopted=False)
-    _traffic.follow(sock, entry)
+    frames = state.frames
+    stack = frames.capture(state.stack_depth, 2) if frames is not None else []
+    site = Site(_time(), current_thread_ref(), stack, frames)
+    entry = reg.socket_created(sock, handle, context, sock._type_name, site)
+    if entry.traffic is not None:
+        _traffic.follow(sock, entry)
 
 
 def _record_close(entry: SocketEntry, linger: Any, collected: bool) -> None:
     if linger is not None:
         entry.linger, entry.linger_source = int(linger), "close"
-    thread = current_thread_ref()
-    stack: tuple[RawFrame, ...] = ()
-    frames = _hooks._state.frames
-    if not collected and frames is not None:
-        stack = frames.capture(min(CLOSE_STACK_DEPTH, _hooks._state.stack_depth))
-        _hooks.note_thread(entry, stack[0] if stack else None, thread)
-    _hooks._state.registry.socket_closed(entry, make_site(thread, stack), collected)
+    if collected:
+        site = Site(_time(), current_thread_ref())
+    else:
+        site = _hooks.captured_site(depth=min(CLOSE_STACK_DEPTH, _hooks._state.stack_depth))
+        _hooks.note_thread(entry, site, site.thread)
+    _hooks._state.registry.socket_closed(entry, site, collected)
 
 
 def _called_from_finalizer(frame: FrameType | None) -> bool:
@@ -166,7 +172,7 @@ def _record_context(ctx: Any) -> None:
     if getattr(_hooks._quiet, "on", False):
         return
     if _hooks._state.installed and ctx.underlying not in _hooks._state.ignored:
-        site = make_site(current_thread_ref(), _hooks._capture())
+        site = _hooks.captured_site()
         _hooks._state.registry.context_created(ctx.underlying, site, adopted=False)
 
 
@@ -273,7 +279,7 @@ def _term_starting(ctx: Any) -> ContextEntry | None:
         entry = _hooks._context_entry(ctx)
         if entry is None:
             return None
-        site = make_site(current_thread_ref(), _hooks._capture())
+        site = _hooks.captured_site()
         return entry if _hooks._state.registry.term_called(entry, site) else None
     except Exception:
         _hooks._state.internal_errors += 1

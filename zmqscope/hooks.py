@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 import zmq
 
 from zmqscope import _traffic, _wrappers
+from zmqscope._entries import RawThread, Site, SiteRef
 from zmqscope._frames import FrameFilter, RawFrame, current_thread_ref
 from zmqscope.model import ProcessInfo
 from zmqscope.registry import ContextEntry, Registry, SocketEntry, make_site
@@ -69,18 +71,17 @@ def internal_errors() -> int:
     return _state.internal_errors
 
 
-def _capture() -> tuple[RawFrame, ...]:
+def captured_site(thread: RawThread | None = None, depth: int | None = None) -> Site:
+    """The caller's thread and stack (resolved when first read), stamped now."""
     frames = _state.frames
-    return frames.capture(_state.stack_depth) if frames is not None else ()
+    stack = frames.capture(depth or _state.stack_depth, 2) if frames is not None else []
+    return Site(time.time(), thread or current_thread_ref(), stack, frames)
 
 
 def call_site() -> RawFrame | None:
     """The application frame that made the current call into pyzmq."""
     frames = _state.frames
-    if frames is None:
-        return None
-    stack = frames.capture(1)
-    return stack[0] if stack else None
+    return frames.call_site(2) if frames is not None else None
 
 
 def _text(addr: Any) -> str:
@@ -119,9 +120,7 @@ def _thread_alive(ident: int) -> bool:
     return any(thread.ident == ident for thread in threading.enumerate())
 
 
-def note_thread(
-    entry: SocketEntry, site: RawFrame | None, thread: tuple[int, str] | None = None
-) -> None:
+def note_thread(entry: SocketEntry, site: SiteRef, thread: RawThread | None = None) -> None:
     """Record which thread called into ``entry`` (the registry warns if it is shared)."""
     thread = thread or current_thread_ref()
     if entry.owner == thread:

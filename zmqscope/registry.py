@@ -24,8 +24,10 @@ from zmqscope._entries import (
     EndpointEntry,
     RawThread,
     Site,
+    SiteRef,
     SocketEntry,
     new_counters,
+    site_frame,
     stamp_counters,
     traffic_row,
 )
@@ -104,7 +106,7 @@ class Registry:
         socket: str | None = None,
         context: str | None = None,
         detail: str = "",
-        site: RawFrame | None = None,
+        site: SiteRef = None,
     ) -> None:
         # Called with the lock held, so sequence numbers follow the log order.
         self._event_seq += 1
@@ -118,9 +120,7 @@ class Registry:
             missed = max(0, oldest - cursor - 1) if cursor < self._event_seq else 0
             last = self._event_seq
         events = tuple(
-            Event(
-                seq, when, kind, socket, context, detail + (f" at {_short(site)}" if site else "")
-            )
+            Event(seq, when, kind, socket, context, detail + _at(site_frame(site)))
             for seq, when, kind, socket, context, detail, site in raw
         )
         return events, last, missed
@@ -225,8 +225,7 @@ class Registry:
             self._open[handle] = entry
             self.created_total += 1
             self._touch(entry)
-            site = created.stack[0] if created.stack else None
-            self._emit("created", socket_id, entry.context_id, type_name, site)
+            self._emit("created", socket_id, entry.context_id, type_name, created)
             # pyzmq sockets are weak-referenceable (Context._sockets is a WeakSet).
             ref = weakref.ref(owner, self._owner_collected)
             self._owners[handle] = ref
@@ -255,8 +254,7 @@ class Registry:
         entry.state = state
         entry.closed = site
         self._touch(entry)
-        at = site.stack[0] if site and site.stack else None
-        self._emit(state.value, entry.id, entry.context_id, entry.type_name, at)
+        self._emit(state.value, entry.id, entry.context_id, entry.type_name, site)
         if self._open.get(entry.handle) is entry:
             del self._open[entry.handle]
         ref = self._owners.pop(entry.handle, None)
@@ -299,7 +297,7 @@ class Registry:
         self,
         entry: SocketEntry,
         thread: RawThread,
-        site: RawFrame | None,
+        site: SiteRef,
         is_alive: Callable[[int], bool],
     ) -> UsageWarning | None:
         """Note a call on ``entry`` from ``thread``; warn on sharing, not hand-off.
@@ -326,7 +324,7 @@ class Registry:
             return warning
 
     def _shared(
-        self, entry: SocketEntry, first: RawThread, second: RawThread, site: RawFrame | None
+        self, entry: SocketEntry, first: RawThread, second: RawThread, site: SiteRef
     ) -> UsageWarning | None:
         warning = entry.sharing_warning(first, second, site)
         if warning is not None:
@@ -465,8 +463,8 @@ class Registry:
         )
 
 
-def _short(site: RawFrame) -> str:
-    return f"{site[0].rsplit('/', 1)[-1]}:{site[1]}"
+def _at(frame: RawFrame | None) -> str:
+    return f" at {frame[0].rsplit('/', 1)[-1]}:{frame[1]}" if frame else ""
 
 
 def make_site(thread: RawThread | None, stack: tuple[RawFrame, ...]) -> Site:
