@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import weakref
 from dataclasses import dataclass
+from typing import Any
 
 from zmqscope._frames import FrameFilter, RawFrame, RawStack
 from zmqscope.model import (
@@ -107,6 +109,12 @@ class Site:
             frames = self._frames = resolver.resolve(frames) if resolver else ()
         return frames  # type: ignore[return-value]
 
+    def trim(self) -> None:
+        """Keep only the innermost frame (what the event log shows) of a stack not yet read."""
+        frames = self._frames
+        if type(frames) is list and len(frames) > 2:
+            self._frames = frames[:2]
+
     @property
     def first(self) -> RawFrame | None:
         stack = self.stack
@@ -159,6 +167,9 @@ class EndpointEntry:
         return Endpoint(self.op, self.url, self.active, self.requested, self.time, site)
 
 
+_OPEN = SocketState.OPEN  # read through the class, an enum member costs ~70 ns
+
+
 class SocketEntry:
     """The live, mutable record of one libzmq socket."""
 
@@ -177,6 +188,7 @@ class SocketEntry:
         "owner",
         "owner_site",
         "pinned",
+        "ref",
         "state",
         "threads",
         "traffic",
@@ -200,7 +212,7 @@ class SocketEntry:
         self.type_name = type_name
         self.created = created
         self.adopted = adopted
-        self.state = SocketState.OPEN
+        self.state = _OPEN
         self.closed: Site | None = None
         self.endpoints: list[EndpointEntry] = []
         self.linger: int | None = None if adopted else DEFAULT_LINGER
@@ -215,6 +227,7 @@ class SocketEntry:
         self.warned: set[frozenset[int]] | None = None
         self.traffic: list[float] | None = None
         self.pinned = False  # a culprit of a blocked term(): kept after it returns
+        self.ref: weakref.ref[Any] | None = None  # to the socket object, while open
         # The registry's generation at the last change, and the frozen record
         # of that version (traffic left out: it changes on every message).
         self.version = 0
@@ -229,7 +242,7 @@ class SocketEntry:
         once the socket is closed). Traffic mode also rules out a socket that
         never sent anything.
         """
-        if self.linger == 0:
+        if self.linger == 0 or not self.endpoints:  # (the common case, on the close path)
             return False
         if self.traffic is not None and not self.traffic[FRAMES_OUT]:
             return False

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any
 
@@ -173,7 +174,9 @@ class FrameFilter:
         return stack[0] if stack else None
 
 
-def current_thread_ref() -> tuple[int, str]:
+def current_thread_ref(
+    _ident: Callable[[], int] = threading.get_ident,
+    _current: Callable[[], threading.Thread] = threading.current_thread,
+) -> tuple[int, str]:
     """(ident, name) of the calling thread."""
-    thread = threading.current_thread()
-    return (thread.ident or threading.get_ident(), thread.name)
+    return (_ident(), _current().name)

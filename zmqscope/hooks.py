@@ -96,10 +96,12 @@ def _context_entry(ctx: Any) -> ContextEntry | None:
     if ctx is None:
         return None
     handle = ctx.underlying
+    entry = _state.registry.context(handle)
+    if entry is not None and _state.installed and handle not in _state.ignored:
+        return entry  # the usual case
     if not _looking_at(handle):
         return None
-    reg = _state.registry
-    return reg.context(handle) or reg.context_created(handle, None, adopted=True)
+    return entry or _state.registry.context_created(handle, None, adopted=True)
 
 
 def _looking_at(context_handle: int) -> bool:
