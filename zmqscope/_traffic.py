@@ -100,8 +100,18 @@ def _tick() -> None:
     _clock_thread = None
 
 
+# pyzmq's own Socket.send (zmq.sugar) only builds a Frame for the DRAFT
+# routing_id/group arguments and then calls the backend's send. Without those
+# arguments the wrapper calls the backend itself: one Python frame per message
+# instead of two. Only when the method wrapped is pyzmq's own (the supported
+# pyzmq range, pyproject.toml, has this send); anything else is called as is.
+_SUGAR_SEND = zmq.Socket.__dict__["send"]
+_BACKEND_SEND = zmq.backend.Socket.send
+
+
 def _wrap_send(original: Any, slow: SlowPath) -> Any:
     lookup, ident = _counters.get, threading.get_ident
+    backend = _BACKEND_SEND if original is _SUGAR_SEND else None
 
     @functools.wraps(original)
     def send(
@@ -113,7 +123,10 @@ def _wrap_send(original: Any, slow: SlowPath) -> Any:
         routing_id: int | None = None,
         group: str | None = None,
     ) -> Any:
-        result = original(self, data, flags, copy, track, routing_id, group)
+        if backend is not None and routing_id is None and group is None:
+            result = backend(self, data, flags, copy, track)
+        else:
+            result = original(self, data, flags, copy, track, routing_id, group)
         counters = lookup(id(self))
         if counters is not None:
             if counters[OWNER] != ident():

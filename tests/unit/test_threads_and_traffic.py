@@ -224,3 +224,46 @@ def test_uncounted_sockets_work_in_traffic_mode(traffic: Ctx) -> None:
     pull.close()
     hooks.term_private_context(private)
     assert zmqscope.snapshot().sockets == ()
+
+
+def _send_outcomes(ctx: Ctx, address: str) -> list[str]:
+    """What each kind of send() returns or raises, as text."""
+    push = ctx.socket(zmq.PUSH)
+    push.bind(address)
+    pull = ctx.socket(zmq.PULL)
+    pull.connect(address)
+    attempts: list[Callable[[], object]] = [
+        lambda: push.send(b"bytes"),
+        lambda: push.send(b"more", zmq.SNDMORE),
+        lambda: push.send(b"last", flags=0, copy=False),
+        lambda: push.send(b"tracked", copy=False, track=True),
+        lambda: push.send(zmq.Frame(b"frame")),
+        lambda: push.send(memoryview(b"view")),
+        lambda: push.send("text"),  # type: ignore[arg-type]
+        lambda: push.send(b"late", track=True, copy=True),
+        lambda: push.send(b"draft", routing_id=1),  # pyzmq's own path: builds a Frame
+        lambda: push.send(b"draft", group="g"),
+    ]
+    outcomes = []
+    for attempt in attempts:
+        try:
+            result = attempt()
+            outcomes.append(f"returned {type(result).__name__}")
+        except Exception as error:
+            outcomes.append(f"raised {type(error).__name__}: {error}")
+    received = []
+    while pull.poll(100):
+        received.append(pull.recv())
+    outcomes.append(repr(received))
+    push.close(linger=0)
+    pull.close(linger=0)
+    return outcomes
+
+
+def test_send_in_traffic_mode_behaves_as_pyzmq_does(traffic: Ctx) -> None:
+    """The wrapper calls pyzmq's backend directly for plain sends: nothing may change."""
+    counted = _send_outcomes(traffic, "inproc://send-counted")
+    zmqscope.uninstall()
+    plain = _send_outcomes(traffic, "inproc://send-plain")
+    assert counted == plain
+    assert "returned MessageTracker" in plain and any("TypeError" in o for o in plain)
