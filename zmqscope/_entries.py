@@ -214,7 +214,9 @@ class SocketEntry:
         self.adopted = adopted
         self.state = _OPEN
         self.closed: Site | None = None
-        self.endpoints: list[EndpointEntry] = []
+        # A tuple, replaced when one is added: most sockets have one or two,
+        # and an empty tuple costs the busy creation path no allocation.
+        self.endpoints: tuple[EndpointEntry, ...] = ()
         self.linger: int | None = None if adopted else DEFAULT_LINGER
         self.linger_source = "unknown" if adopted else "default"
         self.options: dict[str, str] | None = None  # most sockets set none

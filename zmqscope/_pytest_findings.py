@@ -131,8 +131,10 @@ class IgnoreRules:
         return bool(self._patterns)
 
     def ignores(self, entry: SocketEntry) -> bool:
+        if not self._patterns:
+            return False
         stack = entry.created.stack
-        if not self._patterns or not stack:
+        if not stack:
             return False
         path = stack[0][0]
         verdict = self._verdicts.get(path)
@@ -148,6 +150,9 @@ class IgnoreRules:
         return any(fnmatch.fnmatch(c, p) for c in candidates for p in self._patterns)
 
 
+_OPEN, _CLOSED = SocketState.OPEN, SocketState.CLOSED  # per test: no enum lookups
+
+
 def unclean(entries: Iterable[SocketEntry]) -> list[SocketEntry]:
     """The entries still open after a garbage collection, or collected without ``close()``.
 
@@ -156,9 +161,11 @@ def unclean(entries: Iterable[SocketEntry]) -> list[SocketEntry]:
     clean tests should not pay for a ``gc.collect()`` per test.
     """
     entries = list(entries)
-    if any(e.state is SocketState.OPEN for e in entries):
-        gc.collect()
-    return [e for e in entries if e.state is not SocketState.CLOSED]
+    for entry in entries:
+        if entry.state is _OPEN:
+            gc.collect()
+            break
+    return [e for e in entries if e.state is not _CLOSED]
 
 
 def report_on(

@@ -63,18 +63,19 @@ class Settings:
     markdown_path: Path | None
 
 
-@dataclass
+@dataclass(slots=True)
 class _TestRun:
     """The test pytest is running now."""
 
     nodeid: str
     window: Window
-    allowed: bool
+    item: pytest.Item  # its marker is read only if something leaked
     spoiled: bool = False  # a phase failed or skipped: leaks are reported, not failed again
     blocked: list[Report] = field(default_factory=list)  # culprits of term() calls interrupted
     scope_ends: list[Finding] = field(default_factory=list)  # wider fixtures ended here
     logs: bool = False  # the plugin runs the protocol: it logs the reports, pytest does not
     held: pytest.TestReport | None = None  # a passed call report, logged after teardown
+    ihook: Any = None  # item.ihook, looked up once (each lookup searches conftests)
 
 
 @dataclass
@@ -136,7 +137,7 @@ class ZmqscopeManager:
             # A test may uninstall zmqscope (zmqscope's own tests do); every
             # test starts with it installed, as the first one did.
             self._install()
-        self._run = _TestRun(item.nodeid, Window.open(), _allows_leaks(item))
+        self._run = _TestRun(item.nodeid, Window.open(), item)
         try:
             return (yield)
         finally:
@@ -155,7 +156,7 @@ class ZmqscopeManager:
         if run is None or run.nodeid != item.nodeid or _rerun_elsewhere(item):
             return None
         run.logs = True
-        ihook = item.ihook
+        ihook = run.ihook = item.ihook
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         try:
             runtestprotocol(item, nextitem=nextitem, log=False)
@@ -192,21 +193,26 @@ class ZmqscopeManager:
     def _log(item: pytest.Item, run: _TestRun, report: pytest.TestReport | None) -> None:
         """Log the held call report, if any, then ``report``."""
         held, run.held = run.held, None
+        ihook = run.ihook or item.ihook
         for final in (held, report):
             if final is not None:
-                item.ihook.pytest_runtest_logreport(report=final)
+                ihook.pytest_runtest_logreport(report=final)
 
     def _finish(self, run: _TestRun, teardown: pytest.TestReport) -> None:
-        registry = hooks.registry()
-        entries = [e for e in run.window.entries() if e not in self._claimed]
+        entries = run.window.entries()
         self._totals += RunTotals(1, run.window.created())
-        leaked = [e for e in unclean(entries) if not self._ignore.ignores(e)]
+        if not (entries or run.blocked or run.scope_ends):
+            return  # the usual case: nothing made, nothing to check
+        registry = hooks.registry()
+        if entries and self._claimed:
+            entries = [e for e in entries if e not in self._claimed]
+        leaked = [e for e in unclean(entries) if not self._ignore.ignores(e)] if entries else []
         findings = [
             dataclasses.replace(f, verdict=self._verdict(run, False)) for f in run.scope_ends
         ]
         if leaked or run.blocked:
             own = with_culprits(report_on(leaked), run.blocked)
-            verdict = self._verdict(run, run.allowed)
+            verdict = self._verdict(run, _allows_leaks(run.item))
             origin = self._origin(registry)
             findings.insert(0, Finding(run.nodeid, "function", None, verdict, own, origin))
         if entries:  # reported (or clean): the registry need not keep them for anyone

@@ -352,7 +352,7 @@ class Registry:
         site: RawFrame | None,
     ) -> None:
         with self._lock:
-            entry.endpoints.append(EndpointEntry(op, url, requested, site))
+            entry.endpoints += (EndpointEntry(op, url, requested, site),)
             self._touch(entry)
             kind = "bound" if op is EndpointOp.BIND else "connected"
             self._emit(kind, entry.id, entry.context_id, url)
@@ -413,9 +413,8 @@ class Registry:
             for entry in entries:
                 if entry.pinned:
                     continue
-                if entry.state is SocketState.COLLECTED or (
-                    entry.state is SocketState.CLOSED and not entry.may_block_term
-                ):
+                state = entry.state
+                if state is _COLLECTED or (state is _CLOSED and not entry.may_block_term):
                     self._forget(entry)
 
     def contexts(self) -> Iterable[ContextEntry]:
