@@ -55,13 +55,16 @@ def paired_rounds(
     rounds: int,
     measure: Callable[[], T],
     warmup: int = 1,
+    toggle: Callable[[bool], None] = set_instrumented,
 ) -> tuple[list[T], list[T]]:
     """Run ``measure`` plain and instrumented, ``rounds`` times each, interleaved.
 
     Pairs alternate their order (plain first, then instrumented first) so that
     a slow drift of the machine does not favour either side. The first
     ``warmup`` pairs are discarded (imports, caches, page faults).
-    Returns (plain samples, instrumented samples), pair by pair.
+    ``toggle`` switches the instrumented side on and off (zmqscope's hooks
+    unless told otherwise). Returns (plain samples, instrumented samples),
+    pair by pair.
     """
     plain: list[T] = []
     instrumented: list[T] = []
@@ -69,12 +72,12 @@ def paired_rounds(
         order = (False, True) if i % 2 == 0 else (True, False)
         results: dict[bool, T] = {}
         for on in order:
-            set_instrumented(on)
+            toggle(on)
             results[on] = measure()
         if i >= warmup:
             plain.append(results[False])
             instrumented.append(results[True])
-    set_instrumented(False)
+    toggle(False)
     return plain, instrumented
 
 

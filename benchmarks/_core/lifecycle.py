@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import Any
 
 import zmq
 from _harness import Figure, Target, at_depth, paired_rounds, ratios, set_instrumented
 
 from _core import CALLER_DEPTH, Settings, progress, roomy_context
 from zmqscope import hooks
+from zmqscope._frames import FrameFilter
+from zmqscope.hooks import DEFAULT_STACK_DEPTH
 from zmqscope.registry import MAX_CLOSED_RECORDS
 
 
@@ -52,6 +55,7 @@ def bench_pairs(settings: Settings) -> list[Figure]:
         Figure.of("term_plain_ms", f"term() after {n:,} closed, plain", plain_term, "ms"),
         Figure.of("term_instr_ms", f"term() after {n:,} closed, instr.", inst_term, "ms"),
     ]
+    figures.append(bench_walk_floor(settings))
     if settings.overflow_rounds:
         figures.append(bench_overflow(settings))
     figures.extend(bench_term_newest_first(settings))
@@ -116,6 +120,51 @@ def term_newest_first_once(sockets: int) -> float:
     start = time.perf_counter()
     ctx.term()
     return (time.perf_counter() - start) * 1e3
+
+
+def walks_only(on: bool) -> None:
+    """Wrap pyzmq as zmqscope does, but only walk the stacks: nothing is recorded.
+
+    What the frame walks alone cost in place (12 frames at creation, 3 at
+    close, as zmqscope takes them): the floor under the socket()+close() ratio
+    for any pure-Python recorder of those stacks.
+    """
+    if not on:
+        for name in ("__init__", "close"):
+            if name in WALK_ONLY_SAVED:
+                setattr(zmq.Socket, name, WALK_ONLY_SAVED.pop(name))
+        return
+    frames = FrameFilter()
+    init, close = zmq.Socket.__init__, zmq.Socket.close
+    WALK_ONLY_SAVED.update({"__init__": init, "close": close})
+
+    def walking_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        frames.capture(DEFAULT_STACK_DEPTH, 2)
+        init(self, *args, **kwargs)
+
+    def walking_close(self: Any, *args: Any, **kwargs: Any) -> None:
+        close(self, *args, **kwargs)
+        frames.capture(3, 2)
+
+    zmq.Socket.__init__ = walking_init  # type: ignore[method-assign]
+    zmq.Socket.close = walking_close  # type: ignore[method-assign]
+
+
+WALK_ONLY_SAVED: dict[str, Any] = {}
+
+
+def bench_walk_floor(settings: Settings) -> Figure:
+    n = settings.pairs
+    progress(f"socket()+close(), stack walks only: {settings.pair_rounds} x 2 rounds of {n:,}")
+    plain, walking = paired_rounds(
+        settings.pair_rounds, lambda: pair_cost_once(n)[0], toggle=walks_only
+    )
+    return Figure.of(
+        "pair_ratio_walks_only",
+        "same, the stack walks alone (nothing recorded)",
+        ratios(walking, plain),
+        "x",
+    )
 
 
 def bench_term_newest_first(settings: Settings) -> list[Figure]:
