@@ -66,7 +66,8 @@ def test_hello_names_this_process_and_its_vital_signs(
     assert hello.stats.threads >= 2  # this one and the server's
     assert hello.stats.fds is not None and hello.stats.fd_limit is not None
     assert 0 < hello.stats.fds <= hello.stats.fd_limit
-    del sockets
+    for sock in sockets:
+        sock.close()
 
 
 def test_snapshot_shows_each_socket_with_its_type_line_and_endpoint(
@@ -92,6 +93,8 @@ def test_snapshot_shows_each_socket_with_its_type_line_and_endpoint(
     assert live.stats is not None
     peers = [p for p in live.stats.peers if p.socket == sockets["PULL"].id]
     assert peers and peers[0].endpoint == url and peers[0].status == "ESTABLISHED"
+    push.close()
+    pull.close()
 
 
 def test_report_is_the_leak_report_of_the_live_process(client: LiveClient, ctx: Ctx) -> None:
@@ -102,7 +105,7 @@ def test_report_is_the_leak_report_of_the_live_process(client: LiveClient, ctx: 
     (leak,) = report.leaks
     assert f"{Path(__file__).name}:{line}" in leak.message
     assert report.to_dict()["schema"] == "zmqscope.report/1"
-    del dealer
+    dealer.close()
 
 
 def test_threads_show_every_stack_and_the_sockets_each_thread_owns(
@@ -178,7 +181,7 @@ def test_the_servers_own_context_and_sockets_never_appear(
         assert [s.type for s in snapshot.sockets] == ["PUSH"]
         assert len(snapshot.contexts) == 1
     assert client.hello().open_sockets == 1
-    del push
+    push.close()
 
 
 def test_contexts_made_after_the_server_stopped_are_recorded(runtime: Path, scope: None) -> None:

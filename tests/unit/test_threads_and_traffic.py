@@ -97,6 +97,7 @@ def test_sharing_between_live_threads_warns_once_per_pair(ctx: Ctx) -> None:
     assert warning.second_site is not None and warning.second_site.line == back_line
     assert "intruder" in warning.message and "MainThread" in warning.message
     assert main_line < back_line
+    sock.close()
 
 
 def test_send_from_a_second_live_thread_warns_in_traffic_mode(traffic: Ctx) -> None:
@@ -199,6 +200,8 @@ def test_traffic_is_off_by_default(ctx: Ctx) -> None:
     assert record("PUSH").traffic is None
     assert "send" not in zmq.Socket.__dict__ or zmq.Socket.send.__module__ == "zmq.sugar.socket"
     assert "recv" not in zmq.Socket.__dict__
+    push.close()
+    pull.close()
 
 
 def test_uninstall_after_traffic_restores_send_and_recv(traffic: Ctx) -> None:
