@@ -27,10 +27,10 @@ from zmqscope._entries import (
     SiteRef,
     SocketEntry,
     new_counters,
-    site_frame,
     stamp_counters,
     traffic_row,
 )
+from zmqscope._events import EventLog
 from zmqscope._frames import RawFrame
 from zmqscope.model import (
     ContextState,
@@ -46,7 +46,6 @@ from zmqscope.model import (
 MAX_CLOSED_RECORDS = 10_000
 MAX_TERMINATED_CONTEXTS = 256
 MAX_WARNINGS = 1_000
-MAX_EVENTS = 10_000
 MAX_REMOVALS = 20_000
 
 # Enum members read through the class cost ~70 ns each on Python 3.11; the
@@ -87,8 +86,8 @@ class Registry:
         self._warnings: deque[UsageWarning] = deque(maxlen=MAX_WARNINGS)
         # Raw tuples (seq, time, kind, socket, context, detail-parts): the hooks
         # pay for an append, readers for the formatting.
-        self._events: deque[tuple[Any, ...]] = deque(maxlen=MAX_EVENTS)
-        self._event_seq = 0
+        self._log = EventLog()
+        self._emit = self._log.emit  # called with the lock held
         self.traffic = False
         self.created_total = 0
         self.dropped = 0
@@ -104,32 +103,11 @@ class Registry:
         entry.version = self.generation
         entry.frozen = None
 
-    # -- the event log ----------------------------------------------------
-
-    def _emit(
-        self,
-        kind: str,
-        socket: str | None = None,
-        context: str | None = None,
-        detail: str = "",
-        site: SiteRef = None,
-    ) -> None:
-        # Called with the lock held, so sequence numbers follow the log order.
-        self._event_seq += 1
-        self._events.append((self._event_seq, time.time(), kind, socket, context, detail, site))
-
     def events_since(self, cursor: int) -> tuple[tuple[Event, ...], int, int]:
         """(events after ``cursor``, the next cursor, how many were lost to the bound)."""
         with self._lock:
-            raw = [e for e in self._events if e[0] > cursor]
-            oldest = self._events[0][0] if self._events else self._event_seq + 1
-            missed = max(0, oldest - cursor - 1) if cursor < self._event_seq else 0
-            last = self._event_seq
-        events = tuple(
-            Event(seq, when, kind, socket, context, detail + _at(site_frame(site)))
-            for seq, when, kind, socket, context, detail, site in raw
-        )
-        return events, last, missed
+            raw, last, missed = self._log.since(cursor)
+        return EventLog.formatted(raw), last, missed
 
     # -- contexts ---------------------------------------------------------
 
@@ -230,13 +208,10 @@ class Registry:
             self._sockets[socket_id] = entry
             self._open[handle] = entry
             self.created_total += 1
-            # _touch and _emit, written out: this is the busiest call.
+            # _touch, written out: this is the busiest call.
             generation = self.generation = self.generation + 1
             entry.version = generation
-            seq = self._event_seq = self._event_seq + 1
-            self._events.append(
-                (seq, created.time, "created", socket_id, entry.context_id, type_name, created)
-            )
+            self._emit("created", socket_id, entry.context_id, type_name, created, created.time)
             # pyzmq sockets are weak-referenceable (Context._sockets is a WeakSet).
             ref = entry.ref = weakref.ref(owner, self._collected)
             self._owned[id(ref)] = entry
@@ -471,10 +446,6 @@ class Registry:
             culprits=culprits,
             warnings=warnings,
         )
-
-
-def _at(frame: RawFrame | None) -> str:
-    return f" at {frame[0].rsplit('/', 1)[-1]}:{frame[1]}" if frame else ""
 
 
 def make_site(thread: RawThread | None, stack: tuple[RawFrame, ...]) -> Site:

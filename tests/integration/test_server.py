@@ -29,7 +29,7 @@ from tests.integration.serving import (
     serving,
     short_folder,
 )
-from zmqscope import hooks, registry
+from zmqscope import _events, hooks
 from zmqscope.client import ClientError, LiveClient
 from zmqscope.model import EndpointOp
 from zmqscope.server import Server, ServerError
@@ -160,7 +160,7 @@ def test_events_follow_a_cursor(client: LiveClient, ctx: Ctx) -> None:
 def test_events_lost_to_the_bounded_log_are_counted_as_missed(
     monkeypatch: pytest.MonkeyPatch, client: LiveClient, ctx: Ctx
 ) -> None:
-    monkeypatch.setattr(registry, "MAX_EVENTS", 4)
+    monkeypatch.setattr(_events, "MAX_EVENTS", 4)
     hooks.reset_registry()  # a registry with a 4-event log
     for _ in range(5):
         ctx.socket(zmq.PAIR).close()  # 10 events: created, closed
