@@ -71,11 +71,11 @@ def internal_errors() -> int:
     return _state.internal_errors
 
 
-def captured_site(thread: RawThread | None = None, depth: int | None = None) -> Site:
+def captured_site(depth: int | None = None) -> Site:
     """The caller's thread and stack (resolved when first read), stamped now."""
     frames = _state.frames
     stack = frames.capture(depth or _state.stack_depth, 2) if frames is not None else []
-    return Site(time.time(), thread or current_thread_ref(), stack, frames)
+    return Site(time.time(), current_thread_ref(), stack, frames)
 
 
 def call_site() -> RawFrame | None:
