@@ -84,10 +84,8 @@ class Registry:
         self._owned: dict[int, SocketEntry] = {}
         self._culprits: dict[str, tuple[Culprit, ...]] = {}
         self._warnings: deque[UsageWarning] = deque(maxlen=MAX_WARNINGS)
-        # Raw tuples (seq, time, kind, socket, context, detail-parts): the hooks
-        # pay for an append, readers for the formatting.
         self._log = EventLog()
-        self._emit = self._log.emit  # called with the lock held
+        self._emit = self._log.emit  # called with the lock held, so seqs follow the log
         self.traffic = False
         self.created_total = 0
         self.dropped = 0
@@ -208,9 +206,7 @@ class Registry:
             self._sockets[socket_id] = entry
             self._open[handle] = entry
             self.created_total += 1
-            # _touch, written out: this is the busiest call.
-            generation = self.generation = self.generation + 1
-            entry.version = generation
+            self._touch(entry)
             self._emit("created", socket_id, entry.context_id, type_name, created, created.time)
             # pyzmq sockets are weak-referenceable (Context._sockets is a WeakSet).
             ref = entry.ref = weakref.ref(owner, self._collected)
