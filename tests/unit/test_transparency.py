@@ -13,6 +13,7 @@ import pytest
 import zmq
 
 import zmqscope
+from tests.conftest import here
 from zmqscope import hooks
 
 Ctx = zmq.Context[zmq.Socket[bytes]]
@@ -135,13 +136,16 @@ def test_watch_adopts_existing_sockets_and_records_new_ones(pristine: dict[Any, 
     early = ctx.socket(zmq.SUB)
     zmqscope.watch(ctx)
     late = ctx.socket(zmq.PUB)
+    late_line = here() - 1
     ignored = other.socket(zmq.PUB)
     records = zmqscope.snapshot().sockets
     assert [(r.type, r.adopted) for r in records] == [("SUB", True), ("PUB", False)]
     adopted = records[0]
     assert adopted.created.stack == () and adopted.created.thread is None
     assert adopted.linger is None  # unknown: zmqscope never asks the socket itself
-    assert records[1].created.site is not None
+    # Watch-only mode walks the stack after pyzmq's __init__ (install() walks before).
+    site = records[1].created.site
+    assert site is not None and (site.file, site.line) == (__file__, late_line)
     for sock in (early, late, ignored):
         sock.close()
     ctx.term()
