@@ -150,9 +150,6 @@ class IgnoreRules:
         return any(fnmatch.fnmatch(c, p) for c in candidates for p in self._patterns)
 
 
-_OPEN, _CLOSED = SocketState.OPEN, SocketState.CLOSED  # per test: no enum lookups
-
-
 def unclean(entries: Iterable[SocketEntry]) -> list[SocketEntry]:
     """The entries still open after a garbage collection, or collected without ``close()``.
 
@@ -162,10 +159,10 @@ def unclean(entries: Iterable[SocketEntry]) -> list[SocketEntry]:
     """
     entries = list(entries)
     for entry in entries:
-        if entry.state is _OPEN:
+        if entry.state is SocketState.OPEN:
             gc.collect()
             break
-    return [e for e in entries if e.state is not _CLOSED]
+    return [e for e in entries if e.state is not SocketState.CLOSED]
 
 
 def report_on(

@@ -122,6 +122,10 @@ def term_newest_first_once(sockets: int) -> float:
     return (time.perf_counter() - start) * 1e3
 
 
+# pyzmq's own __init__ and close while walks_only() has replaced them.
+WALK_ONLY_SAVED: dict[str, Any] = {}
+
+
 def walks_only(on: bool) -> None:
     """Wrap pyzmq as zmqscope does, but only walk the stacks: nothing is recorded.
 
@@ -148,9 +152,6 @@ def walks_only(on: bool) -> None:
 
     zmq.Socket.__init__ = walking_init  # type: ignore[method-assign]
     zmq.Socket.close = walking_close  # type: ignore[method-assign]
-
-
-WALK_ONLY_SAVED: dict[str, Any] = {}
 
 
 def bench_walk_floor(settings: Settings) -> Figure:
