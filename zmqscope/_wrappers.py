@@ -61,7 +61,34 @@ _MAX_OPTION_TEXT = 80
 
 
 def _record_socket(sock: Any, stack: RawStack | None) -> None:
-    # The busiest hook: kept to few calls (see benchmarks/README.md).
+    # The busiest hook, kept to few calls: every call and object here costs
+    # more than it would in a loop of its own, as libzmq's socket set-up has
+    # just pushed zmqscope's code and data out of the CPU's caches (see
+    # benchmarks/README.md). The usual case, a new socket of a context
+    # already recorded with every socket recorded, runs inline.
+    state = _hooks._state
+    reg = state.registry
+    handle = sock.underlying
+    ctx = getattr(sock, "context", None)
+    context = reg.context(ctx.underlying) if ctx is not None else None
+    frames = state.frames
+    if (
+        context is None
+        or stack is None
+        or frames is None
+        or reg.open_socket(handle) is not None
+        or context.handle in state.ignored
+    ):
+        _record_socket_slowly(sock, stack)
+        return
+    site = Site(_time(), current_thread_ref(), stack, frames)
+    entry = reg.socket_created(sock, handle, context, sock._type_name, site)
+    if entry.traffic is not None:
+        _traffic.follow(sock, entry)
+
+
+def _record_socket_slowly(sock: Any, stack: RawStack | None) -> None:
+    """A shadow, a context seen for the first time, or watch() mode."""
     state = _hooks._state
     reg = state.registry
     handle = sock.underlying
@@ -76,22 +103,33 @@ def _record_socket(sock: Any, stack: RawStack | None) -> None:
         return  # a context nobody asked zmqscope to watch
     frames = state.frames
     if stack is None:
-        stack = frames.capture(state.stack_depth, 3) if frames is not None else []
+        # Watch mode walks after pyzmq's __init__: frames of this module,
+        # the wrapper and pyzmq's own are passed over as plumbing.
+        stack = frames.capture(state.stack_depth, 2) if frames is not None else []
     site = Site(_time(), current_thread_ref(), stack, frames)
     entry = reg.socket_created(sock, handle, context, sock._type_name, site)
     if entry.traffic is not None:
         _traffic.follow(sock, entry)
 
 
-def _record_close(entry: SocketEntry, linger: Any, collected: bool) -> None:
+def _record_close(entry: SocketEntry, linger: Any, caller: FrameType) -> None:
     if linger is not None:
         entry.linger, entry.linger_source = int(linger), "close"
-    if collected:
-        site = Site(_time(), current_thread_ref())
+    thread = current_thread_ref()
+    state = _hooks._state
+    if _called_from_finalizer(caller):
+        site = Site(_time(), thread)
+        collected = True
     else:
-        site = _hooks.captured_site(depth=min(CLOSE_STACK_DEPTH, _hooks._state.stack_depth))
-        _hooks.note_thread(entry, site, site.thread)
-    _hooks._state.registry.socket_closed(entry, site, collected)
+        frames = state.frames
+        stack = frames.capture(min(CLOSE_STACK_DEPTH, state.stack_depth), 2) if frames else []
+        site = Site(_time(), thread, stack, frames)
+        collected = False
+        if entry.owner == thread:
+            entry.owner_site = site  # the usual case: the owner closes it
+        else:
+            _hooks.note_thread(entry, site, thread)
+    state.registry.socket_closed(entry, site, collected)
 
 
 def _called_from_finalizer(frame: FrameType | None) -> bool:
@@ -207,12 +245,12 @@ def _wrap_socket_init(original: F) -> F:
 def _wrap_close(original: F) -> F:
     @functools.wraps(original)
     def close(self: Any, *args: Any, **kwargs: Any) -> Any:
-        entry = None if self.closed else _hooks._entry_of(self)
+        entry = None if self.closed else _hooks._state.registry.open_socket(self.underlying)
         result = original(self, *args, **kwargs)
         if entry is not None:
             try:
                 linger = args[0] if args else kwargs.get("linger")
-                _record_close(entry, linger, _called_from_finalizer(sys._getframe(1)))
+                _record_close(entry, linger, sys._getframe(1))
             except Exception:
                 _hooks._state.internal_errors += 1
         return result

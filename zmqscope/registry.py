@@ -206,7 +206,7 @@ class Registry:
             self._sockets[socket_id] = entry
             self._open[handle] = entry
             self.created_total += 1
-            self._touch(entry)
+            self.generation = entry.version = self.generation + 1  # _touch, inline
             self._emit("created", socket_id, entry.context_id, type_name, created, created.time)
             # pyzmq sockets are weak-referenceable (Context._sockets is a WeakSet).
             ref = entry.ref = weakref.ref(owner, self._collected)
@@ -233,7 +233,8 @@ class Registry:
     def _mark_closed(self, entry: SocketEntry, site: Site | None, state: SocketState) -> None:
         entry.state = state
         entry.closed = site
-        self._touch(entry)
+        self.generation = entry.version = self.generation + 1  # _touch, inline
+        entry.frozen = None
         self._emit(_STATE_TEXT[state], entry.id, entry.context_id, entry.type_name, site)
         if self._open.get(entry.handle) is entry:
             del self._open[entry.handle]
@@ -245,7 +246,8 @@ class Registry:
         if context is not None and context.state is _TERMINATED and state is _CLOSED:
             self._forget(entry)
             return
-        retained = self._closed_risky if entry.may_block_term else self._closed_harmless
+        risky = entry.linger != 0 and entry.endpoints and entry.may_block_term
+        retained = self._closed_risky if risky else self._closed_harmless
         retained[entry.id] = entry
         if len(self._closed_harmless) + len(self._closed_risky) > self._max_closed:
             self._trim_closed()
