@@ -73,7 +73,7 @@ class FrameFilter:
     tuple.
     """
 
-    __slots__ = ("_cache", "_codes", "_ignored", "_prefixes", "_sites")
+    __slots__ = ("_cache", "_codes", "_ignored", "_prefixes", "_sites", "_stop_cache", "_stops")
 
     def __init__(self, prefixes: tuple[str, ...] | None = None) -> None:
         self._prefixes = prefixes if prefixes is not None else _plumbing_prefixes()
@@ -84,6 +84,9 @@ class FrameFilter:
         self._sites: dict[tuple[int, int], RawFrame | None] = {}
         self._codes: dict[int, CodeType] = {}
         self._ignored: frozenset[str] = frozenset()
+        # Files where a walk ends (a test runner's): see stop_at().
+        self._stops: tuple[str, ...] = ()
+        self._stop_cache: dict[str, bool] = {}
 
     def application_path(self, filename: str) -> str | None:
         """The absolute path of an application file; None for plumbing."""
@@ -111,6 +114,29 @@ class FrameFilter:
         self._sites.clear()
         self._codes.clear()
 
+    def stop_at(self, paths: tuple[str, ...]) -> tuple[str, ...]:
+        """End every walk at the first frame of these files or folders.
+
+        For code that runs the application and is never its call site, such
+        as a test runner: in a test, the frames above the test function are
+        pytest's, made afresh for every test. Reading a frame makes CPython
+        build an object for it (and copy its locals out when it returns), so
+        a walk through a dozen of them costs more than everything else the
+        hooks do; it also records only noise. The application's call site is
+        always taken, whatever its file. Returns the paths set before.
+        """
+        previous = self._stops
+        self._stops = tuple(
+            os.path.abspath(p) + (os.sep if p.endswith(os.sep) else "") for p in paths
+        )
+        self._stop_cache.clear()
+        return previous
+
+    def _is_stop(self, filename: str) -> bool:
+        stop = not filename.startswith("<") and os.path.abspath(filename).startswith(self._stops)
+        self._stop_cache[filename] = stop
+        return stop
+
     def is_ignored(self, path: str) -> bool:
         """True for files made plumbing with :meth:`ignore` (e.g. a launcher script)."""
         return path in self._ignored
@@ -137,12 +163,31 @@ class FrameFilter:
             frame = frame.f_back
         out: RawStack = []
         append = out.append
-        left = depth
-        while frame is not None and left:
-            append(frame.f_code)
+        if frame is None:
+            return out
+        # The call site, whatever its file; each next frame is read only if
+        # it will be taken (reading one makes CPython build its object).
+        append(frame.f_code)
+        append(frame.f_lasti)
+        left = depth - 1
+        if not self._stops:
+            while left and (frame := frame.f_back) is not None:
+                append(frame.f_code)
+                append(frame.f_lasti)
+                left -= 1
+            return out
+        stops = self._stop_cache
+        while left and (frame := frame.f_back) is not None:
+            code = frame.f_code
+            filename = code.co_filename
+            stop = stops.get(filename)
+            if stop is None:
+                stop = self._is_stop(filename)
+            if stop:
+                break
+            append(code)
             append(frame.f_lasti)
             left -= 1
-            frame = frame.f_back
         return out
 
     def resolve(self, raw: RawStack) -> tuple[RawFrame, ...]:
@@ -174,9 +219,16 @@ class FrameFilter:
         return stack[0] if stack else None
 
 
+# threading's own table of running threads: reading it (and the thread's
+# name) directly saves three Python calls on every socket's creation and close.
+_ACTIVE: dict[int, threading.Thread] | None = getattr(threading, "_active", None)
+
+
 def current_thread_ref(
     _ident: Callable[[], int] = threading.get_ident,
     _current: Callable[[], threading.Thread] = threading.current_thread,
 ) -> tuple[int, str]:
     """(ident, name) of the calling thread."""
-    return (_ident(), _current().name)
+    ident = _ident()
+    thread = _ACTIVE.get(ident) if _ACTIVE is not None else None
+    return (ident, (thread or _current()).name)

@@ -45,7 +45,7 @@ from zmqscope._pytest_findings import (
 )
 from zmqscope._pytest_output import RunTotals, markdown, merged_document
 from zmqscope._pytest_term import TermInterrupter
-from zmqscope._pytest_text import blocked_text, longrepr, summary_lines
+from zmqscope._pytest_text import blocked_text, longrepr, runner_paths, summary_lines
 from zmqscope.registry import Registry, SocketEntry
 from zmqscope.reporting import Report
 from zmqscope.shutdown import BlockedTerm
@@ -107,11 +107,14 @@ class ZmqscopeManager:
         self._term = TermInterrupter(self._blocked)
         self._was_installed = hooks.is_installed()
         self._written: list[tuple[str, Path]] = []
+        self._previous_stops: tuple[str, ...] = ()
 
     # -- set-up and tear-down ---------------------------------------------
 
     def start(self) -> None:
         self._install()
+        # Stacks recorded in a test end where pytest's frames begin.
+        self._previous_stops = hooks.stop_walks_at(runner_paths())
         # The failing test shows the culprit report; printing it to stderr as
         # well would only repeat it in the captured output.
         _api.watchdog().remove_listener(_api.print_shutdown_event)
@@ -119,6 +122,7 @@ class ZmqscopeManager:
 
     def stop(self) -> None:
         self._term.stop()
+        hooks.stop_walks_at(self._previous_stops)
         _api.add_shutdown_listener(_api.print_shutdown_event)
         if not self._was_installed:
             zmqscope.uninstall()

@@ -36,9 +36,9 @@ from zmqscope.reporting._format import (
 _CALLERS_SHOWN = 3
 _INDENT = "    "
 # The test runner's own code: never where a test made a socket, and noise in
-# a call chain. Not made plumbing for the hooks (hooks.ignore_file): a
-# capture then walks the whole of pytest's stack, measured at +17 us per
-# socket()+close() inside a test; the frames are left out when shown instead.
+# a call chain. Recorded stacks end where it begins (hooks.stop_walks_at);
+# frames of it that a stack still holds (the call site itself, a thread's
+# runner) are left out when shown.
 _RUNNER_MODULES = ("_pytest", "pytest", "pluggy", "pytest_asyncio", "pytest_timeout", "xdist")
 
 HINT = (
@@ -95,7 +95,7 @@ def _test_name(nodeid: str) -> str:
 
 
 @functools.cache
-def _runner_paths() -> tuple[str, ...]:
+def runner_paths() -> tuple[str, ...]:
     paths = []
     for name in _RUNNER_MODULES:
         file = getattr(sys.modules.get(name), "__file__", None)
@@ -110,7 +110,7 @@ def _runner_paths() -> tuple[str, ...]:
 
 def own_frames(stack: Sequence[Frame]) -> list[Frame]:
     """``stack`` without the test runner's frames (pytest, pluggy, their plugins)."""
-    runner = _runner_paths()
+    runner = runner_paths()
     return [frame for frame in stack if not frame.file.startswith(runner)]
 
 

@@ -241,6 +241,17 @@ def ignore_file(path: str) -> None:
         _state.frames.ignore(path)
 
 
+def stop_walks_at(paths: tuple[str, ...]) -> tuple[str, ...]:
+    """End every recorded stack at frames of these files (see FrameFilter.stop_at).
+
+    Returns the paths set before, to put back when done.
+    """
+    with _state.lock:
+        if _state.frames is None:
+            _state.frames = FrameFilter()
+        return _state.frames.stop_at(paths)
+
+
 def set_term_observer(observer: TermObserver | None) -> None:
     _state.term_observer = observer
 

@@ -6,6 +6,9 @@ import os
 import threading
 import time
 
+import _pytest
+import pytest
+
 from tests.conftest import here
 from zmqscope._entries import Site
 from zmqscope._frames import FrameFilter, RawFrame, line_at
@@ -69,6 +72,30 @@ def test_plumbing_before_the_call_site_is_skipped_and_among_the_frames_left_out(
 
 def test_depth_counts_frames_from_the_call_site() -> None:
     site, lines = outer(FrameFilter(prefixes=()), 1)
+    assert site.stack == ((THIS_FILE, lines[0], "inner"),)
+
+
+def test_a_walk_ends_at_the_first_frame_of_a_stop_file() -> None:
+    # Above this test function are pytest's frames: a test runner's.
+    runner = os.path.dirname(os.path.abspath(pytest.__file__)) + os.sep
+    runner_files = (runner, os.path.dirname(os.path.abspath(_pytest.__file__)) + os.sep)
+    frames = FrameFilter(prefixes=())
+    site, _ = outer(frames, 12)
+    assert len(site.stack) > 3  # without a stop, the walk goes on into pytest
+    assert frames.stop_at(runner_files) == ()
+    site, _ = outer(frames, 12)
+    assert [frame[2] for frame in site.stack] == [
+        "inner",
+        "outer",
+        "test_a_walk_ends_at_the_first_frame_of_a_stop_file",
+    ]
+    assert frames.stop_at(()) == runner_files
+
+
+def test_the_call_site_is_taken_even_in_a_stop_file() -> None:
+    frames = FrameFilter(prefixes=())
+    frames.stop_at((THIS_FILE,))
+    site, lines = outer(frames, 12)
     assert site.stack == ((THIS_FILE, lines[0], "inner"),)
 
 
