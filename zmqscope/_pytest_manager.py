@@ -46,11 +46,13 @@ from zmqscope._pytest_findings import (
 from zmqscope._pytest_output import RunTotals, markdown, merged_document
 from zmqscope._pytest_term import TermInterrupter
 from zmqscope._pytest_text import blocked_text, longrepr, runner_paths, summary_lines
+from zmqscope.model import SocketState
 from zmqscope.registry import Registry, SocketEntry
 from zmqscope.reporting import Report
 from zmqscope.shutdown import BlockedTerm
 
 WORKEROUTPUT_KEY = "zmqscope"
+_CLOSED = SocketState.CLOSED
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,9 @@ class ZmqscopeManager:
         workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
         self._worker = str(workerinput["workerid"]) if workerinput else ""
         self._findings: list[Finding] = []
-        self._totals = RunTotals()
+        # What RunTotals sums, kept as plain ints: added to after every test.
+        self._tests_checked = 0
+        self._sockets_created = 0
         self._run: _TestRun | None = None
         self._claimed: dict[SocketEntry, _Claim] = {}
         self._claims: dict[object, list[_Claim]] = {}  # FixtureDef -> its claims
@@ -203,11 +207,22 @@ class ZmqscopeManager:
                 ihook.pytest_runtest_logreport(report=final)
 
     def _finish(self, run: _TestRun, teardown: pytest.TestReport) -> None:
-        entries = run.window.entries()
-        self._totals += RunTotals(1, run.window.created())
+        window = run.window
+        entries = window.entries()
+        self._tests_checked += 1
+        # Not len(entries): a wider fixture's end may have forgotten its sockets already.
+        self._sockets_created += window.created()
         if not (entries or run.blocked or run.scope_ends):
             return  # the usual case: nothing made, nothing to check
         registry = hooks.registry()
+        if not (run.blocked or run.scope_ends or self._claimed):
+            # The usual case of a test that made sockets: it closed them all.
+            for entry in entries:
+                if entry.state is not _CLOSED:
+                    break
+            else:
+                registry.forget(entries)
+                return
         if entries and self._claimed:
             entries = [e for e in entries if e not in self._claimed]
         leaked = [e for e in unclean(entries) if not self._ignore.ignores(e)] if entries else []
@@ -302,7 +317,7 @@ class ZmqscopeManager:
         if workeroutput is not None:
             # pytest-xdist sends this to the controller, which writes the files.
             workeroutput[WORKEROUTPUT_KEY] = {
-                "totals": self._totals.to_dict(),
+                "totals": self._totals().to_dict(),
                 "findings": [f.to_dict() for f in self._findings],
             }
             return
@@ -313,17 +328,19 @@ class ZmqscopeManager:
         data = getattr(node, "workeroutput", {}).get(WORKEROUTPUT_KEY)
         if not isinstance(data, dict):
             return  # the worker crashed before it could report
-        self._totals += RunTotals(**data["totals"])
+        totals = RunTotals(**data["totals"])
+        self._tests_checked += totals.tests
+        self._sockets_created += totals.sockets
         self._findings += [Finding.from_dict(f) for f in data["findings"]]
 
     def _write_files(self) -> None:
         settings = self._settings
         if settings.json_path is not None:
-            document = merged_document(self._findings, self._totals)
+            document = merged_document(self._findings, self._totals())
             _write(settings.json_path, _json_text(document))
             self._written.append(("JSON report", settings.json_path))
         if settings.markdown_path is not None:
-            _write(settings.markdown_path, markdown(self._findings, self._totals))
+            _write(settings.markdown_path, markdown(self._findings, self._totals()))
             self._written.append(("Markdown summary", settings.markdown_path))
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
@@ -334,9 +351,12 @@ class ZmqscopeManager:
         for what, path in self._written:
             terminalreporter.write_line(f"zmqscope: {what} written to {path}")
 
+    def _totals(self) -> RunTotals:
+        return RunTotals(self._tests_checked, self._sockets_created)
+
     def _summary_line(self) -> str:
         """``zmqscope: 120 tests checked, 40 sockets created, 2 leaks in 1 test``."""
-        totals, findings = self._totals, self._findings
+        totals, findings = self._totals(), self._findings
         line = f"zmqscope: {_count(totals.tests, 'test')} checked"
         line += f", {_count(totals.sockets, 'socket')} created"
         leaks = sum(len(f.report.leaks) for f in findings)
