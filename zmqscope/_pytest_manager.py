@@ -53,6 +53,7 @@ from zmqscope.shutdown import BlockedTerm
 
 WORKEROUTPUT_KEY = "zmqscope"
 _CLOSED = SocketState.CLOSED
+_RERUNS_KEY = pytest.StashKey[Any]()
 
 
 @dataclass(frozen=True)
@@ -391,9 +392,19 @@ def _rerun_elsewhere(item: pytest.Item) -> bool:
     would otherwise replace, silently turning ``--reruns`` and
     ``@pytest.mark.flaky`` off.
     """
-    plugin = item.config.pluginmanager.get_plugin("rerunfailures")
-    reruns = getattr(plugin, "get_reruns_count", None)
-    return callable(reruns) and reruns(item) is not None
+    reruns = _reruns_count(item.config)
+    return reruns is not None and reruns(item) is not None
+
+
+def _reruns_count(config: pytest.Config) -> Any:
+    """pytest-rerunfailures' ``get_reruns_count``, looked up once per run (None without it)."""
+    try:
+        return config.stash[_RERUNS_KEY]
+    except KeyError:
+        plugin = config.pluginmanager.get_plugin("rerunfailures")
+        reruns = getattr(plugin, "get_reruns_count", None)
+        found = config.stash[_RERUNS_KEY] = reruns if callable(reruns) else None
+        return found
 
 
 def _allows_leaks(item: pytest.Item) -> bool:

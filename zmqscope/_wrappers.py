@@ -132,18 +132,24 @@ def _record_close(entry: SocketEntry, linger: Any, caller: FrameType) -> None:
     state.registry.socket_closed(entry, site, collected)
 
 
-def _called_from_finalizer(frame: FrameType | None) -> bool:
+def _called_from_finalizer(caller: FrameType | None) -> bool:
     """True when pyzmq's ``Socket.__del__`` is closing a socket being collected.
 
-    Looks a few frames up: ``_AsyncSocket.close`` sits between ``__del__``
-    and this ``close`` for asyncio sockets.
+    ``caller`` called ``close()``. A subclass's own ``close`` may sit in
+    between (``_AsyncSocket.close`` for asyncio sockets), so the walk goes
+    on up through frames of functions named ``close`` only: the frames above
+    an application's call are not read (each frame read makes CPython build
+    an object for it).
     """
     for _ in range(3):
-        if frame is None:
+        if caller is None:
             return False
-        if frame.f_code is _SOCKET_DEL_CODE:
+        code = caller.f_code
+        if code is _SOCKET_DEL_CODE:
             return True
-        frame = frame.f_back
+        if code.co_name != "close":
+            return False
+        caller = caller.f_back
     return False
 
 
