@@ -52,6 +52,7 @@ from zmqscope.reporting import Report
 from zmqscope.shutdown import BlockedTerm
 
 WORKEROUTPUT_KEY = "zmqscope"
+CLAIM_WATCHER_NAME = "zmqscope_claims"
 _CLOSED = SocketState.CLOSED
 _RERUNS_KEY = pytest.StashKey[Any]()
 
@@ -81,6 +82,16 @@ class _TestRun:
     ihook: Any = None  # item.ihook, looked up once (each lookup searches conftests)
 
 
+class _ClaimWatcher:
+    """The one hook wider fixtures' claims need, registered only while there are some."""
+
+    def __init__(self, manager: ZmqscopeManager) -> None:
+        self._manager = manager
+
+    def pytest_fixture_post_finalizer(self, fixturedef: pytest.FixtureDef[Any]) -> None:
+        self._manager.fixture_finalized(fixturedef)
+
+
 @dataclass
 class _Claim:
     """Sockets a fixture wider than a function created; checked when it is finalized."""
@@ -107,6 +118,8 @@ class ZmqscopeManager:
         self._run: _TestRun | None = None
         self._claimed: dict[SocketEntry, _Claim] = {}
         self._claims: dict[object, list[_Claim]] = {}  # FixtureDef -> its claims
+        self._watcher = _ClaimWatcher(self)
+        self._wide: dict[object, bool] = {}  # FixtureDef -> wider than a function?
         self._registries: weakref.WeakKeyDictionary[Registry, int] = weakref.WeakKeyDictionary()
         self._generations = itertools.count()
         self._term = TermInterrupter(self._blocked)
@@ -126,6 +139,7 @@ class ZmqscopeManager:
         self._term.start()
 
     def stop(self) -> None:
+        self._claims_watched(False)
         self._term.stop()
         hooks.stop_walks_at(self._previous_stops)
         _api.add_shutdown_listener(_api.print_shutdown_event)
@@ -257,7 +271,12 @@ class ZmqscopeManager:
     def pytest_fixture_setup(
         self, fixturedef: pytest.FixtureDef[Any]
     ) -> Generator[None, object, object]:
-        if fixturedef.scope == "function":
+        # Called for every fixture of every test: the scope (an enum behind a
+        # property) is read once per fixture definition.
+        wide = self._wide.get(fixturedef)
+        if wide is None:
+            wide = self._wide[fixturedef] = fixturedef.scope != "function"
+        if not wide:
             return (yield)
         window = Window.open()
         try:
@@ -274,12 +293,29 @@ class ZmqscopeManager:
         for entry in entries:
             self._claimed[entry] = claim
         self._claims.setdefault(fixturedef, []).append(claim)
+        self._claims_watched(True)
 
-    def pytest_fixture_post_finalizer(self, fixturedef: pytest.FixtureDef[Any]) -> None:
+    def fixture_finalized(self, fixturedef: pytest.FixtureDef[Any]) -> None:
         for claim in self._claims.pop(fixturedef, ()):
             for entry in claim.entries:
                 self._claimed.pop(entry, None)
             self._check_claim(claim)
+        if not self._claims:
+            self._claims_watched(False)
+
+    def _claims_watched(self, on: bool) -> None:
+        """Hear of fixtures' ends only while a wider fixture holds sockets.
+
+        pytest calls ``pytest_fixture_post_finalizer`` after every fixture of
+        every test; a suite whose wider fixtures make no socket should not pay
+        for a hook call per fixture.
+        """
+        plugins = self._config.pluginmanager
+        registered = plugins.is_registered(self._watcher)
+        if on and not registered:
+            plugins.register(self._watcher, CLAIM_WATCHER_NAME)
+        elif not on and registered:
+            plugins.unregister(self._watcher)
 
     def _check_claim(self, claim: _Claim) -> None:
         leaked = [e for e in unclean(claim.entries) if not self._ignore.ignores(e)]

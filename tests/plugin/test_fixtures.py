@@ -152,3 +152,39 @@ def test_a_session_fixture_leak_is_blamed_on_the_session_fixture(
             "*ROUTER socket created at conftest.py:6 in broker()*",
         ]
     )
+
+
+def test_fixture_ends_are_heard_only_while_a_wider_fixture_holds_sockets(
+    pytester: pytest.Pytester,
+) -> None:
+    # pytest calls pytest_fixture_post_finalizer after every fixture of every
+    # test: the plugin listens only while a wider fixture's sockets wait for it.
+    pytester.makepyfile(
+        test_a_first="""
+        import pytest
+        import zmq
+
+        def listening(request):
+            return request.config.pluginmanager.has_plugin("zmqscope_claims")
+
+        def test_before_any_wider_fixture(request):
+            assert not listening(request)
+
+        @pytest.fixture(scope="module")
+        def server():
+            sock = zmq.Context.instance().socket(zmq.REP)
+            sock.bind("inproc://claimed")
+            yield sock
+            sock.close()
+
+        def test_while_the_module_fixture_holds_a_socket(request, server):
+            assert listening(request)
+        """,
+        test_b_after="""
+        def test_after_the_module_fixture_ended(request):
+            assert not request.config.pluginmanager.has_plugin("zmqscope_claims")
+        """,
+    )
+    result = run(pytester, "--zmqscope")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["zmqscope: 3 tests checked, 1 socket created, no leaks"])
