@@ -251,7 +251,11 @@ def _wrap_socket_init(original: F) -> F:
 def _wrap_close(original: F) -> F:
     @functools.wraps(original)
     def close(self: Any, *args: Any, **kwargs: Any) -> Any:
-        entry = None if self.closed else _hooks._state.registry.open_socket(self.underlying)
+        try:
+            entry = None if self.closed else _hooks._state.registry.open_socket(self.underlying)
+        except Exception:  # nothing of zmqscope's may reach the application
+            _hooks._state.internal_errors += 1
+            entry = None
         result = original(self, *args, **kwargs)
         if entry is not None:
             try:

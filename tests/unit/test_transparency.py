@@ -190,3 +190,22 @@ def test_a_failing_hook_never_reaches_the_application(
     assert hooks.internal_errors() == before + 1
     sock.close()
     ctx.term()
+
+
+@pytest.mark.parametrize("method", ["open_socket", "socket_closed"])
+def test_a_failing_close_hook_still_closes_the_socket(
+    pristine: dict[Any, Any], monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    zmqscope.install()
+    ctx: Ctx = zmq.Context()
+    sock = ctx.socket(zmq.PAIR)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("zmqscope bug")
+
+    monkeypatch.setattr(hooks._state.registry, method, broken)
+    before = hooks.internal_errors()
+    sock.close()  # must not raise
+    assert sock.closed
+    assert hooks.internal_errors() == before + 1
+    ctx.term()
