@@ -79,37 +79,39 @@ def _record_socket(sock: Any, stack: RawStack | None) -> None:
         or reg.open_socket(handle) is not None
         or context.handle in state.ignored
     ):
-        _record_socket_slowly(sock, stack)
-        return
+        found = _unusual_socket(sock, handle, ctx, stack)
+        if found is None:
+            return
+        context, stack = found
     site = Site(_time(), current_thread_ref(), stack, frames)
     entry = reg.socket_created(sock, handle, context, sock._type_name, site)
     if entry.traffic is not None:
         _traffic.follow(sock, entry)
 
 
-def _record_socket_slowly(sock: Any, stack: RawStack | None) -> None:
-    """A shadow, a context seen for the first time, or watch() mode."""
+def _unusual_socket(
+    sock: Any, handle: int, ctx: Any, stack: RawStack | None
+) -> tuple[ContextEntry | None, RawStack] | None:
+    """A shadow, a context seen for the first time, or watch() mode.
+
+    The context's record and the stack to record the socket with, or None
+    when there is nothing to record.
+    """
     state = _hooks._state
-    reg = state.registry
-    handle = sock.underlying
-    existing = reg.open_socket(handle)
+    existing = state.registry.open_socket(handle)
     if existing is not None:
         # A shadow (Socket.shadow, asyncio's internal shadow): same socket.
         _traffic.follow(sock, existing)
-        return
-    ctx = getattr(sock, "context", None)
+        return None
     context = _hooks._context_entry(ctx)
     if context is None and not (ctx is None and state.installed):
-        return  # a context nobody asked zmqscope to watch
+        return None  # a context nobody asked zmqscope to watch
     frames = state.frames
     if stack is None:
         # Watch mode walks after pyzmq's __init__: frames of this module,
         # the wrapper and pyzmq's own are passed over as plumbing.
         stack = frames.capture(state.stack_depth, 2) if frames is not None else []
-    site = Site(_time(), current_thread_ref(), stack, frames)
-    entry = reg.socket_created(sock, handle, context, sock._type_name, site)
-    if entry.traffic is not None:
-        _traffic.follow(sock, entry)
+    return context, stack
 
 
 def _record_close(entry: SocketEntry, linger: Any, caller: FrameType) -> None:
@@ -125,10 +127,7 @@ def _record_close(entry: SocketEntry, linger: Any, caller: FrameType) -> None:
         stack = frames.capture(min(CLOSE_STACK_DEPTH, state.stack_depth), 2) if frames else []
         site = Site(_time(), thread, stack, frames)
         collected = False
-        if entry.owner == thread:
-            entry.owner_site = site  # the usual case: the owner closes it
-        else:
-            _hooks.note_thread(entry, site, thread)
+        _hooks.note_thread(entry, site, thread)
     state.registry.socket_closed(entry, site, collected)
 
 
@@ -321,15 +320,26 @@ def _wrap_term(original: F) -> F:
             result = original(self, *args, **kwargs)
         except BaseException:
             if entry is not None:
-                _hooks._state.registry.term_failed(entry)
+                _term_ended(entry, returned=False)
             raise
         finally:
             _observe_term_end(token)
         if entry is not None:
-            _hooks._state.registry.term_returned(entry)
+            _term_ended(entry, returned=True)
         return result
 
     return term  # type: ignore[return-value]
+
+
+def _term_ended(entry: ContextEntry, returned: bool) -> None:
+    """Record how term()/destroy() ended; the application's result or error stands."""
+    try:
+        if returned:
+            _hooks._state.registry.term_returned(entry)
+        else:
+            _hooks._state.registry.term_failed(entry)
+    except Exception:
+        _hooks._state.internal_errors += 1
 
 
 def _term_starting(ctx: Any) -> ContextEntry | None:

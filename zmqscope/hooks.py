@@ -25,7 +25,7 @@ from zmqscope import _traffic, _wrappers
 from zmqscope._entries import RawThread, Site, SiteRef
 from zmqscope._frames import FrameFilter, RawFrame, current_thread_ref
 from zmqscope.model import ProcessInfo
-from zmqscope.registry import ContextEntry, Registry, SocketEntry, make_site
+from zmqscope.registry import ContextEntry, Registry, SocketEntry
 
 DEFAULT_STACK_DEPTH = 12
 
@@ -275,8 +275,12 @@ def watch(ctx: zmq.Context[Any]) -> None:
         for sock in list(ctx._sockets):
             if sock.closed or reg.open_socket(sock.underlying) is not None:
                 continue
-            site = make_site(None, ())
-            reg.socket_created(sock, sock.underlying, entry, sock._type_name, site, adopted=True)
+            site = Site(time.time(), None)  # where and by whom it was made: unknown
+            adopted = reg.socket_created(
+                sock, sock.underlying, entry, sock._type_name, site, adopted=True
+            )
+            if adopted.traffic is not None:
+                _traffic.follow(sock, adopted)  # traffic mode: count from now on
 
 
 def process_info() -> ProcessInfo:

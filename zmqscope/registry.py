@@ -54,7 +54,7 @@ _OPEN, _CLOSED, _COLLECTED = SocketState.OPEN, SocketState.CLOSED, SocketState.C
 _TERMINATED = ContextState.TERMINATED
 _STATE_TEXT = {state: state.value for state in SocketState}  # .value is a Python call
 
-__all__ = ["ContextEntry", "Registry", "Site", "SocketEntry", "make_site"]
+__all__ = ["ContextEntry", "Registry", "SocketEntry"]
 
 
 class Registry:
@@ -444,7 +444,3 @@ class Registry:
             culprits=culprits,
             warnings=warnings,
         )
-
-
-def make_site(thread: RawThread | None, stack: tuple[RawFrame, ...]) -> Site:
-    return Site(time.time(), thread, stack)

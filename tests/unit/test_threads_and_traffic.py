@@ -65,6 +65,7 @@ def test_handing_back_after_the_thread_ended_is_not_a_warning(ctx: Ctx) -> None:
     in_thread("worker", lambda: sock.bind("inproc://back"))
     sock.close(linger=0)  # the worker has finished: a clean hand-back
     assert zmqscope.snapshot().warnings == ()
+    assert [t.name for t in record("PUSH").threads_used] == ["MainThread", "worker"]
 
 
 def test_sharing_between_live_threads_warns_once_per_pair(ctx: Ctx) -> None:
@@ -270,3 +271,25 @@ def test_send_in_traffic_mode_behaves_as_pyzmq_does(traffic: Ctx) -> None:
     plain = _send_outcomes(traffic, "inproc://send-plain")
     assert counted == plain
     assert "returned MessageTracker" in plain and any("TypeError" in o for o in plain)
+
+
+def test_watch_in_traffic_mode_counts_the_sockets_it_adopts() -> None:
+    hooks.reset_registry()
+    ctx: Ctx = zmq.Context()
+    try:
+        # Made before zmqscope looked: adopted by watch(), then counted.
+        pull = ctx.socket(zmq.PULL)
+        pull.bind("inproc://adopted")
+        push = ctx.socket(zmq.PUSH)
+        push.connect("inproc://adopted")
+        zmqscope.install(traffic=True)
+        zmqscope.watch(ctx)
+        push.send(b"hello")
+        assert pull.recv() == b"hello"
+        assert (counters("PUSH").msgs_out, counters("PULL").msgs_in) == (1, 1)
+        push.close()
+        pull.close()
+    finally:
+        ctx.destroy(linger=0)
+        zmqscope.uninstall()
+        hooks.reset_registry()

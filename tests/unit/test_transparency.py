@@ -209,3 +209,20 @@ def test_a_failing_close_hook_still_closes_the_socket(
     assert sock.closed
     assert hooks.internal_errors() == before + 1
     ctx.term()
+
+
+@pytest.mark.parametrize("method", ["term_returned", "term_called"])
+def test_a_failing_term_hook_never_reaches_the_application(
+    pristine: dict[Any, Any], monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    zmqscope.install()
+    ctx: Ctx = zmq.Context()
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("zmqscope bug")
+
+    monkeypatch.setattr(hooks._state.registry, method, broken)
+    before = hooks.internal_errors()
+    ctx.term()  # must not raise
+    assert ctx.closed
+    assert hooks.internal_errors() == before + 1
