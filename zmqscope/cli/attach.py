@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from zmqscope.cli._errors import CommandError
-from zmqscope.client import ClientError, Discovered, LiveClient, connect, discover
+from zmqscope.client import Client, ClientError, Discovered, LiveClient, connect, discover
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
@@ -29,24 +29,33 @@ def main(args: argparse.Namespace) -> int:
         raise CommandError("--interval must be more than 0 seconds")
     from zmqscope.tui import ScopeApp
 
-    if args.target is None:
-        running = discover()
-        if len(running) != 1:
-            app = ScopeApp(connect=_connect, discover=discover, interval=args.interval)
-            try:
-                app.run()
-            finally:
-                if app.client is not None:  # the one chosen in the picker
-                    app.client.close()
-            return 0
     try:
-        client = connect(args.target)
+        if args.target is not None:
+            client: Client = connect(args.target)
+        else:
+            running = discover()
+            if len(running) != 1:
+                return _pick(args.interval)
+            client = _connect(running[0])  # found just now: no second discovery
     except ClientError as error:
         raise CommandError(str(error)) from None
     try:
         ScopeApp(client, interval=args.interval).run()
     finally:
         client.close()
+    return 0
+
+
+def _pick(interval: float) -> int:
+    """The TUI's picker, for none or several instrumented processes."""
+    from zmqscope.tui import ScopeApp
+
+    app = ScopeApp(connect=_connect, discover=discover, interval=interval)
+    try:
+        app.run()
+    finally:
+        if app.client is not None:  # the one chosen in the picker
+            app.client.close()
     return 0
 
 

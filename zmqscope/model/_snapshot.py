@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from zmqscope.model._base import SocketState
 from zmqscope.model._diagnosis import Culprit, UsageWarning
@@ -25,12 +25,18 @@ class Snapshot:
     dropped: int = 0
     culprits: tuple[Culprit, ...] = ()
     warnings: tuple[UsageWarning, ...] = ()
+    # Records by id, made on the first look-up: the renderers look up every
+    # leak and culprit, which scanned the whole tuple each time.
+    _by_id: dict[str, SocketRecord] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def socket(self, socket_id: str) -> SocketRecord | None:
-        for record in self.sockets:
-            if record.id == socket_id:
-                return record
-        return None
+        by_id = self._by_id
+        if by_id is None:
+            by_id = {record.id: record for record in self.sockets}
+            object.__setattr__(self, "_by_id", by_id)
+        return by_id.get(socket_id)
 
     def context(self, context_id: str | None) -> ContextRecord | None:
         for record in self.contexts:
