@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -9,6 +10,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tests.integration.conftest import clean_env
 
@@ -82,3 +84,18 @@ def running(
         if process.poll() is None:
             process.kill()
         process.wait(timeout=10)
+
+
+def read_json_when_written(path: Path, timeout: float = WAIT) -> Any:
+    """The JSON document at ``path`` once it is there and whole.
+
+    zmqscope writes it after printing the report to stderr, so a test that
+    saw the report may look before the file is complete.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            time.sleep(0.05)
+    raise AssertionError(f"no complete JSON document at {path} within {timeout} s")

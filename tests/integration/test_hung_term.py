@@ -6,11 +6,10 @@ expects (grace + a few seconds at most) and always kills its child.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tests.integration.conftest import line_of, write_app
-from tests.integration.hanging import running
+from tests.integration.hanging import read_json_when_written, running
 
 GRACE = ("--grace", "1")
 
@@ -46,7 +45,7 @@ def test_thread_that_swallows_eterm_and_sleeps(tmp_path: Path) -> None:
         assert f"app.py:{line_of(app, 'stuck-here')}" in stderr
         assert "time.sleep(3600)" in stderr
         assert f"app.py:{line_of(app, 'term-here')}" in stderr  # where term() was called
-        report = json.loads(report_path.read_text(encoding="utf-8"))
+        report = read_json_when_written(report_path)
     (culprit,) = report["culprits"]
     socket = next(s for s in report["sockets"] if s["id"] == culprit["socket"])
     assert socket["type"] == "REP"

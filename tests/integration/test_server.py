@@ -13,7 +13,6 @@ import signal
 import stat
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -394,10 +393,11 @@ def test_a_peer_that_keeps_answering_other_requests_cannot_hold_a_client(
     flood.start()
     client = LiveClient(f"tcp://127.0.0.1:{port}", timeout=1.0)
     try:
-        started = time.monotonic()
         with pytest.raises(ClientError, match=r"no answer from .* within 1 s"):
             client.hello()
-        assert time.monotonic() - started < 15  # bounded; before the fix: until the flood ends
+        # The client gave up while stale replies were still arriving (before
+        # the fix it waited until the flood ended: here, never).
+        assert flood.is_alive()
     finally:
         done.set()
         flood.join(10)

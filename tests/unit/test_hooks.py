@@ -284,6 +284,9 @@ def test_closed_records_are_dropped_when_their_context_terminates(scope: None) -
 
 def test_install_twice_and_install_rejects_bad_depth(scope: None) -> None:
     zmqscope.install()
+    wrapped = zmq.Socket.close
+    zmqscope.install()
+    assert zmq.Socket.close is wrapped  # the hooks are put on once, not wrapped again
     with pytest.raises(ValueError, match="stack_depth"):
         zmqscope.install(stack_depth=0)
 
