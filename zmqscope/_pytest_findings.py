@@ -127,9 +127,6 @@ class IgnoreRules:
         self._rootdir = str(rootdir)
         self._verdicts: dict[str, bool] = {}
 
-    def __bool__(self) -> bool:
-        return bool(self._patterns)
-
     def ignores(self, entry: SocketEntry) -> bool:
         if not self._patterns:
             return False

@@ -126,6 +126,7 @@ class ZmqscopeManager:
         self._was_installed = hooks.is_installed()
         self._written: list[tuple[str, Path]] = []
         self._previous_stops: tuple[str, ...] = ()
+        self._printing = False  # the watchdog printed culprit reports before start()
 
     # -- set-up and tear-down ---------------------------------------------
 
@@ -135,14 +136,15 @@ class ZmqscopeManager:
         self._previous_stops = hooks.stop_walks_at(runner_paths())
         # The failing test shows the culprit report; printing it to stderr as
         # well would only repeat it in the captured output.
-        _api.watchdog().remove_listener(_api.print_shutdown_event)
+        self._printing = _api.watchdog().remove_listener(_api.print_shutdown_event)
         self._term.start()
 
     def stop(self) -> None:
         self._claims_watched(False)
         self._term.stop()
         hooks.stop_walks_at(self._previous_stops)
-        _api.add_shutdown_listener(_api.print_shutdown_event)
+        if self._printing:  # put back only what start() took away
+            _api.add_shutdown_listener(_api.print_shutdown_event)
         if not self._was_installed:
             zmqscope.uninstall()
 
@@ -186,7 +188,7 @@ class ZmqscopeManager:
         finally:
             # Interrupted (KeyboardInterrupt, pytest.exit()) before the teardown's
             # report: the call report still gets logged, as pytest would have.
-            self._log(item, run, None)
+            self._log(run, None)
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         return True
 
@@ -209,14 +211,14 @@ class ZmqscopeManager:
             else:
                 # Now, as pytest would: -x and --maxfail must see a failed setup
                 # or call before the teardown, which then tears down every scope.
-                self._log(item, run, report)
+                self._log(run, report)
         return report
 
     @staticmethod
-    def _log(item: pytest.Item, run: _TestRun, report: pytest.TestReport | None) -> None:
+    def _log(run: _TestRun, report: pytest.TestReport | None) -> None:
         """Log the held call report, if any, then ``report``."""
         held, run.held = run.held, None
-        ihook = run.ihook or item.ihook
+        ihook = run.ihook
         for final in (held, report):
             if final is not None:
                 ihook.pytest_runtest_logreport(report=final)
@@ -230,8 +232,10 @@ class ZmqscopeManager:
         if not (entries or run.blocked or run.scope_ends):
             return  # the usual case: nothing made, nothing to check
         registry = hooks.registry()
-        if not (run.blocked or run.scope_ends or self._claimed):
+        if not (run.blocked or run.scope_ends):
             # The usual case of a test that made sockets: it closed them all.
+            # (A wider fixture's socket among them is closed too: its claim
+            # keeps the entry and finds nothing to report.)
             for entry in entries:
                 if entry.state is not _CLOSED:
                     break
@@ -240,7 +244,7 @@ class ZmqscopeManager:
                 return
         if entries and self._claimed:
             entries = [e for e in entries if e not in self._claimed]
-        leaked = [e for e in unclean(entries) if not self._ignore.ignores(e)] if entries else []
+        leaked = self._leaks(entries) if entries else []
         findings = [
             dataclasses.replace(f, verdict=self._verdict(run, False)) for f in run.scope_ends
         ]
@@ -258,6 +262,10 @@ class ZmqscopeManager:
             # plugin ran the protocol and logged the call report already, the
             # teardown's: an error at teardown, still a failed run.
             _fail(run.held if run.held is not None else teardown, failing)
+
+    def _leaks(self, entries: list[SocketEntry]) -> list[SocketEntry]:
+        """The entries that leaked, less those zmqscope_ignore names."""
+        return [e for e in unclean(entries) if not self._ignore.ignores(e)]
 
     @staticmethod
     def _verdict(run: _TestRun, allowed: bool) -> Verdict:
@@ -318,7 +326,7 @@ class ZmqscopeManager:
             plugins.unregister(self._watcher)
 
     def _check_claim(self, claim: _Claim) -> None:
-        leaked = [e for e in unclean(claim.entries) if not self._ignore.ignores(e)]
+        leaked = self._leaks(claim.entries)
         if leaked:
             report = report_on(leaked, registry=claim.registry)
             run = self._run
@@ -365,9 +373,8 @@ class ZmqscopeManager:
         data = getattr(node, "workeroutput", {}).get(WORKEROUTPUT_KEY)
         if not isinstance(data, dict):
             return  # the worker crashed before it could report
-        totals = RunTotals(**data["totals"])
-        self._tests_checked += totals.tests
-        self._sockets_created += totals.sockets
+        self._tests_checked += data["totals"]["tests"]
+        self._sockets_created += data["totals"]["sockets"]
         self._findings += [Finding.from_dict(f) for f in data["findings"]]
 
     def _write_files(self) -> None:

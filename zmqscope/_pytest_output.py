@@ -34,9 +34,6 @@ class RunTotals:
     tests: int = 0
     sockets: int = 0
 
-    def __add__(self, other: RunTotals) -> RunTotals:
-        return RunTotals(self.tests + other.tests, self.sockets + other.sockets)
-
     def to_dict(self) -> dict[str, int]:
         return {"tests": self.tests, "sockets": self.sockets}
 

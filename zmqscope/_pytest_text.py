@@ -102,9 +102,8 @@ def runner_paths() -> tuple[str, ...]:
         if file:
             is_package = os.path.basename(file) == "__init__.py"
             paths.append(os.path.dirname(file) + os.sep if is_package else file)
-    launcher = getattr(sys.modules.get("__main__"), "__file__", None)
-    if launcher:  # the ``pytest`` script, or whatever called pytest.main()
-        paths.append(os.path.abspath(launcher))
+    # Not the launcher (``__main__``): it may be a test file that calls
+    # pytest.main() on itself, and its frames sit above pytest's anyway.
     return tuple(paths)
 
 

@@ -75,9 +75,12 @@ class TermWatchdog:
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    def remove_listener(self, listener: Listener) -> None:
+    def remove_listener(self, listener: Listener) -> bool:
+        """Stop calling ``listener``; False if it was not listening."""
         if listener in self._listeners:
             self._listeners.remove(listener)
+            return True
+        return False
 
     # -- hooks.TermObserver ------------------------------------------------
 

@@ -27,10 +27,11 @@ from tests.integration.serving import (
     SERVING_APP,
     serving,
     short_folder,
+    wait_until,
 )
 from zmqscope import _events, hooks
 from zmqscope.client import ClientError, LiveClient
-from zmqscope.model import EndpointOp
+from zmqscope.model import EndpointOp, ThreadInfo
 from zmqscope.server import Server, ServerError
 
 Ctx = zmq.Context[zmq.Socket[bytes]]
@@ -122,20 +123,32 @@ def test_threads_show_every_stack_and_the_sockets_each_thread_owns(
 
     worker = threading.Thread(target=work, name="worker-7")
     worker.start()
+    waiting_at = (__file__, line_of(Path(__file__), "worker-waits"))
+    threads: dict[str, ThreadInfo] = {}
+
+    def worker_is_waiting() -> bool:
+        # made.set() returns to the caller before the worker reaches its wait.
+        threads.update((t.name, t) for t in client.threads())
+        top = threads["worker-7"].stack[0]  # threading's own frames are left out
+        return (top.file, top.line) == waiting_at
+
     try:
         assert made.wait(10)
-        threads = {t.name: t for t in client.threads()}
+        wait_until(worker_is_waiting, "worker-7's stack at its release.wait() line")
     finally:
         release.set()
         worker.join(10)
     ids = {s.type: s.id for s in zmqscope.snapshot().sockets}
     assert threads["worker-7"].sockets == (ids["PULL"],)
     assert ids["PUSH"] in threads["MainThread"].sockets
-    top = threads["worker-7"].stack[0]  # threading's own frames are left out
-    assert (top.file, top.line) == (__file__, line_of(Path(__file__), "worker-waits"))
     own = [t for name, t in threads.items() if name.startswith("zmqscope-")]
     assert all(t.sockets == () for t in own)
     assert not main_socket.closed
+    # Closed here, not left to the fixture's destroy(): the server's look at
+    # every thread's frames can keep this test's frame, and so its sockets,
+    # alive until a garbage collection, which may come first.
+    main_socket.close()
+    owned[0].close()
 
 
 def test_events_follow_a_cursor(client: LiveClient, ctx: Ctx) -> None:

@@ -188,3 +188,35 @@ def test_fixture_ends_are_heard_only_while_a_wider_fixture_holds_sockets(
     result = run(pytester, "--zmqscope")
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["zmqscope: 3 tests checked, 1 socket created, no leaks"])
+
+
+def test_a_test_leaking_beside_a_wider_fixtures_open_socket_fails_alone(
+    pytester: pytest.Pytester,
+) -> None:
+    source = """
+    import pytest
+    import zmq
+
+    @pytest.fixture(scope="module")
+    def server():
+        sock = zmq.Context.instance().socket(zmq.REP)
+        sock.bind("inproc://held")
+        yield sock  # open for the whole module: the fixture's, not a leak
+        sock.close()
+
+    def test_clean(server):
+        zmq.Context.instance().socket(zmq.PUSH).close()
+
+    def test_leaks(server):
+        test_leaks.kept = zmq.Context.instance().socket(zmq.PULL)  # leak
+    """
+    write_tests(pytester, "test_beside", source)
+    result = run(pytester, "--zmqscope")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "zmqscope: 2 tests checked, 3 sockets created, 1 leak in 1 test",
+            "FAILED test_beside.py::test_leaks - zmqscope: leaked PULL socket"
+            f" from test_beside.py:{line_of(source, 'leak')}",
+        ]
+    )

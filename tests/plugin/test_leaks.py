@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.plugin.conftest import line_of, run, write_tests
+from tests.plugin.conftest import TIMEOUT, line_of, run, write_tests
 
 LEAKY = """
 import zmq
@@ -446,3 +447,32 @@ def test_pytest_rerunfailures_keeps_running_the_tests_it_reruns(
     }
     assert "ran it" in ran["test_flaky"]
     assert ran["test_plain"] == []
+
+
+def test_a_test_file_that_runs_pytest_on_itself_keeps_its_frames(
+    pytester: pytest.Pytester,
+) -> None:
+    # python test_self.py: the test file is __main__, and not a runner file.
+    source = """
+    import sys
+    import pytest
+    import zmq
+
+    def make():
+        return zmq.Context.instance().socket(zmq.PULL)  # made
+
+    def test_leak():
+        test_leak.kept = make()  # called
+
+    if __name__ == "__main__":
+        sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", "--zmqscope"]))
+    """
+    path = write_tests(pytester, "test_self", source)
+    result = pytester.run(sys.executable, str(path), timeout=TIMEOUT)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            f"*created*test_self.py:{line_of(source, 'made')} in make()",
+            f"*called from*test_self.py:{line_of(source, 'called')} in test_leak()",
+        ]
+    )
