@@ -366,6 +366,20 @@ def _alive(entry: Discovered) -> bool:
         return False
 
 
+def process_exited(pid: int) -> bool:
+    """True once ``pid`` has ended, even if its parent has not reaped it yet.
+
+    ``zmqscope demo`` is the demo's parent: its exited child stays a zombie
+    until the TUI quits, and ``psutil.pid_exists`` still says yes.
+    """
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:
+        return False
+
+
 def _remove_stale(path: Path) -> None:
     for stale in (path, path.with_suffix(".ipc")):
         with contextlib.suppress(OSError):

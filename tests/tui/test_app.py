@@ -298,7 +298,9 @@ async def test_long_tables_scroll_with_the_cursor() -> None:
         assert grid.scroll_y > 150  # the last row is on screen
         await pilot.press("home", "pagedown")
         assert grid.cursor_row > 20 and grid.scroll_y == 0
+        row = grid.cursor_row
         await pilot.press("up")
+        assert grid.cursor_row == row - 1
         assert grid.current_socket == f"s{grid.cursor_row + 1}"
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from zmqscope.model import Frame
+from zmqscope.model._text import display_path
 from zmqscope.tui import _format
 
 
@@ -24,7 +25,7 @@ def test_a_frame_elsewhere_keeps_its_absolute_path(
     (tmp_path / "work").mkdir()
     monkeypatch.chdir(tmp_path / "work")
     sibling = str(tmp_path / "work2" / "app.py")  # shares the cwd's text, not its folder
-    assert _format.relative(sibling) == sibling
+    assert display_path(sibling) == sibling
     assert _format.location(Frame("/srv/app/worker.py", 3, "run")) == (
         "/srv/app/worker.py:3 in run()"
     )

@@ -2,30 +2,8 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import PurePath
-
 from zmqscope.model import Culprit, Endpoint, EndpointOp, Frame, SocketRecord, ThreadRef, Traffic
-
-
-def display_path(file: str, cwd: str | None = None) -> str:
-    """``file`` relative to the working directory when under it, else unchanged.
-
-    Relative paths are what a developer can paste into an editor from the
-    project root (and what CI logs show); anything outside stays absolute so
-    it is never ambiguous.
-    """
-    if not os.path.isabs(file):
-        return file  # "<string>", "<frozen runpy>" and the like
-    if cwd is None:
-        try:
-            cwd = os.getcwd()
-        except OSError:  # the working directory was deleted under us
-            return file
-    try:
-        return str(PurePath(file).relative_to(cwd))
-    except ValueError:
-        return file
+from zmqscope.model._text import byte_size, display_path
 
 
 def call_name(function: str) -> str:
@@ -104,16 +82,3 @@ def traffic_text(traffic: Traffic) -> str:
     sent = f"{plural(traffic.frames_out, 'frame')}, {byte_size(traffic.bytes_out)}"
     received = f"{plural(traffic.frames_in, 'frame')}, {byte_size(traffic.bytes_in)}"
     return f"{plural(traffic.msgs_out, 'msg')} out ({sent}) · {traffic.msgs_in} in ({received})"
-
-
-def byte_size(count: int) -> str:
-    """``300 B``, ``1.2 KB``, ``3.4 MB``: decimal units, as network tools count."""
-    if count < 1000:
-        return f"{count} B"
-    value = float(count)
-    for unit in ("KB", "MB", "GB"):
-        value /= 1000
-        # 999.96 KB would print as "1000.0 KB"; move up a unit before that.
-        if value < 999.95:
-            return f"{value:.1f} {unit}"
-    return f"{value / 1000:.1f} TB"

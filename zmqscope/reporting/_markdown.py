@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from zmqscope.model import Frame, SocketRecord
+from zmqscope.model._text import display_path
 from zmqscope.reporting._format import (
-    display_path,
     endpoint_text,
     frame_text,
     location,

@@ -6,6 +6,7 @@ import linecache
 import os
 
 from zmqscope.model import Endpoint, Frame, SocketRecord, Traffic
+from zmqscope.model._text import byte_size, display_path
 
 
 def age(seconds: float) -> str:
@@ -20,28 +21,13 @@ def age(seconds: float) -> str:
     return f"{seconds // 86400}d{(seconds % 86400) // 3600:02d}h"
 
 
-def size(count: int) -> str:
-    value = float(count)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{count} B"
-
-
 def site(frame: Frame | None) -> str:
     return f"{os.path.basename(frame.file)}:{frame.line}" if frame else "?"
 
 
-def relative(path: str) -> str:
-    """``path`` relative to the working directory when it is under it, else as is."""
-    cwd = os.getcwd() + os.sep
-    return path[len(cwd) :] if path.startswith(cwd) else path
-
-
 def location(frame: Frame) -> str:
     """``path:line in function()``, the path relative to the cwd when under it."""
-    return f"{relative(frame.file)}:{frame.line} in {frame.function}()"
+    return f"{display_path(frame.file)}:{frame.line} in {frame.function}()"
 
 
 def source(frame: Frame) -> str:
@@ -78,8 +64,8 @@ def traffic_cells(traffic: Traffic | None) -> tuple[str, str, str, str]:
     return (
         str(traffic.msgs_in),
         str(traffic.msgs_out),
-        size(traffic.bytes_in),
-        size(traffic.bytes_out),
+        byte_size(traffic.bytes_in),
+        byte_size(traffic.bytes_out),
     )
 
 

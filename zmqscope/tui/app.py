@@ -16,14 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import psutil
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
-from zmqscope.client import Client, ClientError, Discovered, Hello, LiveSnapshot
+from zmqscope.client import (
+    Client,
+    ClientError,
+    Discovered,
+    Hello,
+    LiveSnapshot,
+    process_exited,
+)
 from zmqscope.model import Event, ThreadInfo
 from zmqscope.tui._rows import Rows, make_rows
 from zmqscope.tui.detail import SocketDetailScreen
@@ -35,20 +41,6 @@ from zmqscope.tui.sockets import SocketTable
 from zmqscope.tui.threads import ThreadsView
 
 MAX_EVENTS = 5_000
-
-
-def _exited(pid: int) -> bool:
-    """True once ``pid`` has ended, even if its parent has not reaped it yet.
-
-    ``zmqscope demo`` is the demo's parent: its exited child stays a zombie
-    until the TUI quits, and ``psutil.pid_exists`` still says yes.
-    """
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-    except psutil.Error:
-        return False
 
 
 @dataclass(frozen=True)
@@ -237,7 +229,7 @@ class ScopeApp(App[None]):
             return
         header = self.header
         pid = self.hello.process.pid if self.hello else None
-        state = "process exited" if pid is not None and _exited(pid) else "connection lost"
+        state = "process exited" if pid is not None and process_exited(pid) else "connection lost"
         if header.connection != state:
             # Once per loss: the timer keeps trying, and a toast per tick piled up.
             self.notify(message, severity="warning", timeout=4)

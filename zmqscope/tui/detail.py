@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from zmqscope.model import CallSite, Event, Frame, Peer, SocketRecord, UsageWarning
+from zmqscope.model._text import byte_size
 from zmqscope.tui import _format
 
 
@@ -71,8 +72,8 @@ class SocketDetailScreen(Screen[None]):
             t = record.traffic
             grid.add_row(
                 "traffic",
-                f"{t.msgs_out} msgs out ({_format.size(t.bytes_out)}), "
-                f"{t.msgs_in} in ({_format.size(t.bytes_in)})",
+                f"{t.msgs_out} msgs out ({byte_size(t.bytes_out)}), "
+                f"{t.msgs_in} in ({byte_size(t.bytes_in)})",
             )
         return grid
 

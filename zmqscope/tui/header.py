@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from zmqscope.client import Hello
 from zmqscope.model import ProcessStats
+from zmqscope.model._text import byte_size, display_path
 from zmqscope.tui import _format
 
 
@@ -46,13 +47,13 @@ class ProcessHeader(Static):
         text.append(f"pid {hello.process.pid}", style="bold")
         argv = list(hello.process.argv)
         if argv:  # the script as the frames show it: relative to the cwd when under it
-            argv[0] = _format.relative(argv[0])
+            argv[0] = display_path(argv[0])
         text.append("  " + shlex.join(argv))
         text.append("\n")
         stats = self.stats
         if stats is not None:
             text.append(f"up {_format.age(now - stats.started)}  ")
-            text.append(f"CPU {stats.cpu_percent:.0f}%  RSS {_format.size(stats.rss)}  ")
+            text.append(f"CPU {stats.cpu_percent:.0f}%  RSS {byte_size(stats.rss)}  ")
             text.append_text(self._fds(stats))
             text.append(f"  threads {stats.threads}  ")
         text.append_text(self._connection())

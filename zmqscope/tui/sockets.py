@@ -149,9 +149,6 @@ class SocketTable(ScrollView, can_focus=True):
         """The cells of ``socket_id``'s row, as shown (before cutting to the column width)."""
         return self._cells[socket_id]
 
-    def get_row_index(self, socket_id: str) -> int:
-        return self._index[socket_id]
-
     @property
     def current_socket(self) -> str | None:
         """The id of the socket under the cursor."""

@@ -1,0 +1,39 @@
+"""Plain-text wording both the reports and the TUI use (standard library only)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import PurePath
+
+
+def display_path(file: str, cwd: str | None = None) -> str:
+    """``file`` relative to the working directory when under it, else unchanged.
+
+    Relative paths are what a developer can paste into an editor from the
+    project root (and what CI logs show); anything outside stays absolute so
+    it is never ambiguous.
+    """
+    if not os.path.isabs(file):
+        return file  # "<string>", "<frozen runpy>" and the like
+    if cwd is None:
+        try:
+            cwd = os.getcwd()
+        except OSError:  # the working directory was deleted under us
+            return file
+    try:
+        return str(PurePath(file).relative_to(cwd))
+    except ValueError:
+        return file
+
+
+def byte_size(count: int) -> str:
+    """``300 B``, ``1.2 KB``, ``3.4 MB``: decimal units, as network tools count."""
+    if count < 1000:
+        return f"{count} B"
+    value = float(count)
+    for unit in ("KB", "MB", "GB"):
+        value /= 1000
+        # 999.96 KB would print as "1000.0 KB"; move up a unit before that.
+        if value < 999.95:
+            return f"{value:.1f} {unit}"
+    return f"{value / 1000:.1f} TB"
