@@ -64,12 +64,17 @@ def _report_at_exit() -> None:
 
 def _start() -> None:
     try:
-        depth = int(os.environ.get("ZMQSCOPE_STACK_DEPTH", "12"))
-        grace = float(os.environ.get("ZMQSCOPE_GRACE", "5"))
+        depth = os.environ.get("ZMQSCOPE_STACK_DEPTH")
+        grace = os.environ.get("ZMQSCOPE_GRACE")
         traffic = os.environ.get("ZMQSCOPE_TRAFFIC", "").strip().lower() not in _OFF
         import zmqscope
+        from zmqscope.hooks import DEFAULT_STACK_DEPTH
 
-        zmqscope.install(traffic=traffic, stack_depth=depth, grace=grace)
+        zmqscope.install(
+            traffic=traffic,
+            stack_depth=int(depth) if depth else DEFAULT_STACK_DEPTH,
+            grace=float(grace) if grace else None,  # None: the watchdog's default
+        )
     except Exception as error:  # a broken setting must not stop the application
         print(f"zmqscope: instrumentation is off: {error}", file=sys.stderr)
         return

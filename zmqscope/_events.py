@@ -6,6 +6,7 @@ answer, the TUI's timeline) pays for the formatting.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import deque
 from typing import Any
@@ -46,7 +47,10 @@ class EventLog:
     def since(self, cursor: int) -> tuple[list[tuple[Any, ...]], int, int]:
         """(raw events after ``cursor``, the last sequence number, how many were lost)."""
         events = self._events
-        raw = [e for e in events if e[0] > cursor]
+        # Sequence numbers are consecutive: skip to the first one after cursor
+        # (this runs under the registry's lock, which the hooks wait for).
+        skip = min(len(events), max(0, cursor - events[0][0] + 1)) if events else 0
+        raw = list(itertools.islice(events, skip, None))
         oldest = events[0][0] if events else self._seq + 1
         missed = max(0, oldest - cursor - 1) if cursor < self._seq else 0
         return raw, self._seq, missed

@@ -115,8 +115,6 @@ def _unusual_socket(
 
 
 def _record_close(entry: SocketEntry, linger: Any, caller: FrameType) -> None:
-    if linger is not None:
-        entry.linger, entry.linger_source = int(linger), "close"
     thread = current_thread_ref()
     state = _hooks._state
     if _called_from_finalizer(caller):
@@ -128,7 +126,7 @@ def _record_close(entry: SocketEntry, linger: Any, caller: FrameType) -> None:
         site = Site(_time(), thread, stack, frames)
         collected = False
         _hooks.note_thread(entry, site, thread)
-    state.registry.socket_closed(entry, site, collected)
+    state.registry.socket_closed(entry, site, collected, None if linger is None else int(linger))
 
 
 def _called_from_finalizer(caller: FrameType | None) -> bool:
@@ -169,7 +167,7 @@ def _record_endpoint(sock: Any, op: EndpointOp, addr: Any, result: Any) -> None:
 
 
 @_guarded
-def _record_endpoint_removed(sock: Any, op: EndpointOp, addr: Any) -> None:
+def _record_endpoint_removed(sock: Any, op: EndpointOp, addr: Any, result: Any) -> None:
     entry = _hooks._entry_of(sock)
     if entry is not None:
         _hooks.note_thread(entry, _hooks.call_site())
@@ -267,26 +265,17 @@ def _wrap_close(original: F) -> F:
     return close  # type: ignore[return-value]
 
 
-def _wrap_endpoint(original: F, op: EndpointOp) -> F:
+def _wrap_address(original: F, record: Callable[..., None], op: EndpointOp) -> F:
+    """bind/connect (recorded with pyzmq's result) or unbind/disconnect."""
+
     @functools.wraps(original)
-    def add(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def address(self: Any, *args: Any, **kwargs: Any) -> Any:
         result = original(self, *args, **kwargs)
         addr = args[0] if args else kwargs.get("addr")
-        _record_endpoint(self, op, addr, result)
+        record(self, op, addr, result)
         return result
 
-    return add  # type: ignore[return-value]
-
-
-def _wrap_endpoint_removal(original: F, op: EndpointOp) -> F:
-    @functools.wraps(original)
-    def remove(self: Any, *args: Any, **kwargs: Any) -> Any:
-        result = original(self, *args, **kwargs)
-        addr = args[0] if args else kwargs.get("addr")
-        _record_endpoint_removed(self, op, addr)
-        return result
-
-    return remove  # type: ignore[return-value]
+    return address  # type: ignore[return-value]
 
 
 def _wrap_set(original: F) -> F:
@@ -382,10 +371,14 @@ def lifecycle_patches() -> list[tuple[type, str, Callable[[Any], Any]]]:
     return [
         (sock, "__init__", _wrap_socket_init),
         (sock, "close", _wrap_close),
-        (sock, "bind", lambda f: _wrap_endpoint(f, EndpointOp.BIND)),
-        (sock, "connect", lambda f: _wrap_endpoint(f, EndpointOp.CONNECT)),
-        (sock, "unbind", lambda f: _wrap_endpoint_removal(f, EndpointOp.BIND)),
-        (sock, "disconnect", lambda f: _wrap_endpoint_removal(f, EndpointOp.CONNECT)),
+        (sock, "bind", lambda f: _wrap_address(f, _record_endpoint, EndpointOp.BIND)),
+        (sock, "connect", lambda f: _wrap_address(f, _record_endpoint, EndpointOp.CONNECT)),
+        (sock, "unbind", lambda f: _wrap_address(f, _record_endpoint_removed, EndpointOp.BIND)),
+        (
+            sock,
+            "disconnect",
+            lambda f: _wrap_address(f, _record_endpoint_removed, EndpointOp.CONNECT),
+        ),
         (sock, "set", _wrap_set),
         (sock, "setsockopt", _wrap_set),
         (ctx, "__init__", _wrap_context_init),

@@ -325,7 +325,7 @@ class Discovered:
     path: Path
 
 
-def discover(clean: bool = True) -> list[Discovered]:
+def discover() -> list[Discovered]:
     """Instrumented processes of this user but the caller; files of dead ones are removed.
 
     The caller is left out: under ``ZMQSCOPE=1`` ``zmqscope ls`` serves too.
@@ -337,7 +337,7 @@ def discover(clean: bool = True) -> list[Discovered]:
         if entry is not None and _alive(entry):
             if entry.pid != os.getpid():
                 found.append(entry)
-        elif clean:
+        else:
             _remove_stale(path)
     return sorted(found, key=lambda d: d.pid)
 

@@ -57,7 +57,11 @@ class Request:
 
     @property
     def cursor(self) -> int:
-        """For ``events``: the last sequence number the client has seen."""
+        """The ``since`` parameter; 0 (everything) when absent or not valid.
+
+        For ``events``, the last sequence number the client has seen; for
+        ``snapshot``, the registry generation it last saw.
+        """
         value = self.params.get("since", 0)
         valid = isinstance(value, int) and not isinstance(value, bool) and value > 0
         return value if valid else 0

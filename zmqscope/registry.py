@@ -136,11 +136,14 @@ class Registry:
             entry.state = ContextState.OPEN
             entry.term_blocked_since = None
 
-    def term_blocked(self, entry: ContextEntry, culprits: Sequence[Culprit]) -> None:
-        """A term() outlived its grace period: keep its culprits for reports."""
+    def term_blocked(self, entry: ContextEntry, culprits: Sequence[Culprit]) -> bool:
+        """A term() outlived its grace period: keep its culprits for reports.
+
+        False when the term() has returned (or failed) meanwhile: nothing to report.
+        """
         with self._lock:
             if entry.state is not ContextState.TERMINATING:
-                return
+                return False
             entry.term_blocked_since = entry.term_called.time if entry.term_called else time.time()
             self._culprits[entry.id] = tuple(culprits)
             self._emit("term-blocked", context=entry.id, detail=f"{len(culprits)} culprits")
@@ -148,6 +151,7 @@ class Registry:
                 socket = self._sockets.get(culprit.socket)
                 if socket is not None:
                     socket.pinned = True
+            return True
 
     def term_returned(self, entry: ContextEntry) -> None:
         """The context is gone: forget its closed sockets, free its handle."""
@@ -225,9 +229,14 @@ class Registry:
         """The open entry for a libzmq handle (how shadows find their record)."""
         return self._open.get(handle)
 
-    def socket_closed(self, entry: SocketEntry, site: Site, collected: bool) -> None:
+    def socket_closed(
+        self, entry: SocketEntry, site: Site, collected: bool, linger: int | None = None
+    ) -> None:
+        """Mark ``entry`` closed (``linger``: what ``close(linger=...)`` was given)."""
         with self._lock:
             if entry.state is _OPEN:
+                if linger is not None:
+                    entry.linger, entry.linger_source = linger, "close"
                 self._mark_closed(entry, site, _COLLECTED if collected else _CLOSED)
 
     def _mark_closed(self, entry: SocketEntry, site: Site | None, state: SocketState) -> None:
@@ -283,7 +292,7 @@ class Registry:
         thread: RawThread,
         site: SiteRef,
         is_alive: Callable[[int], bool],
-    ) -> UsageWarning | None:
+    ) -> None:
         """Note a call on ``entry`` from ``thread``; warn on sharing, not hand-off.
 
         A thread using the socket for the first time takes it over (the
@@ -294,10 +303,9 @@ class Registry:
         """
         with self._lock:
             owner = entry.owner
-            warning = None
             if owner is not None and owner[0] != thread[0]:
                 if thread in entry.threads and is_alive(owner[0]):
-                    warning = self._shared(entry, owner, thread, site)
+                    self._shared(entry, owner, thread, site)
                 if entry.traffic is not None:
                     entry.traffic[OWNER] = thread[0]
             entry.owner = thread
@@ -305,16 +313,14 @@ class Registry:
             if thread not in entry.threads:
                 entry.threads += (thread,)
                 self._touch(entry)
-            return warning
 
     def _shared(
         self, entry: SocketEntry, first: RawThread, second: RawThread, site: SiteRef
-    ) -> UsageWarning | None:
+    ) -> None:
         warning = entry.sharing_warning(first, second, site)
         if warning is not None:
             self._warnings.append(warning)
             self._emit("warning", entry.id, entry.context_id, warning.message)
-        return warning
 
     def endpoint_added(
         self,

@@ -283,10 +283,6 @@ def serve(endpoint: str | None = None, curve_secret_key: bytes | None = None) ->
         return _server
 
 
-def current() -> Server | None:
-    return _server
-
-
 def _stop_at_exit() -> None:
     # No join: the thread is a daemon; what must not outlive us are the files.
     if _server is not None:

@@ -132,8 +132,10 @@ class TermWatchdog:
     def _fire(self, pending: _Pending) -> None:
         try:
             culprits = find_culprits(pending.context)
-            hooks.registry().term_blocked(pending.context, culprits)
-            self._tell(BlockedTerm(pending.context.id, pending.started, culprits))
+            # A term() that returned just as its grace ran out was told
+            # TermDone already: no BlockedTerm after it.
+            if hooks.registry().term_blocked(pending.context, culprits):
+                self._tell(BlockedTerm(pending.context.id, pending.started, culprits))
         except Exception:
             hooks._state.internal_errors += 1
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
+import time
 import weakref
 
 import pytest
@@ -13,7 +14,9 @@ import zmq.asyncio
 
 import zmqscope
 from tests.conftest import here
+from zmqscope._entries import Site
 from zmqscope.model import EndpointOp, SocketRecord, SocketState
+from zmqscope.registry import Registry
 
 Ctx = zmq.Context[zmq.Socket[bytes]]
 
@@ -296,3 +299,15 @@ def test_report_function_is_not_shadowed_by_a_subpackage(ctx: Ctx) -> None:
 
     ctx.socket(zmq.PAIR).close()
     assert zmqscope.report().snapshot.created_total == 1
+
+
+def test_a_term_that_returned_is_not_reported_blocked_afterwards() -> None:
+    # The watchdog's grace can run out just as term() returns: then there is
+    # nothing to report (and listeners, told TermDone already, hear no more).
+    registry = Registry()
+    entry = registry.context_created(1, None, adopted=False)
+    assert registry.term_blocked(entry, ()) is False  # no term() called
+    assert registry.term_called(entry, Site(time.time(), None))
+    registry.term_returned(entry)
+    assert registry.term_blocked(entry, ()) is False
+    assert entry.term_blocked_since is None
