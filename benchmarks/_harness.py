@@ -51,6 +51,11 @@ def set_instrumented(on: bool) -> None:
     gc.collect()
 
 
+def progress(message: str) -> None:
+    """A benchmark's step, on stderr (the table goes to stdout)."""
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
 def paired_rounds(
     rounds: int,
     measure: Callable[[], T],

@@ -17,9 +17,10 @@ import argparse
 import gc
 import sys
 import time
+from collections.abc import Callable
 
 import zmq
-from _harness import Figure, Target, finish, one_cpu, push_pull_rate, ratios
+from _harness import Figure, Target, finish, one_cpu, paired_rounds, push_pull_rate, ratios
 
 import zmqscope
 from zmqscope import hooks
@@ -42,19 +43,10 @@ def throughput_once(address: str, size: int, messages: int) -> float:
         ctx.term()
 
 
-def compare(label: str, key: str, target: float, run: int, measure: callable) -> list[Figure]:  # type: ignore[valid-type]
-    plain: list[float] = []
-    counted: list[float] = []
-    for i in range(run + 1):
-        order = (False, True) if i % 2 == 0 else (True, False)
-        results: dict[bool, float] = {}
-        for on in order:
-            set_traffic(on)
-            results[on] = measure()
-        if i:  # the first pair warms up
-            plain.append(results[False])
-            counted.append(results[True])
-    set_traffic(False)
+def compare(
+    label: str, key: str, target: float, run: int, measure: Callable[[], float]
+) -> list[Figure]:
+    plain, counted = paired_rounds(run, measure, toggle=set_traffic)
     return [
         Figure.of(f"{key}_plain", f"{label}, plain", plain, "msg/s"),
         Figure.of(f"{key}_traffic", f"{label}, traffic mode", counted, "msg/s"),

@@ -7,7 +7,6 @@ process, in interleaved rounds (see ``_harness.paired_rounds``).
 from __future__ import annotations
 
 import dataclasses
-import sys
 
 import zmq
 
@@ -44,10 +43,6 @@ QUICK = Settings(
     capture_rounds=5,
     memory_rounds=1,
 )
-
-
-def progress(message: str) -> None:
-    print(f"  {message}", file=sys.stderr, flush=True)
 
 
 def roomy_context(sockets: int) -> zmq.Context[zmq.Socket[bytes]]:

@@ -9,9 +9,9 @@ import traceback
 from collections.abc import Callable
 from functools import partial
 
-from _harness import Figure, Target, at_depth, ratios
+from _harness import Figure, Target, at_depth, progress, ratios
 
-from _core import CALLER_DEPTH, Settings, progress
+from _core import CALLER_DEPTH, Settings
 from zmqscope import hooks
 from zmqscope._frames import FrameFilter
 

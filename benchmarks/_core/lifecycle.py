@@ -7,9 +7,9 @@ import time
 from typing import Any
 
 import zmq
-from _harness import Figure, Target, at_depth, paired_rounds, ratios, set_instrumented
+from _harness import Figure, Target, at_depth, paired_rounds, progress, ratios, set_instrumented
 
-from _core import CALLER_DEPTH, Settings, progress, roomy_context
+from _core import CALLER_DEPTH, Settings, roomy_context
 from zmqscope import hooks
 from zmqscope._frames import FrameFilter
 from zmqscope.hooks import DEFAULT_STACK_DEPTH

@@ -8,10 +8,10 @@ import tracemalloc
 from pathlib import Path
 
 import zmq
-from _harness import Figure, Target, at_depth, set_instrumented
+from _harness import Figure, Target, at_depth, progress, set_instrumented
 
 import zmqscope
-from _core import CALLER_DEPTH, Settings, progress, roomy_context
+from _core import CALLER_DEPTH, Settings, roomy_context
 from zmqscope import hooks
 
 ZMQSCOPE_DIR = str(Path(zmqscope.__file__).resolve().parent)

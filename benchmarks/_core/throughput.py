@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import zmq
-from _harness import Figure, Target, one_cpu, paired_rounds, push_pull_rate, ratios
+from _harness import Figure, Target, one_cpu, paired_rounds, progress, push_pull_rate, ratios
 
-from _core import Settings, progress
+from _core import Settings
 
 PAYLOAD = b"x" * 100
 ADDRESS = "inproc://zmqscope-bench-throughput"

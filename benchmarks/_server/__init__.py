@@ -10,7 +10,6 @@ import contextlib
 import dataclasses
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,10 +46,6 @@ QUICK = Settings(
     poll_rounds=3,
     poll_messages=200_000,
 )
-
-
-def progress(message: str) -> None:
-    print(f"  {message}", file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager

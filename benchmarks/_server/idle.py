@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 import psutil
-from _harness import Figure, Target
+from _harness import Figure, Target, progress
 
-from _server import Settings, private_runtime, progress
+from _server import Settings, private_runtime
 
 IDLE_APP = """
 import sys, time

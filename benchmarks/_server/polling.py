@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 import zmq
-from _harness import Figure, Target, one_cpu, push_pull_rate, ratios
+from _harness import Figure, Target, one_cpu, progress, push_pull_rate, ratios
 
 import zmqscope
-from _server import Settings, open_sockets, private_runtime, progress
+from _server import Settings, open_sockets, private_runtime
 from _server.idle import child_env
 from zmqscope import hooks
 

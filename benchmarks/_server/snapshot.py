@@ -15,10 +15,10 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import zmq
-from _harness import Figure, Target
+from _harness import Figure, Target, progress
 
 import zmqscope
-from _server import Settings, open_sockets, private_runtime, progress
+from _server import Settings, open_sockets, private_runtime
 from zmqscope import hooks
 from zmqscope._answers import Answers
 from zmqscope.client import LiveClient, _View
