@@ -70,8 +70,13 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False)
-    for column in ("PID", "UPTIME", "SOCKETS", "STATE", "ENDPOINT", "COMMAND"):
-        table.add_column(column, no_wrap=True, overflow="ellipsis")
+    # On a narrow terminal (or a pipe: 80 columns) the endpoint and the
+    # command wrap onto more lines; nothing is cut (the endpoint is what
+    # `zmqscope attach` takes) and no column is dropped.
+    for column in ("PID", "UPTIME", "SOCKETS", "STATE"):
+        table.add_column(column, no_wrap=True)
+    for column in ("ENDPOINT", "COMMAND"):
+        table.add_column(column, overflow="fold")
     for row in rows:
         sockets = "?" if row["open_sockets"] is None else str(row["open_sockets"])
         state = row["state"]
