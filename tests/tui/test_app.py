@@ -439,6 +439,29 @@ async def test_view_keys_close_the_detail_first() -> None:
 # -- threads and shutdown -------------------------------------------------------------
 
 
+async def test_only_the_view_shown_is_rebuilt_on_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn: list[str] = []
+    show_threads, show_shutdown = ThreadsView.show, ShutdownView.show
+    monkeypatch.setattr(
+        ThreadsView, "show", lambda self, *a: drawn.append("threads") or show_threads(self, *a)
+    )
+    monkeypatch.setattr(
+        ShutdownView, "show", lambda self, *a: drawn.append("shutdown") or show_shutdown(self, *a)
+    )
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        assert drawn == []  # the sockets view is shown: the other two wait
+        await pilot.press("2")
+        assert drawn == ["threads"]  # drawn when chosen, from the last answer
+        await pilot.press("r")
+        await settle(pilot)
+        assert drawn == ["threads", "threads"]
+        assert "MainThread" in text_of(app.home.query_one("#threads-body", Static))
+
+
 async def test_2_lists_threads_their_stacks_and_the_sockets_they_own() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -30,7 +30,7 @@ from zmqscope.client import (
     LiveSnapshot,
     process_exited,
 )
-from zmqscope.model import Event, ThreadInfo
+from zmqscope.model import Event, Snapshot, ThreadInfo
 from zmqscope.tui._rows import Rows, make_rows
 from zmqscope.tui.detail import SocketDetailScreen
 from zmqscope.tui.header import ProcessHeader
@@ -110,6 +110,7 @@ class ScopeApp(App[None]):
         self._cursor = 0
         self._rows: Rows | None = None
         self._drawn_at = clock()
+        self._view = "sockets"  # the tab shown: only it is redrawn on refresh
         self._busy = threading.Lock()
         self._timer_started = False
 
@@ -247,9 +248,19 @@ class ScopeApp(App[None]):
         if snapshot is None:
             return
         self._status()
-        live = self.client is not None and self.client.live
-        self.threads_view.show(self.threads, snapshot, live)
-        self.shutdown_view.show(snapshot, now)
+        self._draw_view(self._view, snapshot, now)
+
+    def _draw_view(self, view: str, snapshot: Snapshot, now: float) -> None:
+        """Rebuild the Threads or Shutdown view, only while it is the one shown.
+
+        Each is rebuilt whole (every thread's stack with its source lines);
+        a hidden one is drawn when its tab is chosen.
+        """
+        if view == "threads":
+            live = self.client is not None and self.client.live
+            self.threads_view.show(self.threads, snapshot, live)
+        elif view == "shutdown":
+            self.shutdown_view.show(snapshot, now)
 
     def _status(self) -> None:
         table = self.table
@@ -283,6 +294,10 @@ class ScopeApp(App[None]):
     @on(TabbedContent.TabActivated)
     def tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id is not None:
+            self._view = event.pane.id
+            snapshot = self.current.snapshot if self.current else None
+            if snapshot is not None:
+                self._draw_view(self._view, snapshot, self._drawn_at)
             self._focus_view(event.pane.id)
 
     def _focus_view(self, view: str) -> None:

@@ -33,13 +33,10 @@ class ThreadsView(VerticalScroll):
         if not live:
             body.update("Threads are only known while the process runs (this is a saved report).")
             return
-        # One lookup table per refresh: Snapshot.socket() is a linear search,
-        # and a thread may own thousands of sockets.
-        types = {s.id: s.type for s in snapshot.sockets} if snapshot else {}
-        body.update(Group(*(self._panel(t, types) for t in threads)))
+        body.update(Group(*(self._panel(t, snapshot) for t in threads)))
 
     @staticmethod
-    def _panel(thread: ThreadInfo, types: dict[str, str]) -> RenderableType:
+    def _panel(thread: ThreadInfo, snapshot: Snapshot | None) -> RenderableType:
         lines = Text()
         for frame in thread.stack[:_FRAMES_SHOWN]:
             lines.append(_format.location(frame) + "\n")
@@ -51,7 +48,8 @@ class ThreadsView(VerticalScroll):
         if not thread.stack:
             lines.append("(no Python frames)\n", style="dim")
         shown = thread.sockets[:_SOCKETS_SHOWN]
-        sockets = [f"{sid} {types[sid]}" if sid in types else sid for sid in shown]
+        records = [snapshot.socket(sid) if snapshot else None for sid in shown]
+        sockets = [f"{r.id} {r.type}" if r else sid for sid, r in zip(shown, records, strict=True)]
         if len(thread.sockets) > _SOCKETS_SHOWN:
             sockets.append(f"and {len(thread.sockets) - _SOCKETS_SHOWN:,} more")
         owned = ", ".join(sockets) if sockets else "none"
