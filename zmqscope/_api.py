@@ -105,6 +105,22 @@ def serve(endpoint: str | None = None, curve_secret_key: bytes | None = None) ->
     return start(endpoint, curve_secret_key)
 
 
+_last_blocked: tuple[BlockedTerm, Report] | None = None
+
+
+def blocked_report(event: BlockedTerm) -> Report:
+    """The report for a blocked term(), made once for every listener of ``event``.
+
+    What is printed and what is written (``zmqscope run --json``) is then
+    one and the same snapshot.
+    """
+    global _last_blocked
+    with _lock:
+        if _last_blocked is None or _last_blocked[0] is not event:
+            _last_blocked = (event, report())
+        return _last_blocked[1]
+
+
 def add_shutdown_listener(listener: Listener) -> None:
     """Also call ``listener`` when a term() is reported blocked, and when it returns."""
     watchdog().add_listener(listener)
@@ -124,5 +140,5 @@ def print_shutdown_event(event: BlockedTerm | TermDone) -> None:
     from zmqscope.reporting import render_blocked
 
     Console(stderr=True, highlight=False).print(
-        render_blocked(report(), event.context, event.since)
+        render_blocked(blocked_report(event), event.context, event.since)
     )

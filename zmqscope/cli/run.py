@@ -172,12 +172,15 @@ def _start_server() -> None:
 
 def _write_json_when_term_blocks(path: Path) -> None:
     """A hung term() may never let the process reach its exit report: write now."""
-    from zmqscope._api import add_shutdown_listener, report
+    from zmqscope._api import add_shutdown_listener, blocked_report
     from zmqscope.shutdown import BlockedTerm
 
     def write(event: object) -> None:
         if isinstance(event, BlockedTerm):
-            path.write_text(report().to_json(), encoding="utf-8")
+            # Whole or not at all: someone may read it while the app hangs.
+            partial = path.with_name(path.name + ".partial")
+            partial.write_text(blocked_report(event).to_json(), encoding="utf-8")
+            os.replace(partial, path)
 
     add_shutdown_listener(write)
 
