@@ -40,8 +40,11 @@ def site_text(frame: Frame | None) -> str:
 def creation_text(record: SocketRecord) -> str:
     """Where a socket was made, or why that is not known."""
     site = record.created.site
-    if site is not None:
-        return frame_text(site)
+    return frame_text(site) if site is not None else creation_unknown(record)
+
+
+def creation_unknown(record: SocketRecord) -> str:
+    """Why a socket's creation site is not known."""
     return "before zmqscope was watching" if record.adopted else "unknown"
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from zmqscope.model import Frame, SocketRecord
 from zmqscope.model._text import display_path
 from zmqscope.reporting._format import (
+    creation_unknown,
     endpoint_text,
     frame_text,
     location,
@@ -74,10 +75,7 @@ def _record_cells(record: SocketRecord | None) -> tuple[str, str, str, str]:
     if record is None:
         return ("?", "?", "?", "?")
     site = record.created.site
-    if site is not None:
-        created = _code(location(site))
-    else:
-        created = "before zmqscope was watching" if record.adopted else "unknown"
+    created = _code(location(site)) if site is not None else creation_unknown(record)
     thread = _text(record.created.thread.name) if record.created.thread else "unknown"
     endpoints = "<br>".join(_code(endpoint_text(e)) for e in record.endpoints) or "none"
     return (_text(record.type), created, thread, endpoints)
