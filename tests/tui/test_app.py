@@ -478,7 +478,7 @@ async def test_2_lists_threads_their_stacks_and_the_sockets_they_own() -> None:
     assert "stubborn · 1005" in text and "owns: s5 DEALER" in text
 
 
-async def test_3_shows_no_blocked_term_until_there_is_one() -> None:
+async def test_3_says_so_when_no_term_is_blocked() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

@@ -4,8 +4,8 @@ A Line API widget (``ScrollView`` + ``render_line``) rather than a
 ``DataTable``: with 10,000 sockets, DataTable's ``remove_row`` is linear in
 the rows (a filter that hid most of them took seconds) and every new row is
 measured through Rich (clearing the filter took seconds more). Here a row is
-a tuple of strings, only the lines on screen are rendered, and a refresh
-replaces only the rows whose text changed.
+a tuple of strings, formatted off the UI thread at each refresh, and only
+the lines on screen are rendered.
 """
 
 from __future__ import annotations
