@@ -174,13 +174,15 @@ def test_watch_rejects_what_it_cannot_watch(pristine: dict[Any, Any]) -> None:
         zmqscope.watch(ctx)
 
 
+def broken(*args: Any, **kwargs: Any) -> None:
+    """Stands in for a zmqscope method with a bug."""
+    raise RuntimeError("zmqscope bug")
+
+
 def test_a_failing_hook_never_reaches_the_application(
     pristine: dict[Any, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     zmqscope.install()
-
-    def broken(*args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("zmqscope bug")
 
     monkeypatch.setattr(hooks._state.registry, "endpoint_added", broken)
     ctx: Ctx = zmq.Context()
@@ -200,9 +202,6 @@ def test_a_failing_close_hook_still_closes_the_socket(
     ctx: Ctx = zmq.Context()
     sock = ctx.socket(zmq.PAIR)
 
-    def broken(*args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("zmqscope bug")
-
     monkeypatch.setattr(hooks._state.registry, method, broken)
     before = hooks.internal_errors()
     sock.close()  # must not raise
@@ -217,9 +216,6 @@ def test_a_failing_term_hook_never_reaches_the_application(
 ) -> None:
     zmqscope.install()
     ctx: Ctx = zmq.Context()
-
-    def broken(*args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("zmqscope bug")
 
     monkeypatch.setattr(hooks._state.registry, method, broken)
     before = hooks.internal_errors()
