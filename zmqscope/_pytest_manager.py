@@ -15,6 +15,9 @@ test protocol itself, with pytest's logging off, and logs each report once it
 is final: a passed call report waits for the teardown's verdict; every other
 report is logged as soon as it is made, as pytest would, so that ``-x`` and
 ``--maxfail`` still see a failure before the teardown that depends on them.
+When another plugin may run a test's protocol (pytest-rerunfailures does),
+an observer registered for the run reads the reports as they are made, and
+a leak in such a test is an error at its teardown.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _pytest.runner import runtestprotocol
+from _pytest.runner import call_and_report, show_test_item
 
 import zmqscope
 from zmqscope import _api, hooks
@@ -53,6 +56,7 @@ from zmqscope.shutdown import BlockedTerm
 
 WORKEROUTPUT_KEY = "zmqscope"
 CLAIM_WATCHER_NAME = "zmqscope_claims"
+OBSERVER_NAME = "zmqscope_observer"
 _CLOSED = SocketState.CLOSED
 _RERUNS_KEY = pytest.StashKey[Any]()
 
@@ -80,6 +84,38 @@ class _TestRun:
     logs: bool = False  # the plugin runs the protocol: it logs the reports, pytest does not
     held: pytest.TestReport | None = None  # a passed call report, logged after teardown
     ihook: Any = None  # item.ihook, looked up once (each lookup searches conftests)
+
+
+class _Observer:
+    """The hooks that see a test whose protocol another plugin runs.
+
+    Registered for the run only when one may (pytest-rerunfailures, or a
+    plugin whose ``pytest_runtest_protocol`` is called before zmqscope's):
+    zmqscope then reads each report as it is made, and a leak, known after
+    the call report was logged, fails the run as an error at teardown.
+    Otherwise zmqscope runs every test's protocol itself and needs neither
+    hook, each of which pluggy would call for every test.
+    """
+
+    def __init__(self, manager: ZmqscopeManager) -> None:
+        self._manager = manager
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        self._manager.begin(item)  # around whichever plugin runs the protocol
+        try:
+            return (yield)
+        finally:
+            self._manager.end()
+
+    # Outermost (tryfirst): sees a report after pytest's own wrappers (xfail) changed it.
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        self._manager.reported_elsewhere(item, report)
+        return report
 
 
 class _ClaimWatcher:
@@ -119,6 +155,9 @@ class ZmqscopeManager:
         self._claimed: dict[SocketEntry, _Claim] = {}
         self._claims: dict[object, list[_Claim]] = {}  # FixtureDef -> its claims
         self._watcher = _ClaimWatcher(self)
+        self._observer = _Observer(self)
+        self._setup_show = bool(config.getoption("setupshow", False))
+        self._setup_only = bool(config.getoption("setuponly", False))
         self._wide: dict[object, bool] = {}  # FixtureDef -> wider than a function?
         self._registries: weakref.WeakKeyDictionary[Registry, int] = weakref.WeakKeyDictionary()
         self._generations = itertools.count()
@@ -141,6 +180,7 @@ class ZmqscopeManager:
 
     def stop(self) -> None:
         self._claims_watched(False)
+        _registered(self._config, self._observer, OBSERVER_NAME, False)
         self._term.stop()
         hooks.stop_walks_at(self._previous_stops)
         if self._printing:  # put back only what start() took away
@@ -153,75 +193,102 @@ class ZmqscopeManager:
 
     # -- per test ------------------------------------------------------------
 
-    # Two implementations of pytest_runtest_protocol (one under another name,
-    # hence specname): this wrapper opens the test's window around whichever
-    # plugin runs the protocol; the one below runs it unless another does.
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self) -> None:
+        # Every plugin and conftest is known by now: whether another plugin
+        # may run a test's protocol decides how the plugin sees the reports.
+        if _protocol_elsewhere(self._config, self):
+            _registered(self._config, self._observer, OBSERVER_NAME, True)
+
+    def begin(self, item: pytest.Item) -> _TestRun:
+        """Open ``item``'s window: the sockets recorded from now on are the test's."""
         if not hooks.is_installed():
             # A test may uninstall zmqscope (zmqscope's own tests do); every
             # test starts with it installed, as the first one did.
             self._install()
-        self._run = _TestRun(item.nodeid, Window.open(), item)
-        try:
-            return (yield)
-        finally:
-            self._run = None
+        run = self._run = _TestRun(item.nodeid, Window.open(), item)
+        return run
 
-    @pytest.hookimpl(tryfirst=True, specname="pytest_runtest_protocol")
-    def pytest_runtest_protocol_run(
+    def end(self) -> None:
+        self._run = None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(
         self, item: pytest.Item, nextitem: pytest.Item | None
     ) -> bool | None:
-        """pytest's own protocol, with each report logged by :meth:`_log` once it is final.
-
-        Another plugin that runs the protocol logs the reports itself: then a
-        leak fails the run as an error at the test's teardown.
-        """
+        """pytest's own protocol, with each report logged by :meth:`_log` once it is final."""
         run = self._run
-        if run is None or run.nodeid != item.nodeid or _rerun_elsewhere(item):
-            return None
+        if run is None:  # the usual case: no observer, zmqscope runs every test
+            run = self.begin(item)
+            try:
+                self._protocol(run, item, nextitem)
+            finally:
+                self._run = None
+            return True
+        if run.nodeid != item.nodeid or _rerun_elsewhere(item):
+            return None  # another plugin runs it: the observer sees its reports
+        self._protocol(run, item, nextitem)
+        return True
+
+    def _protocol(self, run: _TestRun, item: pytest.Item, nextitem: pytest.Item | None) -> None:
+        # pytest's runtestprotocol (_pytest/runner.py), its reports not logged by
+        # call_and_report but handed to _reported.
         run.logs = True
         ihook = run.ihook = item.ihook
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        request = hasattr(item, "_request")
+        if request and not item._request:  # type: ignore[attr-defined]
+            item._initrequest()  # type: ignore[attr-defined]  # a test run again
         try:
-            runtestprotocol(item, nextitem=nextitem, log=False)
+            setup = call_and_report(item, "setup", log=False)
+            self._reported(run, setup)
+            if setup.passed:
+                if self._setup_show:
+                    show_test_item(item)
+                if not self._setup_only:
+                    self._reported(run, call_and_report(item, "call", log=False))
+            session = item.session
+            if session.shouldfail or session.shouldstop:
+                nextitem = None  # the run stops: every scope is torn down now
+            self._reported(run, call_and_report(item, "teardown", log=False, nextitem=nextitem))
         finally:
             # Interrupted (KeyboardInterrupt, pytest.exit()) before the teardown's
             # report: the call report still gets logged, as pytest would have.
             self._log(run, None)
+        if request:
+            item._request = False  # type: ignore[attr-defined]
+            item.funcargs = None  # type: ignore[attr-defined]
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
-        return True
 
-    # Outermost (tryfirst): sees a report after pytest's own wrappers (xfail) changed it.
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
+    def reported_elsewhere(self, item: pytest.Item, report: pytest.TestReport) -> None:
+        """A report of a test whose protocol another plugin runs (and logs)."""
         run = self._run
-        if run is None or run.nodeid != item.nodeid:
-            return report
+        if run is not None and not run.logs and run.nodeid == item.nodeid:
+            self._reported(run, report)
+
+    def _reported(self, run: _TestRun, report: pytest.TestReport) -> None:
         if report.outcome != "passed":
             run.spoiled = True
-        if call.when == "teardown":
+        when = report.when
+        if when == "teardown":
             self._finish(run, report)
         if run.logs:
-            if call.when == "call" and report.passed:
+            if when == "call" and report.outcome == "passed":
                 run.held = report  # until teardown tells whether the test leaked
             else:
                 # Now, as pytest would: -x and --maxfail must see a failed setup
                 # or call before the teardown, which then tears down every scope.
                 self._log(run, report)
-        return report
 
     @staticmethod
     def _log(run: _TestRun, report: pytest.TestReport | None) -> None:
         """Log the held call report, if any, then ``report``."""
-        held, run.held = run.held, None
-        ihook = run.ihook
-        for final in (held, report):
-            if final is not None:
-                ihook.pytest_runtest_logreport(report=final)
+        held = run.held
+        if held is not None:
+            run.held = None
+            run.ihook.pytest_runtest_logreport(report=held)
+        if report is not None:
+            run.ihook.pytest_runtest_logreport(report=report)
 
     def _finish(self, run: _TestRun, teardown: pytest.TestReport) -> None:
         window = run.window
@@ -318,12 +385,7 @@ class ZmqscopeManager:
         every test; a suite whose wider fixtures make no socket should not pay
         for a hook call per fixture.
         """
-        plugins = self._config.pluginmanager
-        registered = plugins.is_registered(self._watcher)
-        if on and not registered:
-            plugins.register(self._watcher, CLAIM_WATCHER_NAME)
-        elif not on and registered:
-            plugins.unregister(self._watcher)
+        _registered(self._config, self._watcher, CLAIM_WATCHER_NAME, on)
 
     def _check_claim(self, claim: _Claim) -> None:
         leaked = self._leaks(claim.entries)
@@ -426,6 +488,32 @@ def _fail(report: pytest.TestReport, findings: list[Finding]) -> None:
     # other, not an XPASS (pytest counts no report with wasxfail as failed).
     if hasattr(report, "wasxfail"):
         del report.wasxfail
+
+
+def _registered(config: pytest.Config, plugin: object, name: str, on: bool) -> None:
+    """Register ``plugin`` as ``name``, or unregister it; nothing if it already is as asked."""
+    plugins = config.pluginmanager
+    registered = plugins.is_registered(plugin)
+    if on and not registered:
+        plugins.register(plugin, name)
+    elif not on and registered:
+        plugins.unregister(plugin)
+
+
+def _protocol_elsewhere(config: pytest.Config, manager: ZmqscopeManager) -> bool:
+    """True if a test's protocol may be run by another plugin than zmqscope.
+
+    pytest-rerunfailures runs those it reruns; a plugin whose implementation
+    pluggy calls before zmqscope's (a later ``tryfirst`` one) runs them all.
+    """
+    if _reruns_count(config) is not None:
+        return True
+    runners = [
+        impl
+        for impl in config.hook.pytest_runtest_protocol.get_hookimpls()
+        if not (impl.wrapper or impl.hookwrapper)
+    ]
+    return not runners or runners[-1].plugin is not manager  # pluggy calls the last first
 
 
 def _rerun_elsewhere(item: pytest.Item) -> bool:

@@ -359,6 +359,76 @@ def test_exitfirst_still_tears_down_wider_fixtures_in_the_failing_test(
     )
 
 
+def test_setup_only_and_setup_show_work_as_without_the_plugin(pytester: pytest.Pytester) -> None:
+    # zmqscope runs each test's protocol itself: pytest's --setup-only (set up
+    # and tear down, never call) and --setup-show must keep their meaning.
+    source = """
+    import pytest
+    import zmq
+
+    @pytest.fixture
+    def server():
+        sock = zmq.Context.instance().socket(zmq.PULL)  # fixture leak
+        yield sock
+
+    def test_uses_server(server):
+        raise AssertionError("never called with --setup-only")
+    """
+    write_tests(pytester, "test_setup", source)
+    result = run(pytester, "--zmqscope", "--setup-only")
+    # The fixture's leak is an error at teardown: there is no call report to fail.
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*SETUP    F server*",
+            "*TEARDOWN F server*",
+            f"  s*: PULL socket created at test_setup.py:{line_of(source, 'fixture leak')}*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*never called*")
+    shown = run(pytester, "--zmqscope", "--setup-show")
+    shown.assert_outcomes(failed=1)
+    shown.stdout.fnmatch_lines(
+        ["*SETUP    F server*", "*test_setup.py::test_uses_server (fixtures used: *server*)*"]
+    )
+
+
+def test_the_report_observer_is_registered_only_when_another_plugin_runs_tests(
+    pytester: pytest.Pytester,
+) -> None:
+    # Its hooks would cost every test two more hook calls; alone, zmqscope
+    # runs the protocol and needs none.
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture
+        def observer(request):
+            return request.config.pluginmanager.has_plugin("zmqscope_observer")
+        """
+    )
+    write_tests(pytester, "test_alone", "def test_alone(observer):\n    assert not observer\n")
+    run(pytester, "--zmqscope").assert_outcomes(passed=1)
+    pytester.makepyfile(
+        other_protocol="""
+        import pytest
+        from _pytest.runner import runtestprotocol
+
+        class Protocol:  # registered after zmqscope's manager: pluggy calls it first
+            @pytest.hookimpl(tryfirst=True)
+            def pytest_runtest_protocol(self, item, nextitem):
+                runtestprotocol(item, nextitem=nextitem)
+                return True
+
+        @pytest.hookimpl(trylast=True)
+        def pytest_configure(config):
+            config.pluginmanager.register(Protocol(), "other-protocol")
+        """
+    )
+    write_tests(pytester, "test_alone", "def test_alone(observer):\n    assert observer\n")
+    run(pytester, "--zmqscope", "-p", "other_protocol").assert_outcomes(passed=1)
+
+
 def test_when_another_plugin_runs_the_protocol_the_leak_errors_at_teardown(
     pytester: pytest.Pytester,
 ) -> None:
