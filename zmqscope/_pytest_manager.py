@@ -193,12 +193,15 @@ class ZmqscopeManager:
 
     # -- per test ------------------------------------------------------------
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtestloop(self) -> None:
+    # A wrapper, so that it runs whichever plugin runs the loop (pytest-xdist's
+    # workers do).
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtestloop(self) -> Generator[None, object, object]:
         # Every plugin and conftest is known by now: whether another plugin
         # may run a test's protocol decides how the plugin sees the reports.
         if _protocol_elsewhere(self._config, self):
             _registered(self._config, self._observer, OBSERVER_NAME, True)
+        return (yield)
 
     def begin(self, item: pytest.Item) -> _TestRun:
         """Open ``item``'s window: the sockets recorded from now on are the test's."""
