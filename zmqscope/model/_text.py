@@ -26,6 +26,11 @@ def display_path(file: str, cwd: str | None = None) -> str:
         return file
 
 
+def call_name(function: str) -> str:
+    """``start()`` for a function, but ``<module>`` as Python's tracebacks say it."""
+    return function if function.startswith("<") else f"{function}()"
+
+
 def byte_size(count: int) -> str:
     """``300 B``, ``1.2 KB``, ``3.4 MB``: decimal units, as network tools count."""
     if count < 1000:

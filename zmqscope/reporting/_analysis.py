@@ -14,7 +14,7 @@ from zmqscope.model import (
     SocketRecord,
     SocketState,
 )
-from zmqscope.reporting._format import call_name
+from zmqscope.model._text import call_name
 from zmqscope.reporting._report import Report
 
 # A leak message names a few endpoints so it is recognisable in a log line;

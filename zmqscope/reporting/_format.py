@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 from zmqscope.model import Culprit, Endpoint, EndpointOp, Frame, SocketRecord, ThreadRef, Traffic
-from zmqscope.model._text import byte_size, display_path
-
-
-def call_name(function: str) -> str:
-    """``start()`` for a function, but ``<module>`` as Python's tracebacks say it."""
-    return function if function.startswith("<") else f"{function}()"
+from zmqscope.model._text import byte_size, call_name, display_path
 
 
 def location(frame: Frame) -> str:

@@ -6,7 +6,7 @@ import linecache
 import os
 
 from zmqscope.model import Endpoint, Frame, SocketRecord, Traffic
-from zmqscope.model._text import byte_size, display_path
+from zmqscope.model._text import byte_size, call_name, display_path
 
 
 def age(seconds: float) -> str:
@@ -27,7 +27,7 @@ def site(frame: Frame | None) -> str:
 
 def location(frame: Frame) -> str:
     """``path:line in function()``, the path relative to the cwd when under it."""
-    return f"{display_path(frame.file)}:{frame.line} in {frame.function}()"
+    return f"{display_path(frame.file)}:{frame.line} in {call_name(frame.function)}"
 
 
 def source(frame: Frame) -> str:
