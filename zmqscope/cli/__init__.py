@@ -33,30 +33,31 @@ class _Parser(argparse.ArgumentParser):
         raise CommandError(f"{message} (see '{self.prog} --help')")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The ``zmqscope`` parser, and its ``run`` command's (which parses apart)."""
     parser = _Parser(
         prog="zmqscope",
         description="Socket-lifecycle diagnostics for pyzmq applications.",
     )
     parser.add_argument("--version", action="version", version=f"zmqscope {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    run_command.add_parser(commands)
+    run_parser = run_command.add_parser(commands)
     attach_command.add_parser(commands)
     demo_command.add_parser(commands)
     ls_command.add_parser(commands)
     report_command.add_parser(commands)
-    return parser
+    return parser, run_parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``zmqscope`` console script and ``python -m zmqscope``."""
     args = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser, run_parser = build_parser()
     try:
         if args[:1] == ["run"]:
             # ``run`` hands everything after the script to the application,
             # so it splits its own arguments before argparse sees them.
-            return run_command.main(args[1:], parser)
+            return run_command.main(args[1:], run_parser)
         namespace = parser.parse_args(args)
         if namespace.command is None:
             parser.print_help(sys.stderr)

@@ -19,10 +19,6 @@ from typing import Any
 from zmqscope.cli._errors import EXIT_LEAKS, CommandError
 from zmqscope.cli._target import Target, resolve_module, resolve_script
 
-# Options of ``run`` that take a value; everything from the script (or the
-# module after ``-m``) on belongs to the application, as with ``python``.
-_VALUED = {"--json", "--markdown", "--stack-depth", "--grace"}
-
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -75,8 +71,16 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def split_arguments(args: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(zmqscope's own options, [SCRIPT or -m MODULE, app args...])."""
+def split_arguments(
+    args: Sequence[str], parser: argparse.ArgumentParser
+) -> tuple[list[str], list[str]]:
+    """(zmqscope's own options, [SCRIPT or -m MODULE, app args...]).
+
+    Everything from the script (or the module after ``-m``) on belongs to the
+    application, as with ``python``; an option of ``run`` that takes a value
+    (as ``parser`` declares it) takes the next argument with it.
+    """
+    valued = _valued_options(parser)
     own: list[str] = []
     index = 0
     while index < len(args):
@@ -88,7 +92,7 @@ def split_arguments(args: Sequence[str]) -> tuple[list[str], list[str]]:
         if token.startswith("-m"):  # ``-mMODULE``, as python accepts it
             return own, ["-m", token[2:], *args[index + 1 :]]
         own.append(token)
-        if token in _VALUED:
+        if token in valued:
             index += 1
             if index < len(args):
                 own.append(args[index])
@@ -96,9 +100,9 @@ def split_arguments(args: Sequence[str]) -> tuple[list[str], list[str]]:
     return own, []
 
 
-def parse(args: Sequence[str], root: argparse.ArgumentParser) -> tuple[RunOptions, Target]:
-    own, rest = split_arguments(args)
-    parser = _run_parser(root)
+def parse(args: Sequence[str], parser: argparse.ArgumentParser) -> tuple[RunOptions, Target]:
+    """``parser``: the one :func:`add_parser` made."""
+    own, rest = split_arguments(args, parser)
     namespace = parser.parse_args(own)
     if namespace.stack_depth < 1:
         raise CommandError("--stack-depth must be at least 1")
@@ -126,16 +130,18 @@ def parse(args: Sequence[str], root: argparse.ArgumentParser) -> tuple[RunOption
     return options, Target(kind="script", name=rest[0], args=tuple(rest[1:]))
 
 
-def _run_parser(root: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    for action in root._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action.choices["run"]  # type: ignore[no-any-return]
-    raise AssertionError("run parser not registered")
+def _valued_options(parser: argparse.ArgumentParser) -> set[str]:
+    """``--json``, ``--grace``...: the options that take a value (flags take none)."""
+    valued: set[str] = set()
+    for option, action in parser._option_string_actions.items():
+        if action.nargs != 0 and option.startswith("--"):
+            valued.add(option)
+    return valued
 
 
-def main(args: Sequence[str], root: argparse.ArgumentParser) -> int:
+def main(args: Sequence[str], parser: argparse.ArgumentParser) -> int:
     """Run the application; return the exit status zmqscope should end with."""
-    options, target = parse(args, root)
+    options, target = parse(args, parser)
 
     import zmqscope
     from zmqscope import _autoinstall, hooks
