@@ -268,6 +268,10 @@ class ZmqscopeManager:
         run = self._run
         if run is not None and not run.logs and run.nodeid == item.nodeid:
             self._reported(run, report)
+            if report.when == "teardown" and self._run is run:
+                # pytest-rerunfailures may run the test again within this
+                # protocol: each attempt is checked on its own.
+                self._run = _TestRun(item.nodeid, Window.open(), item)
 
     def _reported(self, run: _TestRun, report: pytest.TestReport) -> None:
         if report.outcome != "passed":

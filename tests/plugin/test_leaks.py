@@ -519,6 +519,64 @@ def test_pytest_rerunfailures_keeps_running_the_tests_it_reruns(
     assert ran["test_plain"] == []
 
 
+def test_each_attempt_of_a_rerun_test_is_checked_on_its_own(pytester: pytest.Pytester) -> None:
+    # A stand-in for pytest-rerunfailures that runs a failing flaky test once
+    # more within the same protocol (and logs the last attempt's reports).
+    pytester.makeconftest(
+        """
+        import pytest
+        from _pytest.runner import runtestprotocol
+
+        class Reruns:
+            @staticmethod
+            def get_reruns_count(item):
+                return 1 if item.get_closest_marker("flaky") else None
+
+            def pytest_runtest_protocol(self, item, nextitem):
+                if self.get_reruns_count(item) is None:
+                    return None
+                item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+                for attempt in range(2):
+                    reports = runtestprotocol(item, nextitem=nextitem, log=False)
+                    if not any(report.failed for report in reports):
+                        break
+                for report in reports:
+                    item.ihook.pytest_runtest_logreport(report=report)
+                item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+                return True
+
+        def pytest_configure(config):
+            config.pluginmanager.register(Reruns(), "rerunfailures")
+        """
+    )
+    source = """
+    import pytest
+    import zmq
+
+    ATTEMPTS = []
+
+    @pytest.mark.flaky
+    def test_flaky():
+        ATTEMPTS.append(1)
+        if len(ATTEMPTS) == 1:
+            zmq.Context.instance().socket(zmq.PUSH).close()
+            assert False, "the first attempt fails"
+        test_flaky.kept = zmq.Context.instance().socket(zmq.PULL)  # second attempt
+    """
+    write_tests(pytester, "test_retried", source)
+    result = run(pytester, "--zmqscope")
+    # The first attempt's failure does not excuse the second attempt's leak,
+    # and the second attempt does not count the first one's socket again.
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "ERROR test_retried.py::test_flaky - zmqscope: leaked PULL socket from"
+            f" test_retried.py:{line_of(source, 'second attempt')}",
+        ]
+    )
+    result.stdout.fnmatch_lines(["zmqscope: 2 tests checked, 2 sockets created, 1 leak in 1 test"])
+
+
 def test_a_test_file_that_runs_pytest_on_itself_keeps_its_frames(
     pytester: pytest.Pytester,
 ) -> None:
