@@ -23,6 +23,7 @@ a leak in such a test is an error at its teardown.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import itertools
 import json
 import time
@@ -234,8 +235,8 @@ class ZmqscopeManager:
         return True
 
     def _protocol(self, run: _TestRun, item: pytest.Item, nextitem: pytest.Item | None) -> None:
-        # pytest's runtestprotocol (_pytest/runner.py), its reports not logged by
-        # call_and_report but handed to _reported.
+        # pytest's runtestprotocol (_pytest/runner.py; the same in pytest 8 and
+        # 9), its reports not logged by call_and_report but handed to _reported.
         run.logs = True
         ihook = run.ihook = item.ihook
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
@@ -247,7 +248,7 @@ class ZmqscopeManager:
             self._reported(run, setup)
             if setup.passed:
                 if self._setup_show:
-                    show_test_item(item)
+                    _show_test_item(item, self._setup_only)
                 if not self._setup_only:
                     self._reported(run, call_and_report(item, "call", log=False))
             session = item.session
@@ -258,9 +259,9 @@ class ZmqscopeManager:
             # Interrupted (KeyboardInterrupt, pytest.exit()) before the teardown's
             # report: the call report still gets logged, as pytest would have.
             self._log(run, None)
-        if request:
-            item._request = False  # type: ignore[attr-defined]
-            item.funcargs = None  # type: ignore[attr-defined]
+            if request:  # the fixtures' values go, whatever happened
+                item._request = False  # type: ignore[attr-defined]
+                item.funcargs = None  # type: ignore[attr-defined]
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
 
     def reported_elsewhere(self, item: pytest.Item, report: pytest.TestReport) -> None:
@@ -495,6 +496,18 @@ def _fail(report: pytest.TestReport, findings: list[Finding]) -> None:
     # other, not an XPASS (pytest counts no report with wasxfail as failed).
     if hasattr(report, "wasxfail"):
         del report.wasxfail
+
+
+# pytest 9 asks whether a space follows the test's name (not with --setup-only).
+_SHOW_SPACED = "add_space" in inspect.signature(show_test_item).parameters
+
+
+def _show_test_item(item: pytest.Item, setup_only: bool) -> None:
+    """``--setup-show``'s line naming the test and its fixtures, as pytest prints it."""
+    if _SHOW_SPACED:
+        show_test_item(item, add_space=not setup_only)  # type: ignore[call-arg]
+    else:
+        show_test_item(item)
 
 
 def _registered(config: pytest.Config, plugin: object, name: str, on: bool) -> None:
