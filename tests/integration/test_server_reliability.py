@@ -402,6 +402,18 @@ def test_fuzz_malformed_input_over_the_wire(
     server: Server, ctx: Ctx, raw_dealer: zmq.Socket[bytes]
 ) -> None:
     push, pull = app_pair(ctx, "app-under-fuzz")
+    try:
+        _fuzz(server, raw_dealer, push, pull)
+    finally:
+        close_all(push, pull)
+
+
+def _fuzz(
+    server: Server,
+    raw_dealer: zmq.Socket[bytes],
+    push: zmq.Socket[bytes],
+    pull: zmq.Socket[bytes],
+) -> None:
     rng = random.Random(FUZZ_SEED)
     inputs = list(fuzz_inputs(rng, FUZZ_INPUTS))
     codes: dict[str, int] = {}
