@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench screenshots clean
+.PHONY: demo test test-newest-pytest lint typecheck bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,17 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest -n 2 --zmqscope
 
+# The pytest plugin runs pytest's test protocol itself, so it follows pytest's
+# internals: its tests again under the newest pytest (the suite above runs the
+# pytest the snapshot tests pin), in a virtualenv of their own.
+NEWEST := .venv-newest-pytest
+test-newest-pytest:
+	$(PYTHON) -m venv $(NEWEST)
+	$(NEWEST)/bin/python -m pip install --quiet --upgrade pip
+	$(NEWEST)/bin/python -m pip install --quiet --upgrade -e . pytest pytest-timeout pytest-asyncio pytest-xdist
+	$(NEWEST)/bin/python -m pytest --version
+	$(NEWEST)/bin/python -m pytest -n 2 -p no:cacheprovider tests/plugin
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
@@ -38,4 +49,4 @@ screenshots: $(STAMP)
 	$(BIN)/python scripts/screenshots.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(NEWEST) .pytest_cache .mypy_cache .ruff_cache
