@@ -88,14 +88,16 @@ class _TestRun:
 
 
 class _Observer:
-    """The hooks that see a test whose protocol another plugin runs.
+    """The hooks that read each report the moment pytest makes it.
 
-    Registered for the run only when one may (pytest-rerunfailures, or a
-    plugin whose ``pytest_runtest_protocol`` is called before zmqscope's):
-    zmqscope then reads each report as it is made, and a leak, known after
-    the call report was logged, fails the run as an error at teardown.
-    Otherwise zmqscope runs every test's protocol itself and needs neither
-    hook, each of which pluggy would call for every test.
+    Registered for the run only when that matters: when another plugin may
+    run a test's protocol (pytest-rerunfailures, or a plugin whose
+    ``pytest_runtest_protocol`` is called before zmqscope's), a leak, known
+    after that plugin logged the call report, fails the run as an error at
+    teardown; with ``--pdb``, a failure must be logged before the debugger
+    opens (quitting it ends the run at once). Otherwise zmqscope reads the
+    report ``call_and_report`` returns and needs neither hook, each of which
+    pluggy would call for every test.
     """
 
     def __init__(self, manager: ZmqscopeManager) -> None:
@@ -115,7 +117,7 @@ class _Observer:
         self, item: pytest.Item
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        self._manager.reported_elsewhere(item, report)
+        self._manager.observed(item, report)
         return report
 
 
@@ -157,6 +159,7 @@ class ZmqscopeManager:
         self._claims: dict[object, list[_Claim]] = {}  # FixtureDef -> its claims
         self._watcher = _ClaimWatcher(self)
         self._observer = _Observer(self)
+        self._observed = False  # the observer hands _reported each report
         self._setup_show = bool(config.getoption("setupshow", False))
         self._setup_only = bool(config.getoption("setuponly", False))
         self._wide: dict[object, bool] = {}  # FixtureDef -> wider than a function?
@@ -200,8 +203,10 @@ class ZmqscopeManager:
     def pytest_runtestloop(self) -> Generator[None, object, object]:
         # Every plugin and conftest is known by now: whether another plugin
         # may run a test's protocol decides how the plugin sees the reports.
-        if _protocol_elsewhere(self._config, self):
-            _registered(self._config, self._observer, OBSERVER_NAME, True)
+        config = self._config
+        if _protocol_elsewhere(config, self) or config.getoption("usepdb", False):
+            _registered(config, self._observer, OBSERVER_NAME, True)
+            self._observed = True
         return (yield)
 
     def begin(self, item: pytest.Item) -> _TestRun:
@@ -236,7 +241,9 @@ class ZmqscopeManager:
 
     def _protocol(self, run: _TestRun, item: pytest.Item, nextitem: pytest.Item | None) -> None:
         # pytest's runtestprotocol (_pytest/runner.py; the same in pytest 8 and
-        # 9), its reports not logged by call_and_report but handed to _reported.
+        # 9), its reports not logged by call_and_report but handed to
+        # _reported: here, or by the observer as each is made.
+        direct = not self._observed
         run.logs = True
         ihook = run.ihook = item.ihook
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
@@ -245,16 +252,21 @@ class ZmqscopeManager:
             item._initrequest()  # type: ignore[attr-defined]  # a test run again
         try:
             setup = call_and_report(item, "setup", log=False)
-            self._reported(run, setup)
+            if direct:
+                self._reported(run, setup)
             if setup.passed:
                 if self._setup_show:
                     _show_test_item(item, self._setup_only)
                 if not self._setup_only:
-                    self._reported(run, call_and_report(item, "call", log=False))
+                    call = call_and_report(item, "call", log=False)
+                    if direct:
+                        self._reported(run, call)
             session = item.session
             if session.shouldfail or session.shouldstop:
                 nextitem = None  # the run stops: every scope is torn down now
-            self._reported(run, call_and_report(item, "teardown", log=False, nextitem=nextitem))
+            teardown = call_and_report(item, "teardown", log=False, nextitem=nextitem)
+            if direct:
+                self._reported(run, teardown)
         finally:
             # Interrupted (KeyboardInterrupt, pytest.exit()) before the teardown's
             # report: the call report still gets logged, as pytest would have.
@@ -264,12 +276,12 @@ class ZmqscopeManager:
                 item.funcargs = None  # type: ignore[attr-defined]
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
 
-    def reported_elsewhere(self, item: pytest.Item, report: pytest.TestReport) -> None:
-        """A report of a test whose protocol another plugin runs (and logs)."""
+    def observed(self, item: pytest.Item, report: pytest.TestReport) -> None:
+        """A report as the observer saw it made (whoever runs the protocol)."""
         run = self._run
-        if run is not None and not run.logs and run.nodeid == item.nodeid:
+        if run is not None and run.nodeid == item.nodeid:
             self._reported(run, report)
-            if report.when == "teardown" and self._run is run:
+            if not run.logs and report.when == "teardown" and self._run is run:
                 # pytest-rerunfailures may run the test again within this
                 # protocol: each attempt is checked on its own.
                 self._run = _TestRun(item.nodeid, Window.open(), item)

@@ -393,6 +393,25 @@ def test_setup_only_and_setup_show_work_as_without_the_plugin(pytester: pytest.P
     )
 
 
+def test_with_pdb_a_failure_is_logged_before_the_debugger_opens(pytester: pytest.Pytester) -> None:
+    # Quitting pdb ends the run at once (pytest.exit): the failure that opened
+    # it must already be logged, or it is missing from the counts and JUnit.
+    source = """
+    def test_fails():
+        assert 1 + 1 == 3
+
+    def test_after():
+        pass
+    """
+    write_tests(pytester, "test_debugged", source)
+    # pytester's subprocess has its stdin closed: pdb reads end-of-file and quits.
+    result = run(pytester, "--zmqscope", "--pdb", "--junitxml=junit.xml")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*Quitting debugger*"])
+    suite = ET.parse(pytester.path / "junit.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "1"
+
+
 def test_the_report_observer_is_registered_only_when_another_plugin_runs_tests(
     pytester: pytest.Pytester,
 ) -> None:
