@@ -83,6 +83,7 @@ class _TestRun:
     blocked: list[Report] = field(default_factory=list)  # culprits of term() calls interrupted
     scope_ends: list[Finding] = field(default_factory=list)  # wider fixtures ended here
     logs: bool = False  # the plugin runs the protocol: it logs the reports, pytest does not
+    direct: bool = False  # ... and reads them from call_and_report, not the observer
     held: pytest.TestReport | None = None  # a passed call report, logged after teardown
     ihook: Any = None  # item.ihook, looked up once (each lookup searches conftests)
 
@@ -160,6 +161,7 @@ class ZmqscopeManager:
         self._watcher = _ClaimWatcher(self)
         self._observer = _Observer(self)
         self._observed = False  # the observer hands _reported each report
+        self._looping = False  # pytest_runtestloop has begun
         self._setup_show = bool(config.getoption("setupshow", False))
         self._setup_only = bool(config.getoption("setuponly", False))
         self._wide: dict[object, bool] = {}  # FixtureDef -> wider than a function?
@@ -203,11 +205,25 @@ class ZmqscopeManager:
     def pytest_runtestloop(self) -> Generator[None, object, object]:
         # Every plugin and conftest is known by now: whether another plugin
         # may run a test's protocol decides how the plugin sees the reports.
-        config = self._config
-        if _protocol_elsewhere(config, self) or config.getoption("usepdb", False):
-            _registered(config, self._observer, OBSERVER_NAME, True)
-            self._observed = True
+        self._looping = True
+        if self._config.getoption("usepdb", False):
+            self._observe()
+        self._observe_if_needed()
         return (yield)
+
+    def pytest_plugin_registered(self, plugin: object) -> None:
+        # A plugin registered during the run (by a fixture, say) may run the
+        # protocol from the next test on.
+        if self._looping and plugin is not self._observer:
+            self._observe_if_needed()
+
+    def _observe_if_needed(self) -> None:
+        if not self._observed and _protocol_elsewhere(self._config, self):
+            self._observe()
+
+    def _observe(self) -> None:
+        _registered(self._config, self._observer, OBSERVER_NAME, True)
+        self._observed = True
 
     def begin(self, item: pytest.Item) -> _TestRun:
         """Open ``item``'s window: the sockets recorded from now on are the test's."""
@@ -243,7 +259,7 @@ class ZmqscopeManager:
         # pytest's runtestprotocol (_pytest/runner.py; the same in pytest 8 and
         # 9), its reports not logged by call_and_report but handed to
         # _reported: here, or by the observer as each is made.
-        direct = not self._observed
+        direct = run.direct = not self._observed
         run.logs = True
         ihook = run.ihook = item.ihook
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
@@ -279,7 +295,7 @@ class ZmqscopeManager:
     def observed(self, item: pytest.Item, report: pytest.TestReport) -> None:
         """A report as the observer saw it made (whoever runs the protocol)."""
         run = self._run
-        if run is not None and run.nodeid == item.nodeid:
+        if run is not None and not run.direct and run.nodeid == item.nodeid:
             self._reported(run, report)
             if not run.logs and report.when == "teardown" and self._run is run:
                 # pytest-rerunfailures may run the test again within this

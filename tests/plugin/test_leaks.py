@@ -484,6 +484,46 @@ def test_when_another_plugin_runs_the_protocol_the_leak_errors_at_teardown(
     )
 
 
+def test_a_protocol_plugin_registered_during_the_run_is_noticed(
+    pytester: pytest.Pytester,
+) -> None:
+    # A fixture registers a plugin that runs the following tests' protocol:
+    # their leaks are still found (as errors at teardown, as above).
+    pytester.makeconftest(
+        """
+        import pytest
+        from _pytest.runner import runtestprotocol
+
+        class Protocol:
+            @pytest.hookimpl(tryfirst=True)
+            def pytest_runtest_protocol(self, item, nextitem):
+                item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+                runtestprotocol(item, nextitem=nextitem)
+                item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+                return True
+
+        @pytest.fixture
+        def late_protocol(request):
+            request.config.pluginmanager.register(Protocol(), "late-protocol")
+        """
+    )
+    source = """
+    import zmq
+
+    def test_registers(late_protocol):
+        pass
+
+    def test_leaks_later():
+        test_leaks_later.kept = zmq.Context.instance().socket(zmq.PULL)  # late leak
+    """
+    write_tests(pytester, "test_late", source)
+    result = run(pytester, "--zmqscope")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [f"ERROR test_late.py::test_leaks_later - *test_late.py:{line_of(source, 'late leak')}"]
+    )
+
+
 def test_pytest_rerunfailures_keeps_running_the_tests_it_reruns(
     pytester: pytest.Pytester,
 ) -> None:
