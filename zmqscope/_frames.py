@@ -233,3 +233,7 @@ def current_thread_ref(
     ident = _ident()
     thread = _ACTIVE.get(ident) if _ACTIVE is not None else None
     return (ident, (thread or _current()).name)
+
+
+def thread_alive(ident: int) -> bool:
+    return any(thread.ident == ident for thread in threading.enumerate())

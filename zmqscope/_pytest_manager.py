@@ -347,7 +347,7 @@ class ZmqscopeManager:
                 return
         if entries and self._claimed:
             entries = [e for e in entries if e not in self._claimed]
-        leaked = self._leaks(entries) if entries else []
+        leaked = self._leaks(entries, registry) if entries else []
         findings = [
             dataclasses.replace(f, verdict=self._verdict(run, False)) for f in run.scope_ends
         ]
@@ -366,9 +366,9 @@ class ZmqscopeManager:
             # teardown's: an error at teardown, still a failed run.
             _fail(run.held if run.held is not None else teardown, failing)
 
-    def _leaks(self, entries: list[SocketEntry]) -> list[SocketEntry]:
-        """The entries that leaked, less those zmqscope_ignore names."""
-        return [e for e in unclean(entries) if not self._ignore.ignores(e)]
+    def _leaks(self, entries: list[SocketEntry], registry: Registry) -> list[SocketEntry]:
+        """The entries (of ``registry``) that leaked, less those zmqscope_ignore names."""
+        return [e for e in unclean(entries, registry) if not self._ignore.ignores(e)]
 
     @staticmethod
     def _verdict(run: _TestRun, allowed: bool) -> Verdict:
@@ -424,7 +424,7 @@ class ZmqscopeManager:
         _registered(self._config, self._watcher, CLAIM_WATCHER_NAME, on)
 
     def _check_claim(self, claim: _Claim) -> None:
-        leaked = self._leaks(claim.entries)
+        leaked = self._leaks(claim.entries, claim.registry)
         if leaked:
             report = report_on(leaked, registry=claim.registry)
             run = self._run

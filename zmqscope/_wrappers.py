@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import threading
 from collections.abc import Callable
 from time import time as _time
 from types import FrameType
@@ -23,9 +24,14 @@ from zmqscope import hooks as _hooks
 from zmqscope._entries import Site
 from zmqscope._frames import RawStack, current_thread_ref
 from zmqscope.model import EndpointOp
-from zmqscope.registry import ContextEntry, SocketEntry
+from zmqscope.registry import R_CLOSE, R_HANDLE, R_REF, ContextEntry, SocketEntry
 
 F = TypeVar("F", bound=Callable[..., Any])
+# The calling thread's Thread, read straight from threading's table (the
+# name is read when the record is built); current_thread() for the others.
+_get_ident = threading.get_ident
+_current_thread = threading.current_thread
+_active_get = getattr(threading, "_active", {}).get
 
 
 def _guarded(record: Callable[..., None]) -> Callable[..., None]:
@@ -61,11 +67,7 @@ _MAX_OPTION_TEXT = 80
 
 
 def _record_socket(sock: Any, stack: RawStack | None) -> None:
-    # The busiest hook, kept to few calls: every call and object here costs
-    # more than it would in a loop of its own, as libzmq's socket set-up has
-    # just pushed zmqscope's code and data out of the CPU's caches (see
-    # benchmarks/README.md). The usual case, a new socket of a context
-    # already recorded with every socket recorded, runs inline.
+    """Every creation but the usual one (which the ``__init__`` wrapper records raw)."""
     state = _hooks._state
     reg = state.registry
     handle = sock.underlying
@@ -76,7 +78,8 @@ def _record_socket(sock: Any, stack: RawStack | None) -> None:
         context is None
         or stack is None
         or frames is None
-        or reg.open_socket(handle) is not None
+        or handle in reg.raw
+        or handle in reg.by_handle
         or context.handle in state.ignored
     ):
         found = _unusual_socket(sock, handle, ctx, stack)
@@ -122,7 +125,7 @@ def _record_close(entry: SocketEntry, linger: Any, caller: FrameType) -> None:
         collected = True
     else:
         frames = state.frames
-        stack = frames.capture(min(CLOSE_STACK_DEPTH, state.stack_depth), 2) if frames else []
+        stack = frames.capture(state.close_depth, 2) if frames else []
         site = Site(_time(), thread, stack, frames)
         collected = False
         _hooks.note_thread(entry, site, thread)
@@ -238,6 +241,27 @@ def _wrap_socket_init(original: F) -> F:
                 state.internal_errors += 1
         original(self, *args, **kwargs)
         try:  # inline rather than @_guarded: socket creation is the busiest hook
+            reg = state.registry
+            if stack is not None and not reg.traffic:
+                # The usual case, a new socket of a context already recorded:
+                # a raw record, built into an entry only when someone reads
+                # the registry (docs/lazy-records.md). Every call and object
+                # here counts: libzmq's set-up has just pushed zmqscope's code
+                # and data out of the CPU's caches (benchmarks/README.md).
+                handle = self.underlying
+                ctx = self.context
+                context = reg.live_contexts.get(ctx.underlying) if ctx is not None else None
+                if (
+                    context is not None
+                    and handle not in reg.raw
+                    and handle not in reg.by_handle
+                    and context.handle not in state.ignored
+                ):
+                    thread = _active_get(_get_ident()) or _current_thread()
+                    reg.socket_seen(
+                        self, handle, context, self._type_name, _time(), thread, stack, frames
+                    )
+                    return
             _record_socket(self, stack)
         except Exception:
             _hooks._state.internal_errors += 1
@@ -248,13 +272,46 @@ def _wrap_socket_init(original: F) -> F:
 def _wrap_close(original: F) -> F:
     @functools.wraps(original)
     def close(self: Any, *args: Any, **kwargs: Any) -> Any:
+        rec = entry = None
         try:
-            entry = None if self.closed else _hooks._state.registry.open_socket(self.underlying)
+            if not self.closed:
+                reg = _hooks._state.registry
+                handle = self.underlying
+                rec = reg.raw.pop(handle, None)  # the usual case: recorded raw
+                if rec is None:
+                    entry = reg.open_socket(handle)
         except Exception:  # nothing of zmqscope's may reach the application
             _hooks._state.internal_errors += 1
-            entry = None
-        result = original(self, *args, **kwargs)
-        if entry is not None:
+        try:
+            result = original(self, *args, **kwargs)
+        except BaseException:
+            if rec is not None:  # still open, as far as anyone knows
+                _hooks._state.registry.raw[rec[R_HANDLE]] = rec
+            raise
+        if rec is not None:
+            try:
+                # The raw record's close (Registry.socket_seen has the layout).
+                state = _hooks._state
+                linger = args[0] if args else kwargs.get("linger") if kwargs else None
+                if linger is not None:
+                    linger = int(linger)
+                thread = _active_get(_get_ident()) or _current_thread()
+                caller = sys._getframe(1)
+                code = caller.f_code  # pyzmq's __del__, or a close() that may be its
+                if code is _SOCKET_DEL_CODE or (
+                    code.co_name == "close" and _called_from_finalizer(caller)
+                ):
+                    closing: tuple[Any, ...] = (_time(), thread, (), True, linger)
+                else:
+                    frames = state.frames
+                    stack = frames.capture(state.close_depth, 2) if frames is not None else []
+                    closing = (_time(), thread, stack, False, linger)
+                rec[R_REF] = None  # the weak reference goes: its callback cannot run
+                rec[R_CLOSE] = closing
+                state.registry.journal.append(rec)
+            except Exception:
+                _hooks._state.internal_errors += 1
+        elif entry is not None:
             try:
                 linger = args[0] if args else kwargs.get("linger")
                 _record_close(entry, linger, sys._getframe(1))

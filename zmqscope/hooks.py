@@ -23,7 +23,7 @@ import zmq
 
 from zmqscope import _traffic, _wrappers
 from zmqscope._entries import RawThread, Site, SiteRef
-from zmqscope._frames import FrameFilter, RawFrame, current_thread_ref
+from zmqscope._frames import FrameFilter, RawFrame, current_thread_ref, thread_alive
 from zmqscope.model import ProcessInfo
 from zmqscope.registry import ContextEntry, Registry, SocketEntry
 
@@ -47,6 +47,7 @@ class _State:
     watched: set[int] = field(default_factory=set)  # context handles (watch mode)
     ignored: set[int] = field(default_factory=set)  # zmqscope's own contexts
     stack_depth: int = DEFAULT_STACK_DEPTH
+    close_depth: int = _wrappers.CLOSE_STACK_DEPTH  # never more than stack_depth
     originals: list[tuple[type, str, bool, Any]] = field(default_factory=list)
     frames: FrameFilter | None = None
     term_observer: TermObserver | None = None
@@ -118,17 +119,13 @@ def _entry_of(sock: Any) -> SocketEntry | None:
     return _state.registry.open_socket(handle)
 
 
-def _thread_alive(ident: int) -> bool:
-    return any(thread.ident == ident for thread in threading.enumerate())
-
-
 def note_thread(entry: SocketEntry, site: SiteRef, thread: RawThread | None = None) -> None:
     """Record which thread called into ``entry`` (the registry warns if it is shared)."""
     thread = thread or current_thread_ref()
     if entry.owner == thread:
         entry.owner_site = site  # the usual case: the owner again, nothing to check
         return
-    _state.registry.thread_used(entry, thread, site, _thread_alive)
+    _state.registry.thread_used(entry, thread, site, thread_alive)
 
 
 _quiet = threading.local()
@@ -193,6 +190,7 @@ def install(traffic: bool = False, stack_depth: int = DEFAULT_STACK_DEPTH) -> No
             # switch keep what they had (no counters, or frozen counters).
             _unpatch()
         _state.stack_depth = stack_depth
+        _state.close_depth = min(_wrappers.CLOSE_STACK_DEPTH, stack_depth)
         _state.installed = True
         if not _state.patched:
             _state.registry.traffic = traffic
@@ -302,6 +300,7 @@ def _after_fork_in_child() -> None:
         installed=old.installed,
         watched=set(old.watched),
         stack_depth=old.stack_depth,
+        close_depth=old.close_depth,
         originals=old.originals,
         frames=old.frames,
         term_observer=old.term_observer,

@@ -31,7 +31,7 @@ from zmqscope._entries import (
     traffic_row,
 )
 from zmqscope._events import EventLog
-from zmqscope._frames import RawFrame
+from zmqscope._frames import RawFrame, thread_alive
 from zmqscope.model import (
     ContextState,
     Culprit,
@@ -47,6 +47,16 @@ MAX_CLOSED_RECORDS = 10_000
 MAX_TERMINATED_CONTEXTS = 256
 MAX_WARNINGS = 1_000
 MAX_REMOVALS = 20_000
+# Raw records waiting to be built (creations and closes, two items a socket).
+MAX_JOURNAL = 2 * MAX_CLOSED_RECORDS
+
+# A raw record (see Registry.socket_seen): a list, its fields by index.
+# R_CLOSE: None while open, then (time, thread, raw stack, collected, linger).
+R_REF, R_HANDLE, R_CONTEXT, R_TYPE, R_TIME, R_THREAD, R_STACK, R_FRAMES = range(8)
+R_CLOSE, R_ENTRY = 8, 9
+C_TIME, C_THREAD, C_STACK, C_COLLECTED, C_LINGER = range(5)
+_SKIPPED = "skipped"  # R_ENTRY of a record dropped unbuilt
+_ANY_CONTEXT = "any"  # _drain(skip=...): unread closed records of every context
 
 # Enum members read through the class cost ~70 ns each on Python 3.11; the
 # socket()+close() path reads these.
@@ -87,13 +97,146 @@ class Registry:
         self._log = EventLog()
         self._emit = self._log.emit  # called with the lock held, so seqs follow the log
         self.traffic = False
-        self.created_total = 0
+        self._created_total = 0
         self.dropped = 0
+        # The lazy path (docs/lazy-records.md): raw records of sockets made
+        # and closed by the busy hooks, without the lock; the first locked
+        # section after them builds their entries, in order (_drain).
+        # The hooks' busy paths read and write these two without the lock
+        # (single dict and deque operations, atomic under the GIL).
+        self.journal: deque[list[Any]] = deque()
+        self.raw: dict[int, list[Any]] = {}  # handle -> raw record, until closed
+        self.by_handle = self._open  # open entries by libzmq handle (read-only outside)
+        self.live_contexts = self._live_contexts  # ... and contexts (read-only outside)
+        self._raw_collected_cb = self._raw_collected
+        self._draining = False
+        self.skipped = 0  # closed before anyone looked, dropped unbuilt at their term()
         # Every change to a socket record bumps the generation; a client that
         # saw generation g asks only for what changed since (changes_since).
         self.generation = 0
         self._removed: deque[tuple[int, str]] = deque(maxlen=MAX_REMOVALS)
         self._collected = self._owner_collected  # bound once, not per socket
+
+    @property
+    def created_total(self) -> int:
+        """Sockets ever recorded."""
+        if self.journal:
+            with self._lock:
+                self._drain()
+        return self._created_total
+
+    # -- the lazy path ------------------------------------------------------
+
+    def socket_seen(
+        self,
+        owner: Any,
+        handle: int,
+        context: ContextEntry,
+        type_name: str,
+        when: float,
+        thread: Any,
+        stack: Any,
+        frames: Any,
+    ) -> None:
+        """Record a new socket as it is: its entry is built when someone reads.
+
+        The creation hook's busy path (a new socket of a recorded context):
+        no lock, no entry, no id, no event. ``thread`` is the creating
+        ``threading.Thread`` (its name is read when the entry is built) or
+        an ``(ident, name)`` pair.
+        """
+        ref = _RawRef(owner, self._raw_collected_cb)
+        rec = ref.rec = [ref, handle, context, type_name, when, thread, stack, frames, None, None]
+        self.raw[handle] = rec
+        journal = self.journal
+        journal.append(rec)
+        if len(journal) > MAX_JOURNAL:
+            # Nobody reads: the oldest half goes, built unless closed (then dropped).
+            with self._lock:
+                self._drain(_ANY_CONTEXT, MAX_JOURNAL // 2)
+
+    def settle(self) -> None:
+        """Apply every raw creation and close recorded so far to the entries.
+
+        For a caller that holds entries and reads their fields directly (the
+        pytest plugin's checks): the busy hooks record without the lock, and
+        the registry applies their records when it is next entered.
+        """
+        if self.journal:
+            with self._lock:
+                self._drain()
+
+    def _raw_collected(self, ref: _RawRef) -> None:
+        # The socket object vanished without close() (pyzmq's __del__ closes
+        # it, and that close is recorded as a collection; this is the rest).
+        rec = ref.rec
+        if rec[R_CLOSE] is not None:
+            return
+        if self.raw.get(rec[R_HANDLE]) is rec:
+            del self.raw[rec[R_HANDLE]]
+        rec[R_REF] = None
+        rec[R_CLOSE] = (time.time(), None, None, True, None)
+        self.journal.append(rec)
+
+    def _drain(self, skip: object = None, keep: int = 0) -> None:
+        """Build the entries of raw records, oldest first; called with the lock held.
+
+        ``skip``: a ContextEntry (or _ANY_CONTEXT) whose records that were
+        created and closed since anyone last looked are dropped unbuilt:
+        counted, never listed. ``keep``: leave that many newest items.
+        """
+        journal = self.journal
+        if not journal or self._draining:
+            return  # (a garbage collection inside a drain may come back here)
+        self._draining = True
+        try:
+            while len(journal) > keep:
+                try:
+                    rec = journal.popleft()
+                except IndexError:
+                    break
+                entry = rec[R_ENTRY]
+                if entry is None:
+                    closing = rec[R_CLOSE]
+                    if (
+                        skip is not None
+                        and closing is not None
+                        and not closing[C_COLLECTED]
+                        and (skip is _ANY_CONTEXT or rec[R_CONTEXT] is skip)
+                    ):
+                        rec[R_ENTRY] = _SKIPPED
+                        next(self._socket_ids)  # ids stay "s<created_total>"
+                        self._created_total += 1
+                        if skip is _ANY_CONTEXT:
+                            self.dropped += 1
+                        else:
+                            self.skipped += 1
+                        continue
+                    rec[R_ENTRY] = self._built(rec)
+                elif entry is not _SKIPPED:
+                    self._closed_raw(rec, entry)
+        finally:
+            self._draining = False
+
+    def _built(self, rec: list[Any]) -> SocketEntry:
+        created = Site(rec[R_TIME], _thread_ref(rec[R_THREAD]), rec[R_STACK], rec[R_FRAMES])
+        return self._new_entry(rec[R_HANDLE], rec[R_CONTEXT], rec[R_TYPE], created, False)
+
+    def _closed_raw(self, rec: list[Any], entry: SocketEntry) -> None:
+        if entry.state is not _OPEN:
+            return
+        when, thread, stack, collected, linger = rec[R_CLOSE]
+        if linger is not None:
+            entry.linger, entry.linger_source = linger, "close"
+        site: Site | None = None
+        if stack is not None:  # None: the weak reference noticed it gone
+            thread = _thread_ref(thread)
+            site = Site(when, thread, stack, rec[R_FRAMES] if stack else None)
+            if not collected and thread is not None and entry.owner != thread:
+                self.thread_used(entry, thread, site, thread_alive)
+            elif not collected:
+                entry.owner_site = site
+        self._mark_closed(entry, site, _COLLECTED if collected else _CLOSED)
 
     def _touch(self, entry: SocketEntry) -> None:
         # Called with the lock held: the record changed, its frozen copy is stale.
@@ -104,6 +247,7 @@ class Registry:
     def events_since(self, cursor: int) -> tuple[tuple[Event, ...], int, int]:
         """(events after ``cursor``, the next cursor, how many were lost to the bound)."""
         with self._lock:
+            self._drain()
             raw, last, missed = self._log.since(cursor)
         return EventLog.formatted(raw), last, missed
 
@@ -112,6 +256,7 @@ class Registry:
     def context_created(self, handle: int, created: Site | None, adopted: bool) -> ContextEntry:
         """The entry for a context handle, made if new (shadows share one)."""
         with self._lock:
+            self._drain()
             entry = self._live_contexts.get(handle)
             if entry is None:
                 entry = ContextEntry(f"c{next(self._context_ids)}", handle, created, adopted)
@@ -125,6 +270,9 @@ class Registry:
     def term_called(self, entry: ContextEntry, site: Site) -> bool:
         """Mark a context terminating; False when a term() is already running."""
         with self._lock:
+            # Sockets of this context made and closed since anyone looked
+            # are counted, not built (docs/lazy-records.md).
+            self._drain(entry)
             if entry.state is not ContextState.OPEN:
                 return False
             entry.state = ContextState.TERMINATING
@@ -133,6 +281,7 @@ class Registry:
 
     def term_failed(self, entry: ContextEntry) -> None:
         with self._lock:
+            self._drain()
             entry.state = ContextState.OPEN
             entry.term_blocked_since = None
 
@@ -142,6 +291,7 @@ class Registry:
         False when the term() has returned (or failed) meanwhile: nothing to report.
         """
         with self._lock:
+            self._drain()
             if entry.state is not ContextState.TERMINATING:
                 return False
             entry.term_blocked_since = entry.term_called.time if entry.term_called else time.time()
@@ -156,6 +306,7 @@ class Registry:
     def term_returned(self, entry: ContextEntry) -> None:
         """The context is gone: forget its closed sockets, free its handle."""
         with self._lock:
+            self._drain()
             entry.state = ContextState.TERMINATED
             entry.terminated_at = time.time()
             entry.term_blocked_since = None
@@ -196,37 +347,56 @@ class Registry:
     ) -> SocketEntry:
         """Record a new libzmq socket, held only weakly through ``owner``."""
         with self._lock:
-            previous = self._open.get(handle)
-            if previous is not None:
-                # The handle was freed without us seeing close (libzmq reuses
-                # addresses): the old socket is gone.
-                self._mark_closed(previous, None, SocketState.COLLECTED)
-            socket_id = f"s{next(self._socket_ids)}"
-            entry = SocketEntry(
-                socket_id, handle, context.id if context else None, type_name, created, adopted
-            )
-            if self.traffic:
-                entry.traffic = new_counters(created.thread[0] if created.thread else 0)
-            self._sockets[socket_id] = entry
-            self._open[handle] = entry
-            self.created_total += 1
-            self.generation = entry.version = self.generation + 1  # _touch, inline
-            self._emit("created", socket_id, entry.context_id, type_name, created, created.time)
+            self._drain()
+            entry = self._new_entry(handle, context, type_name, created, adopted)
             # pyzmq sockets are weak-referenceable (Context._sockets is a WeakSet).
             ref = entry.ref = weakref.ref(owner, self._collected)
             self._owned[id(ref)] = entry
             return entry
 
+    def _new_entry(
+        self,
+        handle: int,
+        context: ContextEntry | None,
+        type_name: str,
+        created: Site,
+        adopted: bool,
+    ) -> SocketEntry:
+        """The entry of a new socket; called with the lock held."""
+        previous = self._open.get(handle)
+        if previous is not None:
+            # The handle was freed without us seeing close (libzmq reuses
+            # addresses): the old socket is gone.
+            self._mark_closed(previous, None, SocketState.COLLECTED)
+        socket_id = f"s{next(self._socket_ids)}"
+        entry = SocketEntry(
+            socket_id, handle, context.id if context else None, type_name, created, adopted
+        )
+        if self.traffic:
+            entry.traffic = new_counters(created.thread[0] if created.thread else 0)
+        self._sockets[socket_id] = entry
+        self._open[handle] = entry
+        self._created_total += 1
+        self.generation = entry.version = self.generation + 1  # _touch, inline
+        self._emit("created", socket_id, entry.context_id, type_name, created, created.time)
+        return entry
+
     def _owner_collected(self, ref: weakref.ref[Any]) -> None:
         # Normally pyzmq's __del__ has already closed the socket (and we
         # recorded it); this catches an owner that vanished without closing.
         with self._lock:
+            self._drain()
             entry = self._owned.pop(id(ref), None)
             if entry is not None and entry.state is SocketState.OPEN:
                 self._mark_closed(entry, None, SocketState.COLLECTED)
 
     def open_socket(self, handle: int) -> SocketEntry | None:
         """The open entry for a libzmq handle (how shadows find their record)."""
+        if handle in self.raw or (self.journal and handle in self._open):
+            # Built now; or an entry whose close is still in the journal
+            # (libzmq reuses a closed socket's handle for the next one).
+            with self._lock:
+                self._drain()
         return self._open.get(handle)
 
     def socket_closed(
@@ -234,6 +404,7 @@ class Registry:
     ) -> None:
         """Mark ``entry`` closed (``linger``: what ``close(linger=...)`` was given)."""
         with self._lock:
+            self._drain()
             if entry.state is _OPEN:
                 if linger is not None:
                     entry.linger, entry.linger_source = linger, "close"
@@ -244,7 +415,8 @@ class Registry:
         entry.closed = site
         self.generation = entry.version = self.generation + 1  # _touch, inline
         entry.frozen = None
-        self._emit(_STATE_TEXT[state], entry.id, entry.context_id, entry.type_name, site)
+        when = site.time if site is not None else None
+        self._emit(_STATE_TEXT[state], entry.id, entry.context_id, entry.type_name, site, when)
         if self._open.get(entry.handle) is entry:
             del self._open[entry.handle]
         ref = entry.ref
@@ -302,6 +474,7 @@ class Registry:
         per pair of threads.
         """
         with self._lock:
+            self._drain()
             owner = entry.owner
             if owner is not None and owner[0] != thread[0]:
                 if thread in entry.threads and is_alive(owner[0]):
@@ -331,6 +504,7 @@ class Registry:
         site: RawFrame | None,
     ) -> None:
         with self._lock:
+            self._drain()
             entry.endpoints += (EndpointEntry(op, url, requested, site),)
             self._touch(entry)
             kind = "bound" if op is EndpointOp.BIND else "connected"
@@ -338,6 +512,7 @@ class Registry:
 
     def endpoint_removed(self, entry: SocketEntry, op: EndpointOp, addr: str) -> None:
         with self._lock:
+            self._drain()
             for endpoint in entry.endpoints:
                 if endpoint.matches(op, addr):
                     endpoint.active = False
@@ -348,12 +523,14 @@ class Registry:
 
     def linger_set(self, entry: SocketEntry, value: int, source: str) -> None:
         with self._lock:
+            self._drain()
             entry.linger = value
             entry.linger_source = source
             self._touch(entry)
 
     def option_set(self, entry: SocketEntry, name: str, value: str) -> None:
         with self._lock:
+            self._drain()
             if entry.options is None:
                 entry.options = {}
             entry.options[name] = value
@@ -363,6 +540,7 @@ class Registry:
 
     def entries(self) -> list[SocketEntry]:
         with self._lock:
+            self._drain()
             return list(self._sockets.values())
 
     def created_since(self, mark: int) -> list[SocketEntry]:
@@ -373,6 +551,7 @@ class Registry:
         pytest plugin, once per test) pays for the new records only.
         """
         with self._lock:
+            self._drain()
             found: list[SocketEntry] = []
             for entry in reversed(self._sockets.values()):
                 # Ids are "s<n>", n being created_total right after the record was made.
@@ -389,6 +568,7 @@ class Registry:
         of a blocked ``term()`` are kept: they describe sockets libzmq still holds.
         """
         with self._lock:
+            self._drain()
             for entry in entries:
                 if entry.pinned:
                     continue
@@ -398,6 +578,7 @@ class Registry:
 
     def contexts(self) -> Iterable[ContextEntry]:
         with self._lock:
+            self._drain()
             return list(self._contexts.values())
 
     def changes_since(self, since: int) -> Changes:
@@ -407,6 +588,7 @@ class Registry:
         removal log remembers gets everything (``full``).
         """
         with self._lock:
+            self._drain()
             lost = len(self._removed) == self._removed.maxlen and self._removed[0][0] > since + 1
             full = since <= 0 or since > self.generation or lost
             entries = self._sockets.values()
@@ -428,18 +610,19 @@ class Registry:
                 contexts=tuple(c.freeze() for c in self._contexts.values()),
                 culprits=tuple(c for group in self._culprits.values() for c in group),
                 warnings=tuple(self._warnings),
-                created_total=self.created_total,
+                created_total=self._created_total,
                 dropped=self.dropped,
             )
 
     def snapshot(self, process: ProcessInfo) -> Snapshot:
         """Frozen copies of every record, consistent at one instant."""
         with self._lock:
+            self._drain()
             sockets = tuple(e.freeze() for e in self._sockets.values())
             contexts = tuple(c.freeze() for c in self._contexts.values())
             culprits = tuple(c for group in self._culprits.values() for c in group)
             warnings = tuple(self._warnings)
-            created_total, dropped = self.created_total, self.dropped
+            created_total, dropped = self._created_total, self.dropped
         return Snapshot(
             time.time(),
             process,
@@ -450,3 +633,17 @@ class Registry:
             culprits=culprits,
             warnings=warnings,
         )
+
+
+class _RawRef(weakref.ref):  # type: ignore[type-arg]
+    """A weak reference to a socket that carries its raw record (no look-up table)."""
+
+    __slots__ = ("rec",)
+    rec: list[Any]
+
+
+def _thread_ref(thread: Any) -> RawThread | None:
+    """(ident, name) of a recorded thread: a ``threading.Thread`` or already a pair."""
+    if thread is None or type(thread) is tuple:
+        return thread
+    return (thread.ident, thread.name)

@@ -1,0 +1,188 @@
+"""The lazy path (docs/lazy-records.md): raw records built when the registry is read.
+
+The busy hooks record a socket's creation and close without the registry's
+lock; the next locked reader builds the entries, in order. Records created
+and closed before anyone looked are counted, not built, when their context
+terminates or the raw records pass their bound.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from typing import Any
+
+import pytest
+import zmq
+
+from tests.conftest import here
+from zmqscope import hooks, registry
+from zmqscope.model import SocketState
+
+Ctx = zmq.Context[zmq.Socket[bytes]]
+
+
+@pytest.fixture
+def fresh(scope: None) -> registry.Registry:
+    return hooks.registry()
+
+
+def test_a_raw_socket_reads_as_if_recorded_at_once(fresh: registry.Registry, ctx: Ctx) -> None:
+    made = here() + 1
+    sock = ctx.socket(zmq.PUSH)
+    closed = here() + 1
+    sock.close()
+    assert len(fresh.journal) == 2  # recorded, nothing built yet
+    (record,) = fresh.snapshot(hooks.process_info()).sockets
+    assert not fresh.journal
+    assert record.state is SocketState.CLOSED
+    assert record.created.stack[0].line == made
+    assert record.created.thread is not None and record.created.thread.name == "MainThread"
+    assert record.closed is not None and record.closed.stack[0].line == closed
+    assert record.closed.time >= record.created.time
+    events, _, _ = fresh.events_since(0)
+    kinds = [(e.kind, e.socket) for e in events if e.socket == record.id]
+    assert kinds == [("created", record.id), ("closed", record.id)]
+    assert [e.time for e in events if e.socket == record.id] == [
+        record.created.time,
+        record.closed.time,
+    ]
+
+
+def test_a_bind_builds_the_entry_so_endpoints_are_never_lost(
+    fresh: registry.Registry, ctx: Ctx
+) -> None:
+    sock = ctx.socket(zmq.PULL)
+    sock.bind("inproc://lazy-bind")
+    assert sock.underlying in fresh.by_handle  # built by the bind's look-up
+    sock.close()
+    (record,) = fresh.snapshot(hooks.process_info()).sockets
+    assert [e.url for e in record.endpoints] == ["inproc://lazy-bind"]
+
+
+def test_term_counts_unread_closed_sockets_without_building_them(
+    fresh: registry.Registry,
+) -> None:
+    ctx: Ctx = zmq.Context()
+    bound = ctx.socket(zmq.PULL)
+    bound.bind("inproc://lazy-term")  # built (its bind looks it up), so never skipped
+    for _ in range(5):
+        ctx.socket(zmq.PUSH).close()
+    bound.close()  # after: the others could otherwise get its handle (see below)
+    ctx.term()
+    assert fresh.skipped == 5
+    assert fresh.created_total == 6
+    # Closed records of a terminated context are forgotten either way.
+    assert fresh.snapshot(hooks.process_info()).sockets == ()
+
+
+@pytest.mark.zmqscope(allow_leaks=True)  # the collected one, on purpose
+def test_open_and_collected_sockets_are_never_skipped(fresh: registry.Registry) -> None:
+    ctx: Ctx = zmq.Context()
+    kept = ctx.socket(zmq.PUSH)
+
+    def leak() -> None:
+        ctx.socket(zmq.PUB)
+
+    with pytest.warns(ResourceWarning):
+        leak()
+        gc.collect()
+    states = sorted(s.state.value for s in fresh.snapshot(hooks.process_info()).sockets)
+    assert states == ["collected", "open"]
+    kept.close()
+    ctx.term()
+    assert fresh.skipped == 0
+
+
+def test_past_their_bound_the_oldest_unread_closed_records_are_dropped(
+    fresh: registry.Registry, ctx: Ctx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(registry, "MAX_JOURNAL", 20)
+    held = ctx.socket(zmq.PUSH)  # open: built, never dropped
+    for _ in range(50):
+        ctx.socket(zmq.PUSH).close()
+    assert len(fresh.journal) <= 20
+    assert fresh.dropped > 0
+    assert fresh.created_total == 51
+    snapshot = fresh.snapshot(hooks.process_info())
+    assert snapshot.dropped == fresh.dropped
+    assert len(snapshot.sockets) == 51 - fresh.dropped
+    assert any(s.state is SocketState.OPEN for s in snapshot.sockets)
+    held.close()
+
+
+class _Quiet(zmq.Socket):  # type: ignore[type-arg]
+    """A socket whose finalizer does not close it (as a careless subclass might)."""
+
+    def __del__(self) -> None:
+        pass
+
+
+@pytest.mark.zmqscope(allow_leaks=True)  # on purpose
+def test_a_socket_gone_without_any_close_is_marked_collected(
+    fresh: registry.Registry, ctx: Ctx
+) -> None:
+    sock = _Quiet(ctx, zmq.PUSH)
+    handle = sock.underlying
+    del sock
+    gc.collect()
+    (record,) = fresh.snapshot(hooks.process_info()).sockets
+    assert record.state is SocketState.COLLECTED
+    zmq.Socket.shadow(handle).close()  # libzmq's socket, closed for term()
+
+
+def test_many_threads_recording_while_another_reads_lose_nothing(
+    fresh: registry.Registry, ctx: Ctx
+) -> None:
+    ctx.set(zmq.MAX_SOCKETS, 4096)
+    start = threading.Barrier(5)
+    errors: list[BaseException] = []
+
+    def churn() -> None:
+        try:
+            start.wait()
+            for _ in range(150):
+                ctx.socket(zmq.PUSH).close()
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    workers = [threading.Thread(target=churn, name=f"churn-{n}") for n in range(4)]
+    for worker in workers:
+        worker.start()
+    start.wait()
+    while any(w.is_alive() for w in workers):
+        fresh.snapshot(hooks.process_info())
+    for worker in workers:
+        worker.join()
+    assert not errors
+    snapshot = fresh.snapshot(hooks.process_info())
+    assert fresh.created_total == 600
+    assert len(snapshot.sockets) == 600
+    assert all(s.state is SocketState.CLOSED for s in snapshot.sockets)
+    assert {s.created.thread.name for s in snapshot.sockets if s.created.thread} == {
+        f"churn-{n}" for n in range(4)
+    }
+    events, _, _ = fresh.events_since(0)
+    seqs = [e.seq for e in events]
+    assert seqs == sorted(seqs)
+    first: dict[Any, str] = {}
+    for event in events:
+        first.setdefault(event.socket, event.kind)
+    assert set(first.values()) == {"created"}  # no socket closed before it was made
+
+
+def test_a_new_socket_on_a_closed_ones_handle_is_its_own(
+    fresh: registry.Registry, ctx: Ctx
+) -> None:
+    # libzmq hands the next socket the address of the one just closed; the
+    # closed one's entry, built by its bind, has its close still unapplied.
+    old = ctx.socket(zmq.PULL)
+    old.bind("inproc://lazy-reuse")
+    old.close()
+    new = ctx.socket(zmq.PUSH)
+    sockets = fresh.snapshot(hooks.process_info()).sockets
+    assert [(s.type, s.state) for s in sockets] == [
+        ("PULL", SocketState.CLOSED),
+        ("PUSH", SocketState.OPEN),
+    ]
+    new.close()
