@@ -56,7 +56,8 @@ R_REF, R_HANDLE, R_CONTEXT, R_TYPE, R_TIME, R_THREAD, R_STACK, R_FRAMES = range(
 R_CLOSE, R_ENTRY = 8, 9
 C_TIME, C_THREAD, C_STACK, C_COLLECTED, C_LINGER = range(5)
 _SKIPPED = "skipped"  # R_ENTRY of a record dropped unbuilt
-_ANY_CONTEXT = "any"  # _drain(skip=...): unread closed records of every context
+_ANY_CONTEXT = "any"  # _drain(skip=...): unread closed records of every context, dropped
+_UNREAD_CLOSED = "unread"  # the same, for a caller that would forget them anyway
 
 # Enum members read through the class cost ~70 ns each on Python 3.11; the
 # socket()+close() path reads these.
@@ -181,9 +182,11 @@ class Registry:
     def _drain(self, skip: object = None, keep: int = 0) -> None:
         """Build the entries of raw records, oldest first; called with the lock held.
 
-        ``skip``: a ContextEntry (or _ANY_CONTEXT) whose records that were
-        created and closed since anyone last looked are dropped unbuilt:
-        counted, never listed. ``keep``: leave that many newest items.
+        ``skip``: a ContextEntry whose records that were created and closed
+        since anyone last looked are counted (``skipped``) and never built;
+        _UNREAD_CLOSED: those of every context; _ANY_CONTEXT: the same,
+        counted as ``dropped`` (the bound). ``keep``: leave that many newest
+        items.
         """
         journal = self.journal
         if not journal or self._draining:
@@ -202,7 +205,9 @@ class Registry:
                         skip is not None
                         and closing is not None
                         and not closing[C_COLLECTED]
-                        and (skip is _ANY_CONTEXT or rec[R_CONTEXT] is skip)
+                        and (
+                            skip is _UNREAD_CLOSED or skip is _ANY_CONTEXT or rec[R_CONTEXT] is skip
+                        )
                     ):
                         rec[R_ENTRY] = _SKIPPED
                         next(self._socket_ids)  # ids stay "s<created_total>"
@@ -543,15 +548,20 @@ class Registry:
             self._drain()
             return list(self._sockets.values())
 
-    def created_since(self, mark: int) -> list[SocketEntry]:
+    def created_since(self, mark: int, skip_closed: bool = False) -> list[SocketEntry]:
         """Entries of the sockets recorded after ``created_total`` was ``mark``, oldest first.
 
         Walks back from the newest record and stops at the first older one,
         so a caller that notes ``created_total`` and asks again later (the
-        pytest plugin, once per test) pays for the new records only.
+        pytest plugin, once per test) pays for the new records only. With
+        ``skip_closed``, records created and closed since anyone last looked
+        are counted (``skipped``) but never built: for a caller that would
+        only forget them (a closed socket without endpoints is nobody's leak).
         """
         with self._lock:
-            self._drain()
+            self._drain(_UNREAD_CLOSED if skip_closed else None)
+            if self._created_total == mark:
+                return []
             found: list[SocketEntry] = []
             for entry in reversed(self._sockets.values()):
                 # Ids are "s<n>", n being created_total right after the record was made.

@@ -186,3 +186,16 @@ def test_a_new_socket_on_a_closed_ones_handle_is_its_own(
         ("PUSH", SocketState.OPEN),
     ]
     new.close()
+
+
+def test_the_plugins_window_skips_what_it_would_only_forget(
+    fresh: registry.Registry, ctx: Ctx
+) -> None:
+    mark = fresh.created_total
+    ctx.socket(zmq.PUSH).close()  # made and closed unseen: counted, not built
+    kept = ctx.socket(zmq.PULL)
+    found = fresh.created_since(mark, skip_closed=True)
+    assert [e.type_name for e in found] == ["PULL"]
+    assert fresh.created_total == mark + 2
+    assert fresh.skipped == 1
+    kept.close()
