@@ -5,6 +5,13 @@ Entries (:mod:`zmqscope._entries`) are mutable and private;
 :mod:`zmqscope.model`. The registry never holds an application socket or
 context: it keys everything by the libzmq handle and keeps at most a weak
 reference to the Python object.
+
+The busiest records, a socket's creation and its close, arrive raw and
+without the lock (:meth:`Registry.socket_seen`); every locked method first
+builds them into entries, in order (``_drain``), so a reader sees what it
+would have seen had they been built at once. A socket created and closed
+before anyone looked is counted and never built when its context
+terminates. The design and its measurements: docs/lazy-records.md.
 """
 
 from __future__ import annotations
