@@ -232,7 +232,9 @@ class Registry:
 
     def _built(self, rec: list[Any]) -> SocketEntry:
         created = Site(rec[R_TIME], _thread_ref(rec[R_THREAD]), rec[R_STACK], rec[R_FRAMES])
-        return self._new_entry(rec[R_HANDLE], rec[R_CONTEXT], rec[R_TYPE], created, False)
+        # No traffic counters: only the eager path follows a socket's messages
+        # (traffic mode records eagerly, even if switched on since).
+        return self._new_entry(rec[R_HANDLE], rec[R_CONTEXT], rec[R_TYPE], created, False, False)
 
     def _closed_raw(self, rec: list[Any], entry: SocketEntry) -> None:
         if entry.state is not _OPEN:
@@ -360,7 +362,7 @@ class Registry:
         """Record a new libzmq socket, held only weakly through ``owner``."""
         with self._lock:
             self._drain()
-            entry = self._new_entry(handle, context, type_name, created, adopted)
+            entry = self._new_entry(handle, context, type_name, created, adopted, self.traffic)
             # pyzmq sockets are weak-referenceable (Context._sockets is a WeakSet).
             ref = entry.ref = weakref.ref(owner, self._collected)
             self._owned[id(ref)] = entry
@@ -373,6 +375,7 @@ class Registry:
         type_name: str,
         created: Site,
         adopted: bool,
+        traffic: bool,
     ) -> SocketEntry:
         """The entry of a new socket; called with the lock held."""
         previous = self._open.get(handle)
@@ -384,7 +387,7 @@ class Registry:
         entry = SocketEntry(
             socket_id, handle, context.id if context else None, type_name, created, adopted
         )
-        if self.traffic:
+        if traffic:
             entry.traffic = new_counters(created.thread[0] if created.thread else 0)
         self._sockets[socket_id] = entry
         self._open[handle] = entry

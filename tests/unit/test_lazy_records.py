@@ -16,6 +16,7 @@ import pytest
 import zmq
 
 from tests.conftest import here
+import zmqscope
 from zmqscope import hooks, registry
 from zmqscope.model import SocketState
 
@@ -199,3 +200,20 @@ def test_the_plugins_window_skips_what_it_would_only_forget(
     assert fresh.created_total == mark + 2
     assert fresh.skipped == 1
     kept.close()
+
+
+def test_a_socket_made_before_traffic_mode_gets_no_counters(
+    fresh: registry.Registry, ctx: Ctx
+) -> None:
+    # Built after the switch, it must still read as made before it: nothing
+    # counts its messages, so zero counters would call it silent.
+    early = ctx.socket(zmq.PUSH)
+    zmqscope.install(traffic=True)
+    try:
+        late = ctx.socket(zmq.PUSH)
+        sockets = fresh.snapshot(hooks.process_info()).sockets
+        assert [s.traffic is not None for s in sockets] == [False, True]
+        late.close()
+    finally:
+        zmqscope.install(traffic=False)
+    early.close()
