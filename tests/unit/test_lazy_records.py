@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import zmq
 
-from tests.conftest import here
 import zmqscope
+from tests.conftest import here
 from zmqscope import hooks, registry
 from zmqscope.model import SocketState
 
