@@ -23,6 +23,60 @@ def test_leaks():
 """
 
 
+# A plugin that runs each test's protocol itself, logging every report as
+# pytest does (pytest-rerunfailures works this way for the tests it reruns).
+PROTOCOL_PLUGIN = """
+import pytest
+from _pytest.runner import runtestprotocol
+
+class Protocol:
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        runtestprotocol(item, nextitem=nextitem)
+        item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        return True
+"""
+# ... registered after zmqscope's manager, so pluggy calls it first.
+AT_CONFIGURE = """
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    config.pluginmanager.register(Protocol(), "other-protocol")
+"""
+
+
+# A stand-in for pytest-rerunfailures, registered under its plugin name, with
+# its get_reruns_count() and a plain pytest_runtest_protocol that runs the
+# tests marked flaky itself: once more if they failed, logging the last
+# attempt's reports, each marked as its own.
+RERUNS_PLUGIN = """
+import pytest
+from _pytest.runner import runtestprotocol
+
+class Reruns:
+    @staticmethod
+    def get_reruns_count(item):
+        return 1 if item.get_closest_marker("flaky") else None
+
+    def pytest_runtest_protocol(self, item, nextitem):
+        if self.get_reruns_count(item) is None:
+            return None
+        item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        for attempt in range(2):
+            reports = runtestprotocol(item, nextitem=nextitem, log=False)
+            if not any(report.failed for report in reports):
+                break
+        for report in reports:
+            report.user_properties.append(("rerunfailures", "ran it"))
+            item.ihook.pytest_runtest_logreport(report=report)
+        item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        return True
+
+def pytest_configure(config):
+    config.pluginmanager.register(Reruns(), "rerunfailures")
+"""
+
+
 def test_a_leaking_test_fails_naming_type_line_thread_and_endpoint(
     pytester: pytest.Pytester,
 ) -> None:
@@ -428,22 +482,7 @@ def test_the_report_observer_is_registered_only_when_another_plugin_runs_tests(
     )
     write_tests(pytester, "test_alone", "def test_alone(observer):\n    assert not observer\n")
     run(pytester, "--zmqscope").assert_outcomes(passed=1)
-    pytester.makepyfile(
-        other_protocol="""
-        import pytest
-        from _pytest.runner import runtestprotocol
-
-        class Protocol:  # registered after zmqscope's manager: pluggy calls it first
-            @pytest.hookimpl(tryfirst=True)
-            def pytest_runtest_protocol(self, item, nextitem):
-                runtestprotocol(item, nextitem=nextitem)
-                return True
-
-        @pytest.hookimpl(trylast=True)
-        def pytest_configure(config):
-            config.pluginmanager.register(Protocol(), "other-protocol")
-        """
-    )
+    pytester.makepyfile(other_protocol=PROTOCOL_PLUGIN + AT_CONFIGURE)
     write_tests(pytester, "test_alone", "def test_alone(observer):\n    assert observer\n")
     run(pytester, "--zmqscope", "-p", "other_protocol").assert_outcomes(passed=1)
 
@@ -454,24 +493,7 @@ def test_when_another_plugin_runs_the_protocol_the_leak_errors_at_teardown(
     # A plugin registered after zmqscope's that runs the protocol itself (as
     # pytest-rerunfailures does) logs the call report before the leak check:
     # the leak still fails the run, as an error at the test's teardown.
-    pytester.makeconftest(
-        """
-        import pytest
-        from _pytest.runner import runtestprotocol
-
-        class Protocol:
-            @pytest.hookimpl(tryfirst=True)
-            def pytest_runtest_protocol(self, item, nextitem):
-                item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-                runtestprotocol(item, nextitem=nextitem)
-                item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
-                return True
-
-        @pytest.hookimpl(trylast=True)
-        def pytest_configure(config):
-            config.pluginmanager.register(Protocol(), "other-protocol")
-        """
-    )
+    pytester.makeconftest(PROTOCOL_PLUGIN + AT_CONFIGURE)
     write_tests(pytester, "test_app", LEAKY)
     result = run(pytester, "--zmqscope")
     result.assert_outcomes(passed=2, errors=1)
@@ -489,24 +511,12 @@ def test_a_protocol_plugin_registered_during_the_run_is_noticed(
 ) -> None:
     # A fixture registers a plugin that runs the following tests' protocol:
     # their leaks are still found (as errors at teardown, as above).
-    pytester.makeconftest(
-        """
-        import pytest
-        from _pytest.runner import runtestprotocol
-
-        class Protocol:
-            @pytest.hookimpl(tryfirst=True)
-            def pytest_runtest_protocol(self, item, nextitem):
-                item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-                runtestprotocol(item, nextitem=nextitem)
-                item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
-                return True
-
-        @pytest.fixture
-        def late_protocol(request):
-            request.config.pluginmanager.register(Protocol(), "late-protocol")
-        """
-    )
+    late = """
+@pytest.fixture
+def late_protocol(request):
+    request.config.pluginmanager.register(Protocol(), "late-protocol")
+"""
+    pytester.makeconftest(PROTOCOL_PLUGIN + late)
     source = """
     import zmq
 
@@ -527,33 +537,7 @@ def test_a_protocol_plugin_registered_during_the_run_is_noticed(
 def test_pytest_rerunfailures_keeps_running_the_tests_it_reruns(
     pytester: pytest.Pytester,
 ) -> None:
-    # A stand-in, registered under pytest-rerunfailures' plugin name, with its
-    # get_reruns_count() and a plain pytest_runtest_protocol running the tests
-    # it would rerun (its reruns left out).
-    pytester.makeconftest(
-        """
-        import pytest
-        from _pytest.runner import runtestprotocol
-
-        class Reruns:
-            @staticmethod
-            def get_reruns_count(item):
-                return 1 if item.get_closest_marker("flaky") else None
-
-            def pytest_runtest_protocol(self, item, nextitem):
-                if self.get_reruns_count(item) is None:
-                    return None
-                item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-                for report in runtestprotocol(item, nextitem=nextitem, log=False):
-                    report.user_properties.append(("rerunfailures", "ran it"))
-                    item.ihook.pytest_runtest_logreport(report=report)
-                item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
-                return True
-
-        def pytest_configure(config):
-            config.pluginmanager.register(Reruns(), "rerunfailures")
-        """
-    )
+    pytester.makeconftest(RERUNS_PLUGIN)
     source = """
     import pytest
     import zmq
@@ -579,35 +563,9 @@ def test_pytest_rerunfailures_keeps_running_the_tests_it_reruns(
 
 
 def test_each_attempt_of_a_rerun_test_is_checked_on_its_own(pytester: pytest.Pytester) -> None:
-    # A stand-in for pytest-rerunfailures that runs a failing flaky test once
-    # more within the same protocol (and logs the last attempt's reports).
-    pytester.makeconftest(
-        """
-        import pytest
-        from _pytest.runner import runtestprotocol
-
-        class Reruns:
-            @staticmethod
-            def get_reruns_count(item):
-                return 1 if item.get_closest_marker("flaky") else None
-
-            def pytest_runtest_protocol(self, item, nextitem):
-                if self.get_reruns_count(item) is None:
-                    return None
-                item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-                for attempt in range(2):
-                    reports = runtestprotocol(item, nextitem=nextitem, log=False)
-                    if not any(report.failed for report in reports):
-                        break
-                for report in reports:
-                    item.ihook.pytest_runtest_logreport(report=report)
-                item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
-                return True
-
-        def pytest_configure(config):
-            config.pluginmanager.register(Reruns(), "rerunfailures")
-        """
-    )
+    # The flaky test fails once, then passes but leaks; the stand-in runs it
+    # again within the same protocol.
+    pytester.makeconftest(RERUNS_PLUGIN)
     source = """
     import pytest
     import zmq
