@@ -176,6 +176,7 @@ class SocketEntry:
     __slots__ = (
         "adopted",
         "closed",
+        "closing",
         "context_id",
         "created",
         "endpoints",
@@ -188,6 +189,7 @@ class SocketEntry:
         "owner",
         "owner_site",
         "pinned",
+        "raw",
         "ref",
         "state",
         "threads",
@@ -230,6 +232,12 @@ class SocketEntry:
         self.traffic: list[float] | None = None
         self.pinned = False  # a culprit of a blocked term(): kept after it returns
         self.ref: weakref.ref[Any] | None = None  # to the socket object, while open
+        # The raw record it was built from (registry.socket_seen), if any: while
+        # the registry's raw table holds it, the socket's close has not begun.
+        self.raw: list[Any] | None = None
+        # Set by the close hook before pyzmq's close() (recorded eagerly): a new
+        # socket given this one's handle meanwhile is not its shadow.
+        self.closing = False
         # The registry's generation at the last change, and the frozen record
         # of that version (traffic left out: it changes on every message).
         self.version = 0

@@ -272,7 +272,7 @@ def _wrap_socket_init(original: F) -> F:
 def _wrap_close(original: F) -> F:
     @functools.wraps(original)
     def close(self: Any, *args: Any, **kwargs: Any) -> Any:
-        rec = entry = None
+        rec = entry = reg = None
         try:
             if not self.closed:
                 reg = _hooks._state.registry
@@ -280,13 +280,18 @@ def _wrap_close(original: F) -> F:
                 rec = reg.raw.pop(handle, None)  # the usual case: recorded raw
                 if rec is None:
                     entry = reg.open_socket(handle)
+                    if entry is not None:
+                        entry.closing = True  # before libzmq may hand its handle on
         except Exception:  # nothing of zmqscope's may reach the application
             _hooks._state.internal_errors += 1
         try:
             result = original(self, *args, **kwargs)
         except BaseException:
-            if rec is not None:  # still open, as far as anyone knows
-                _hooks._state.registry.raw[rec[R_HANDLE]] = rec
+            # Still open, as far as anyone knows.
+            if rec is not None and reg is not None:
+                reg.raw[rec[R_HANDLE]] = rec
+            elif entry is not None:
+                entry.closing = False
             raise
         if rec is not None:
             try:
@@ -308,7 +313,7 @@ def _wrap_close(original: F) -> F:
                     closing = (_time(), thread, stack, False, linger)
                 rec[R_REF] = None  # the weak reference goes: its callback cannot run
                 rec[R_CLOSE] = closing
-                state.registry.journal.append(rec)
+                reg.journal.append(rec)  # type: ignore[union-attr]  # the record's own registry
             except Exception:
                 _hooks._state.internal_errors += 1
         elif entry is not None:

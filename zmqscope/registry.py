@@ -234,7 +234,9 @@ class Registry:
         created = Site(rec[R_TIME], _thread_ref(rec[R_THREAD]), rec[R_STACK], rec[R_FRAMES])
         # No traffic counters: only the eager path follows a socket's messages
         # (traffic mode records eagerly, even if switched on since).
-        return self._new_entry(rec[R_HANDLE], rec[R_CONTEXT], rec[R_TYPE], created, False, False)
+        entry = self._new_entry(rec[R_HANDLE], rec[R_CONTEXT], rec[R_TYPE], created, False, False)
+        entry.raw = rec
+        return entry
 
     def _closed_raw(self, rec: list[Any], entry: SocketEntry) -> None:
         if entry.state is not _OPEN:
@@ -380,9 +382,15 @@ class Registry:
         """The entry of a new socket; called with the lock held."""
         previous = self._open.get(handle)
         if previous is not None:
-            # The handle was freed without us seeing close (libzmq reuses
-            # addresses): the old socket is gone.
-            self._mark_closed(previous, None, SocketState.COLLECTED)
+            if _closing(previous, self.raw):
+                # Its close() is under way on another thread, and libzmq has
+                # already given its handle to this socket: the close's own
+                # record follows in the journal.
+                del self._open[handle]
+            else:
+                # The handle was freed without us seeing close (libzmq reuses
+                # addresses): the old socket is gone.
+                self._mark_closed(previous, None, SocketState.COLLECTED)
         socket_id = f"s{next(self._socket_ids)}"
         entry = SocketEntry(
             socket_id, handle, context.id if context else None, type_name, created, adopted
@@ -412,7 +420,10 @@ class Registry:
             # (libzmq reuses a closed socket's handle for the next one).
             with self._lock:
                 self._drain()
-        return self._open.get(handle)
+        entry = self._open.get(handle)
+        if entry is not None and _closing(entry, self.raw):
+            return None  # being closed: a new socket with its handle is not its shadow
+        return entry
 
     def socket_closed(
         self, entry: SocketEntry, site: Site, collected: bool, linger: int | None = None
@@ -660,6 +671,16 @@ class _RawRef(weakref.ref):  # type: ignore[type-arg]
 
     __slots__ = ("rec",)
     rec: list[Any]
+
+
+def _closing(entry: SocketEntry, raw: dict[int, list[Any]]) -> bool:
+    """True if ``entry``'s socket has begun its close() (lock-free).
+
+    A socket recorded raw has: its record is out of the raw table. Another
+    has: the close hook marked it.
+    """
+    rec = entry.raw
+    return entry.closing or (rec is not None and raw.get(entry.handle) is not rec)
 
 
 def _thread_ref(thread: Any) -> RawThread | None:
