@@ -61,7 +61,7 @@ MAX_JOURNAL = 2 * MAX_CLOSED_RECORDS
 # R_CLOSE: None while open, then (time, thread, raw stack, collected, linger).
 R_REF, R_HANDLE, R_CONTEXT, R_TYPE, R_TIME, R_THREAD, R_STACK, R_FRAMES = range(8)
 R_CLOSE, R_ENTRY = 8, 9
-C_TIME, C_THREAD, C_STACK, C_COLLECTED, C_LINGER = range(5)
+C_COLLECTED = 3  # in R_CLOSE
 _SKIPPED = "skipped"  # R_ENTRY of a record dropped unbuilt
 _ANY_CONTEXT = "any"  # _drain(skip=...): unread closed records of every context, dropped
 _UNREAD_CLOSED = "unread"  # the same, for a caller that would forget them anyway
@@ -128,9 +128,7 @@ class Registry:
     @property
     def created_total(self) -> int:
         """Sockets ever recorded."""
-        if self.journal:
-            with self._lock:
-                self._drain()
+        self.settle()
         return self._created_total
 
     # -- the lazy path ------------------------------------------------------
@@ -248,10 +246,8 @@ class Registry:
         if stack is not None:  # None: the weak reference noticed it gone
             thread = _thread_ref(thread)
             site = Site(when, thread, stack, rec[R_FRAMES] if stack else None)
-            if not collected and thread is not None and entry.owner != thread:
+            if not collected and thread is not None:
                 self.thread_used(entry, thread, site, thread_alive)
-            elif not collected:
-                entry.owner_site = site
         self._mark_closed(entry, site, _COLLECTED if collected else _CLOSED)
 
     def _touch(self, entry: SocketEntry) -> None:
