@@ -6,6 +6,7 @@ import dataclasses
 import time
 import weakref
 from dataclasses import dataclass
+from types import CodeType
 from typing import Any
 
 from zmqscope._frames import FrameFilter, RawFrame, RawStack
@@ -95,8 +96,9 @@ class Site:
     ) -> None:
         self.time = when
         self.thread = thread
-        # A RawStack (a list) until first read, then the resolved tuple. One
-        # slot, swapped in one step: readers on other threads see either.
+        # A RawStack (code objects and offsets) until first read, then the
+        # resolved frames. One slot, swapped in one step: readers on other
+        # threads see either.
         self._frames = frames
         self._resolver = resolver
 
@@ -104,15 +106,15 @@ class Site:
     def stack(self) -> tuple[RawFrame, ...]:
         """The application's frames, innermost first."""
         frames = self._frames
-        if type(frames) is list:
+        if _is_raw(frames):
             resolver = self._resolver
             frames = self._frames = resolver.resolve(frames) if resolver else ()
-        return frames  # type: ignore[return-value]
+        return frames
 
     def trim(self) -> None:
         """Keep only the innermost frame (what the event log shows) of a stack not yet read."""
         frames = self._frames
-        if type(frames) is list and len(frames) > 2:
+        if len(frames) > 2 and _is_raw(frames):
             self._frames = frames[:2]
 
     @property
@@ -123,6 +125,11 @@ class Site:
     def freeze(self) -> CallSite:
         thread = ThreadRef(*self.thread) if self.thread else None
         return CallSite(self.time, thread, tuple(frozen_frame(f) for f in self.stack))
+
+
+def _is_raw(frames: RawStack | tuple[RawFrame, ...]) -> bool:
+    """True for a stack as walked (a code object first), not yet resolved."""
+    return bool(frames) and type(frames[0]) is CodeType
 
 
 # Where a thread last used a socket: a frame, or a captured site read lazily.

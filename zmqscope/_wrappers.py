@@ -113,7 +113,7 @@ def _unusual_socket(
     if stack is None:
         # Watch mode walks after pyzmq's __init__: frames of this module,
         # the wrapper and pyzmq's own are passed over as plumbing.
-        stack = frames.capture(state.stack_depth, 2) if frames is not None else []
+        stack = frames.capture(state.stack_depth, 2) if frames is not None else ()
     return context, stack
 
 
@@ -125,7 +125,7 @@ def _record_close(entry: SocketEntry, linger: Any, caller: FrameType) -> None:
         collected = True
     else:
         frames = state.frames
-        stack = frames.capture(state.close_depth, 2) if frames else []
+        stack = frames.capture(state.close_depth, 2) if frames else ()
         site = Site(_time(), thread, stack, frames)
         collected = False
         _hooks.note_thread(entry, site, thread)
@@ -309,7 +309,7 @@ def _wrap_close(original: F) -> F:
                     closing: tuple[Any, ...] = (_time(), thread, (), True, linger)
                 else:
                     frames = state.frames
-                    stack = frames.capture(state.close_depth, 2) if frames is not None else []
+                    stack = frames.capture(state.close_depth, 2) if frames is not None else ()
                     closing = (_time(), thread, stack, False, linger)
                 rec[R_REF] = None  # the weak reference goes: its callback cannot run
                 rec[R_CLOSE] = closing

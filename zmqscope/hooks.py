@@ -75,7 +75,7 @@ def internal_errors() -> int:
 def captured_site(depth: int | None = None) -> Site:
     """The caller's thread and stack (resolved when first read), stamped now."""
     frames = _state.frames
-    stack = frames.capture(depth or _state.stack_depth, 2) if frames is not None else []
+    stack = frames.capture(depth or _state.stack_depth, 2) if frames is not None else ()
     return Site(time.time(), current_thread_ref(), stack, frames)
 
 

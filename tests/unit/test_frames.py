@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
+from types import FrameType
+from typing import Any
 
 import _pytest
 import pytest
 
 from tests.conftest import here
+from zmqscope import _frames
 from zmqscope._entries import Site
-from zmqscope._frames import FrameFilter, RawFrame, line_at
+from zmqscope._frames import FrameFilter, RawFrame, RawStack, line_at
 
 THIS_FILE = os.path.abspath(__file__)
 THREADING_FILE = os.path.abspath(threading.__file__)
@@ -44,7 +48,7 @@ def test_capture_stores_code_and_offsets_and_resolves_once() -> None:
     frames = FrameFilter(prefixes=())
     site, _ = outer(frames, 3)
     raw = site._frames
-    assert isinstance(raw, list) and len(raw) == 6  # code, offset for each of 3 frames
+    assert isinstance(raw, tuple) and len(raw) == 6  # code, offset for each of 3 frames
     first = site.stack
     assert site.stack is first  # resolved once, then kept
     again, _ = outer(frames, 3)
@@ -116,7 +120,59 @@ def test_trim_keeps_the_innermost_frame_of_an_unread_stack() -> None:
 
 
 def test_line_at_matches_what_the_frame_said() -> None:
-    import sys
 
     frame = sys._getframe()
     assert line_at(frame.f_code, frame.f_lasti) == frame.f_lineno
+
+
+def walked_by_hand(frame: FrameType | None, depth: int) -> RawStack:
+    out: list[Any] = []
+    while frame is not None and len(out) < 2 * depth:
+        out += [frame.f_code, frame.f_lasti]
+        frame = frame.f_back
+    return tuple(out)
+
+
+def capture_and_by_hand(frames: FrameFilter, depth: int) -> tuple[RawStack, RawStack]:
+    # Both start at this function's caller, stopped at the same instruction.
+    return frames.capture(depth, 2), walked_by_hand(sys._getframe(1), depth)
+
+
+def descend_and_compare(frames: FrameFilter, levels: int, depth: int) -> tuple[RawStack, RawStack]:
+    if levels:
+        return descend_and_compare(frames, levels - 1, depth)
+    return capture_and_by_hand(frames, depth)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 12, _frames.MAX_UNROLLED, _frames.MAX_UNROLLED + 1])
+def test_a_walk_takes_the_same_frames_however_tall_the_stack(depth: int) -> None:
+    # In a thread of its own, the stack is a few frames tall plus the
+    # descent: shorter than the depth, as tall, and taller.
+    frames = FrameFilter(prefixes=())
+    mismatches: list[tuple[int, RawStack, RawStack]] = []
+    heights: list[int] = []
+
+    def compare() -> None:
+        for levels in range(depth + 3):
+            walked, by_hand = descend_and_compare(frames, levels, depth)
+            heights.append(len(by_hand) // 2)
+            if walked != by_hand:
+                mismatches.append((levels, walked, by_hand))
+
+    thread = threading.Thread(target=compare)
+    thread.start()
+    thread.join()
+    assert mismatches == []
+    assert max(heights) == depth
+    if depth >= 12:  # a thread's own frames are fewer: some stacks were shorter
+        assert min(heights) < depth
+    # Up to MAX_UNROLLED frames, the walk was the written-out one.
+    assert (depth in _frames._WALKS) is (depth <= _frames.MAX_UNROLLED)
+
+
+def test_a_written_out_walk_is_zmqscope_plumbing() -> None:
+    # A hung thread's stack can be read mid-walk (shutdown diagnosis): the
+    # walk's own frame must not pass for the application's.
+    walk = _frames._walker(5)
+    assert FrameFilter().application_path(walk.__code__.co_filename) is None
+    assert FrameFilter(prefixes=()).application_path(walk.__code__.co_filename) is not None
