@@ -8,7 +8,12 @@ terminates or the raw records pass their bound.
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import json
+import os
+import select
+import signal
 import threading
 import time
 from typing import Any
@@ -266,3 +271,58 @@ def test_a_socket_made_during_anothers_close_takes_its_handle_cleanly(
     # Neither a false leak nor a socket taken for the other's shadow.
     assert [s.state for s in sockets] == [SocketState.CLOSED] * len(sockets)
     assert len(sockets) + fresh.skipped == 100
+
+
+def test_records_waiting_at_uninstall_are_kept_and_built_when_read(
+    fresh: registry.Registry, ctx: Ctx
+) -> None:
+    kept_open = ctx.socket(zmq.PUSH)
+    made = here() + 1
+    closed = ctx.socket(zmq.PULL)
+    closed.close()
+    zmqscope.uninstall()
+    assert fresh.journal  # nothing read yet
+    sockets = {s.type: s for s in fresh.snapshot(hooks.process_info()).sockets}
+    assert sockets["PUSH"].state is SocketState.OPEN
+    assert sockets["PULL"].state is SocketState.CLOSED
+    assert sockets["PULL"].created.stack[0].line == made
+    # Installed again, a close of a socket recorded before still lands.
+    zmqscope.install()
+    kept_open.close()
+    (record,) = [s for s in fresh.snapshot(hooks.process_info()).sockets if s.type == "PUSH"]
+    assert record.state is SocketState.CLOSED
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork() is POSIX only")
+def test_a_forked_child_starts_without_the_parents_waiting_records(
+    fresh: registry.Registry, ctx: Ctx
+) -> None:
+    for _ in range(3):
+        ctx.socket(zmq.PUSH).close()
+    waiting = len(fresh.journal)
+    assert waiting == 6
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what it sees, then leave at once
+        try:
+            child = hooks.registry()
+            seen = [child is not fresh, len(child.journal)]
+            child_ctx: Ctx = zmq.Context()
+            child_ctx.socket(zmq.PULL).close()
+            seen.append([s.type for s in child.snapshot(hooks.process_info()).sockets])
+            child_ctx.term()
+            os.write(write_end, json.dumps(seen).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    try:
+        ready, _, _ = select.select([read_end], [], [], 30)
+        answer = os.read(read_end, 4096) if ready else b""
+    finally:
+        os.close(read_end)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert json.loads(answer) == [True, 0, ["PULL"]]
+    assert len(fresh.journal) == waiting  # the parent's records are untouched
+    assert [s.type for s in fresh.snapshot(hooks.process_info()).sockets] == ["PUSH"] * 3
