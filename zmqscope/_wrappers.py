@@ -251,10 +251,13 @@ def _wrap_socket_init(original: F) -> F:
                 handle = self.underlying
                 ctx = self.context
                 context = reg.live_contexts.get(ctx.underlying) if ctx is not None else None
+                # An entry with this handle whose close is under way or not
+                # yet applied: libzmq gave its handle to this new socket.
+                previous = reg.by_handle.get(handle)
                 if (
                     context is not None
                     and handle not in reg.raw
-                    and handle not in reg.by_handle
+                    and (previous is None or reg.is_closing(previous))
                     and context.handle not in state.ignored
                 ):
                     thread = _active_get(_get_ident()) or _current_thread()

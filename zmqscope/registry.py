@@ -421,6 +421,10 @@ class Registry:
             return None  # being closed: a new socket with its handle is not its shadow
         return entry
 
+    def is_closing(self, entry: SocketEntry) -> bool:
+        """True once ``entry``'s socket has begun its close() (lock-free)."""
+        return _closing(entry, self.raw)
+
     def socket_closed(
         self, entry: SocketEntry, site: Site, collected: bool, linger: int | None = None
     ) -> None:

@@ -195,6 +195,29 @@ def test_a_new_socket_on_a_closed_ones_handle_is_its_own(
     new.close()
 
 
+def test_a_socket_on_a_built_ones_handle_is_recorded_raw_too(
+    fresh: registry.Registry, ctx: Ctx
+) -> None:
+    # The usual case in a loop that binds or connects: the entry built by the
+    # bind still holds the handle (its close unapplied) when libzmq gives it
+    # to the next socket. That socket is no shadow: the cheap path records it.
+    raw_on_reuse = []
+    for n in range(2_000):
+        old = ctx.socket(zmq.PULL)
+        old.bind(f"inproc://built-reuse-{n}")
+        old.close()
+        held = set(fresh.by_handle)  # built entries, their closes not yet applied
+        new = ctx.socket(zmq.PUSH)
+        if new.underlying in held:
+            raw_on_reuse.append(new.underlying in fresh.raw)
+        new.close()
+        if len(raw_on_reuse) == 3:
+            break
+    assert raw_on_reuse == [True] * 3  # (and libzmq did reuse handles)
+    sockets = fresh.snapshot(hooks.process_info()).sockets
+    assert {s.state for s in sockets} == {SocketState.CLOSED}
+
+
 def test_the_plugins_window_skips_what_it_would_only_forget(
     fresh: registry.Registry, ctx: Ctx
 ) -> None:
