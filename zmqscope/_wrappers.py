@@ -24,7 +24,20 @@ from zmqscope import hooks as _hooks
 from zmqscope._entries import Site
 from zmqscope._frames import RawStack, current_thread_ref
 from zmqscope.model import EndpointOp
-from zmqscope.registry import R_CLOSE, R_HANDLE, R_REF, ContextEntry, SocketEntry
+from zmqscope.registry import (
+    CALL_ENDPOINT,
+    CALL_ENDPOINT_REMOVED,
+    CALL_LINGER,
+    CALL_OPTION,
+    R_CLOSE,
+    R_CONNECTED,
+    R_HANDLE,
+    R_LINGER,
+    R_REF,
+    R_THREAD,
+    ContextEntry,
+    SocketEntry,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 # The calling thread's Thread, read straight from threading's table (the
@@ -153,51 +166,112 @@ def _called_from_finalizer(caller: FrameType | None) -> bool:
     return False
 
 
+# A bind, connect, unbind, disconnect or option of a socket whose entry is not
+# built yet, made by the thread that created the socket, is recorded raw too
+# (Registry.call_seen). A call from another thread builds the entry: whether
+# that is a hand-off or two live threads sharing the socket is asked now.
+
+
+def _unbuilt(sock: Any) -> list[Any] | None:
+    """The socket's raw record, while its entry is not built, for its creating thread."""
+    try:
+        handle = sock.underlying
+    except Exception:
+        return None
+    rec = _hooks._state.registry.unbuilt(handle)
+    if rec is None or rec[R_THREAD] is not (_active_get(_get_ident()) or _current_thread()):
+        return None
+    return rec
+
+
+def _raw_site() -> RawStack:
+    """The application frame that made a call recorded raw, resolved when built.
+
+    Frames passed over: this one, the ``_record_*`` function, its guard and
+    the wrapper; the walk goes on past pyzmq's own frames from there.
+    """
+    frames = _hooks._state.frames
+    return frames.capture(1, 5) if frames is not None else ()
+
+
 @_guarded
 def _record_endpoint(sock: Any, op: EndpointOp, addr: Any, result: Any) -> None:
-    entry = _hooks._entry_of(sock)
-    if entry is None:
-        return
     requested = _hooks._text(addr)
     # pyzmq's bind() returns a context manager holding LAST_ENDPOINT, which
     # is the resolved address of a wildcard bind; no extra libzmq call.
     url = _hooks._text(getattr(result, "addr", None) or requested)
-    site = _hooks.call_site()
-    _hooks.note_thread(entry, site)
-    _hooks._state.registry.endpoint_added(
-        entry, op, url, requested if requested != url else None, site
-    )
+    asked = requested if requested != url else None
+    rec = _unbuilt(sock)
+    if rec is not None:
+        if op is EndpointOp.CONNECT and not url.startswith("inproc://"):
+            rec[R_CONNECTED] = True  # its close may keep term() waiting
+        call = (rec, CALL_ENDPOINT, _raw_site(), op, url, asked)
+        _hooks._state.registry.call_seen(call)
+        return
+    entry = _hooks._entry_of(sock)
+    if entry is not None:
+        site = _hooks.call_site()
+        _hooks.note_thread(entry, site)
+        _hooks._state.registry.endpoint_added(entry, op, url, asked, site)
 
 
 @_guarded
 def _record_endpoint_removed(sock: Any, op: EndpointOp, addr: Any, result: Any) -> None:
+    url = _hooks._text(addr)
+    rec = _unbuilt(sock)
+    if rec is not None:
+        call = (rec, CALL_ENDPOINT_REMOVED, _raw_site(), op, url)
+        _hooks._state.registry.call_seen(call)
+        return
     entry = _hooks._entry_of(sock)
     if entry is not None:
         _hooks.note_thread(entry, _hooks.call_site())
-        _hooks._state.registry.endpoint_removed(entry, op, _hooks._text(addr))
+        _hooks._state.registry.endpoint_removed(entry, op, url)
 
 
 @_guarded
 def _record_option(sock: Any, option: Any, value: Any) -> None:
-    entry = _hooks._entry_of(sock)
-    if entry is None:
-        return
     option = int(option)
-    _hooks.note_thread(entry, _hooks.call_site())
+    if option in (_SUBSCRIBE, _UNSUBSCRIBE):
+        _record_subscription(sock, option, _hooks._text(value))
+        return
     reg = _hooks._state.registry
+    args: tuple[Any, str]  # (LINGER's value, where it came from) or (name, value)
     if option == _LINGER:
         # Frames: this function, its guard, the set() wrapper, its caller.
         caller = sys._getframe(3).f_code
-        reg.linger_set(entry, int(value), _LINGER_SOURCES.get(caller, "setsockopt"))
+        kind, args = CALL_LINGER, (int(value), _LINGER_SOURCES.get(caller, "setsockopt"))
+    else:
+        kind, args = CALL_OPTION, (_option_name(option), _hooks._text(value)[:_MAX_OPTION_TEXT])
+    rec = _unbuilt(sock)
+    if rec is not None:
+        if kind is CALL_LINGER:
+            rec[R_LINGER] = args[0]  # what its close's linger falls back on
+        reg.call_seen((rec, kind, _raw_site(), *args))
         return
-    if option in (_SUBSCRIBE, _UNSUBSCRIBE):
-        reg.option_set(entry, "SUBSCRIBE", _subscriptions(entry, option, _hooks._text(value)))
-        return
+    entry = _hooks._entry_of(sock)
+    if entry is not None:
+        _hooks.note_thread(entry, _hooks.call_site())
+        if kind is CALL_LINGER:
+            reg.linger_set(entry, *args)
+        else:
+            reg.option_set(entry, *args)
+
+
+def _option_name(option: int) -> str:
     try:
-        name = zmq.SocketOption(option).name
+        return zmq.SocketOption(option).name
     except ValueError:
-        name = str(option)
-    reg.option_set(entry, name, _hooks._text(value)[:_MAX_OPTION_TEXT])
+        return str(option)
+
+
+def _record_subscription(sock: Any, option: int, topic: str) -> None:
+    """Topics add up on the entry: a subscription builds it."""
+    entry = _hooks._entry_of(sock)
+    if entry is not None:
+        _hooks.note_thread(entry, _hooks.call_site())
+        subscriptions = _subscriptions(entry, option, topic)
+        _hooks._state.registry.option_set(entry, "SUBSCRIBE", subscriptions)
 
 
 def _subscriptions(entry: SocketEntry, option: int, topic: str) -> str:

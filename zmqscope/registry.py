@@ -59,9 +59,17 @@ MAX_JOURNAL = 2 * MAX_CLOSED_RECORDS
 
 # A raw record (see Registry.socket_seen): a list, its fields by index.
 # R_CLOSE: None while open, then (time, thread, raw stack, collected, linger).
+# R_CONNECTED, R_LINGER: what its calls recorded raw (Registry.call_seen)
+# say about whether its close may keep term() waiting.
 R_REF, R_HANDLE, R_CONTEXT, R_TYPE, R_TIME, R_THREAD, R_STACK, R_FRAMES = range(8)
-R_CLOSE, R_ENTRY = 8, 9
-C_COLLECTED = 3  # in R_CLOSE
+R_CLOSE, R_ENTRY, R_CONNECTED, R_LINGER = 8, 9, 10, 11
+C_COLLECTED, C_LINGER = 3, 4  # in R_CLOSE
+# A call recorded raw (Registry.call_seen): (record, kind, raw site, ...),
+# made by the thread that created the socket.
+CALL_ENDPOINT = "endpoint"  # ..., op, url, requested
+CALL_ENDPOINT_REMOVED = "removed"  # ..., op, addr
+CALL_LINGER = "linger"  # ..., value, source
+CALL_OPTION = "option"  # ..., name, value
 _SKIPPED = "skipped"  # R_ENTRY of a record dropped unbuilt
 _ANY_CONTEXT = "any"  # _drain(skip=...): unread closed records of every context, dropped
 _UNREAD_CLOSED = "unread"  # the same, for a caller that would forget them anyway
@@ -112,7 +120,8 @@ class Registry:
         # section after them builds their entries, in order (_drain).
         # The hooks' busy paths read and write these two without the lock
         # (single dict and deque operations, atomic under the GIL).
-        self.journal: deque[list[Any]] = deque()
+        # Raw records (lists) and calls recorded raw (tuples), in order.
+        self.journal: deque[list[Any] | tuple[Any, ...]] = deque()
         self.raw: dict[int, list[Any]] = {}  # handle -> raw record, until closed
         self.by_handle = self._open  # open entries by libzmq handle (read-only outside)
         self.live_contexts = self._live_contexts  # ... and contexts (read-only outside)
@@ -152,14 +161,50 @@ class Registry:
         an ``(ident, name)`` pair.
         """
         ref = _RawRef(owner, self._raw_collected_cb)
-        rec = ref.rec = [ref, handle, context, type_name, when, thread, stack, frames, None, None]
+        rec = ref.rec = [
+            ref,
+            handle,
+            context,
+            type_name,
+            when,
+            thread,
+            stack,
+            frames,
+            None,  # R_CLOSE
+            None,  # R_ENTRY
+            False,  # R_CONNECTED
+            None,  # R_LINGER
+        ]
         self.raw[handle] = rec
         journal = self.journal
         journal.append(rec)
         if len(journal) > MAX_JOURNAL:
-            # Nobody reads: the oldest half goes, built unless closed (then dropped).
-            with self._lock:
-                self._drain(_ANY_CONTEXT, MAX_JOURNAL // 2)
+            self._trim_journal()
+
+    def unbuilt(self, handle: int) -> list[Any] | None:
+        """The raw record of an open socket whose entry is not built yet, if any."""
+        rec = self.raw.get(handle)
+        return rec if rec is not None and rec[R_ENTRY] is None else None
+
+    def call_seen(self, call: tuple[Any, ...]) -> None:
+        """Record a bind, connect, unbind, disconnect or option of an unbuilt socket.
+
+        ``call`` is ``(raw record, CALL_*, raw site, ...)``, made by the thread
+        that created the socket (any other thread's call builds the entry, so
+        that sharing is judged while both threads run); it is applied
+        to the entry, in order, when the record is built. The caller has
+        already noted on the record what may make its close block term()
+        (``R_CONNECTED``, ``R_LINGER``).
+        """
+        journal = self.journal
+        journal.append(call)
+        if len(journal) > MAX_JOURNAL:
+            self._trim_journal()
+
+    def _trim_journal(self) -> None:
+        # Nobody reads: the oldest half goes, built unless closed (then dropped).
+        with self._lock:
+            self._drain(_ANY_CONTEXT, MAX_JOURNAL // 2)
 
     def settle(self) -> None:
         """Apply every raw creation and close recorded so far to the entries.
@@ -203,6 +248,9 @@ class Registry:
                     rec = journal.popleft()
                 except IndexError:
                     break
+                if isinstance(rec, tuple):
+                    self._apply_call(rec)
+                    continue
                 entry = rec[R_ENTRY]
                 if entry is None:
                     closing = rec[R_CLOSE]
@@ -213,6 +261,7 @@ class Registry:
                         and (
                             skip is _UNREAD_CLOSED or skip is _ANY_CONTEXT or rec[R_CONTEXT] is skip
                         )
+                        and not _may_block_term(rec, closing)
                     ):
                         rec[R_ENTRY] = _SKIPPED
                         next(self._socket_ids)  # ids stay "s<created_total>"
@@ -249,6 +298,26 @@ class Registry:
             if not collected and thread is not None:
                 self.thread_used(entry, thread, site, thread_alive)
         self._mark_closed(entry, site, _COLLECTED if collected else _CLOSED)
+
+    def _apply_call(self, call: tuple[Any, ...]) -> None:
+        """Apply a call recorded raw (see call_seen) to its socket's entry."""
+        entry = call[0][R_ENTRY]
+        if entry is None or entry is _SKIPPED:
+            return  # (its socket was dropped unbuilt: the call goes with it)
+        kind, raw_site = call[1], call[2]
+        resolved = call[0][R_FRAMES].resolve(raw_site) if raw_site else ()
+        site = resolved[0] if resolved else None
+        # Made by the creating thread, still the owner (another thread's
+        # call builds the entry: it is never recorded raw).
+        entry.owner_site = site
+        if kind is CALL_ENDPOINT:
+            self._endpoint_added(entry, call[3], call[4], call[5], site)
+        elif kind is CALL_ENDPOINT_REMOVED:
+            self._endpoint_removed(entry, call[3], call[4])
+        elif kind is CALL_LINGER:
+            self._linger_set(entry, call[3], call[4])
+        else:
+            self._option_set(entry, call[3], call[4])
 
     def _touch(self, entry: SocketEntry) -> None:
         # Called with the lock held: the record changed, its frozen copy is stale.
@@ -531,36 +600,55 @@ class Registry:
     ) -> None:
         with self._lock:
             self._drain()
-            entry.endpoints += (EndpointEntry(op, url, requested, site),)
-            self._touch(entry)
-            kind = "bound" if op is EndpointOp.BIND else "connected"
-            self._emit(kind, entry.id, entry.context_id, url)
+            self._endpoint_added(entry, op, url, requested, site)
+
+    def _endpoint_added(
+        self,
+        entry: SocketEntry,
+        op: EndpointOp,
+        url: str,
+        requested: str | None,
+        site: RawFrame | None,
+    ) -> None:
+        entry.endpoints += (EndpointEntry(op, url, requested, site),)
+        self._touch(entry)
+        kind = "bound" if op is EndpointOp.BIND else "connected"
+        self._emit(kind, entry.id, entry.context_id, url)
 
     def endpoint_removed(self, entry: SocketEntry, op: EndpointOp, addr: str) -> None:
         with self._lock:
             self._drain()
-            for endpoint in entry.endpoints:
-                if endpoint.matches(op, addr):
-                    endpoint.active = False
-                    self._touch(entry)
-                    kind = "unbound" if op is EndpointOp.BIND else "disconnected"
-                    self._emit(kind, entry.id, entry.context_id, endpoint.url)
-                    break
+            self._endpoint_removed(entry, op, addr)
+
+    def _endpoint_removed(self, entry: SocketEntry, op: EndpointOp, addr: str) -> None:
+        for endpoint in entry.endpoints:
+            if endpoint.matches(op, addr):
+                endpoint.active = False
+                self._touch(entry)
+                kind = "unbound" if op is EndpointOp.BIND else "disconnected"
+                self._emit(kind, entry.id, entry.context_id, endpoint.url)
+                break
 
     def linger_set(self, entry: SocketEntry, value: int, source: str) -> None:
         with self._lock:
             self._drain()
-            entry.linger = value
-            entry.linger_source = source
-            self._touch(entry)
+            self._linger_set(entry, value, source)
+
+    def _linger_set(self, entry: SocketEntry, value: int, source: str) -> None:
+        entry.linger = value
+        entry.linger_source = source
+        self._touch(entry)
 
     def option_set(self, entry: SocketEntry, name: str, value: str) -> None:
         with self._lock:
             self._drain()
-            if entry.options is None:
-                entry.options = {}
-            entry.options[name] = value
-            self._touch(entry)
+            self._option_set(entry, name, value)
+
+    def _option_set(self, entry: SocketEntry, name: str, value: str) -> None:
+        if entry.options is None:
+            entry.options = {}
+        entry.options[name] = value
+        self._touch(entry)
 
     # -- reading ----------------------------------------------------------
 
@@ -681,6 +769,20 @@ def _closing(entry: SocketEntry, raw: dict[int, list[Any]]) -> bool:
     """
     rec = entry.raw
     return entry.closing or (rec is not None and raw.get(entry.handle) is not rec)
+
+
+def _may_block_term(rec: list[Any], closing: tuple[Any, ...]) -> bool:
+    """Whether a raw record's close may keep term() waiting (SocketEntry.may_block_term).
+
+    A tcp or ipc connect, and LINGER not 0: from ``close(linger=...)``, else
+    the last value set, else libzmq's default (-1).
+    """
+    if not rec[R_CONNECTED]:
+        return False
+    linger = closing[C_LINGER]
+    if linger is None:
+        linger = rec[R_LINGER]
+    return bool(linger != 0)
 
 
 def _thread_ref(thread: Any) -> RawThread | None:

@@ -56,15 +56,54 @@ def test_a_raw_socket_reads_as_if_recorded_at_once(fresh: registry.Registry, ctx
     ]
 
 
-def test_a_bind_builds_the_entry_so_endpoints_are_never_lost(
+def test_calls_of_an_unbuilt_socket_are_recorded_raw_and_applied_in_order(
     fresh: registry.Registry, ctx: Ctx
 ) -> None:
-    sock = ctx.socket(zmq.PULL)
-    sock.bind("inproc://lazy-bind")
-    assert sock.underlying in fresh.by_handle  # built by the bind's look-up
-    sock.close()
+    first = ctx.socket(zmq.PULL)
+    second = ctx.socket(zmq.PUSH)
+    bound_at = here() + 1
+    first.bind("tcp://127.0.0.1:*")
+    port = int(first.last_endpoint.rsplit(b":", 1)[1])
+    second.connect("inproc://lazy-calls")
+    first.setsockopt(zmq.LINGER, 0)
+    first.setsockopt(zmq.SNDHWM, 5)
+    first.unbind(f"tcp://127.0.0.1:{port}")
+    assert not fresh.by_handle and len(fresh.journal) == 7  # nothing built yet
+    second.close()
+    records = {s.type: s for s in fresh.snapshot(hooks.process_info()).sockets}
+    pull = records["PULL"]
+    (endpoint,) = pull.endpoints
+    assert (endpoint.url, endpoint.requested) == (f"tcp://127.0.0.1:{port}", "tcp://127.0.0.1:*")
+    assert endpoint.active is False
+    assert endpoint.site is not None and endpoint.site.line == bound_at
+    assert (pull.linger, pull.linger_source) == (0, "setsockopt")
+    assert dict(pull.options) == {"SNDHWM": "5"}
+    assert [e.url for e in records["PUSH"].endpoints] == ["inproc://lazy-calls"]
+    assert records["PUSH"].state is SocketState.CLOSED
+    # The event log is in the order the calls were made, across sockets.
+    events, _, _ = fresh.events_since(0)
+    pull_id, push_id = pull.id, records["PUSH"].id
+    assert [(e.kind, e.socket) for e in events] == [
+        ("created", pull_id),
+        ("created", push_id),
+        ("bound", pull_id),
+        ("connected", push_id),
+        ("unbound", pull_id),
+        ("closed", push_id),
+    ]
+    assert [t.name for t in pull.threads_used] == ["MainThread"]
+    first.close()
+
+
+def test_a_call_from_another_thread_builds_the_entry(fresh: registry.Registry, ctx: Ctx) -> None:
+    sock = ctx.socket(zmq.PUSH)
+    worker = threading.Thread(target=lambda: sock.connect("inproc://handed"), name="taker")
+    worker.start()
+    worker.join()
+    assert sock.underlying in fresh.by_handle  # built: a hand-off is judged at once
     (record,) = fresh.snapshot(hooks.process_info()).sockets
-    assert [e.url for e in record.endpoints] == ["inproc://lazy-bind"]
+    assert [t.name for t in record.threads_used] == ["MainThread", "taker"]
+    sock.close()
 
 
 def test_term_counts_unread_closed_sockets_without_building_them(
@@ -72,15 +111,49 @@ def test_term_counts_unread_closed_sockets_without_building_them(
 ) -> None:
     ctx: Ctx = zmq.Context()
     bound = ctx.socket(zmq.PULL)
-    bound.bind("inproc://lazy-term")  # built (its bind looks it up), so never skipped
+    bound.bind("inproc://lazy-term")  # a bind cannot keep term() waiting
     for _ in range(5):
         ctx.socket(zmq.PUSH).close()
-    bound.close()  # after: the others could otherwise get its handle (see below)
+    bound.close()
     ctx.term()
-    assert fresh.skipped == 5
+    assert fresh.skipped == 6
     assert fresh.created_total == 6
     # Closed records of a terminated context are forgotten either way.
     assert fresh.snapshot(hooks.process_info()).sockets == ()
+
+
+@pytest.mark.parametrize(
+    ("linger", "close_linger", "address", "skipped"),
+    [
+        (None, None, "tcp://127.0.0.1:{port}", False),  # libzmq's default: waits for ever
+        (0, None, "tcp://127.0.0.1:{port}", True),
+        (None, 0, "tcp://127.0.0.1:{port}", True),
+        (0, 100, "tcp://127.0.0.1:{port}", False),  # close(linger=) has the last word
+        (None, None, "inproc://lazy-may-block", True),  # inproc pipes hold nothing
+    ],
+)
+def test_term_builds_unread_sockets_whose_close_may_keep_it_waiting(
+    fresh: registry.Registry,
+    linger: int | None,
+    close_linger: int | None,
+    address: str,
+    skipped: bool,
+) -> None:
+    ctx: Ctx = zmq.Context()
+    listener = ctx.socket(zmq.PULL)
+    listener.setsockopt(zmq.LINGER, 0)
+    port = listener.bind_to_random_port("tcp://127.0.0.1")
+    listener.bind("inproc://lazy-may-block")
+    sock = ctx.socket(zmq.PUSH)
+    if linger is not None:
+        sock.setsockopt(zmq.LINGER, linger)
+    sock.connect(address.format(port=port))
+    sock.close(linger=close_linger)
+    listener.close()
+    ctx.term()
+    # The listener (bound, LINGER 0) is skipped either way.
+    assert fresh.skipped == (2 if skipped else 1)
+    assert fresh.created_total == 2
 
 
 @pytest.mark.zmqscope(allow_leaks=True)  # the collected one, on purpose
@@ -182,9 +255,10 @@ def test_a_new_socket_on_a_closed_ones_handle_is_its_own(
     fresh: registry.Registry, ctx: Ctx
 ) -> None:
     # libzmq hands the next socket the address of the one just closed; the
-    # closed one's entry, built by its bind, has its close still unapplied.
+    # closed one's entry, built by a reader, has its close still unapplied.
     old = ctx.socket(zmq.PULL)
     old.bind("inproc://lazy-reuse")
+    fresh.settle()  # built, as any reader would
     old.close()
     new = ctx.socket(zmq.PUSH)
     sockets = fresh.snapshot(hooks.process_info()).sockets
@@ -198,13 +272,14 @@ def test_a_new_socket_on_a_closed_ones_handle_is_its_own(
 def test_a_socket_on_a_built_ones_handle_is_recorded_raw_too(
     fresh: registry.Registry, ctx: Ctx
 ) -> None:
-    # The usual case in a loop that binds or connects: the entry built by the
-    # bind still holds the handle (its close unapplied) when libzmq gives it
-    # to the next socket. That socket is no shadow: the cheap path records it.
+    # The entry built by a reader still holds the handle (its close
+    # unapplied) when libzmq gives it to the next socket. That socket is no
+    # shadow: the cheap path records it.
     raw_on_reuse = []
     for n in range(2_000):
         old = ctx.socket(zmq.PULL)
         old.bind(f"inproc://built-reuse-{n}")
+        fresh.settle()  # built, as any reader would
         old.close()
         held = set(fresh.by_handle)  # built entries, their closes not yet applied
         new = ctx.socket(zmq.PUSH)
@@ -271,7 +346,7 @@ class _MakesASocketMidClose:
         return self.real.capture(depth, skip + 1)
 
 
-@pytest.mark.parametrize("built", [False, True], ids=["raw", "built-by-its-bind"])
+@pytest.mark.parametrize("built", [False, True], ids=["raw", "built-by-a-reader"])
 def test_a_socket_made_during_anothers_close_takes_its_handle_cleanly(
     fresh: registry.Registry, ctx: Ctx, monkeypatch: pytest.MonkeyPatch, built: bool
 ) -> None:
@@ -282,6 +357,7 @@ def test_a_socket_made_during_anothers_close_takes_its_handle_cleanly(
         first = ctx.socket(zmq.PULL)
         if built:
             first.bind(f"inproc://mid-close-{n}")
+            fresh.settle()
         handle = first.underlying
         proxy.armed = True
         first.close()

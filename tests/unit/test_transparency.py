@@ -184,6 +184,8 @@ def test_a_failing_hook_never_reaches_the_application(
 ) -> None:
     zmqscope.install()
 
+    # The bind is recorded raw (call_seen) or, had its entry been built, at once.
+    monkeypatch.setattr(hooks._state.registry, "call_seen", broken)
     monkeypatch.setattr(hooks._state.registry, "endpoint_added", broken)
     ctx: Ctx = zmq.Context()
     sock = ctx.socket(zmq.PAIR)
