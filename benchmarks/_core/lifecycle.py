@@ -35,6 +35,48 @@ def pair_cost_once(pairs: int) -> tuple[float, float]:
     return elapsed / pairs * 1e6, term * 1e3
 
 
+def connect_cost_once(pairs: int) -> float:
+    """µs per socket() + connect() + close(), 40 frames deep.
+
+    What most sockets do: the connect goes to an inproc PULL bound once per
+    round (inproc pipes hold nothing once closed, so term() does not wait).
+    """
+    ctx = roomy_context(pairs + 1)
+    sink = ctx.socket(zmq.PULL)
+    sink.bind("inproc://bench-connect")
+
+    def loop() -> float:
+        socket, push, address = ctx.socket, zmq.PUSH, "inproc://bench-connect"
+        start = time.perf_counter()
+        for _ in range(pairs):
+            sock = socket(push)
+            sock.connect(address)
+            sock.close()
+        return time.perf_counter() - start
+
+    elapsed = at_depth(CALLER_DEPTH, loop)
+    sink.close()
+    ctx.term()
+    return elapsed / pairs * 1e6
+
+
+def bench_connect_pairs(settings: Settings) -> list[Figure]:
+    n = settings.pairs
+    progress(f"socket()+connect()+close(): {settings.pair_rounds} x 2 rounds of {n:,}")
+    plain, instrumented = paired_rounds(settings.pair_rounds, lambda: connect_cost_once(n))
+    label = f"socket()+connect()+close() {CALLER_DEPTH} frames deep"
+    return [
+        Figure.of("connect_plain_us", f"{label}, plain", plain, "µs"),
+        Figure.of("connect_instrumented_us", f"{label}, instr.", instrumented, "µs"),
+        Figure.of(
+            "connect_ratio",
+            "socket()+connect()+close() instr./plain",
+            ratios(instrumented, plain),
+            "x",
+        ),
+    ]
+
+
 def bench_pairs(settings: Settings) -> list[Figure]:
     n = settings.pairs
     progress(f"socket()+close(): {settings.pair_rounds} x 2 rounds of {n:,} pairs")
@@ -55,6 +97,7 @@ def bench_pairs(settings: Settings) -> list[Figure]:
         Figure.of("term_plain_ms", f"term() after {n:,} closed, plain", plain_term, "ms"),
         Figure.of("term_instr_ms", f"term() after {n:,} closed, instr.", inst_term, "ms"),
     ]
+    figures.extend(bench_connect_pairs(settings))
     figures.append(bench_walk_floor(settings))
     if settings.overflow_rounds:
         figures.append(bench_overflow(settings))
