@@ -158,12 +158,19 @@ def frozen_frame(raw: RawFrame) -> Frame:
 class EndpointEntry:
     __slots__ = ("active", "op", "requested", "site", "time", "url")
 
-    def __init__(self, op: EndpointOp, url: str, requested: str | None, site: RawFrame | None):
+    def __init__(
+        self,
+        op: EndpointOp,
+        url: str,
+        requested: str | None,
+        site: RawFrame | None,
+        when: float | None = None,
+    ):
         self.op = op
         self.url = url
         self.requested = requested
         self.site = site
-        self.time = time.time()
+        self.time = time.time() if when is None else when
         self.active = True
 
     def matches(self, op: EndpointOp, addr: str) -> bool:

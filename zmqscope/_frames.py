@@ -152,7 +152,10 @@ class FrameFilter:
         frames among those (a thread's bootstrap, an event loop) are left
         out when the stack is resolved.
         """
-        frame: FrameType | None = sys._getframe(skip)
+        try:
+            frame: FrameType | None = sys._getframe(skip)
+        except ValueError:  # fewer frames than that: a hook called from C (atexit)
+            return ()
         verdicts = self._cache
         while frame is not None:
             filename = frame.f_code.co_filename

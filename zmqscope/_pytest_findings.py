@@ -104,8 +104,9 @@ class Window:
         # Code under test may replace the registry (zmqscope's own tests call
         # hooks.reset_registry()): then only the new one's records are visible.
         mark = self.mark if registry is self.registry else 0
-        # Sockets made and closed since the last look, without endpoints, are
-        # counted but never built: the plugin would only forget them.
+        # Sockets made and closed since the last look, whose close cannot keep
+        # term() waiting, are counted but never built: the plugin would only
+        # forget them.
         return registry.created_since(mark, skip_closed=True)
 
     def created(self) -> int:

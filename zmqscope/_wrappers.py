@@ -22,7 +22,7 @@ import zmq
 from zmqscope import _traffic
 from zmqscope import hooks as _hooks
 from zmqscope._entries import Site
-from zmqscope._frames import RawStack, current_thread_ref
+from zmqscope._frames import RawFrame, RawStack, current_thread_ref
 from zmqscope.model import EndpointOp
 from zmqscope.registry import (
     CALL_ENDPOINT,
@@ -36,6 +36,7 @@ from zmqscope.registry import (
     R_REF,
     R_THREAD,
     ContextEntry,
+    Registry,
     SocketEntry,
 )
 
@@ -66,6 +67,8 @@ CLOSE_STACK_DEPTH = 3
 
 # A close() from pyzmq's finalizer means the application never closed it.
 _SOCKET_DEL_CODE = zmq.Socket.__del__.__code__
+# Stands for the caller's code when there is no Python caller.
+_NO_CALLER = (lambda: None).__code__
 # pyzmq's code objects that tell where a LINGER value came from.
 _LINGER_SOURCES = {
     zmq.Context.socket.__code__: "context",  # ctx.sockopts applied to a new socket
@@ -130,7 +133,7 @@ def _unusual_socket(
     return context, stack
 
 
-def _record_close(entry: SocketEntry, linger: Any, caller: FrameType) -> None:
+def _record_close(entry: SocketEntry, linger: Any, caller: FrameType | None) -> None:
     thread = current_thread_ref()
     state = _hooks._state
     if _called_from_finalizer(caller):
@@ -143,6 +146,18 @@ def _record_close(entry: SocketEntry, linger: Any, caller: FrameType) -> None:
         collected = False
         _hooks.note_thread(entry, site, thread)
     state.registry.socket_closed(entry, site, collected, None if linger is None else int(linger))
+
+
+def _frame_at(depth: int) -> FrameType | None:
+    """``sys._getframe(depth + 1)``, or None past the bottom of the stack.
+
+    A wrapper can be the bottom Python frame: called from C, e.g. as an
+    ``atexit`` function (``atexit.register(sock.close)``).
+    """
+    try:
+        return sys._getframe(depth + 1)
+    except ValueError:
+        return None
 
 
 def _called_from_finalizer(caller: FrameType | None) -> bool:
@@ -172,86 +187,98 @@ def _called_from_finalizer(caller: FrameType | None) -> bool:
 # that is a hand-off or two live threads sharing the socket is asked now.
 
 
-def _unbuilt(sock: Any) -> list[Any] | None:
+def _unbuilt(sock: Any, reg: Registry) -> list[Any] | None:
     """The socket's raw record, while its entry is not built, for its creating thread."""
     try:
         handle = sock.underlying
     except Exception:
         return None
-    rec = _hooks._state.registry.unbuilt(handle)
+    rec = reg.unbuilt(handle)
     if rec is None or rec[R_THREAD] is not (_active_get(_get_ident()) or _current_thread()):
         return None
     return rec
 
 
 def _raw_site() -> RawStack:
-    """The application frame that made a call recorded raw, resolved when built.
+    """The application frame that made a call, unresolved.
 
     Frames passed over: this one, the ``_record_*`` function, its guard and
-    the wrapper; the walk goes on past pyzmq's own frames from there.
+    the wrapper; the walk goes on past pyzmq's own frames from there. Taken
+    first, before the record is looked up: the call is then recorded as
+    soon after it as can be.
     """
     frames = _hooks._state.frames
     return frames.capture(1, 5) if frames is not None else ()
 
 
+def _resolved(raw: RawStack) -> RawFrame | None:
+    frames = _hooks._state.frames
+    stack = frames.resolve(raw) if frames is not None and raw else ()
+    return stack[0] if stack else None
+
+
 @_guarded
 def _record_endpoint(sock: Any, op: EndpointOp, addr: Any, result: Any) -> None:
+    site = _raw_site()
+    reg = _hooks._state.registry
     requested = _hooks._text(addr)
     # pyzmq's bind() returns a context manager holding LAST_ENDPOINT, which
     # is the resolved address of a wildcard bind; no extra libzmq call.
     url = _hooks._text(getattr(result, "addr", None) or requested)
     asked = requested if requested != url else None
-    rec = _unbuilt(sock)
+    rec = _unbuilt(sock, reg)
     if rec is not None:
         if op is EndpointOp.CONNECT and not url.startswith("inproc://"):
             rec[R_CONNECTED] = True  # its close may keep term() waiting
-        call = (rec, CALL_ENDPOINT, _raw_site(), op, url, asked)
-        _hooks._state.registry.call_seen(call)
+        reg.call_seen((rec, CALL_ENDPOINT, _time(), site, op, url, asked))
         return
     entry = _hooks._entry_of(sock)
     if entry is not None:
-        site = _hooks.call_site()
-        _hooks.note_thread(entry, site)
-        _hooks._state.registry.endpoint_added(entry, op, url, asked, site)
+        frame = _resolved(site)
+        _hooks.note_thread(entry, frame)
+        reg.endpoint_added(entry, op, url, asked, frame)
 
 
 @_guarded
 def _record_endpoint_removed(sock: Any, op: EndpointOp, addr: Any, result: Any) -> None:
+    site = _raw_site()
+    reg = _hooks._state.registry
     url = _hooks._text(addr)
-    rec = _unbuilt(sock)
+    rec = _unbuilt(sock, reg)
     if rec is not None:
-        call = (rec, CALL_ENDPOINT_REMOVED, _raw_site(), op, url)
-        _hooks._state.registry.call_seen(call)
+        reg.call_seen((rec, CALL_ENDPOINT_REMOVED, _time(), site, op, url))
         return
     entry = _hooks._entry_of(sock)
     if entry is not None:
-        _hooks.note_thread(entry, _hooks.call_site())
-        _hooks._state.registry.endpoint_removed(entry, op, url)
+        _hooks.note_thread(entry, _resolved(site))
+        reg.endpoint_removed(entry, op, url)
 
 
 @_guarded
 def _record_option(sock: Any, option: Any, value: Any) -> None:
+    site = _raw_site()
     option = int(option)
     if option in (_SUBSCRIBE, _UNSUBSCRIBE):
-        _record_subscription(sock, option, _hooks._text(value))
+        _record_subscription(sock, option, _hooks._text(value), _resolved(site))
         return
     reg = _hooks._state.registry
     args: tuple[Any, str]  # (LINGER's value, where it came from) or (name, value)
     if option == _LINGER:
         # Frames: this function, its guard, the set() wrapper, its caller.
-        caller = sys._getframe(3).f_code
-        kind, args = CALL_LINGER, (int(value), _LINGER_SOURCES.get(caller, "setsockopt"))
+        caller = _frame_at(3)
+        source = _LINGER_SOURCES.get(caller.f_code, "setsockopt") if caller else "setsockopt"
+        kind, args = CALL_LINGER, (int(value), source)
     else:
         kind, args = CALL_OPTION, (_option_name(option), _hooks._text(value)[:_MAX_OPTION_TEXT])
-    rec = _unbuilt(sock)
+    rec = _unbuilt(sock, reg)
     if rec is not None:
         if kind is CALL_LINGER:
             rec[R_LINGER] = args[0]  # what its close's linger falls back on
-        reg.call_seen((rec, kind, _raw_site(), *args))
+        reg.call_seen((rec, kind, _time(), site, *args))
         return
     entry = _hooks._entry_of(sock)
     if entry is not None:
-        _hooks.note_thread(entry, _hooks.call_site())
+        _hooks.note_thread(entry, _resolved(site))
         if kind is CALL_LINGER:
             reg.linger_set(entry, *args)
         else:
@@ -265,11 +292,11 @@ def _option_name(option: int) -> str:
         return str(option)
 
 
-def _record_subscription(sock: Any, option: int, topic: str) -> None:
+def _record_subscription(sock: Any, option: int, topic: str, site: RawFrame | None) -> None:
     """Topics add up on the entry: a subscription builds it."""
     entry = _hooks._entry_of(sock)
     if entry is not None:
-        _hooks.note_thread(entry, _hooks.call_site())
+        _hooks.note_thread(entry, site)
         subscriptions = _subscriptions(entry, option, topic)
         _hooks._state.registry.option_set(entry, "SUBSCRIBE", subscriptions)
 
@@ -378,10 +405,12 @@ def _wrap_close(original: F) -> F:
                 if linger is not None:
                     linger = int(linger)
                 thread = _active_get(_get_ident()) or _current_thread()
-                caller = sys._getframe(1)
-                code = caller.f_code  # pyzmq's __del__, or a close() that may be its
+                try:
+                    code = sys._getframe(1).f_code  # pyzmq's __del__, or a close() that may be
+                except ValueError:  # no Python caller: called from C (atexit)
+                    code = _NO_CALLER
                 if code is _SOCKET_DEL_CODE or (
-                    code.co_name == "close" and _called_from_finalizer(caller)
+                    code.co_name == "close" and _called_from_finalizer(sys._getframe(1))
                 ):
                     closing: tuple[Any, ...] = (_time(), thread, (), True, linger)
                 else:
@@ -396,7 +425,7 @@ def _wrap_close(original: F) -> F:
         elif entry is not None:
             try:
                 linger = args[0] if args else kwargs.get("linger")
-                _record_close(entry, linger, sys._getframe(1))
+                _record_close(entry, linger, _frame_at(1))
             except Exception:
                 _hooks._state.internal_errors += 1
         return result

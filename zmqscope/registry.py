@@ -64,8 +64,8 @@ MAX_JOURNAL = 2 * MAX_CLOSED_RECORDS
 R_REF, R_HANDLE, R_CONTEXT, R_TYPE, R_TIME, R_THREAD, R_STACK, R_FRAMES = range(8)
 R_CLOSE, R_ENTRY, R_CONNECTED, R_LINGER = 8, 9, 10, 11
 C_COLLECTED, C_LINGER = 3, 4  # in R_CLOSE
-# A call recorded raw (Registry.call_seen): (record, kind, raw site, ...),
-# made by the thread that created the socket.
+# A call recorded raw (Registry.call_seen): (record, kind, time, raw site,
+# ...), made by the thread that created the socket.
 CALL_ENDPOINT = "endpoint"  # ..., op, url, requested
 CALL_ENDPOINT_REMOVED = "removed"  # ..., op, addr
 CALL_LINGER = "linger"  # ..., value, source
@@ -189,7 +189,7 @@ class Registry:
     def call_seen(self, call: tuple[Any, ...]) -> None:
         """Record a bind, connect, unbind, disconnect or option of an unbuilt socket.
 
-        ``call`` is ``(raw record, CALL_*, raw site, ...)``, made by the thread
+        ``call`` is ``(raw record, CALL_*, time, raw site, ...)``, made by the thread
         that created the socket (any other thread's call builds the entry, so
         that sharing is judged while both threads run); it is applied
         to the entry, in order, when the record is built. The caller has
@@ -301,23 +301,26 @@ class Registry:
 
     def _apply_call(self, call: tuple[Any, ...]) -> None:
         """Apply a call recorded raw (see call_seen) to its socket's entry."""
-        entry = call[0][R_ENTRY]
+        rec = call[0]
+        entry = rec[R_ENTRY]
         if entry is None or entry is _SKIPPED:
             return  # (its socket was dropped unbuilt: the call goes with it)
-        kind, raw_site = call[1], call[2]
-        resolved = call[0][R_FRAMES].resolve(raw_site) if raw_site else ()
+        kind, when, raw_site = call[1], call[2], call[3]
+        resolved = rec[R_FRAMES].resolve(raw_site) if raw_site else ()
         site = resolved[0] if resolved else None
-        # Made by the creating thread, still the owner (another thread's
-        # call builds the entry: it is never recorded raw).
-        entry.owner_site = site
+        # Made by the creating thread, the owner unless another thread took
+        # the socket meanwhile (that call built the entry and judged it).
+        owner = entry.owner
+        if owner is not None and owner[0] == _thread_ident(rec[R_THREAD]):
+            entry.owner_site = site
         if kind is CALL_ENDPOINT:
-            self._endpoint_added(entry, call[3], call[4], call[5], site)
+            self._endpoint_added(entry, call[4], call[5], call[6], site, when)
         elif kind is CALL_ENDPOINT_REMOVED:
-            self._endpoint_removed(entry, call[3], call[4])
+            self._endpoint_removed(entry, call[4], call[5], when)
         elif kind is CALL_LINGER:
-            self._linger_set(entry, call[3], call[4])
+            self._linger_set(entry, call[4], call[5])
         else:
-            self._option_set(entry, call[3], call[4])
+            self._option_set(entry, call[4], call[5])
 
     def _touch(self, entry: SocketEntry) -> None:
         # Called with the lock held: the record changed, its frozen copy is stale.
@@ -609,24 +612,27 @@ class Registry:
         url: str,
         requested: str | None,
         site: RawFrame | None,
+        when: float | None = None,
     ) -> None:
-        entry.endpoints += (EndpointEntry(op, url, requested, site),)
+        entry.endpoints += (EndpointEntry(op, url, requested, site, when),)
         self._touch(entry)
         kind = "bound" if op is EndpointOp.BIND else "connected"
-        self._emit(kind, entry.id, entry.context_id, url)
+        self._emit(kind, entry.id, entry.context_id, url, None, when)
 
     def endpoint_removed(self, entry: SocketEntry, op: EndpointOp, addr: str) -> None:
         with self._lock:
             self._drain()
             self._endpoint_removed(entry, op, addr)
 
-    def _endpoint_removed(self, entry: SocketEntry, op: EndpointOp, addr: str) -> None:
+    def _endpoint_removed(
+        self, entry: SocketEntry, op: EndpointOp, addr: str, when: float | None = None
+    ) -> None:
         for endpoint in entry.endpoints:
             if endpoint.matches(op, addr):
                 endpoint.active = False
                 self._touch(entry)
                 kind = "unbound" if op is EndpointOp.BIND else "disconnected"
-                self._emit(kind, entry.id, entry.context_id, endpoint.url)
+                self._emit(kind, entry.id, entry.context_id, endpoint.url, None, when)
                 break
 
     def linger_set(self, entry: SocketEntry, value: int, source: str) -> None:
@@ -665,7 +671,8 @@ class Registry:
         pytest plugin, once per test) pays for the new records only. With
         ``skip_closed``, records created and closed since anyone last looked
         are counted (``skipped``) but never built: for a caller that would
-        only forget them (a closed socket without endpoints is nobody's leak).
+        only forget them (a closed socket whose close cannot keep term()
+        waiting is nobody's leak).
         """
         with self._lock:
             self._drain(_UNREAD_CLOSED if skip_closed else None)
@@ -783,6 +790,13 @@ def _may_block_term(rec: list[Any], closing: tuple[Any, ...]) -> bool:
     if linger is None:
         linger = rec[R_LINGER]
     return bool(linger != 0)
+
+
+def _thread_ident(thread: Any) -> int | None:
+    """The ident of a recorded thread: a ``threading.Thread`` or an (ident, name) pair."""
+    if thread is None or type(thread) is tuple:
+        return thread[0] if thread else None
+    return thread.ident  # type: ignore[no-any-return]
 
 
 def _thread_ref(thread: Any) -> RawThread | None:

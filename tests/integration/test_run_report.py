@@ -18,7 +18,9 @@ from tests.integration.conftest import (
     leaked_sockets,
     line_of,
     read_report,
+    run_python,
     run_zmqscope,
+    write_app,
 )
 
 MODULE_LEVEL_LEAK = """
@@ -283,3 +285,44 @@ def test_asyncio_socket_site_is_the_coroutine_line(tmp_path: Path) -> None:
     (endpoint,) = sock["endpoints"]
     assert re.fullmatch(r"tcp://127\.0\.0\.1:\d+", endpoint["url"]), endpoint
     assert endpoint["requested"] == "tcp://127.0.0.1:*"
+
+
+CALLS_FROM_ATEXIT = """
+import atexit
+import sys
+
+import zmq
+import zmqscope
+
+zmqscope.install()
+
+
+def write_report():
+    with open(sys.argv[1], "w") as out:
+        out.write(zmqscope.report().to_json())
+
+
+atexit.register(write_report)  # registered first, so it runs last
+ctx = zmq.Context()
+closed_at_exit = ctx.socket(zmq.PUSH)
+atexit.register(closed_at_exit.close)
+connected_at_exit = ctx.socket(zmq.PULL)
+connected_at_exit.setsockopt(zmq.LINGER, 0)
+# atexit runs the last registered first: this connect, then the close above.
+atexit.register(connected_at_exit.connect, "tcp://127.0.0.1:9")
+"""
+
+
+def test_calls_made_by_atexit_with_no_python_caller_are_recorded(tmp_path: Path) -> None:
+    """A hook called straight from C (an atexit function) has no caller frame."""
+    app = write_app(tmp_path, CALLS_FROM_ATEXIT)
+    report_path = tmp_path / "report.json"
+    result = run_python(str(app), str(report_path), cwd=tmp_path)
+    assert result.returncode == 0, describe(result)
+    report = read_report(report_path)
+    sockets = {s["type"]: s for s in report["sockets"]}
+    assert sockets["PUSH"]["state"] == "closed"
+    assert sockets["PUSH"]["closed"]["stack"] == []  # no line of anyone's called it
+    assert sockets["PULL"]["state"] == "open"
+    assert [e["url"] for e in sockets["PULL"]["endpoints"]] == ["tcp://127.0.0.1:9"]
+    assert [s["id"] for s in leaked_sockets(report)] == [sockets["PULL"]["id"]]

@@ -95,6 +95,43 @@ def test_calls_of_an_unbuilt_socket_are_recorded_raw_and_applied_in_order(
     first.close()
 
 
+def test_calls_recorded_raw_keep_the_time_they_were_made(
+    fresh: registry.Registry, ctx: Ctx
+) -> None:
+    sock = ctx.socket(zmq.PULL)
+    before = time.time()
+    sock.bind("inproc://lazy-time")
+    sock.unbind("inproc://lazy-time")
+    after = time.time()
+    time.sleep(0.05)
+    sock.close()
+    time.sleep(0.05)  # read well after the calls
+    (record,) = fresh.snapshot(hooks.process_info()).sockets
+    assert before <= record.endpoints[0].time <= after
+    events, _, _ = fresh.events_since(0)
+    times = {e.kind: e.time for e in events}
+    assert before <= times["bound"] <= times["unbound"] <= after < times["closed"]
+
+
+def test_a_creators_call_applied_after_another_thread_took_the_socket(
+    fresh: registry.Registry, ctx: Ctx
+) -> None:
+    sock = ctx.socket(zmq.PUSH)
+    rec = fresh.raw[sock.underlying]
+    taker = threading.Thread(target=lambda: sock.connect("inproc://taken"), name="taker")
+    taker.start()
+    taker.join()
+    entry = fresh.by_handle[sock.underlying]
+    taken_at = entry.owner_site
+    # A call the creator made as the taker built the entry, queued just after.
+    fresh.call_seen((rec, registry.CALL_OPTION, time.time(), (), "SNDHWM", "5"))
+    fresh.settle()
+    assert entry.owner is not None and entry.owner[1] == "taker"
+    assert entry.owner_site is taken_at  # the taker's, not the late call's
+    assert entry.options == {"SNDHWM": "5"}
+    sock.close()
+
+
 def test_a_call_from_another_thread_builds_the_entry(fresh: registry.Registry, ctx: Ctx) -> None:
     sock = ctx.socket(zmq.PUSH)
     worker = threading.Thread(target=lambda: sock.connect("inproc://handed"), name="taker")
