@@ -54,8 +54,12 @@ MAX_CLOSED_RECORDS = 10_000
 MAX_TERMINATED_CONTEXTS = 256
 MAX_WARNINGS = 1_000
 MAX_REMOVALS = 20_000
-# Raw records waiting to be built (creations and closes, two items a socket).
-MAX_JOURNAL = 2 * MAX_CLOSED_RECORDS
+# Raw records waiting to be built: past this many, the oldest half is built
+# (closed ones that cannot keep term() waiting are dropped). Calls recorded
+# raw do not count; the journal's items of any kind have their own, looser
+# bound, against calls without end on sockets nobody reads.
+MAX_UNREAD = MAX_CLOSED_RECORDS
+MAX_JOURNAL = 8 * MAX_CLOSED_RECORDS
 
 # A raw record (see Registry.socket_seen): a list, its fields by index.
 # R_CLOSE: None while open, then (time, thread, raw stack, collected, linger).
@@ -127,6 +131,10 @@ class Registry:
         self.live_contexts = self._live_contexts  # ... and contexts (read-only outside)
         self._raw_collected_cb = self._raw_collected
         self._draining = False
+        # Raw records recorded, and taken from the journal (built or dropped):
+        # the difference is how many wait (the bound, MAX_UNREAD).
+        self._records_seen = itertools.count(1)
+        self._records_taken = 0
         self.skipped = 0  # closed before anyone looked, dropped unbuilt at their term()
         # Every change to a socket record bumps the generation; a client that
         # saw generation g asks only for what changed since (changes_since).
@@ -176,10 +184,12 @@ class Registry:
             None,  # R_LINGER
         ]
         self.raw[handle] = rec
-        journal = self.journal
-        journal.append(rec)
-        if len(journal) > MAX_JOURNAL:
-            self._trim_journal()
+        self.journal.append(rec)
+        seen = next(self._records_seen)  # (atomic: no lock needed)
+        if seen - self._records_taken > MAX_UNREAD:
+            # Nobody reads: the oldest half is built, or dropped if closed.
+            with self._lock:
+                self._drain(_ANY_CONTEXT, until_taken=seen - MAX_UNREAD // 2)
 
     def unbuilt(self, handle: int) -> list[Any] | None:
         """The raw record of an open socket whose entry is not built yet, if any."""
@@ -199,12 +209,8 @@ class Registry:
         journal = self.journal
         journal.append(call)
         if len(journal) > MAX_JOURNAL:
-            self._trim_journal()
-
-    def _trim_journal(self) -> None:
-        # Nobody reads: the oldest half goes, built unless closed (then dropped).
-        with self._lock:
-            self._drain(_ANY_CONTEXT, MAX_JOURNAL // 2)
+            with self._lock:
+                self._drain(_ANY_CONTEXT, keep=MAX_JOURNAL // 2)
 
     def settle(self) -> None:
         """Apply every raw creation and close recorded so far to the entries.
@@ -229,14 +235,15 @@ class Registry:
         rec[R_CLOSE] = (time.time(), None, None, True, None)
         self.journal.append(rec)
 
-    def _drain(self, skip: object = None, keep: int = 0) -> None:
+    def _drain(self, skip: object = None, keep: int = 0, until_taken: int = 0) -> None:
         """Build the entries of raw records, oldest first; called with the lock held.
 
         ``skip``: a ContextEntry whose records that were created and closed
         since anyone last looked are counted (``skipped``) and never built;
         _UNREAD_CLOSED: those of every context; _ANY_CONTEXT: the same,
         counted as ``dropped`` (the bound). ``keep``: leave that many newest
-        items.
+        items; ``until_taken``: stop once that many raw records have been
+        taken from the journal (built or dropped) in all.
         """
         journal = self.journal
         if not journal or self._draining:
@@ -244,6 +251,8 @@ class Registry:
         self._draining = True
         try:
             while len(journal) > keep:
+                if until_taken and self._records_taken >= until_taken:
+                    break
                 try:
                     rec = journal.popleft()
                 except IndexError:
@@ -253,6 +262,7 @@ class Registry:
                     continue
                 entry = rec[R_ENTRY]
                 if entry is None:
+                    self._records_taken += 1
                     closing = rec[R_CLOSE]
                     if (
                         skip is not None

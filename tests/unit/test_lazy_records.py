@@ -214,11 +214,11 @@ def test_open_and_collected_sockets_are_never_skipped(fresh: registry.Registry) 
 def test_past_their_bound_the_oldest_unread_closed_records_are_dropped(
     fresh: registry.Registry, ctx: Ctx, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(registry, "MAX_JOURNAL", 20)
+    monkeypatch.setattr(registry, "MAX_UNREAD", 10)
     held = ctx.socket(zmq.PUSH)  # open: built, never dropped
     for _ in range(50):
         ctx.socket(zmq.PUSH).close()
-    assert len(fresh.journal) <= 20
+    assert len(fresh.journal) <= 2 * 10
     assert fresh.dropped > 0
     assert fresh.created_total == 51
     snapshot = fresh.snapshot(hooks.process_info())
@@ -226,6 +226,34 @@ def test_past_their_bound_the_oldest_unread_closed_records_are_dropped(
     assert len(snapshot.sockets) == 51 - fresh.dropped
     assert any(s.state is SocketState.OPEN for s in snapshot.sockets)
     held.close()
+
+
+def test_the_bound_counts_sockets_not_the_calls_they_make(
+    fresh: registry.Registry, ctx: Ctx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(registry, "MAX_UNREAD", 10)
+    for n in range(10):
+        sock = ctx.socket(zmq.PUSH)
+        sock.setsockopt(zmq.SNDHWM, 10)
+        sock.setsockopt(zmq.RCVHWM, 10)
+        sock.bind(f"inproc://bound-{n}")
+        sock.close()
+    assert len(fresh.journal) == 10 * 5  # all waiting: ten sockets are within the bound
+    assert fresh.dropped == 0
+    assert len(fresh.snapshot(hooks.process_info()).sockets) == 10
+
+
+def test_calls_without_end_on_an_unread_socket_stay_bounded(
+    fresh: registry.Registry, ctx: Ctx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(registry, "MAX_JOURNAL", 40)
+    sock = ctx.socket(zmq.PUSH)
+    for hwm in range(200):
+        sock.setsockopt(zmq.SNDHWM, hwm)
+    assert len(fresh.journal) <= 40  # built on the way: its later calls were applied at once
+    (record,) = fresh.snapshot(hooks.process_info()).sockets
+    assert dict(record.options) == {"SNDHWM": "199"}
+    sock.close()
 
 
 class _Quiet(zmq.Socket):  # type: ignore[type-arg]
