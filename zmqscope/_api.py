@@ -7,6 +7,7 @@ watchdog, whose default listener prints the culprit report to stderr when a
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
@@ -90,6 +91,11 @@ def report() -> Report:
     from zmqscope.reporting import build_report
 
     return build_report(snapshot())
+
+
+def exit_report() -> Report:
+    """:func:`report` as the process exits (what ``zmqscope run`` prints)."""
+    return dataclasses.replace(report(), at_exit=True)
 
 
 def serve(endpoint: str | None = None, curve_secret_key: bytes | None = None) -> Server:

@@ -39,9 +39,9 @@ def _report_at_exit() -> None:
     if not _exit_report:
         return
     try:
-        import zmqscope
+        from zmqscope._api import exit_report
 
-        report = zmqscope.report()
+        report = exit_report()
         if not report.snapshot.contexts and not report.snapshot.sockets:
             return
         from rich.console import Console

@@ -113,6 +113,8 @@ def test_report_of_a_live_app_as_json(live: ServingApp, base: Path, app: Path, h
 def test_report_of_a_live_app_as_text_and_markdown(live: ServingApp, base: Path) -> None:
     text = ok(cli(base, "report", str(live.pid)))
     assert "PULL socket created at app.py:" in text
+    # The process runs on: its open sockets are not "open at exit".
+    assert "2 still open" in text and "open at exit" not in text
     markdown = ok(cli(base, "report", str(live.pid), "--format", "markdown"))
     assert markdown.startswith("## zmqscope report")
     assert "| `s1` | PULL |" in markdown
@@ -125,6 +127,7 @@ def test_report_of_a_saved_file_in_every_format(live: ServingApp, base: Path) ->
     assert again == json.loads(saved.read_text("utf-8"))
     assert "| `s2` | PUSH |" in ok(cli(base, "report", str(saved), "--format", "markdown"))
     assert "PUSH socket created at app.py:" in ok(cli(base, "report", str(saved)))
+    assert "still open" in ok(cli(base, "report", str(saved)))
 
 
 def test_report_with_no_target_reads_the_only_app(live: ServingApp, base: Path) -> None:

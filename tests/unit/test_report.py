@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -221,10 +222,25 @@ def test_leaks_follow_snapshot_order_and_culprits_are_kept() -> None:
 
 
 def test_summary_line_counts_each_kind() -> None:
-    assert every_kind_report().summary_line() == (
+    at_exit = dataclasses.replace(every_kind_report(), at_exit=True)
+    assert at_exit.summary_line() == (
         "zmqscope: 6 sockets created, 3 leaks: 1 open at exit, 1 collected without close(),"
         " 1 blocking term(); term() blocked: 1 culprit"
     )
+
+
+def test_a_report_of_a_running_process_says_still_open() -> None:
+    live = every_kind_report()  # build_report: a report made now, not at exit
+    assert not live.at_exit
+    assert "3 leaks: 1 still open, 1 collected without close()" in live.summary_line()
+    assert "still open" in live.to_markdown() and "open at exit" not in live.to_markdown()
+    # Saved and read back, it says the same; a report saved before the key existed
+    # was written at exit.
+    data = live.to_dict()
+    assert data["at_exit"] is False
+    assert Report.from_dict(data).summary_line() == live.summary_line()
+    del data["at_exit"]
+    assert "1 open at exit" in Report.from_dict(data).summary_line()
 
 
 # -- JSON contract ---------------------------------------------------------------

@@ -145,6 +145,7 @@ def main(args: Sequence[str], parser: argparse.ArgumentParser) -> int:
 
     import zmqscope
     from zmqscope import _autoinstall, hooks
+    from zmqscope._api import exit_report
 
     # Hooks go in before anything of the application is imported (for -m,
     # that includes its parent packages).
@@ -159,7 +160,7 @@ def main(args: Sequence[str], parser: argparse.ArgumentParser) -> int:
 
     outcome = resolved.execute()
     status = _settle(outcome)
-    report = zmqscope.report()
+    report = exit_report()
     status = _emit(report, options, status)
     if isinstance(outcome, KeyboardInterrupt):
         _die_of_sigint()

@@ -47,6 +47,9 @@ class Report:
     leaks: tuple[Leak, ...]
     culprits: tuple[Culprit, ...]
     generated_at: float
+    # Made as the process exits (``zmqscope run``, ZMQSCOPE=1), or of a
+    # process still running: open sockets are "open at exit" or "still open".
+    at_exit: bool = False
 
     @property
     def has_leaks(self) -> bool:
@@ -85,7 +88,7 @@ class Report:
         parts = [
             f"{kinds[kind]} {label}"
             for kind, label in (
-                (LeakKind.OPEN_AT_EXIT, "open at exit"),
+                (LeakKind.OPEN_AT_EXIT, "open at exit" if self.at_exit else "still open"),
                 (LeakKind.COLLECTED_UNCLOSED, "collected without close()"),
                 (LeakKind.BLOCKS_TERM, "blocking term()"),
             )
@@ -104,8 +107,9 @@ class Report:
             "sockets": [s.to_dict() for s in snapshot.sockets],
             "leaks": [leak.to_dict() for leak in self.leaks],
             "culprits": [c.to_dict() for c in self.culprits],
-            # Not in the contract's example; an addition it allows.
+            # Not in the contract's example; additions it allows.
             "warnings": [w.to_dict() for w in snapshot.warnings],
+            "at_exit": self.at_exit,
             "summary": self._summary(),
         }
 
@@ -138,11 +142,15 @@ class Report:
             culprits=culprits,
             warnings=_parse_list(data, "warnings", UsageWarning.from_dict),
         )
+        at_exit = data.get("at_exit", True)  # (absent before 0.1: written at exit)
+        if not isinstance(at_exit, bool):
+            raise SchemaError("invalid zmqscope report: 'at_exit' is not true or false")
         return cls(
             snapshot=snapshot,
             leaks=_parse_list(data, "leaks", Leak.from_dict),
             culprits=culprits,
             generated_at=generated_at,
+            at_exit=at_exit,
         )
 
     @classmethod
