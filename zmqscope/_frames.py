@@ -168,6 +168,8 @@ class FrameFilter:
             frame = frame.f_back
         if frame is None:
             return ()
+        if depth == 1:  # the call site alone (a bind's, a connect's)
+            return (frame.f_code, frame.f_lasti)
         if not self._stops:
             # The usual walk: unrolled, one tuple built at the end. None when
             # the stack ends before ``depth`` frames (then the loop below).

@@ -31,6 +31,7 @@ from zmqscope.registry import (
     CALL_OPTION,
     R_CLOSE,
     R_CONNECTED,
+    R_ENTRY,
     R_HANDLE,
     R_LINGER,
     R_REF,
@@ -193,8 +194,12 @@ def _unbuilt(sock: Any, reg: Registry) -> list[Any] | None:
         handle = sock.underlying
     except Exception:
         return None
-    rec = reg.unbuilt(handle)
-    if rec is None or rec[R_THREAD] is not (_active_get(_get_ident()) or _current_thread()):
+    rec = reg.raw.get(handle)
+    if (
+        rec is None
+        or rec[R_ENTRY] is not None
+        or rec[R_THREAD] is not (_active_get(_get_ident()) or _current_thread())
+    ):
         return None
     return rec
 

@@ -191,11 +191,6 @@ class Registry:
             with self._lock:
                 self._drain(_ANY_CONTEXT, until_taken=seen - MAX_UNREAD // 2)
 
-    def unbuilt(self, handle: int) -> list[Any] | None:
-        """The raw record of an open socket whose entry is not built yet, if any."""
-        rec = self.raw.get(handle)
-        return rec if rec is not None and rec[R_ENTRY] is None else None
-
     def call_seen(self, call: tuple[Any, ...]) -> None:
         """Record a bind, connect, unbind, disconnect or option of an unbuilt socket.
 
