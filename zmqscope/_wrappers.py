@@ -68,8 +68,6 @@ CLOSE_STACK_DEPTH = 3
 
 # A close() from pyzmq's finalizer means the application never closed it.
 _SOCKET_DEL_CODE = zmq.Socket.__del__.__code__
-# Stands for the caller's code when there is no Python caller.
-_NO_CALLER = (lambda: None).__code__
 # pyzmq's code objects that tell where a LINGER value came from.
 _LINGER_SOURCES = {
     zmq.Context.socket.__code__: "context",  # ctx.sockopts applied to a new socket
@@ -411,11 +409,13 @@ def _wrap_close(original: F) -> F:
                     linger = int(linger)
                 thread = _active_get(_get_ident()) or _current_thread()
                 try:
-                    code = sys._getframe(1).f_code  # pyzmq's __del__, or a close() that may be
+                    caller: FrameType | None = sys._getframe(1)
                 except ValueError:  # no Python caller: called from C (atexit)
-                    code = _NO_CALLER
-                if code is _SOCKET_DEL_CODE or (
-                    code.co_name == "close" and _called_from_finalizer(sys._getframe(1))
+                    caller = None
+                # pyzmq's __del__, or a close() that may be its (checked inline first).
+                if caller is not None and (
+                    caller.f_code is _SOCKET_DEL_CODE
+                    or (caller.f_code.co_name == "close" and _called_from_finalizer(caller))
                 ):
                     closing: tuple[Any, ...] = (_time(), thread, (), True, linger)
                 else:

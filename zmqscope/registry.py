@@ -208,7 +208,7 @@ class Registry:
                 self._drain(_ANY_CONTEXT, keep=MAX_JOURNAL // 2)
 
     def settle(self) -> None:
-        """Apply every raw creation and close recorded so far to the entries.
+        """Apply every raw creation, call and close recorded so far to the entries.
 
         For a caller that holds entries and reads their fields directly (the
         pytest plugin's checks): the busy hooks record without the lock, and
@@ -315,8 +315,8 @@ class Registry:
         site = resolved[0] if resolved else None
         # Made by the creating thread, the owner unless another thread took
         # the socket meanwhile (that call built the entry and judged it).
-        owner = entry.owner
-        if owner is not None and owner[0] == _thread_ident(rec[R_THREAD]):
+        owner, creator = entry.owner, _thread_ref(rec[R_THREAD])
+        if owner is not None and creator is not None and owner[0] == creator[0]:
             entry.owner_site = site
         if kind is CALL_ENDPOINT:
             self._endpoint_added(entry, call[4], call[5], call[6], site, when)
@@ -795,13 +795,6 @@ def _may_block_term(rec: list[Any], closing: tuple[Any, ...]) -> bool:
     if linger is None:
         linger = rec[R_LINGER]
     return bool(linger != 0)
-
-
-def _thread_ident(thread: Any) -> int | None:
-    """The ident of a recorded thread: a ``threading.Thread`` or an (ident, name) pair."""
-    if thread is None or type(thread) is tuple:
-        return thread[0] if thread else None
-    return thread.ident  # type: ignore[no-any-return]
 
 
 def _thread_ref(thread: Any) -> RawThread | None:
