@@ -80,7 +80,7 @@ def test_the_zero_copy_trackers_sockets_are_pyzmqs_live_and_at_exit(
 
 
 PROXIED = """
-import threading, time
+import threading
 import zmq
 
 ctx = zmq.Context()
@@ -88,21 +88,28 @@ front = ctx.socket(zmq.PULL)
 front.bind("inproc://front")
 back = ctx.socket(zmq.PUSH)  # proxied backend
 back.connect("tcp://127.0.0.1:9")  # nobody listens: forwarded messages wait in its queue
+capture = ctx.socket(zmq.PUSH)  # a copy of each message, before the proxy sends it on
+capture.bind("inproc://capture")
 
 def forward():
     try:
-        zmq.proxy(front, back)
+        zmq.proxy(front, back, capture)
     except zmq.ContextTerminated:
         front.close()
+        capture.close()
         back.close()  # LINGER -1: libzmq keeps what the proxy forwarded, term() waits
 
 threading.Thread(target=forward, name="proxy-thread", daemon=True).start()
 feed = ctx.socket(zmq.PUSH)
 feed.connect("inproc://front")
+copies = ctx.socket(zmq.PULL)
+copies.connect("inproc://capture")
 for _ in range(3):
     feed.send(b"job")
-time.sleep(0.5)
+for _ in range(3):
+    copies.recv()  # the proxy has the messages: at least two are in back's queue
 feed.close()
+copies.close()
 ctx.term()  # term-here
 """
 
@@ -123,5 +130,6 @@ def test_a_socket_a_proxy_sent_for_is_named_as_a_culprit_in_traffic_mode(tmp_pat
     assert socket["created"]["stack"][0]["line"] == line_of(app, "proxied backend")
     assert socket["proxied_by"] == "zmq.proxy"
     assert socket["traffic"]["msgs_out"] == 0  # what the proxy sent is not counted
-    fed = [s for s in report["sockets"] if s["proxied_by"] is None]
-    assert [s["traffic"]["msgs_out"] for s in fed] == [3]  # the feeder's own sends are
+    counted = {s["type"]: s["traffic"] for s in report["sockets"] if s["proxied_by"] is None}
+    assert counted["PUSH"]["msgs_out"] == 3  # the feeder's own sends are counted
+    assert counted["PULL"]["msgs_in"] == 3
