@@ -92,6 +92,8 @@ def encode_socket(record: SocketRecord, table: FrameTable) -> list[Any]:
         [list(option) for option in record.options],
         [[t.id, t.name] for t in record.threads_used],
         record.adopted,
+        record.internal,
+        record.proxied_by,
     ]
 
 
@@ -138,7 +140,9 @@ class Decoder:
         """The record, or :class:`SchemaError` if ``item`` is not one."""
         try:
             (sid, context, kind, state, created, closed, endpoints, linger, source, options,
-             threads, adopted) = item  # fmt: skip
+             threads, adopted, *later) = item  # fmt: skip
+            # Items added since (a server of an older version sends none).
+            internal, proxied_by = (*later, None, None)[:2]
             made = self._call(created)
             if made is None:
                 raise ValueError("a socket has a creation site")
@@ -155,6 +159,8 @@ class Decoder:
                 options=tuple((str(k), str(v)) for k, v in options),
                 threads_used=tuple(self._thread(t) for t in threads),
                 adopted=bool(adopted),
+                internal=None if internal is None else str(internal),
+                proxied_by=None if proxied_by is None else str(proxied_by),
             )
         except (TypeError, ValueError, IndexError) as error:
             raise SchemaError(f"bad socket record ({error})") from None

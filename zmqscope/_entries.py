@@ -197,12 +197,14 @@ class SocketEntry:
         "frozen",
         "handle",
         "id",
+        "internal",
         "linger",
         "linger_source",
         "options",
         "owner",
         "owner_site",
         "pinned",
+        "proxied_by",
         "raw",
         "ref",
         "state",
@@ -256,6 +258,10 @@ class SocketEntry:
         # of that version (traffic left out: it changes on every message).
         self.version = 0
         self.frozen: SocketRecord | None = None
+        # The pyzmq helper that made it for itself (its context's, see
+        # ContextEntry.internal), and the C loop it was handed to, if any.
+        self.internal: str | None = None
+        self.proxied_by: str | None = None
 
     @property
     def may_block_term(self) -> bool:
@@ -264,11 +270,12 @@ class SocketEntry:
         That takes LINGER != 0 and a tcp or ipc connect, where unsent messages
         wait for a peer that may never answer (inproc pipes hold nothing
         once the socket is closed). Traffic mode also rules out a socket that
-        never sent anything.
+        never sent anything, unless it was handed to zmq.proxy() or a device,
+        whose C loop sends without the Python send() that traffic mode counts.
         """
         if self.linger == 0 or not self.endpoints:  # (the common case, on the close path)
             return False
-        if self.traffic is not None and not self.traffic[FRAMES_OUT]:
+        if self.traffic is not None and not self.traffic[FRAMES_OUT] and self.proxied_by is None:
             return False
         return any(
             e.op is EndpointOp.CONNECT and not e.url.startswith("inproc://") for e in self.endpoints
@@ -331,6 +338,8 @@ class SocketEntry:
             options=tuple(self.options.items()) if self.options else (),
             threads_used=tuple(ThreadRef(*thread) for thread in self.threads),
             adopted=self.adopted,
+            internal=self.internal,
+            proxied_by=self.proxied_by,
         )
 
 
@@ -342,17 +351,28 @@ class ContextEntry:
         "created",
         "handle",
         "id",
+        "internal",
         "state",
         "term_blocked_since",
         "term_called",
         "terminated_at",
     )
 
-    def __init__(self, context_id: str, handle: int, created: Site | None, adopted: bool):
+    def __init__(
+        self,
+        context_id: str,
+        handle: int,
+        created: Site | None,
+        adopted: bool,
+        internal: str | None = None,
+    ):
         self.id = context_id
         self.handle = handle
         self.created = created
         self.adopted = adopted
+        # The pyzmq helper that made this context for its own sockets (e.g.
+        # "zmq.utils.garbage"): they are pyzmq's, never the application's leaks.
+        self.internal = internal
         self.state = ContextState.OPEN
         self.term_called: Site | None = None
         self.term_blocked_since: float | None = None
@@ -367,6 +387,7 @@ class ContextEntry:
             term_blocked_since=self.term_blocked_since,
             terminated_at=self.terminated_at,
             adopted=self.adopted,
+            internal=self.internal,
         )
 
 

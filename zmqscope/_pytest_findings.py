@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from zmqscope import hooks
+from zmqscope._pytest_threads import ThreadOrigin
 from zmqscope.model import Culprit, SchemaError, Snapshot, SocketState
 from zmqscope.registry import Registry, SocketEntry
 from zmqscope.reporting import Report, build_report
@@ -33,6 +34,9 @@ class Verdict(str, Enum):
     FAILED = "failed"  # it turned a passing test into a failure
     ALLOWED = "allowed"  # @pytest.mark.zmqscope(allow_leaks=True)
     REPORTED = "reported"  # the test had already failed or been skipped: not failed twice
+    # Made during the test by a thread that was running before it began (an
+    # earlier test's, a wider fixture's): not the test's own code, not failed.
+    OTHER_THREAD = "other-thread"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +46,8 @@ class Finding:
     ``test`` is the node id of the test whose report carries the finding: for
     a fixture wider than a function, the test during whose teardown its scope
     ended. ``origin`` tells apart processes (xdist workers) and registries
-    when socket ids are merged into one report.
+    when socket ids are merged into one report. ``thread``: for sockets made
+    by a thread the test did not start (verdict ``other-thread``), that thread.
     """
 
     test: str
@@ -51,6 +56,7 @@ class Finding:
     verdict: Verdict
     report: Report
     origin: str = ""
+    thread: ThreadOrigin | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +66,7 @@ class Finding:
             "verdict": self.verdict.value,
             "origin": self.origin,
             "report": self.report.to_dict(),
+            "thread": self.thread.to_dict() if self.thread else None,
         }
 
     @classmethod
@@ -67,6 +74,7 @@ class Finding:
         try:
             verdict = Verdict(data["verdict"])
             fixture = data.get("fixture")
+            thread = data.get("thread")
             return cls(
                 test=str(data["test"]),
                 scope=str(data["scope"]),
@@ -74,6 +82,7 @@ class Finding:
                 verdict=verdict,
                 report=Report.from_dict(data["report"]),
                 origin=str(data.get("origin", "")),
+                thread=ThreadOrigin.from_dict(thread) if thread else None,
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise SchemaError(f"not a zmqscope pytest finding: {exc}") from None

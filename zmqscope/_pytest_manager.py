@@ -26,6 +26,7 @@ import dataclasses
 import inspect
 import itertools
 import json
+import os
 import time
 import weakref
 from collections.abc import Generator
@@ -50,6 +51,7 @@ from zmqscope._pytest_findings import (
 from zmqscope._pytest_output import RunTotals, markdown, merged_document
 from zmqscope._pytest_term import TermInterrupter
 from zmqscope._pytest_text import blocked_text, longrepr, runner_paths, summary_lines
+from zmqscope._pytest_threads import ThreadBook, ThreadOrigin, Threads
 from zmqscope.model import SocketState
 from zmqscope.registry import Registry, SocketEntry
 from zmqscope.reporting import Report
@@ -60,6 +62,7 @@ CLAIM_WATCHER_NAME = "zmqscope_claims"
 OBSERVER_NAME = "zmqscope_observer"
 _CLOSED = SocketState.CLOSED
 _RERUNS_KEY = pytest.StashKey[Any]()
+_OFF = {"", "0", "false", "no", "off"}  # ZMQSCOPE values that leave it off (_autoinstall)
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,12 @@ class _TestRun:
     nodeid: str
     window: Window
     item: pytest.Item  # its marker is read only if something leaked
+    threads: Threads  # running when its window opened: not started by its code
     spoiled: bool = False  # a phase failed or skipped: leaks are reported, not failed again
+    # zmqscope's signal handler is failing (or failed) a phase for a blocked
+    # term(): that failure is zmqscope's verdict, not a sign the test had failed.
+    interrupting: bool = False
+    interrupted: bool = False
     blocked: list[Report] = field(default_factory=list)  # culprits of term() calls interrupted
     scope_ends: list[Finding] = field(default_factory=list)  # wider fixtures ended here
     logs: bool = False  # the plugin runs the protocol: it logs the reports, pytest does not
@@ -167,8 +175,15 @@ class ZmqscopeManager:
         self._wide: dict[object, bool] = {}  # FixtureDef -> wider than a function?
         self._registries: weakref.WeakKeyDictionary[Registry, int] = weakref.WeakKeyDictionary()
         self._generations = itertools.count()
-        self._term = TermInterrupter(self._blocked)
+        self._term = TermInterrupter(self._blocked, self._interrupting)
+        self._threads = ThreadBook()
         self._was_installed = hooks.is_installed()
+        # Leaks the plugin reported stay in the registry when the process
+        # prints zmqscope's exit report too (ZMQSCOPE=1, zmqscope run): both
+        # must list them.
+        self._keep_leaks = self._was_installed or (
+            os.environ.get("ZMQSCOPE", "").strip().lower() not in _OFF
+        )
         self._written: list[tuple[str, Path]] = []
         self._previous_stops: tuple[str, ...] = ()
         self._printing = False  # the watchdog printed culprit reports before start()
@@ -231,7 +246,11 @@ class ZmqscopeManager:
             # A test may uninstall zmqscope (zmqscope's own tests do); every
             # test starts with it installed, as the first one did.
             self._install()
-        run = self._run = _TestRun(item.nodeid, Window.open(), item)
+        return self._open_run(item)
+
+    def _open_run(self, item: pytest.Item) -> _TestRun:
+        threads = self._threads.opened(item.nodeid)
+        run = self._run = _TestRun(item.nodeid, Window.open(), item, threads)
         return run
 
     def end(self) -> None:
@@ -300,11 +319,15 @@ class ZmqscopeManager:
             if not run.logs and report.when == "teardown" and self._run is run:
                 # pytest-rerunfailures may run the test again within this
                 # protocol: each attempt is checked on its own.
-                self._run = _TestRun(item.nodeid, Window.open(), item)
+                self._open_run(item)
 
     def _reported(self, run: _TestRun, report: pytest.TestReport) -> None:
         if report.outcome != "passed":
-            run.spoiled = True
+            if run.interrupting and report.failed:
+                run.interrupting = False
+                run.interrupted = True  # zmqscope failed it: the failure is its verdict
+            else:
+                run.spoiled = True
         when = report.when
         if when == "teardown":
             self._finish(run, report)
@@ -348,27 +371,63 @@ class ZmqscopeManager:
         if entries and self._claimed:
             entries = [e for e in entries if e not in self._claimed]
         leaked = self._leaks(entries, registry) if entries else []
+        leaked, others = self._by_thread(run, leaked)
         findings = [
             dataclasses.replace(f, verdict=self._verdict(run, False)) for f in run.scope_ends
         ]
         if leaked or run.blocked:
             own = with_culprits(report_on(leaked), run.blocked)
-            verdict = self._verdict(run, _allows_leaks(run.item))
+            verdict = self._verdict(run, _allows_leaks(run.item) and not run.interrupted)
             origin = self._origin(registry)
             findings.insert(0, Finding(run.nodeid, "function", None, verdict, own, origin))
+        findings += others
         if entries:  # reported (or clean): the registry need not keep them for anyone
-            registry.forget(entries)
+            self._forget(registry, entries)
         self._findings += findings
         failing = [f for f in findings if f.verdict is Verdict.FAILED]
-        if failing:
+        if failing and not run.interrupted:  # (an interrupted test has failed already)
             # The test's own report. Without one (--setup-only), or when another
             # plugin ran the protocol and logged the call report already, the
             # teardown's: an error at teardown, still a failed run.
             _fail(run.held if run.held is not None else teardown, failing)
 
     def _leaks(self, entries: list[SocketEntry], registry: Registry) -> list[SocketEntry]:
-        """The entries (of ``registry``) that leaked, less those zmqscope_ignore names."""
+        """The entries (of ``registry``) that leaked, less those zmqscope_ignore names.
+
+        Sockets pyzmq made for itself (its zero-copy tracker's) are nobody's leak.
+        """
+        entries = [e for e in entries if e.internal is None]
         return [e for e in unclean(entries, registry) if not self._ignore.ignores(e)]
+
+    def _by_thread(
+        self, run: _TestRun, leaked: list[SocketEntry]
+    ) -> tuple[list[SocketEntry], list[Finding]]:
+        """The test's own leaks, and a finding per thread it did not start that leaked."""
+        own: list[SocketEntry] = []
+        others: dict[ThreadOrigin, list[SocketEntry]] = {}
+        for entry in leaked:
+            origin = self._threads.origin(entry, run.threads)
+            if origin is None:
+                own.append(entry)
+            else:
+                others.setdefault(origin, []).append(entry)
+        if not others:
+            return own, []
+        where, verdict = self._origin(hooks.registry()), Verdict.OTHER_THREAD
+        findings = [
+            Finding(run.nodeid, "function", None, verdict, report_on(entries), where, thread)
+            for thread, entries in others.items()
+        ]
+        return own, findings
+
+    def _forget(self, registry: Registry, entries: list[SocketEntry]) -> None:
+        """Let the registry drop the records of ``entries`` it need not keep for anyone.
+
+        Those that leaked stay when zmqscope's exit report follows: it lists them too.
+        """
+        if self._keep_leaks:
+            entries = [e for e in entries if e.state is _CLOSED]
+        registry.forget(entries)
 
     @staticmethod
     def _verdict(run: _TestRun, allowed: bool) -> Verdict:
@@ -390,10 +449,13 @@ class ZmqscopeManager:
         if not wide:
             return (yield)
         window = Window.open()
+        threads = self._threads.running()
         try:
             return (yield)
         finally:
             self._claim(fixturedef, window)
+            owner = f"{fixturedef.scope}-scoped fixture {fixturedef.argname!r}"
+            self._threads.started_by(threads, owner)
 
     def _claim(self, fixturedef: pytest.FixtureDef[Any], window: Window) -> None:
         # A nested wider fixture (requested by this one) claimed its own first.
@@ -435,7 +497,7 @@ class ZmqscopeManager:
                 run.scope_ends.append(finding)  # its verdict is settled with the test's
             else:
                 self._findings.append(finding)  # torn down after the last test ran
-        claim.registry.forget(claim.entries)
+        self._forget(claim.registry, claim.entries)
 
     # -- a term() that hangs -------------------------------------------------
 
@@ -451,6 +513,12 @@ class ZmqscopeManager:
             return None
         run.blocked.append(report)
         return blocked_text(report, event.context, waited, self._settings.grace)
+
+    def _interrupting(self) -> None:
+        """Called in the main thread as its signal handler fails the test's blocked term()."""
+        run = self._run
+        if run is not None:
+            run.interrupting = True
 
     # -- the end of the run ----------------------------------------------------
 
@@ -501,9 +569,13 @@ class ZmqscopeManager:
         totals, findings = self._totals(), self._findings
         line = f"zmqscope: {_count(totals.tests, 'test')} checked"
         line += f", {_count(totals.sockets, 'socket')} created"
+        others = sum(len(f.report.leaks) for f in findings if f.verdict is Verdict.OTHER_THREAD)
+        findings = [f for f in findings if f.verdict is not Verdict.OTHER_THREAD]
         leaks = sum(len(f.report.leaks) for f in findings)
         leaky = len({f.test for f in findings if f.report.leaks})
         line += f", {_count(leaks, 'leak')} in {_count(leaky, 'test')}" if leaks else ", no leaks"
+        if others:
+            line += f"; {_count(others, 'socket')} left by threads the tests did not start"
         blocked = len({f.test for f in findings if f.report.culprits})
         if blocked:
             line += f"; term() blocked in {_count(blocked, 'test')}"

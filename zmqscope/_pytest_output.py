@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from zmqscope import hooks
-from zmqscope._pytest_findings import Finding
-from zmqscope._pytest_text import own_frames
+from zmqscope._pytest_findings import Finding, Verdict
+from zmqscope._pytest_text import own_frames, thread_origin_text
 from zmqscope.model import Culprit, Leak, Snapshot, SocketRecord
 from zmqscope.reporting import Report
 from zmqscope.reporting._format import endpoint_text, frame_text, location, plural
@@ -112,6 +112,8 @@ def _attribution(finding: Finding) -> dict[str, Any]:
         "scope": finding.scope,
         "fixture": finding.fixture,
         "verdict": finding.verdict.value,
+        # The thread that made it, for a socket the test's own code did not make.
+        "thread_origin": finding.thread.to_dict() if finding.thread else None,
     }
 
 
@@ -128,8 +130,13 @@ def markdown(findings: Sequence[Finding], totals: RunTotals) -> str:
     lines = ["## zmqscope: ZeroMQ sockets in tests", ""]
     if not leaks and not blocked:
         return "\n".join([*lines, f"**{checked}, no leaks.**", ""])
-    tests = len({f.test for f, _ in leaks})
-    lines += [f"**{plural(len(leaks), 'leak')} in {plural(tests, 'test')}** ({checked}).", ""]
+    tests = len({f.test for f, _ in leaks if f.verdict is not Verdict.OTHER_THREAD})
+    own = sum(1 for f, _ in leaks if f.verdict is not Verdict.OTHER_THREAD)
+    headline = f"**{plural(own, 'leak')} in {plural(tests, 'test')}** ({checked})"
+    if own < len(leaks):
+        others = plural(len(leaks) - own, "socket")
+        headline += f"; {others} left by threads the tests did not start"
+    lines += [headline + ".", ""]
     if leaks:
         lines += _leak_table(leaks)
     if blocked:
@@ -150,7 +157,10 @@ def _leak_table(leaks: Sequence[tuple[Finding, Leak]]) -> list[str]:
             who += f" ({_text(finding.owner)})"
         type_name, created, thread, endpoints = _record_cells(record)
         cells = [who, type_name, leak.kind.value, created, thread, endpoints]
-        cells.append(finding.verdict.value)
+        outcome = finding.verdict.value
+        if finding.verdict is Verdict.OTHER_THREAD:
+            outcome += f": made by {_text(thread_origin_text(finding))}"
+        cells.append(outcome)
         rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
         if record is not None and record.created.stack:
             details += _stack_details(f"{finding.test}: {leak.message}", record)
@@ -185,7 +195,10 @@ def _stack_details(summary: str, record: SocketRecord) -> list[str]:
 
 
 def _culprit_table(blocked: Sequence[tuple[Finding, Culprit]]) -> list[str]:
-    rows = ["| Test | Socket | Reason | Where | Remedy |", "| --- | --- | --- | --- | --- |"]
+    rows = [
+        "| Test | Socket | Reason | Where | Remedy | Outcome |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for finding, culprit in blocked:
         record = finding.report.snapshot.socket(culprit.socket)
         site = record.created.site if record else None
@@ -196,6 +209,7 @@ def _culprit_table(blocked: Sequence[tuple[Finding, Culprit]]) -> list[str]:
             _text(culprit.reason),
             _text(culprit.where) or "unknown",
             _text(culprit.remedy),
+            finding.verdict.value,
         ]
         rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return [*rows, ""]

@@ -50,10 +50,15 @@ OnBlocked = Callable[[BlockedTerm, int | None], str | None]
 
 
 class TermInterrupter:
-    """Listens to the watchdog; interrupts blocked ``term()`` calls with a signal."""
+    """Listens to the watchdog; interrupts blocked ``term()`` calls with a signal.
 
-    def __init__(self, on_blocked: OnBlocked) -> None:
+    ``on_blocked`` gives the failure text; ``on_failing`` is told, in the
+    main thread, just before the handler fails the test with it.
+    """
+
+    def __init__(self, on_blocked: OnBlocked, on_failing: Callable[[], None]) -> None:
         self._on_blocked = on_blocked
+        self._on_failing = on_failing
         self._lock = threading.Lock()
         self._armed: dict[str, str] = {}  # context id -> failure text for the main thread
         self._sent = 0  # signals we sent whose handler has not run yet
@@ -117,6 +122,7 @@ class TermInterrupter:
             if _still_terminating(context_id):
                 with self._lock:
                     self._armed.pop(context_id, None)
+                self._on_failing()
                 __tracebackhide__ = True
                 pytest.fail(text, pytrace=False)
 

@@ -94,6 +94,12 @@ def _test_name(nodeid: str) -> str:
     return nodeid.rsplit("::", 1)[-1] or "the session"
 
 
+# unittest's runner, which pytest calls for a unittest.TestCase: the frames
+# between pytest's and the test method. Files, not the package: unittest.mock
+# runs application code (side effects, patched functions) in between.
+_UNITTEST_RUNNER_FILES = ("case.py", "async_case.py")
+
+
 @functools.cache
 def runner_paths() -> tuple[str, ...]:
     paths = []
@@ -102,6 +108,10 @@ def runner_paths() -> tuple[str, ...]:
         if file:
             is_package = os.path.basename(file) == "__init__.py"
             paths.append(os.path.dirname(file) + os.sep if is_package else file)
+    # Where unittest lives, without importing what has not been (async_case
+    # brings asyncio): beside the standard library's os module.
+    unittest_dir = os.path.join(os.path.dirname(os.path.abspath(os.__file__)), "unittest")
+    paths += [os.path.join(unittest_dir, name) for name in _UNITTEST_RUNNER_FILES]
     # Not the launcher (``__main__``): it may be a test file that calls
     # pytest.main() on itself, and its frames sit above pytest's anyway.
     return tuple(paths)
@@ -222,4 +232,32 @@ def summary_lines(findings: Sequence[Finding]) -> list[str]:
 def _verdict_note(finding: Finding) -> str:
     if finding.verdict is Verdict.ALLOWED:
         return "allowed by @pytest.mark.zmqscope(allow_leaks=True)"
+    if finding.verdict is Verdict.OTHER_THREAD:
+        return f"not failed: made by {thread_origin_text(finding)}"
     return "not failed again: the test had already failed or was skipped"
+
+
+def thread_origin_text(finding: Finding) -> str:
+    """``heartbeat, a thread started during test_a.py::test_a, already running when ...``."""
+    origin = finding.thread
+    if origin is None:
+        return "a thread this test did not start"
+    name, at = origin.thread.name, _started_at(finding)
+    during = f"during {origin.started_in}" if origin.started_in else "before the first test"
+    if origin.started_by is not None:
+        return f"{name}, a thread started{at} by {origin.started_by} (set up {during})"
+    return f"{name}, a thread started {during}{at}, already running when this test began"
+
+
+def _started_at(finding: Finding) -> str:
+    """`` at app.py:12 in main()``: where the thread was started, when zmqscope recorded it.
+
+    The line that called ``Thread.start()`` is ``ThreadRef.started`` (a
+    ``CallSite``), recorded by zmqscope's thread-start hook where it exists.
+    """
+    for record in finding.report.snapshot.sockets:
+        started = getattr(record.created.thread, "started", None)
+        site = getattr(started, "site", None)
+        if isinstance(site, Frame):
+            return f" at {frame_text(site)}"
+    return ""

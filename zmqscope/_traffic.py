@@ -15,6 +15,7 @@ learns more parts follow.
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 import time
 import weakref
@@ -37,6 +38,7 @@ from zmqscope._entries import (
 )
 
 SlowPath = Callable[[Any], None]
+HandedTo = Callable[[Any, str], None]  # (socket, the C loop it was handed to)
 
 _SNDMORE = int(zmq.SNDMORE)
 _RCVMORE = int(zmq.RCVMORE)
@@ -197,8 +199,55 @@ def _wrap_get(original: Any) -> Any:
     return get
 
 
-def patches(slow: SlowPath) -> list[tuple[type, str, Callable[[Any], Any]]]:
-    """(class, name, wrapper factory) for every method traffic mode wraps."""
+# zmq.proxy() and its kin run a loop in C (libzmq's zmq_proxy) that moves
+# messages between sockets without the Python send/recv counted here:
+# measured, a PUSH whose messages zmq.proxy forwarded still counts 0 frames
+# out. So every place these functions are reached from is wrapped, to mark
+# the sockets handed to them ("traffic not counted"), once per call, never
+# per message. pyzmq binds them by name in several modules (zmq.device calls
+# zmq.sugar's proxy; zmq.devices' Device classes took zmq's at import), so
+# each binding is wrapped: the modules below when already imported, zmq and
+# zmq.backend always (a module imported later binds the wrapper).
+_LOOPS = {
+    "proxy": "zmq.proxy",
+    "proxy_steerable": "zmq.proxy_steerable",
+    "monitored_queue": "zmq.devices.monitored_queue",
+}
+_LOOP_MODULES = (
+    "zmq",
+    "zmq.backend",
+    "zmq.sugar",
+    "zmq.devices",
+    "zmq.devices.basedevice",
+    "zmq.devices.monitoredqueue",
+    "zmq.devices.monitoredqueuedevice",
+)
+
+
+def _wrap_loop(original: Any, loop: str, handed: HandedTo) -> Any:
+    @functools.wraps(original)
+    def run_loop(*args: Any, **kwargs: Any) -> Any:
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, zmq.Socket):
+                handed(value, loop)
+        return original(*args, **kwargs)
+
+    return run_loop
+
+
+def _loop_patches(handed: HandedTo) -> list[tuple[Any, str, Callable[[Any], Any]]]:
+    found: list[tuple[Any, str, Callable[[Any], Any]]] = []
+    for module_name in _LOOP_MODULES:
+        module = sys.modules.get(module_name)
+        for name, loop in _LOOPS.items():
+            if module is not None and callable(getattr(module, name, None)):
+                wrap = functools.partial(_wrap_loop, loop=loop, handed=handed)
+                found.append((module, name, wrap))
+    return found
+
+
+def patches(slow: SlowPath, handed: HandedTo) -> list[tuple[Any, str, Callable[[Any], Any]]]:
+    """(class or module, name, wrapper factory) for everything traffic mode wraps."""
     sock = zmq.Socket
     return [
         (sock, "send", lambda f: _wrap_send(f, slow)),
@@ -206,4 +255,5 @@ def patches(slow: SlowPath) -> list[tuple[type, str, Callable[[Any], Any]]]:
         (sock, "recv_into", lambda f: _wrap_recv_into(f, slow)),
         (sock, "get", _wrap_get),
         (sock, "getsockopt", _wrap_get),
+        *_loop_patches(handed),
     ]

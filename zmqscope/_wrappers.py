@@ -10,6 +10,7 @@ reaches the application. The state they record into lives in
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -72,6 +73,16 @@ _SOCKET_DEL_CODE = zmq.Socket.__del__.__code__
 _LINGER_SOURCES = {
     zmq.Context.socket.__code__: "context",  # ctx.sockopts applied to a new socket
     zmq.Context.destroy.__code__: "destroy",  # ctx.destroy(linger=...)
+}
+# pyzmq's process-wide helpers that make a context of their own, by the file
+# whose code makes it: their sockets are pyzmq's, never the application's.
+# zmq.utils.garbage is the zero-copy tracker (send(copy=False, track=True)):
+# its thread makes a PULL, and the first tracked send a PUSH, on that context.
+GARBAGE = "zmq.utils.garbage"
+_HELPER_FILES = {
+    os.path.join(os.path.dirname(os.path.abspath(zmq.__file__ or "")), "utils", "garbage.py"): (
+        GARBAGE
+    ),
 }
 _LINGER = int(zmq.LINGER)
 _SUBSCRIBE, _UNSUBSCRIBE = int(zmq.SUBSCRIBE), int(zmq.UNSUBSCRIBE)
@@ -322,7 +333,35 @@ def _record_context(ctx: Any) -> None:
         return
     if _hooks._state.installed and ctx.underlying not in _hooks._state.ignored:
         site = _hooks.captured_site()
-        _hooks._state.registry.context_created(ctx.underlying, site, adopted=False)
+        # Frames: this function, its guard, the __init__ wrapper, its caller.
+        internal = pyzmq_helper(ctx, _frame_at(3))
+        _hooks._state.registry.context_created(ctx.underlying, site, False, internal)
+
+
+def pyzmq_helper(ctx: Any, caller: FrameType | None) -> str | None:
+    """The pyzmq helper that made ``ctx`` for itself, or None for the application's.
+
+    ``caller`` called the context's constructor (None: not known, the context
+    is being adopted). Measured on pyzmq 26-27: the zero-copy tracker makes
+    its context in ``GarbageCollector.context``, in its own thread, and keeps
+    it as ``zmq.utils.garbage.gc._context``. Contexts are made rarely: a few
+    frames read here cost the socket hooks nothing.
+    """
+    for _ in range(3):  # a subclass's constructor may sit in between
+        if caller is None:
+            break
+        helper = _HELPER_FILES.get(os.path.abspath(caller.f_code.co_filename))
+        if helper is not None:
+            return helper
+        caller = caller.f_back
+    garbage = sys.modules.get(GARBAGE)
+    known = getattr(getattr(garbage, "gc", None), "_context", None)
+    try:
+        if known is not None and known.underlying == ctx.underlying:
+            return GARBAGE
+    except Exception:  # a context already closed has no handle to compare
+        pass
+    return None
 
 
 # -- the wrappers ----------------------------------------------------------------

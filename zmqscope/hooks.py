@@ -48,7 +48,8 @@ class _State:
     ignored: set[int] = field(default_factory=set)  # zmqscope's own contexts
     stack_depth: int = DEFAULT_STACK_DEPTH
     close_depth: int = _wrappers.CLOSE_STACK_DEPTH  # never more than stack_depth
-    originals: list[tuple[type, str, bool, Any]] = field(default_factory=list)
+    # (class or module, name, whether it had its own, what it had)
+    originals: list[tuple[Any, str, bool, Any]] = field(default_factory=list)
     frames: FrameFilter | None = None
     term_observer: TermObserver | None = None
     internal_errors: int = 0
@@ -102,7 +103,10 @@ def _context_entry(ctx: Any) -> ContextEntry | None:
         return entry  # the usual case
     if not _looking_at(handle):
         return None
-    return entry or _state.registry.context_created(handle, None, adopted=True)
+    if entry is not None:
+        return entry
+    internal = _wrappers.pyzmq_helper(ctx, None)
+    return _state.registry.context_created(handle, None, True, internal)
 
 
 def _looking_at(context_handle: int) -> bool:
@@ -153,7 +157,7 @@ def term_private_context(ctx: zmq.Context[Any]) -> None:
     _state.ignored.discard(handle)
 
 
-def _patch(table: list[tuple[type, str, Callable[[Any], Any]]]) -> None:
+def _patch(table: list[tuple[Any, str, Callable[[Any], Any]]]) -> None:
     if _state.frames is None:
         _state.frames = FrameFilter()
     for cls, name, wrap in table:
@@ -196,7 +200,7 @@ def install(traffic: bool = False, stack_depth: int = DEFAULT_STACK_DEPTH) -> No
             _state.registry.traffic = traffic
             _patch(_wrappers.lifecycle_patches())
             if traffic:
-                _patch(_traffic.patches(note_thread_by_object))
+                _patch(_traffic.patches(note_thread_by_object, note_handed_to))
 
 
 def note_thread_by_object(sock: Any) -> None:
@@ -205,6 +209,16 @@ def note_thread_by_object(sock: Any) -> None:
         entry = _entry_of(sock)
         if entry is not None:
             note_thread(entry, call_site())
+    except Exception:
+        _state.internal_errors += 1
+
+
+def note_handed_to(sock: Any, loop: str) -> None:
+    """Traffic mode: ``sock`` was handed to a C loop whose messages it cannot count."""
+    try:
+        entry = _entry_of(sock)
+        if entry is not None:
+            _state.registry.handed_to(entry, loop)
     except Exception:
         _state.internal_errors += 1
 

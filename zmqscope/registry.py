@@ -342,13 +342,19 @@ class Registry:
 
     # -- contexts ---------------------------------------------------------
 
-    def context_created(self, handle: int, created: Site | None, adopted: bool) -> ContextEntry:
-        """The entry for a context handle, made if new (shadows share one)."""
+    def context_created(
+        self, handle: int, created: Site | None, adopted: bool, internal: str | None = None
+    ) -> ContextEntry:
+        """The entry for a context handle, made if new (shadows share one).
+
+        ``internal``: the pyzmq helper that made the context for itself.
+        """
         with self._lock:
             self._drain()
             entry = self._live_contexts.get(handle)
             if entry is None:
-                entry = ContextEntry(f"c{next(self._context_ids)}", handle, created, adopted)
+                context_id = f"c{next(self._context_ids)}"
+                entry = ContextEntry(context_id, handle, created, adopted, internal)
                 self._live_contexts[handle] = entry
                 self._contexts[entry.id] = entry
             return entry
@@ -470,6 +476,8 @@ class Registry:
         )
         if traffic:
             entry.traffic = new_counters(created.thread[0] if created.thread else 0)
+        if context is not None and context.internal is not None:
+            entry.internal = context.internal  # a pyzmq helper's own socket
         self._sockets[socket_id] = entry
         self._open[handle] = entry
         self._created_total += 1
@@ -639,6 +647,14 @@ class Registry:
                 kind = "unbound" if op is EndpointOp.BIND else "disconnected"
                 self._emit(kind, entry.id, entry.context_id, endpoint.url, None, when)
                 break
+
+    def handed_to(self, entry: SocketEntry, loop: str) -> None:
+        """``entry``'s socket was handed to a C loop (``zmq.proxy``, ...) that sends for it."""
+        with self._lock:
+            self._drain()
+            if entry.proxied_by != loop:
+                entry.proxied_by = loop
+                self._touch(entry)
 
     def linger_set(self, entry: SocketEntry, value: int, source: str) -> None:
         with self._lock:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.plugin.conftest import line_of, run, write_tests
+from tests.plugin.conftest import line_of, read_json, run, write_tests
 
 GRACE = "1"
 
@@ -49,6 +49,45 @@ def test_a_term_blocked_in_the_test_fails_it_within_the_grace_period(
     )
     result.stdout.fnmatch_lines(["FAILED test_hang.py::test_hangs - Failed: zmqscope: term()*"])
     assert session_seconds(result) < float(GRACE) + 5, "the run waited for term() too long"
+
+
+ALLOWED_BUT_HANGS = """
+import pytest
+import zmq
+
+@pytest.mark.zmqscope(allow_leaks=True)
+def test_hangs_though_leaks_are_allowed():
+    ctx = zmq.Context()
+    test_hangs_though_leaks_are_allowed.kept = ctx.socket(zmq.PULL)
+    ctx.term()
+"""
+
+
+@pytest.mark.timeout(45)
+def test_the_files_say_failed_for_a_test_failed_by_its_blocked_term(
+    pytester: pytest.Pytester,
+) -> None:
+    """The JSON and Markdown agree with what pytest printed: zmqscope failed these tests."""
+    write_tests(pytester, "test_hang", HANGS_IN_MAIN_THREAD)
+    write_tests(pytester, "test_allowed", ALLOWED_BUT_HANGS)
+    files = ("--zmqscope-json=out.json", "--zmqscope-markdown=out.md")
+    result = run(pytester, "--zmqscope", f"--zmqscope-grace={GRACE}", *files, timeout=40)
+    result.assert_outcomes(failed=2, passed=1)
+    failed = ["test_allowed.py::test_hangs_though_leaks_are_allowed", "test_hang.py::test_hangs"]
+    result.stdout.fnmatch_lines_random(
+        [f"FAILED {test} - Failed: zmqscope: term()*" for test in failed]
+    )
+    document = read_json(pytester.path / "out.json")
+    assert sorted(document["pytest"]["tests_failed"]) == failed
+    verdicts = {(entry["test"], entry["verdict"]) for entry in document["culprits"]}
+    assert verdicts == {(test, "failed") for test in failed}
+    assert {entry["verdict"] for entry in document["leaks"]} == {"failed"}
+    # No second failure at teardown for the same blocked term().
+    result.stdout.no_fnmatch_line("*ERROR at teardown*")
+    markdown = (pytester.path / "out.md").read_text(encoding="utf-8")
+    assert "| Test | Socket | Reason | Where | Remedy | Outcome |" in markdown
+    rows = [line for line in markdown.splitlines() if line.startswith("| `test_")]
+    assert rows and all(row.endswith("| failed |") for row in rows), rows
 
 
 def session_seconds(result: pytest.RunResult) -> float:

@@ -208,7 +208,14 @@ class Traffic:
 
 @dataclass(frozen=True, slots=True)
 class SocketRecord:
-    """Everything recorded about one libzmq socket (shadows collapse onto one)."""
+    """Everything recorded about one libzmq socket (shadows collapse onto one).
+
+    ``internal`` names the pyzmq helper that made the socket for itself (e.g.
+    ``zmq.utils.garbage``, the zero-copy tracker): not the application's,
+    never a leak. ``proxied_by`` names the C loop it was handed to
+    (``zmq.proxy``, ``zmq.device``, ...): messages it forwards bypass the
+    Python send/recv that traffic mode counts.
+    """
 
     id: str
     context: str | None
@@ -223,6 +230,8 @@ class SocketRecord:
     threads_used: tuple[ThreadRef, ...] = ()
     traffic: Traffic | None = None
     adopted: bool = False
+    internal: str | None = None
+    proxied_by: str | None = None
 
     @property
     def active_endpoints(self) -> tuple[Endpoint, ...]:
@@ -243,6 +252,8 @@ class SocketRecord:
             "threads_used": [t.to_dict() for t in self.threads_used],
             "traffic": self.traffic.to_dict() if self.traffic else None,
             "adopted": self.adopted,
+            "internal": self.internal,
+            "proxied_by": self.proxied_by,
         }
 
     @classmethod
@@ -268,12 +279,18 @@ class SocketRecord:
             threads_used=tuple(ThreadRef.from_dict(t) for t in _list(data, "threads_used")),
             traffic=Traffic.from_dict(traffic) if traffic else None,
             adopted=bool(data.get("adopted", False)),
+            # Both absent from reports written before they existed.
+            internal=_optional(data, "internal", str),
+            proxied_by=_optional(data, "proxied_by", str),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class ContextRecord:
-    """One libzmq context (shadow contexts collapse onto one)."""
+    """One libzmq context (shadow contexts collapse onto one).
+
+    ``internal``: the pyzmq helper that made it for itself, as on sockets.
+    """
 
     id: str
     state: ContextState
@@ -282,6 +299,7 @@ class ContextRecord:
     term_blocked_since: float | None = None
     terminated_at: float | None = None
     adopted: bool = False
+    internal: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -292,6 +310,7 @@ class ContextRecord:
             "term_blocked_since": self.term_blocked_since,
             "terminated_at": self.terminated_at,
             "adopted": self.adopted,
+            "internal": self.internal,
         }
 
     @classmethod
@@ -308,6 +327,7 @@ class ContextRecord:
             term_blocked_since=_optional(data, "term_blocked_since", (int, float)),
             terminated_at=_optional(data, "terminated_at", (int, float)),
             adopted=bool(data.get("adopted", False)),
+            internal=_optional(data, "internal", str),
         )
 
 

@@ -45,7 +45,14 @@ def build_report(
 
 
 def find_leak(snapshot: Snapshot, record: SocketRecord) -> Leak | None:
-    """The leak ``record`` represents in ``snapshot``, or None if it was cleaned up."""
+    """The leak ``record`` represents in ``snapshot``, or None if it was cleaned up.
+
+    A socket pyzmq made for itself (``record.internal``, e.g. the zero-copy
+    tracker's) is never a leak: the application cannot close it, and pyzmq
+    closes it at exit.
+    """
+    if record.internal is not None:
+        return None
     subject = _describe(record)
     if record.state is SocketState.OPEN:
         message = f"{subject} was never closed{_endpoint_note(record)}"
@@ -77,8 +84,9 @@ def _blocks_term(snapshot: Snapshot, record: SocketRecord) -> bool:
     if named:
         return any(c.socket == record.id for c in named)
     # Inproc pipes hold nothing once closed; a socket that sent nothing
-    # (traffic mode knows) has nothing queued.
-    if record.traffic is not None and not record.traffic.msgs_out:
+    # (traffic mode knows, unless a C loop such as zmq.proxy sent for it) has
+    # nothing queued.
+    if record.traffic is not None and not record.traffic.msgs_out and record.proxied_by is None:
         return False
     return any(
         e.op is EndpointOp.CONNECT and not e.url.startswith("inproc://") for e in record.endpoints

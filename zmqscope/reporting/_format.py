@@ -73,8 +73,13 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def traffic_text(traffic: Traffic) -> str:
-    """``12 msgs out (14 frames, 1.2 KB) · 3 in (3 frames, 300 B)``."""
+def traffic_text(traffic: Traffic, proxied_by: str | None = None) -> str:
+    """``12 msgs out (14 frames, 1.2 KB) · 3 in (3 frames, 300 B)``.
+
+    ``proxied_by``: the C loop the socket was handed to, whose messages are not counted.
+    """
+    if proxied_by is not None:
+        return f"not counted: handed to {proxied_by}(), which moves its messages in C"
     if not (traffic.msgs_out or traffic.msgs_in):
         return "no messages sent or received"
     sent = f"{plural(traffic.frames_out, 'frame')}, {byte_size(traffic.bytes_out)}"

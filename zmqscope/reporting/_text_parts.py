@@ -41,4 +41,4 @@ def frames(stack: Sequence[Frame], limit: int | None = None) -> Text:
 def add_traffic(table: Table, record: SocketRecord) -> None:
     """A "traffic" row when the socket was counted (traffic mode)."""
     if record.traffic is not None:
-        table.add_row("traffic", traffic_text(record.traffic))
+        table.add_row("traffic", traffic_text(record.traffic, record.proxied_by))

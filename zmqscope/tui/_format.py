@@ -58,15 +58,28 @@ def owner(record: SocketRecord) -> str:
     return record.created.thread.name if record.created.thread else "?"
 
 
-def traffic_cells(traffic: Traffic | None) -> tuple[str, str, str, str]:
+def traffic_cells(traffic: Traffic | None, proxied: bool = False) -> tuple[str, str, str, str]:
     if traffic is None:
         return ("-", "-", "-", "-")
+    if proxied:  # zmq.proxy() and its kin move its messages in C, uncounted
+        return ("(proxy)", "(proxy)", "(proxy)", "(proxy)")
     return (
         str(traffic.msgs_in),
         str(traffic.msgs_out),
         byte_size(traffic.bytes_in),
         byte_size(traffic.bytes_out),
     )
+
+
+def state(record: SocketRecord) -> str:
+    """The state, marked for a socket pyzmq made for itself (never the application's leak)."""
+    value = record.state.value
+    return f"{value} (pyzmq)" if record.internal is not None else value
+
+
+def internal(record: SocketRecord) -> str:
+    """Who made a socket pyzmq made for itself, and what that means."""
+    return f"pyzmq's own ({record.internal}), not the application's: never a leak"
 
 
 def linger(record: SocketRecord) -> str:

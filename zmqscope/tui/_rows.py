@@ -87,14 +87,14 @@ def row_cells(record: SocketRecord, now: float, traffic: bool) -> tuple[str, ...
     cells: tuple[str, ...] = (
         record.id,
         record.type,
-        record.state.value,
+        _format.state(record),
         _format.endpoints_cell(record),
         _format.owner(record),
         _format.age(now - record.created.time),
         _format.site(record.created.site) if not record.adopted else "(adopted)",
     )
     if traffic:
-        cells += _format.traffic_cells(record.traffic)
+        cells += _format.traffic_cells(record.traffic, record.proxied_by is not None)
     return cells
 
 

@@ -62,13 +62,20 @@ class SocketDetailScreen(Screen[None]):
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column()
         grid.add_row("socket", f"{record.id} {record.type} ({record.state.value})")
+        if record.internal is not None:
+            grid.add_row("made by", _format.internal(record))
         grid.add_row("context", record.context or "?")
         grid.add_row("threads", ", ".join(t.name for t in record.threads_used) or "?")
         grid.add_row("linger", _format.linger(record))
         for name, value in record.options:
             grid.add_row(name.lower(), value)
         grid.add_row("endpoints", self._endpoints())
-        if record.traffic is not None:
+        if record.traffic is not None and record.proxied_by is not None:
+            grid.add_row(
+                "traffic",
+                f"not counted: handed to {record.proxied_by}(), which moves its messages in C",
+            )
+        elif record.traffic is not None:
             t = record.traffic
             grid.add_row(
                 "traffic",
