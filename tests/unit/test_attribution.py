@@ -319,3 +319,12 @@ def test_unittest_frames_are_left_out_of_a_real_unittest_chain(installed: None) 
     assert any(f.display and f.display.startswith("unittest/") for f in record.created.stack)
     assert not any(f.display and f.display.startswith("unittest/") for f in shown)
     assert Path(record.created.stack[0].file).name == Path(__file__).name
+
+
+def test_names_and_paths_in_panels_are_shown_literally_never_as_markup() -> None:
+    evil = ThreadRef(1, "[red]evil[/red] [pool] w", CallSite(0.5, None, (APP,), 0))
+    created = CallSite(1.0, evil, (LIB, APP), 1)
+    record = SocketRecord("s1", "c1", "PUSH", SocketState.OPEN, created, threads_used=(evil,))
+    process = ProcessInfo(1, ("app.py",), "3.12", "27", "4.3.5", ROOT)
+    text = _render(build_report(Snapshot(2.0, process, sockets=(record,))), 200)
+    assert "[red]evil[/red] [pool] w (id 1), started at app.py:7 in main()" in text

@@ -81,7 +81,7 @@ def _leak_panel(report: Report, leak: Leak) -> Panel:
         body.append(_socket_details(report, record))
     return Panel(
         Group(*body),
-        title=f"{leak.socket} · {type_name} · {leak.kind.value}",
+        title=Text(f"{leak.socket} · {type_name} · {leak.kind.value}"),
         title_align="left",
         border_style=_KIND_STYLE.get(leak.kind, "red"),
     )
@@ -90,18 +90,18 @@ def _leak_panel(report: Report, leak: Leak) -> Panel:
 def _socket_details(report: Report, record: SocketRecord) -> Table:
     table = grid()
     add_creation(table, record)
-    table.add_row("thread", thread_text(record.created.thread))
+    table.add_row("thread", Text(thread_text(record.created.thread)))
     if record.state is SocketState.COLLECTED:
         table.add_row("closed", "never: pyzmq closed it when it was garbage-collected")
     elif record.closed is not None:
         closed_at = call_text(record.closed) or "unknown"
-        table.add_row("closed", f"{closed_at} by {thread_label(record.closed.thread)}")
+        table.add_row("closed", Text(f"{closed_at} by {thread_label(record.closed.thread)}"))
     table.add_row("endpoints", endpoints(record))
     table.add_row("linger", linger_text(record))
     add_traffic(table, record)
     context = report.snapshot.context(record.context)
     if context is not None:
-        table.add_row("context", f"{context.id} ({context.state.value})")
+        table.add_row("context", Text(f"{context.id} ({context.state.value})"))
     add_callers(table, record.created)
     return table
 
@@ -111,13 +111,16 @@ def _warning_panel(report: Report, warning: UsageWarning) -> Panel:
     record = report.snapshot.socket(warning.socket)
     title = f"{warning.socket} · {record.type}" if record else warning.socket
     table = grid()
-    table.add_row("first", f"{thread_label(warning.first)} at {site_text(warning.first_site)}")
-    table.add_row("then", f"{thread_label(warning.second)} at {site_text(warning.second_site)}")
+    first = f"{thread_label(warning.first)} at {site_text(warning.first_site)}"
+    table.add_row("first", Text(first))
+    table.add_row(
+        "then", Text(f"{thread_label(warning.second)} at {site_text(warning.second_site)}")
+    )
     if record is not None:
-        table.add_row("created", creation_text(record))
+        table.add_row("created", Text(creation_text(record)))
     return Panel(
         Group(Text(warning.message), table),
-        title=f"{title} · {warning.kind}",
+        title=Text(f"{title} · {warning.kind}"),
         title_align="left",
         border_style="yellow",
     )

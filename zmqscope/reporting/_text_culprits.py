@@ -81,7 +81,7 @@ def culprit_panel(report: Report, culprit: Culprit) -> Panel:
     table = grid()
     if culprit.where:
         table.add_row("now", Text(culprit.where, style="bold"))
-    table.add_row("owner", owner_label(culprit))
+    table.add_row("owner", Text(owner_label(culprit)))
     if record is not None:
         # Where it was made, as a leak panel says it: the application's line,
         # the library's it went through, and who called it.
@@ -89,16 +89,16 @@ def culprit_panel(report: Report, culprit: Culprit) -> Panel:
         add_callers(table, record.created)
         created_by = record.created.thread
         if created_by is not None and created_by.started is not None:
-            table.add_row("thread", thread_text(created_by))
+            table.add_row("thread", Text(thread_text(created_by)))
         table.add_row("endpoints", endpoints(record))
         table.add_row("linger", linger_text(record))
         add_traffic(table, record)
-    table.add_row("why", culprit.reason)
+    table.add_row("why", Text(culprit.reason))
     if culprit.remedy:
         table.add_row("remedy", Text(culprit.remedy, style="green"))
     if culprit.owner_stack:
         table.add_row("stack", frames(culprit.owner_stack, _OWNER_FRAMES_SHOWN))
-    return Panel(table, title=title, title_align="left", border_style="red")
+    return Panel(table, title=Text(title), title_align="left", border_style="red")
 
 
 def _blocked_header(

@@ -99,4 +99,4 @@ def _with_source(text: str, site: CallSite) -> Text:
 def add_traffic(table: Table, record: SocketRecord) -> None:
     """A "traffic" row when the socket was counted (traffic mode)."""
     if record.traffic is not None:
-        table.add_row("traffic", traffic_text(record.traffic))
+        table.add_row("traffic", Text(traffic_text(record.traffic)))

@@ -116,13 +116,13 @@ class ShutdownView(VerticalScroll):
         grid.add_row("now", Text(culprit.where, style="bold"))
         if record is not None:
             # Where it was made, said as the reports say it.
-            grid.add_row("created", call_text(record.created) or "(adopted)")
+            grid.add_row("created", Text(call_text(record.created) or "(adopted)"))
             via = via_frames(record.created)
             if via:
-                grid.add_row("via", "\n".join(_format.location(frame) for frame in via))
+                grid.add_row("via", Text("\n".join(_format.location(frame) for frame in via)))
             chain = callers(record.created)
             if chain:
-                grid.add_row("called from", "\n".join(_format.location(f) for f in chain))
+                grid.add_row("called from", Text("\n".join(_format.location(f) for f in chain)))
             grid.add_row("endpoints", ", ".join(_format.endpoint(e) for e in record.endpoints))
             grid.add_row("linger", _format.linger(record))
         grid.add_row("why", culprit.reason)
