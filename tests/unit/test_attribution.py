@@ -150,6 +150,7 @@ def test_a_socket_made_in_a_thread_says_where_and_when_the_thread_was_started(
 
 
 def test_thread_start_is_put_back_by_uninstall_and_keeps_no_thread() -> None:
+    zmqscope.uninstall()  # (the pytest plugin may have installed it)
     original = threading.Thread.start
     zmqscope.install()
     try:
@@ -177,6 +178,7 @@ def test_threads_started_before_install_have_no_start_site() -> None:
         go.wait(30)
         made.append(ctx.socket(zmq.PAIR))
 
+    zmqscope.uninstall()  # (the pytest plugin may have installed it)
     early = threading.Thread(target=work)
     early.start()
     ready.wait(30)
@@ -189,10 +191,10 @@ def test_threads_started_before_install_have_no_start_site() -> None:
         assert record.created.thread is not None
         assert record.created.thread.started is None
     finally:
-        zmqscope.uninstall()
         for sock in made:
             sock.close()
         ctx.term()
+        zmqscope.uninstall()
 
 
 def test_a_thread_started_twice_still_fails_as_without_zmqscope(installed: None) -> None:
