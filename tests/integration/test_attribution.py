@@ -308,3 +308,39 @@ def test_unittest_runner_frames_are_left_out_of_the_chain(tmp_path: Path) -> Non
     outer = sock["created"]["stack"][1:]
     assert outer and all(frame["origin"] == "stdlib" for frame in outer), outer
     assert any(frame["display"] == "unittest/case.py" for frame in outer), outer
+
+
+DEVICE_APP = """
+import zmq
+from zmq.devices import ThreadDevice
+
+
+def main():
+    device = ThreadDevice(zmq.QUEUE, zmq.ROUTER, zmq.DEALER)
+    device.bind_in("inproc://requests")
+    device.bind_out("inproc://workers")
+    device.start()  # app-start
+    return device
+
+
+device = main()
+device.join(0.5)  # its sockets exist once it runs
+"""
+
+
+def test_a_socket_of_pyzmqs_device_thread_names_where_the_app_started_it(
+    tmp_path: Path,
+) -> None:
+    """pyzmq's ThreadDevice makes its sockets in its own thread, from pyzmq's code only."""
+    app = write_app(tmp_path / "project", DEVICE_APP)
+    report_path = tmp_path / "report.json"
+    result = run_app(tmp_path, app, "--json", str(report_path))
+    assert result.returncode == 0, describe(result)
+    started = f"started at app.py:{line_of(app, 'app-start')} in main()"
+    assert re.search(
+        rf"ROUTER socket created by [^,]+, {re.escape(started)}, was never closed", (result.stderr)
+    ), describe(result)
+    router = next(s for s in leaked_sockets(read_report(report_path)) if s["type"] == "ROUTER")
+    start = router["created"]["thread"]["started"]
+    user = start["stack"][start["user_frame"]]
+    assert (user["file"], user["line"]) == (str(app), line_of(app, "app-start"))

@@ -99,13 +99,17 @@ def _describe(record: SocketRecord) -> str:
     if headline is None and record.adopted:
         origin = "created before zmqscope was watching"
         return f"{record.type} socket {origin}" + (f" by {thread}" if thread else "")
-    where = f"at {headline}" if headline else "at an unknown site"
     by = thread or "an unknown thread"
+    started = None
     if created.user_frame is None and (is_classified(created) or not created.stack):
         started = started_text(created.thread, short=True)
         if started is not None:
             by += f", {started},"
-    return f"{record.type} socket created {where} by {by}"
+    if headline:
+        return f"{record.type} socket created at {headline} by {by}"
+    # No frame outside pyzmq (a device's thread): where the thread was started says more.
+    where = "" if started else " at an unknown site"
+    return f"{record.type} socket created{where} by {by}"
 
 
 def _endpoint_note(record: SocketRecord) -> str:

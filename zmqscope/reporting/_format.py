@@ -73,7 +73,11 @@ def creation_text(record: SocketRecord) -> str:
 
 def creation_unknown(record: SocketRecord) -> str:
     """Why a socket's creation site is not known."""
-    return "before zmqscope was watching" if record.adopted else "unknown"
+    if record.adopted:
+        return "before zmqscope was watching"
+    # The walk found only pyzmq's, zmqscope's and threading's frames: pyzmq's
+    # own code made it (a device's or an authenticator's thread).
+    return "unknown: no frame outside pyzmq and zmqscope on the stack"
 
 
 def endpoint_text(endpoint: Endpoint) -> str:
