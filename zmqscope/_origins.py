@@ -25,7 +25,6 @@ from __future__ import annotations
 import linecache
 import os
 import sys
-import sysconfig
 import threading
 from pathlib import PurePath
 
@@ -59,6 +58,8 @@ def project_root() -> str:
 
 
 def _stdlib_dirs() -> tuple[str, ...]:
+    import sysconfig  # only once something is classified: start-up stays light
+
     # os.py lives in the standard library's folder in every layout; sysconfig
     # names the same folder, maybe by another path. (Not "platstdlib": in a
     # virtual environment that is the environment's lib folder.)
@@ -102,7 +103,7 @@ class Origins:
             return (origin, below_site, None)
         for folder in self._stdlib:
             if path.startswith(folder):
-                return (ORIGIN_STDLIB, path[len(folder) :], None)
+                return (ORIGIN_STDLIB, path[len(folder) :].replace(os.sep, "/"), None)
         return (ORIGIN_USER, self._relative(path), None)
 
     def _relative(self, path: str) -> str | None:
