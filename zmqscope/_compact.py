@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from zmqscope.model import (
+    ORIGINS,
     CallSite,
     Endpoint,
     EndpointOp,
@@ -55,15 +56,23 @@ class FrameTable:
         index = self._index.get(frame)
         if index is None:
             index = self._index[frame] = len(self.rows)
-            self.rows.append([frame.file, frame.line, frame.function])
+            row = [frame.file, frame.line, frame.function]
+            if frame.origin is not None:
+                row += [frame.origin, frame.display, frame.cell, frame.source]
+            self.rows.append(row)
         return index
 
 
 def _call(site: CallSite | None, table: FrameTable) -> list[Any] | None:
     if site is None:
         return None
-    thread = [site.thread.id, site.thread.name] if site.thread else None
-    return [site.time, thread, [table.ref(f) for f in site.stack]]
+    thread: list[Any] | None = None
+    if site.thread is not None:
+        thread = [site.thread.id, site.thread.name]
+        if site.thread.started is not None:
+            thread.append(_call(site.thread.started, table))
+    stack = [table.ref(f) for f in site.stack]
+    return [site.time, thread, stack, site.user_frame, site.truncated]
 
 
 def encode_socket(record: SocketRecord, table: FrameTable) -> list[Any]:
@@ -97,32 +106,55 @@ def encode_socket(record: SocketRecord, table: FrameTable) -> list[Any]:
     ]
 
 
+def _frame(row: Any) -> Frame:
+    """A frame table's row: file, line, function, then origin, display, cell, source."""
+    file, line, function = row[:3]
+    origin, display, cell, source = (list(row[3:7]) + [None] * 4)[:4]
+    return Frame(
+        str(file),
+        int(line),
+        str(function),
+        origin if origin in ORIGINS else None,
+        None if display is None else str(display),
+        None if cell is None else int(cell),
+        None if source is None else str(source),
+    )
+
+
 class Decoder:
     """Turns one reply's compact records back into model records."""
 
     def __init__(self, frame_rows: Any) -> None:
         try:
-            self.frames = [Frame(str(f), int(line), str(fn)) for f, line, fn in frame_rows]
+            self.frames = [_frame(row) for row in frame_rows]
         except (TypeError, ValueError) as error:
             raise SchemaError(f"bad frame table ({error})") from None
-        self._threads: dict[tuple[int, str], ThreadRef] = {}
+        self._threads: dict[tuple[Any, ...], ThreadRef] = {}
 
     def _thread(self, item: Any) -> ThreadRef:
-        key = (int(item[0]), str(item[1]))
+        # [id, name], or [id, name, where it was started]: one ThreadRef each.
+        key = (item[0], item[1], repr(item[2]) if len(item) > 2 else None)
         thread = self._threads.get(key)
         if thread is None:
-            thread = self._threads[key] = ThreadRef(*key)
+            started = self._call(item[2]) if len(item) > 2 else None
+            thread = self._threads[key] = ThreadRef(int(item[0]), str(item[1]), started)
         return thread
 
     def _call(self, item: Any) -> CallSite | None:
         if item is None:
             return None
-        when, thread, stack = item
+        when, thread, stack = item[:3]
         frames = self.frames
+        resolved = tuple(frames[i] for i in stack)
+        user_frame = item[3] if len(item) > 3 else None
+        if user_frame is not None and not 0 <= int(user_frame) < len(resolved):
+            raise ValueError("user_frame is not an index of the stack")
         return CallSite(
             float(when),
             self._thread(thread) if thread else None,
-            tuple(frames[i] for i in stack),
+            resolved,
+            None if user_frame is None else int(user_frame),
+            bool(item[4]) if len(item) > 4 else False,
         )
 
     def _endpoint(self, item: Any) -> Endpoint:

@@ -10,6 +10,7 @@ from types import CodeType
 from typing import Any
 
 from zmqscope._frames import FrameFilter, RawFrame, RawStack
+from zmqscope._origins import classified_frame
 from zmqscope.model import (
     CallSite,
     ContextRecord,
@@ -23,6 +24,7 @@ from zmqscope.model import (
     ThreadRef,
     Traffic,
     UsageWarning,
+    first_user_frame,
 )
 
 RawThread = tuple[int, str]
@@ -83,9 +85,13 @@ def freeze_counters(counters: list[float]) -> Traffic:
 
 
 class Site:
-    """A call site as captured: raw frames, resolved the first time they are read."""
+    """A call site as captured: raw frames, resolved the first time they are read.
 
-    __slots__ = ("_frames", "_resolver", "thread", "time")
+    ``started`` is where the calling thread was started (a Site of its own,
+    see :func:`thread_start`), for a socket's creation.
+    """
+
+    __slots__ = ("_frames", "_resolver", "started", "thread", "time", "truncated")
 
     def __init__(
         self,
@@ -93,6 +99,7 @@ class Site:
         thread: RawThread | None,
         frames: RawStack | tuple[RawFrame, ...] = (),
         resolver: FrameFilter | None = None,
+        started: Site | None = None,
     ) -> None:
         self.time = when
         self.thread = thread
@@ -101,6 +108,8 @@ class Site:
         # threads see either.
         self._frames = frames
         self._resolver = resolver
+        self.started = started
+        self.truncated = False  # known once resolved
 
     @property
     def stack(self) -> tuple[RawFrame, ...]:
@@ -108,7 +117,11 @@ class Site:
         frames = self._frames
         if _is_raw(frames):
             resolver = self._resolver
-            frames = self._frames = resolver.resolve(frames) if resolver else ()
+            if resolver is not None:
+                self.truncated = resolver.walked_to_depth(frames)
+                frames = self._frames = resolver.resolve(frames)
+            else:
+                frames = self._frames = ()
         return frames
 
     def trim(self) -> None:
@@ -123,8 +136,28 @@ class Site:
         return stack[0] if stack else None
 
     def freeze(self) -> CallSite:
-        thread = ThreadRef(*self.thread) if self.thread else None
-        return CallSite(self.time, thread, tuple(frozen_frame(f) for f in self.stack))
+        stack = tuple(frozen_frame(f) for f in self.stack)
+        thread = None
+        if self.thread:
+            started = self.started.freeze() if self.started is not None else None
+            thread = ThreadRef(self.thread[0], self.thread[1], started)
+        return CallSite(self.time, thread, stack, first_user_frame(stack), self.truncated)
+
+
+# Where a thread was started: a Site kept in the Thread object's own
+# __dict__ by the Thread.start wrapper (_wrappers.py), so that it lives and
+# dies with the thread object and needs no table keyed by thread idents,
+# which Python reuses.
+THREAD_START = "_zmqscope_started"
+
+
+def thread_start(thread: Any) -> Site | None:
+    """Where ``thread`` (a ``threading.Thread``) was started, if zmqscope saw it."""
+    try:
+        start = thread.__dict__.get(THREAD_START)
+    except AttributeError:  # not a Thread object (a recorded (ident, name) pair)
+        return None
+    return start if isinstance(start, Site) else None
 
 
 def _is_raw(frames: RawStack | tuple[RawFrame, ...]) -> bool:
@@ -147,11 +180,12 @@ _MAX_FROZEN_FRAMES = 100_000
 
 
 def frozen_frame(raw: RawFrame) -> Frame:
+    """The model's frame for a resolved one, with whose code it is (see _origins)."""
     frame = _FROZEN_FRAMES.get(raw)
     if frame is None:
         if len(_FROZEN_FRAMES) > _MAX_FROZEN_FRAMES:
             _FROZEN_FRAMES.clear()
-        frame = _FROZEN_FRAMES[raw] = Frame(*raw)
+        frame = _FROZEN_FRAMES[raw] = classified_frame(*raw)
     return frame
 
 

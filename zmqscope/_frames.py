@@ -35,6 +35,11 @@ def is_zmqscope_file(path: str) -> bool:
     return path.startswith(_PACKAGE_DIR) and not path.startswith(_APPLICATION_DIRS)
 
 
+def is_bundled_example(path: str) -> bool:
+    """True for zmqscope's bundled example apps: application code, wherever installed."""
+    return path.startswith(_APPLICATION_DIRS)
+
+
 def _plumbing_prefixes() -> tuple[str, ...]:
     """Folders and files whose frames are never the application's call site."""
     import asyncio
@@ -74,10 +79,22 @@ class FrameFilter:
     tuple.
     """
 
-    __slots__ = ("_cache", "_codes", "_ignored", "_prefixes", "_sites", "_stop_cache", "_stops")
+    __slots__ = (
+        "_cache",
+        "_codes",
+        "_ignored",
+        "_prefixes",
+        "_sites",
+        "_stop_cache",
+        "_stops",
+        "depth",
+    )
 
-    def __init__(self, prefixes: tuple[str, ...] | None = None) -> None:
+    def __init__(self, prefixes: tuple[str, ...] | None = None, depth: int = 12) -> None:
         self._prefixes = prefixes if prefixes is not None else _plumbing_prefixes()
+        # The depth of creation walks (install's stack_depth): a walk that took
+        # that many frames may have left the application's frames out.
+        self.depth = depth
         # code filename -> its absolute path, or None for plumbing.
         self._cache: dict[str, str | None] = {}
         # (id(code), offset) -> the shared frame, or None for plumbing. The
@@ -212,6 +229,10 @@ class FrameFilter:
             if site is not None:
                 out.append(site)  # type: ignore[arg-type]
         return tuple(out)
+
+    def walked_to_depth(self, raw: RawStack) -> bool:
+        """True when a raw stack holds :attr:`depth` frames: outer ones may be missing."""
+        return len(raw) >= 2 * self.depth
 
     def _site(self, code: CodeType, offset: int) -> RawFrame | None:
         if len(self._sites) > _MAX_SITES:

@@ -21,8 +21,10 @@ from _pytest._code.code import (
 
 from zmqscope._pytest_findings import Finding, Verdict
 from zmqscope.model import Culprit, Frame, SocketRecord
+from zmqscope.model._text import callers, site_headline
 from zmqscope.reporting import Report
 from zmqscope.reporting._format import (
+    call_text,
     creation_text,
     endpoint_text,
     frame_text,
@@ -30,7 +32,7 @@ from zmqscope.reporting._format import (
     location,
     owner_label,
     plural,
-    thread_label,
+    thread_text,
 )
 
 _CALLERS_SHOWN = 3
@@ -126,9 +128,9 @@ def own_frames(stack: Sequence[Frame]) -> list[Frame]:
 def socket_rows(record: SocketRecord) -> list[str]:
     """``created``, ``called from``, ``thread``, ``endpoints`` and ``linger`` rows."""
     rows = [f"created    {creation_text(record)}"]
-    callers = own_frames(record.created.stack[1:])[:_CALLERS_SHOWN]
-    rows += [f"called from {frame_text(frame)}" for frame in callers]
-    rows.append(f"thread     {thread_label(record.created.thread)}")
+    chain = own_frames(callers(record.created))[:_CALLERS_SHOWN]
+    rows += [f"called from {frame_text(frame)}" for frame in chain]
+    rows.append(f"thread     {thread_text(record.created.thread)}")
     endpoints = [endpoint_text(e) for e in record.endpoints] or ["none"]
     rows.append(f"endpoints  {endpoints[0]}")
     rows += [f"           {text}" for text in endpoints[1:]]
@@ -164,7 +166,7 @@ def blocked_text(report: Report, context_id: str, waited: float, grace: float) -
     called = context.term_called if context else None
     where = ""
     if called is not None and called.site is not None:
-        where = f" (called at {frame_text(called.site)}"
+        where = f" (called at {call_text(called)}"
         where += f" by {called.thread.name})" if called.thread else ")"
     head = (
         f"zmqscope: term() of context {context_id} was still blocked after {waited:.1f} s"
@@ -182,7 +184,7 @@ def crash_line(findings: Sequence[Finding]) -> str:
     if leaks:
         finding, first = leaks[0]
         record = finding.report.snapshot.socket(first.socket)
-        site = record.created.site if record else None
+        site = (record.created.user_site or record.created.site) if record else None
         what = f"{record.type} socket" if record else "socket"
         where = f" from {location(site)}" if site else ""
         more = f" (+{len(leaks) - 1} more)" if len(leaks) > 1 else ""
@@ -209,8 +211,9 @@ def longrepr(findings: Sequence[Finding]) -> TerminalRepr:
 def _first_site(findings: Sequence[Finding]) -> Frame | None:
     for finding in findings:
         for record in finding.report.snapshot.sockets:
-            if record.created.site is not None:
-                return record.created.site
+            site = record.created.user_site or record.created.site
+            if site is not None:
+                return site
     return None
 
 
@@ -250,14 +253,10 @@ def thread_origin_text(finding: Finding) -> str:
 
 
 def _started_at(finding: Finding) -> str:
-    """`` at app.py:12 in main()``: where the thread was started, when zmqscope recorded it.
-
-    The line that called ``Thread.start()`` is ``ThreadRef.started`` (a
-    ``CallSite``), recorded by zmqscope's thread-start hook where it exists.
-    """
+    """`` at app.py:12 in main()``: where the thread was started, when zmqscope recorded it."""
     for record in finding.report.snapshot.sockets:
-        started = getattr(record.created.thread, "started", None)
-        site = getattr(started, "site", None)
-        if isinstance(site, Frame):
-            return f" at {frame_text(site)}"
+        thread = record.created.thread
+        where = site_headline(thread.started) if thread and thread.started else None
+        if where:
+            return f" at {where}"
     return ""

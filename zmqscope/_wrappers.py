@@ -22,7 +22,7 @@ import zmq
 
 from zmqscope import _traffic
 from zmqscope import hooks as _hooks
-from zmqscope._entries import Site
+from zmqscope._entries import THREAD_START, Site, thread_start
 from zmqscope._frames import RawFrame, RawStack, current_thread_ref
 from zmqscope.model import EndpointOp
 from zmqscope.registry import (
@@ -112,7 +112,8 @@ def _record_socket(sock: Any, stack: RawStack | None) -> None:
         if found is None:
             return
         context, stack = found
-    site = Site(_time(), current_thread_ref(), stack, frames)
+    started = thread_start(_active_get(_get_ident()) or _current_thread())
+    site = Site(_time(), current_thread_ref(), stack, frames, started)
     entry = reg.socket_created(sock, handle, context, sock._type_name, site)
     if entry.traffic is not None:
         _traffic.follow(sock, entry)
@@ -364,7 +365,39 @@ def pyzmq_helper(ctx: Any, caller: FrameType | None) -> str | None:
     return None
 
 
+def _record_thread_start(thread: Any) -> None:
+    """Keep where and when ``thread`` is being started, and by which thread.
+
+    A socket made in a thread a library started is best explained by the
+    line that started the thread. Threads start rarely: this walks the stack
+    at once, like a socket's creation does, and keeps the raw walk in the
+    thread object itself (see _entries.thread_start).
+    """
+    try:
+        own = thread.__dict__
+        if THREAD_START in own:
+            return  # started already: Thread.start() is about to say so
+        state = _hooks._state
+        frames = state.frames
+        if frames is None:
+            return
+        # Frames passed over: this function and the start() wrapper.
+        stack = frames.capture(state.stack_depth, 3)
+        own[THREAD_START] = Site(_time(), current_thread_ref(), stack, frames)
+    except Exception:
+        _hooks._state.internal_errors += 1
+
+
 # -- the wrappers ----------------------------------------------------------------
+
+
+def _wrap_thread_start(original: F) -> F:
+    @functools.wraps(original)
+    def start(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _record_thread_start(self)
+        return original(self, *args, **kwargs)
+
+    return start  # type: ignore[return-value]
 
 
 def _wrap_socket_init(original: F) -> F:
@@ -596,4 +629,5 @@ def lifecycle_patches() -> list[tuple[type, str, Callable[[Any], Any]]]:
         (ctx, "__init__", _wrap_context_init),
         (ctx, "term", _wrap_term),
         (ctx, "destroy", _wrap_term),
+        (threading.Thread, "start", _wrap_thread_start),
     ]

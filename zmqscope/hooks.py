@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import zmq
 
-from zmqscope import _traffic, _wrappers
+from zmqscope import _origins, _traffic, _wrappers
 from zmqscope._entries import RawThread, Site, SiteRef
 from zmqscope._frames import FrameFilter, RawFrame, current_thread_ref, thread_alive
 from zmqscope.model import ProcessInfo
@@ -196,11 +196,16 @@ def install(traffic: bool = False, stack_depth: int = DEFAULT_STACK_DEPTH) -> No
         _state.stack_depth = stack_depth
         _state.close_depth = min(_wrappers.CLOSE_STACK_DEPTH, stack_depth)
         _state.installed = True
+        # Paths are shown relative to where the process was when zmqscope
+        # started in it, whatever directory the application moves to later.
+        _origins.fix_root()
         if not _state.patched:
             _state.registry.traffic = traffic
             _patch(_wrappers.lifecycle_patches())
             if traffic:
                 _patch(_traffic.patches(note_thread_by_object, note_handed_to))
+        if _state.frames is not None:
+            _state.frames.depth = stack_depth
 
 
 def note_thread_by_object(sock: Any) -> None:
@@ -302,6 +307,7 @@ def process_info() -> ProcessInfo:
         python=sys.version.split()[0],
         pyzmq=zmq.__version__,
         libzmq=zmq.zmq_version(),
+        root=_origins.project_root(),
     )
 
 

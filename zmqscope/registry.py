@@ -35,6 +35,7 @@ from zmqscope._entries import (
     SocketEntry,
     new_counters,
     stamp_counters,
+    thread_start,
     traffic_row,
 )
 from zmqscope._events import EventLog
@@ -283,7 +284,10 @@ class Registry:
             self._draining = False
 
     def _built(self, rec: list[Any]) -> SocketEntry:
-        created = Site(rec[R_TIME], _thread_ref(rec[R_THREAD]), rec[R_STACK], rec[R_FRAMES])
+        thread = rec[R_THREAD]
+        created = Site(
+            rec[R_TIME], _thread_ref(thread), rec[R_STACK], rec[R_FRAMES], thread_start(thread)
+        )
         # No traffic counters: only the eager path follows a socket's messages
         # (traffic mode records eagerly, even if switched on since).
         entry = self._new_entry(rec[R_HANDLE], rec[R_CONTEXT], rec[R_TYPE], created, False, False)

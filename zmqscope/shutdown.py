@@ -22,9 +22,11 @@ from types import FrameType
 import zmq
 
 from zmqscope import hooks
-from zmqscope._entries import ContextEntry, SocketEntry
+from zmqscope._entries import ContextEntry, SocketEntry, frozen_frame
 from zmqscope._frames import is_zmqscope_file
+from zmqscope._origins import classified_frame
 from zmqscope.model import Culprit, EndpointOp, Frame, SocketState, ThreadRef
+from zmqscope.model._text import call_name, short_location
 
 DEFAULT_GRACE = 5.0
 _OWNER_STACK_DEPTH = 30
@@ -227,8 +229,8 @@ def _closed_where(entry: SocketEntry) -> str:
         return "closed by the garbage collector"
     thread = closed.thread[1] if closed.thread else "an unknown thread"
     if closed.stack:
-        path, line, function = closed.stack[0]
-        return f"closed by {thread} at {os.path.basename(path)}:{line} in {function}()"
+        frame = frozen_frame(closed.stack[0])
+        return f"closed by {thread} at {short_location(frame)} in {call_name(frame.function)}"
     return f"closed by {thread}"
 
 
@@ -249,7 +251,7 @@ def thread_stack(frame: FrameType | None) -> tuple[Frame, ...]:
             or code.co_filename.startswith("<frozen ")
             or (launchers is not None and launchers.is_ignored(path))
         ):
-            out.append(Frame(path, frame.f_lineno, code.co_name))
+            out.append(classified_frame(path, frame.f_lineno, code.co_name))
         frame = frame.f_back
     return tuple(out)
 
@@ -267,8 +269,9 @@ def _where(owner: ThreadRef | None, alive: bool, stack: tuple[Frame, ...]) -> st
     shown = f" `{source}`" if source else ""
     inner = stack[0]
     if inner.file.startswith(_ZMQ_DIR):
-        return f"{owner.name} is blocked in pyzmq's {inner.function}() at {app.short()}{shown}"
-    return f"{owner.name} is at {app.short()} in {app.function}(){shown}"
+        where = short_location(app)
+        return f"{owner.name} is blocked in pyzmq's {inner.function}() at {where}{shown}"
+    return f"{owner.name} is at {short_location(app)} in {call_name(app.function)}{shown}"
 
 
 def _remedy(

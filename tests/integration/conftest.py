@@ -211,6 +211,17 @@ def _plumbing() -> tuple[str, ...]:
 PLUMBING = _plumbing()
 
 
+def own_frame(app: Path, line: int, function: str) -> dict[str, Any]:
+    """A recorded frame of the application's file ``app``, run from its folder."""
+    return {
+        "file": str(app),
+        "line": line,
+        "function": function,
+        "origin": "user",
+        "display": app.name,
+    }
+
+
 def assert_application_stack(stack: Iterable[Mapping[str, Any]], app: Path) -> None:
     """Every frame is application code, absolute, and the first is in ``app``."""
     frames = list(stack)

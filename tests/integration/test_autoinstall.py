@@ -18,6 +18,7 @@ from tests.integration.conftest import (
     describe,
     leaked_sockets,
     line_of,
+    own_frame,
     read_report,
     run_python,
     run_zmqscope,
@@ -62,11 +63,7 @@ def test_zmqscope_1_instruments_plain_python(tmp_path: Path) -> None:
 
     report = read_report(tmp_path / f"report-{seen['pid']}.json")
     (sock,) = leaked_sockets(report)
-    assert sock["created"]["stack"][0] == {
-        "file": str(app),
-        "line": line_of(app, "created"),
-        "function": "<module>",
-    }
+    assert sock["created"]["stack"][0] == own_frame(app, line_of(app, "created"), "<module>")
     assert_application_stack(sock["created"]["stack"], app)
     (endpoint,) = sock["endpoints"]
     assert re.fullmatch(r"tcp://127\.0\.0\.1:\d+", endpoint["url"]), endpoint

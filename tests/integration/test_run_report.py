@@ -17,6 +17,7 @@ from tests.integration.conftest import (
     leak_of,
     leaked_sockets,
     line_of,
+    own_frame,
     read_report,
     run_python,
     run_zmqscope,
@@ -70,14 +71,14 @@ def test_module_level_leak_names_file_line_thread_and_bound_port(
     assert {leak_of(report, s["id"])["kind"] for s in (push, pull)} == {"open-at-exit"}
 
     site = push["created"]["stack"][0]
-    assert site == {"file": str(app), "line": line_of(app, "push-created"), "function": "<module>"}
+    assert site == own_frame(app, line_of(app, "push-created"), "<module>")
     assert_application_stack(push["created"]["stack"], app)
     assert push["created"]["thread"]["name"] == "MainThread"
 
     # A socket made in a function: that function first, then the line calling it.
     assert pull["created"]["stack"][:2] == [
-        {"file": str(app), "line": line_of(app, "pull-created"), "function": "start_collector"},
-        {"file": str(app), "line": line_of(app, "collector-call"), "function": "<module>"},
+        own_frame(app, line_of(app, "pull-created"), "start_collector"),
+        own_frame(app, line_of(app, "collector-call"), "<module>"),
     ]
     assert_application_stack(pull["created"]["stack"], app)
 
@@ -127,12 +128,11 @@ def test_socket_left_open_by_named_thread_names_that_thread(tmp_path: Path) -> N
     (sock,) = leaked_sockets(report)
     thread = sock["created"]["thread"]
     assert thread["name"] == "worker-1"
-    assert thread in sock["threads_used"]
-    assert sock["created"]["stack"][0] == {
-        "file": str(app),
-        "line": line_of(app, "worker-socket"),
-        "function": "serve",
-    }
+    assert {"id": thread["id"], "name": "worker-1"} in sock["threads_used"]
+    # Where the app started that thread (threads_used entries do not repeat it).
+    assert thread["started"]["thread"]["name"] == "MainThread"
+    assert thread["started"]["stack"][0]["file"] == str(app)
+    assert sock["created"]["stack"][0] == own_frame(app, line_of(app, "worker-socket"), "serve")
     assert_application_stack(sock["created"]["stack"], app)
     assert "by worker-1" in leak_of(report, sock["id"])["message"]
 
@@ -276,11 +276,9 @@ def test_asyncio_socket_site_is_the_coroutine_line(tmp_path: Path) -> None:
 
     (sock,) = leaked_sockets(read_report(report_path))
     assert sock["type"] == "ROUTER"
-    assert sock["created"]["stack"][0] == {
-        "file": str(app),
-        "line": line_of(app, "coroutine-socket"),
-        "function": "open_router",
-    }
+    assert sock["created"]["stack"][0] == own_frame(
+        app, line_of(app, "coroutine-socket"), "open_router"
+    )
     assert_application_stack(sock["created"]["stack"], app)
     (endpoint,) = sock["endpoints"]
     assert re.fullmatch(r"tcp://127\.0\.0\.1:\d+", endpoint["url"]), endpoint

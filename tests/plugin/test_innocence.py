@@ -79,7 +79,7 @@ def server():
         STATE["served"] = zmq.Context.instance().socket(zmq.ROUTER)  # server socket
         made.set()
         STATE["stop"].wait(30)
-    threading.Thread(target=serve, name="server-thread", daemon=True).start()
+    threading.Thread(target=serve, name="server-thread", daemon=True).start()  # server started
     return go, made
 
 def test_a_starts_threads():
@@ -89,7 +89,7 @@ def test_a_starts_threads():
         args=(STATE["go"], STATE["made"], STATE["stop"]),
         name="heartbeat",
         daemon=True,
-    ).start()
+    ).start()  # heartbeat started
     STATE["pool"] = ThreadPoolExecutor(1)
     STATE["pool"].submit(lambda: None).result()  # its worker thread starts now
 
@@ -127,11 +127,16 @@ def test_a_socket_made_by_a_thread_an_earlier_test_started_fails_no_test(
         line_of(THREADS, "task socket"),
         line_of(THREADS, "server socket"),
     )
+    beat_started, server_started = (
+        line_of(THREADS, "heartbeat started"),
+        line_of(THREADS, "server started"),
+    )
     result.stdout.fnmatch_lines(
         [
             f"test_threads.py::test_b_is_innocent: REQ socket created at test_threads.py:{beat}"
             " in heartbeat() by heartbeat was never closed [not failed: made by heartbeat,"
-            " a thread started during test_threads.py::test_a_starts_threads, already running"
+            " a thread started during test_threads.py::test_a_starts_threads at"
+            f" test_threads.py:{beat_started} in test_a_starts_threads(), already running"
             " when this test began]",
         ]
     )
@@ -139,7 +144,8 @@ def test_a_socket_made_by_a_thread_an_earlier_test_started_fails_no_test(
         [
             f"test_threads.py::test_d_uses_the_server: ROUTER socket created at"
             f" test_threads.py:{served} in serve() by server-thread was never closed [not failed:"
-            " made by server-thread, a thread started by module-scoped fixture 'server'"
+            f" made by server-thread, a thread started at test_threads.py:{server_started} in"
+            " server() by module-scoped fixture 'server'"
             " (set up during test_threads.py::test_d_uses_the_server)]",
         ]
     )

@@ -31,13 +31,23 @@ from tests.tui.conftest import (
 )
 from tests.tui.fake_client import (
     ARGV,
+    MAIN,
     NOW,
     FakeClient,
     clock,
     make_socket,
 )
 from zmqscope.client import ClientError, Discovered, ReportClient
-from zmqscope.model import SCHEMA, Endpoint, EndpointOp, Frame, SocketState, ThreadRef
+from zmqscope.model import (
+    SCHEMA,
+    CallSite,
+    Endpoint,
+    EndpointOp,
+    Frame,
+    SocketRecord,
+    SocketState,
+    ThreadRef,
+)
 from zmqscope.reporting import Report
 from zmqscope.tui.detail import SocketDetailScreen
 from zmqscope.tui.header import ProcessHeader
@@ -402,6 +412,40 @@ async def test_detail_shows_each_frames_source_line_when_the_file_is_readable(
     assert "sock = ctx.socket(zmq.REP)  # the call" in text
 
 
+def _library_made(socket_id: str, thread: ThreadRef) -> SocketRecord:
+    """A socket jupyter_client made for /srv/app/main.py, in a thread it started."""
+    lib = "/venv/lib/python3.12/site-packages"
+    made = Frame(
+        f"{lib}/jupyter_client/connect.py", 697, "_create", "library", "jupyter_client/connect.py"
+    )
+    wrapper = Frame(
+        f"{lib}/jupyter_client/client.py", 300, "start", "library", "jupyter_client/client.py"
+    )
+    app_line = Frame("/srv/app/main.py", 7, "main", "user", "main.py")
+    started = CallSite(NOW - 700, MAIN, (wrapper, app_line), 1)
+    by = ThreadRef(thread.id, thread.name, started)
+    created = CallSite(NOW - 600, by, (made, wrapper, app_line), 2)
+    return SocketRecord(socket_id, "c1", "DEALER", SocketState.OPEN, created, threads_used=(by,))
+
+
+async def test_a_library_made_socket_is_named_by_the_applications_line() -> None:
+    """Detail and table name main.py's line, via jupyter_client, and the thread's start."""
+    record = _library_made("s1", ThreadRef(2001, "heartbeat"))
+    app = make_app(FakeClient(sockets=[record]))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        cells = table(app).get_row("s1")
+        await open_detail(pilot, "s1")
+        text = detail_text(app)
+    assert "main.py:7 (via jupyter_client)" in cells
+    assert (
+        "created at 09:50:00 by heartbeat, started at main.py:7 in main(),"
+        " via jupyter_client/client.py:300" in text
+    )
+    assert "main.py:7 in main(), via jupyter_client/connect.py:697" in text
+    assert "jupyter_client/connect.py:697 in _create()" in text
+
+
 async def test_an_adopted_socket_says_its_creation_site_is_unknown() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -499,12 +543,14 @@ async def test_3_shows_the_culprits_with_where_they_are_and_the_remedy() -> None
         text = text_of(app.home.query_one("#shutdown-body", Static))
     assert "term() of c1 blocked for 12s, called at /srv/app/main.py:88 in shutdown()" in text
     assert "s5 DEALER" in text
-    assert "now       stubborn is in time.sleep(3600) at stubborn.py:16" in text
-    assert "created   /srv/app/stubborn.py:12 in hold_on()" in text
-    assert "remedy    close the socket when recv() raises zmq.ContextTerminated" in text
-    assert "stack     /srv/app/stubborn.py:16 in hold_on()" in text
+    assert "now         stubborn is in time.sleep(3600) at stubborn.py:16" in text
+    assert "created     /srv/app/stubborn.py:12 in hold_on()" in text
+    # The chain that led there, as the reports show it.
+    assert "called from /srv/app/main.py:120 in main()" in text
+    assert "remedy      close the socket when recv() raises zmq.ContextTerminated" in text
+    assert "stack       /srv/app/stubborn.py:16 in hold_on()" in text
     assert "s6 REQ (closed: may block)" in text  # the uncertain culprit says so
-    assert "remedy    set LINGER to 0 (or a few seconds) before close()" in text
+    assert "remedy      set LINGER to 0 (or a few seconds) before close()" in text
 
 
 async def test_the_banner_appears_when_term_blocks_and_a_click_opens_shutdown() -> None:

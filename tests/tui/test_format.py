@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from zmqscope.model import Frame
+from zmqscope.model import CallSite, Frame
 from zmqscope.model._text import display_path
 from zmqscope.tui import _format
 
@@ -29,3 +29,24 @@ def test_a_frame_elsewhere_keeps_its_absolute_path(
     assert _format.location(Frame("/srv/app/worker.py", 3, "run")) == (
         "/srv/app/worker.py:3 in run()"
     )
+
+
+def test_the_created_at_cell_names_the_applications_line_and_the_library() -> None:
+    lib = Frame(
+        "/venv/site-packages/jupyter_client/connect.py",
+        697,
+        "_create",
+        "library",
+        "jupyter_client/connect.py",
+    )
+    app = Frame("/srv/app/main.py", 7, "main", "user", "main.py")
+    assert _format.site(CallSite(1.0, None, (lib, app), 1)) == "main.py:7 (via jupyter_client)"
+    assert _format.site(CallSite(1.0, None, (app,), 0)) == "main.py:7"
+    assert _format.site(CallSite(1.0, None, (lib,), None)) == "jupyter_client/connect.py:697"
+    assert _format.site(CallSite(1.0, None, ())) == "?"
+
+
+def test_a_notebook_cell_reads_as_ipython_shows_it_with_its_recorded_source() -> None:
+    cell = Frame("<ipython-input-3-abc>", 4, "<module>", "user", None, 3, "s = ctx.socket(1)")
+    assert _format.location(cell) == "Cell In[3], line 4 in <module>"
+    assert _format.source(cell) == "s = ctx.socket(1)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import inspect
 import pickle
+import threading
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -30,6 +31,7 @@ PATCHED = [
         "setsockopt",
     )
 ] + [(zmq.Context, name) for name in ("__init__", "term", "destroy")]
+PATCHED.append((threading.Thread, "start"))  # where each thread is started
 
 
 def class_state() -> dict[tuple[type, str], tuple[bool, Any]]:

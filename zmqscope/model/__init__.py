@@ -19,6 +19,10 @@ from zmqscope.model._base import (
 from zmqscope.model._diagnosis import Culprit, Leak, UsageWarning
 from zmqscope.model._live import Event, Peer, ProcessStats, ThreadInfo
 from zmqscope.model._records import (
+    ORIGIN_LIBRARY,
+    ORIGIN_STDLIB,
+    ORIGIN_USER,
+    ORIGINS,
     CallSite,
     ContextRecord,
     Endpoint,
@@ -27,12 +31,17 @@ from zmqscope.model._records import (
     SocketRecord,
     ThreadRef,
     Traffic,
+    first_user_frame,
     frames_from_list,
     frames_to_list,
 )
 from zmqscope.model._snapshot import Snapshot
 
 __all__ = [
+    "ORIGINS",
+    "ORIGIN_LIBRARY",
+    "ORIGIN_STDLIB",
+    "ORIGIN_USER",
     "SCHEMA",
     "CallSite",
     "ContextRecord",
@@ -55,6 +64,7 @@ __all__ = [
     "ThreadRef",
     "Traffic",
     "UsageWarning",
+    "first_user_frame",
     "frames_from_list",
     "frames_to_list",
 ]

@@ -1,13 +1,50 @@
-"""Plain-text wording both the reports and the TUI use (standard library only)."""
+"""Plain-text wording both the reports and the TUI use (standard library only).
+
+A call site is named by the first frame of the application's own code, and
+by the library line it went through when a library made the call:
+``app.py:7 in main(), via jupyter_client/connect.py:697``. These functions
+say that once, for every view.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import PurePath
 
+from zmqscope.model._records import (
+    ORIGIN_LIBRARY,
+    ORIGIN_STDLIB,
+    CallSite,
+    Frame,
+    ThreadRef,
+)
+
+# Code that runs the application rather than being it: test runners, the
+# module runner, a notebook's shell, a thread pool's worker loop. Their frames
+# outward of the application's are the same for every call and are left out
+# of a shown call chain (a recorded stack keeps them). Matched on the first
+# part of a library's or the standard library's display path.
+_RUNNERS = frozenset(
+    {
+        "unittest",
+        "doctest.py",
+        "runpy.py",
+        "_pytest",
+        "pytest",
+        "pluggy",
+        "pytest_asyncio",
+        "pytest_timeout",
+        "xdist",
+        "IPython",
+        "ipykernel",
+        "ipykernel_launcher.py",
+        "concurrent",
+    }
+)
+
 
 def display_path(file: str, cwd: str | None = None) -> str:
-    """``file`` relative to the working directory when under it, else unchanged.
+    """``file`` relative to ``cwd`` (default: the working directory) when under it.
 
     Relative paths are what a developer can paste into an editor from the
     project root (and what CI logs show); anything outside stays absolute so
@@ -24,6 +61,133 @@ def display_path(file: str, cwd: str | None = None) -> str:
         return str(PurePath(file).relative_to(cwd))
     except ValueError:
         return file
+
+
+def frame_path(frame: Frame) -> str:
+    """The path of a frame's file as shown.
+
+    Its recorded ``display`` (fixed when it was recorded, so an application
+    that changes directory later does not move it); a frame recorded with an
+    origin but no display is shown as its absolute path. Frames of reports
+    made before zmqscope recorded either are shown relative to the reader's
+    working directory, as then.
+    """
+    if frame.display is not None:
+        return frame.display
+    return frame.file if frame.origin is not None else display_path(frame.file)
+
+
+def location(frame: Frame) -> str:
+    """``path:line``, or ``Cell In[3], line 4`` for a notebook cell (as IPython says it)."""
+    if frame.cell is not None:
+        return f"Cell In[{frame.cell}], line {frame.line}"
+    return f"{frame_path(frame)}:{frame.line}"
+
+
+def frame_text(frame: Frame) -> str:
+    """``path:line in function()``."""
+    return f"{location(frame)} in {call_name(frame.function)}"
+
+
+def short_location(frame: Frame) -> str:
+    """``app.py:7`` for the application's files; a library's with its package.
+
+    One-line messages name the application's file by its base name (the
+    reader knows their own project); a library's or the standard library's
+    keeps its path below the site directory (``jupyter_client/connect.py``),
+    which names the library.
+    """
+    if frame.cell is not None or frame.origin in (ORIGIN_LIBRARY, ORIGIN_STDLIB):
+        return location(frame)
+    return frame.short()
+
+
+def short_frame_text(frame: Frame) -> str:
+    """``app.py:7 in main()``, the short form of :func:`frame_text`."""
+    return f"{short_location(frame)} in {call_name(frame.function)}"
+
+
+def is_classified(site: CallSite) -> bool:
+    """True when the site's frames say whose code they are (older reports do not)."""
+    return any(frame.origin is not None for frame in site.stack)
+
+
+def headline_index(site: CallSite) -> int | None:
+    """The frame a call site is named by: the application's own, else the innermost."""
+    if site.user_frame is not None:
+        return site.user_frame
+    return 0 if site.stack else None
+
+
+def site_headline(site: CallSite, short: bool = False) -> str | None:
+    """``app.py:7 in main(), via jupyter_client/connect.py:697``; None with no stack.
+
+    The first frame of the application's code, and the innermost frame (the
+    library line that called pyzmq) when that is another. ``short`` names the
+    application's file by its base name (one-line messages).
+    """
+    index = headline_index(site)
+    if index is None:
+        return None
+    named = site.stack[index]
+    text = short_frame_text(named) if short else frame_text(named)
+    if index > 0:
+        inner = site.stack[0]
+        text += f", via {short_location(inner) if short else location(inner)}"
+    return text
+
+
+def call_text(site: CallSite) -> str | None:
+    """:func:`site_headline`, with :func:`no_user_frame_note` when there is one."""
+    headline = site_headline(site)
+    if headline is None:
+        return None
+    note = no_user_frame_note(site)
+    return f"{headline} ({note})" if note else headline
+
+
+def no_user_frame_note(site: CallSite) -> str | None:
+    """Why the headline is a library's line, when the stack was cut short."""
+    if site.user_frame is not None or not site.truncated or not is_classified(site):
+        return None
+    return f"no frame of your code in the {len(site.stack)} recorded: raise --stack-depth"
+
+
+def via_frames(site: CallSite) -> tuple[Frame, ...]:
+    """The library frames between pyzmq and the application's frame, innermost first."""
+    return site.stack[: site.user_frame] if site.user_frame else ()
+
+
+def is_runner(frame: Frame) -> bool:
+    """True for a frame of a test runner, the module runner or a notebook's shell."""
+    if frame.origin not in (ORIGIN_LIBRARY, ORIGIN_STDLIB) or frame.display is None:
+        return False
+    return frame.display.split("/", 1)[0] in _RUNNERS
+
+
+def callers(site: CallSite) -> tuple[Frame, ...]:
+    """The frames outward of the one a site is named by, runners' frames left out."""
+    index = headline_index(site)
+    if index is None:
+        return ()
+    return tuple(frame for frame in site.stack[index + 1 :] if not is_runner(frame))
+
+
+def shown_stack(site: CallSite) -> tuple[Frame, ...]:
+    """The stack as shown: up to the named frame, then :func:`callers`."""
+    index = headline_index(site)
+    if index is None:
+        return ()
+    return site.stack[: index + 1] + callers(site)
+
+
+def started_text(thread: ThreadRef | None, short: bool = False) -> str | None:
+    """``started at app.py:12 in main()`` (with its ``via``), if the start was seen."""
+    started = thread.started if thread is not None else None
+    if started is None:
+        return None
+    where = site_headline(started, short)
+    return f"started at {where}" if where else "started at an unknown site"
 
 
 def call_name(function: str) -> str:

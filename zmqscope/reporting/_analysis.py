@@ -14,7 +14,7 @@ from zmqscope.model import (
     SocketRecord,
     SocketState,
 )
-from zmqscope.model._text import call_name
+from zmqscope.model._text import is_classified, site_headline, started_text
 from zmqscope.reporting._report import Report
 
 # A leak message names a few endpoints so it is recognisable in a log line;
@@ -94,15 +94,30 @@ def _blocks_term(snapshot: Snapshot, record: SocketRecord) -> bool:
 
 
 def _describe(record: SocketRecord) -> str:
-    """``PULL socket created at app.py:12 in start() by worker-1``."""
+    """``PULL socket created at app.py:12 in start() by worker-1``.
+
+    Made inside a library: ``... at app.py:7 in main(), via
+    jupyter_client/connect.py:697 by MainThread``. Made where no frame of
+    the application's was recorded (a thread a library started): ``... by
+    Thread-1, started at app.py:12 in main(),``.
+    """
     created = record.created
-    site = created.site
+    headline = site_headline(created, short=True)
     thread = created.thread.name if created.thread else None
-    if site is None and record.adopted:
+    if headline is None and record.adopted:
         origin = "created before zmqscope was watching"
         return f"{record.type} socket {origin}" + (f" by {thread}" if thread else "")
-    where = f"at {site.short()} in {call_name(site.function)}" if site else "at an unknown site"
-    return f"{record.type} socket created {where} by {thread or 'an unknown thread'}"
+    by = thread or "an unknown thread"
+    started = None
+    if created.user_frame is None and (is_classified(created) or not created.stack):
+        started = started_text(created.thread, short=True)
+        if started is not None:
+            by += f", {started},"
+    if headline:
+        return f"{record.type} socket created at {headline} by {by}"
+    # No frame outside pyzmq (a device's thread): where the thread was started says more.
+    where = "" if started else " at an unknown site"
+    return f"{record.type} socket created{where} by {by}"
 
 
 def _endpoint_note(record: SocketRecord) -> str:

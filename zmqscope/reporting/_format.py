@@ -2,23 +2,56 @@
 
 from __future__ import annotations
 
-from zmqscope.model import Culprit, Endpoint, EndpointOp, Frame, SocketRecord, ThreadRef, Traffic
-from zmqscope.model._text import byte_size, call_name, display_path
+from zmqscope.model import (
+    Culprit,
+    Endpoint,
+    EndpointOp,
+    Frame,
+    SocketRecord,
+    ThreadRef,
+    Traffic,
+)
+from zmqscope.model._text import (
+    byte_size,
+    call_text,
+    frame_text,
+    location,
+    started_text,
+)
 
-
-def location(frame: Frame) -> str:
-    """``path:line`` with the path as :func:`display_path` shows it."""
-    return f"{display_path(frame.file)}:{frame.line}"
-
-
-def frame_text(frame: Frame) -> str:
-    """``path:line in function()``."""
-    return f"{location(frame)} in {call_name(frame.function)}"
+__all__ = [
+    "call_text",
+    "creation_text",
+    "creation_unknown",
+    "endpoint_text",
+    "frame_text",
+    "linger_text",
+    "location",
+    "owner_label",
+    "plural",
+    "site_text",
+    "thread_label",
+    "thread_text",
+    "traffic_text",
+]
 
 
 def thread_label(thread: ThreadRef | None) -> str:
     """A thread's name and id, for the detailed views."""
     return f"{thread.name} (id {thread.id})" if thread else "unknown"
+
+
+def thread_text(thread: ThreadRef | None) -> str:
+    """:func:`thread_label`, and where the thread was started when that was seen.
+
+    ``Thread-1 (id 5), started at app.py:12 in main() by MainThread``.
+    """
+    text = thread_label(thread)
+    started = started_text(thread)
+    if started is None or thread is None or thread.started is None:
+        return text
+    starter = thread.started.thread
+    return f"{text}, {started}" + (f" by {starter.name}" if starter is not None else "")
 
 
 def owner_label(culprit: Culprit) -> str:
@@ -33,14 +66,18 @@ def site_text(frame: Frame | None) -> str:
 
 
 def creation_text(record: SocketRecord) -> str:
-    """Where a socket was made, or why that is not known."""
-    site = record.created.site
-    return frame_text(site) if site is not None else creation_unknown(record)
+    """Where a socket was made (:func:`call_text`), or why that is not known."""
+    text = call_text(record.created)
+    return text if text is not None else creation_unknown(record)
 
 
 def creation_unknown(record: SocketRecord) -> str:
     """Why a socket's creation site is not known."""
-    return "before zmqscope was watching" if record.adopted else "unknown"
+    if record.adopted:
+        return "before zmqscope was watching"
+    # The walk found only pyzmq's, zmqscope's and threading's frames: pyzmq's
+    # own code made it (a device's or an authenticator's thread).
+    return "unknown: no frame outside pyzmq and zmqscope on the stack"
 
 
 def endpoint_text(endpoint: Endpoint) -> str:

@@ -7,8 +7,14 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from zmqscope.model import Frame, SocketRecord
-from zmqscope.model._text import display_path
+from zmqscope.model import CallSite, Frame, SocketRecord
+from zmqscope.model._text import (
+    display_path,
+    headline_index,
+    no_user_frame_note,
+    shown_stack,
+    started_text,
+)
 from zmqscope.reporting._format import (
     creation_unknown,
     endpoint_text,
@@ -50,7 +56,7 @@ def render_markdown(report: Report) -> str:
 
 def _process_line(report: Report) -> str:
     process = report.snapshot.process
-    command = " ".join(display_path(arg) for arg in process.argv) or "?"
+    command = " ".join(display_path(arg, process.root) for arg in process.argv) or "?"
     return (
         f"pid {process.pid} · {_code(command)} · Python {_text(process.python)}"
         f" · pyzmq {_text(process.pyzmq)} · libzmq {_text(process.libzmq)}"
@@ -74,20 +80,38 @@ def _record_cells(record: SocketRecord | None) -> tuple[str, str, str, str]:
     """Type, created at, thread and endpoints of a socket, as Markdown."""
     if record is None:
         return ("?", "?", "?", "?")
-    site = record.created.site
-    created = _code(location(site)) if site is not None else creation_unknown(record)
+    created = _site_cell(record.created) or creation_unknown(record)
     thread = _text(record.created.thread.name) if record.created.thread else "unknown"
+    started = started_text(record.created.thread)
+    if started is not None:
+        thread += f"<br>{_text(started)}"
     endpoints = "<br>".join(_code(endpoint_text(e)) for e in record.endpoints) or "none"
     return (_text(record.type), created, thread, endpoints)
 
 
+def _site_cell(site: CallSite) -> str | None:
+    """`` `app.py:7` via `jupyter_client/connect.py:697` ``, or None without a stack."""
+    index = headline_index(site)
+    if index is None:
+        return None
+    cell = _code(location(site.stack[index]))
+    if index > 0:
+        cell += f" via {_code(location(site.stack[0]))}"
+    note = no_user_frame_note(site)
+    return f"{cell} ({_text(note)})" if note else cell
+
+
 def _leak_details(report: Report, leak: Leak) -> list[str]:
+    """The call chain of a leak: as shown (runners' frames left out), and the thread's start."""
     record = report.snapshot.socket(leak.socket)
     blocks: list[tuple[str, Sequence[Frame]]] = []
     if record is not None:
-        blocks.append(("created", record.created.stack))
+        blocks.append(("created", shown_stack(record.created)))
+        thread = record.created.thread
+        if thread is not None and thread.started is not None:
+            blocks.append((f"{thread.name} started", shown_stack(thread.started)))
         if record.closed is not None and record.closed.stack:
-            blocks.append(("closed", record.closed.stack))
+            blocks.append(("closed", shown_stack(record.closed)))
     return _details(f"{leak.socket} ({leak.kind.value}): {leak.message}", blocks)
 
 
@@ -95,8 +119,12 @@ def _details(summary: str, blocks: Sequence[tuple[str, Sequence[Frame]]]) -> lis
     lines = ["<details>", f"<summary>{html.escape(summary)}</summary>", ""]
     for label, frames in blocks:
         if label:
-            lines += [f"{label}:", ""]
-        body = [frame_text(frame) for frame in frames] or ["(no stack recorded)"]
+            lines += [f"{_text(label)}:", ""]
+        body = [
+            line
+            for frame in frames
+            for line in (frame_text(frame), *([f"    {frame.source}"] if frame.source else []))
+        ] or ["(no stack recorded)"]
         # A fence longer than any backtick run inside cannot be closed early.
         fence = "`" * max(3, _longest_backtick_run("\n".join(body)) + 1)
         lines += [f"{fence}text", *body, fence, ""]

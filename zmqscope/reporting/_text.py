@@ -11,15 +11,23 @@ from rich.text import Text
 
 from zmqscope.model import LeakKind, SocketRecord, SocketState
 from zmqscope.reporting._format import (
+    call_text,
     creation_text,
-    frame_text,
     linger_text,
     plural,
     site_text,
     thread_label,
+    thread_text,
 )
 from zmqscope.reporting._text_culprits import culprit_panel
-from zmqscope.reporting._text_parts import add_traffic, endpoints, frames, grid
+from zmqscope.reporting._text_parts import (
+    Unfolded,
+    add_callers,
+    add_creation,
+    add_traffic,
+    endpoints,
+    grid,
+)
 
 if TYPE_CHECKING:
     from zmqscope.model import Leak, UsageWarning
@@ -39,13 +47,13 @@ def render_text(report: Report) -> Group:
     if report.snapshot.dropped:
         forgotten = plural(report.snapshot.dropped, "closed socket")
         parts.append(Text(f"({forgotten} forgotten to keep the registry bounded)", style="dim"))
-    parts.extend(_leak_panel(report, leak) for leak in report.leaks)
+    parts.extend(Unfolded(_leak_panel(report, leak)) for leak in report.leaks)
     if report.warnings:
         parts.append(Text("Thread-sharing warnings:", style="bold yellow"))
-        parts.extend(_warning_panel(report, warning) for warning in report.warnings)
+        parts.extend(Unfolded(_warning_panel(report, warning)) for warning in report.warnings)
     if report.culprits:
         parts.append(Text("term() is waiting for these sockets:", style="bold red"))
-        parts.extend(culprit_panel(report, culprit) for culprit in report.culprits)
+        parts.extend(Unfolded(culprit_panel(report, culprit)) for culprit in report.culprits)
     return Group(*parts)
 
 
@@ -73,7 +81,7 @@ def _leak_panel(report: Report, leak: Leak) -> Panel:
         body.append(_socket_details(report, record))
     return Panel(
         Group(*body),
-        title=f"{leak.socket} · {type_name} · {leak.kind.value}",
+        title=Text(f"{leak.socket} · {type_name} · {leak.kind.value}"),
         title_align="left",
         border_style=_KIND_STYLE.get(leak.kind, "red"),
     )
@@ -81,21 +89,20 @@ def _leak_panel(report: Report, leak: Leak) -> Panel:
 
 def _socket_details(report: Report, record: SocketRecord) -> Table:
     table = grid()
-    table.add_row("created", creation_text(record))
-    table.add_row("thread", thread_label(record.created.thread))
+    add_creation(table, record)
+    table.add_row("thread", Text(thread_text(record.created.thread)))
     if record.state is SocketState.COLLECTED:
         table.add_row("closed", "never: pyzmq closed it when it was garbage-collected")
     elif record.closed is not None:
-        closed_at = frame_text(record.closed.site) if record.closed.site else "unknown"
-        table.add_row("closed", f"{closed_at} by {thread_label(record.closed.thread)}")
+        closed_at = call_text(record.closed) or "unknown"
+        table.add_row("closed", Text(f"{closed_at} by {thread_label(record.closed.thread)}"))
     table.add_row("endpoints", endpoints(record))
     table.add_row("linger", linger_text(record))
     add_traffic(table, record)
     context = report.snapshot.context(record.context)
     if context is not None:
-        table.add_row("context", f"{context.id} ({context.state.value})")
-    if len(record.created.stack) > 1:
-        table.add_row("called from", frames(record.created.stack[1:]))
+        table.add_row("context", Text(f"{context.id} ({context.state.value})"))
+    add_callers(table, record.created)
     return table
 
 
@@ -104,13 +111,16 @@ def _warning_panel(report: Report, warning: UsageWarning) -> Panel:
     record = report.snapshot.socket(warning.socket)
     title = f"{warning.socket} · {record.type}" if record else warning.socket
     table = grid()
-    table.add_row("first", f"{thread_label(warning.first)} at {site_text(warning.first_site)}")
-    table.add_row("then", f"{thread_label(warning.second)} at {site_text(warning.second_site)}")
+    first = f"{thread_label(warning.first)} at {site_text(warning.first_site)}"
+    table.add_row("first", Text(first))
+    table.add_row(
+        "then", Text(f"{thread_label(warning.second)} at {site_text(warning.second_site)}")
+    )
     if record is not None:
-        table.add_row("created", creation_text(record))
+        table.add_row("created", Text(creation_text(record)))
     return Panel(
         Group(Text(warning.message), table),
-        title=f"{title} · {warning.kind}",
+        title=Text(f"{title} · {warning.kind}"),
         title_align="left",
         border_style="yellow",
     )

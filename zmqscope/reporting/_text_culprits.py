@@ -10,13 +10,21 @@ from rich.text import Text
 
 from zmqscope.model import Culprit
 from zmqscope.reporting._format import (
-    creation_text,
-    frame_text,
+    call_text,
     linger_text,
     owner_label,
     plural,
+    thread_text,
 )
-from zmqscope.reporting._text_parts import add_traffic, endpoints, frames, grid
+from zmqscope.reporting._text_parts import (
+    Unfolded,
+    add_callers,
+    add_creation,
+    add_traffic,
+    endpoints,
+    frames,
+    grid,
+)
 
 if TYPE_CHECKING:
     from zmqscope.reporting._report import Report
@@ -49,7 +57,7 @@ def render_blocked(report: Report, context_id: str, since: float) -> RenderableT
         style="bold red",
     )
     if culprits:
-        return Group(header, *(culprit_panel(report, c) for c in culprits))
+        return Group(header, *(Unfolded(culprit_panel(report, c)) for c in culprits))
     remedy = grid()
     remedy.add_row("remedy", _GENERIC_REMEDY)
     return Group(header, Text(_NO_KNOWN_CULPRIT), remedy)
@@ -73,18 +81,24 @@ def culprit_panel(report: Report, culprit: Culprit) -> Panel:
     table = grid()
     if culprit.where:
         table.add_row("now", Text(culprit.where, style="bold"))
-    table.add_row("owner", owner_label(culprit))
+    table.add_row("owner", Text(owner_label(culprit)))
     if record is not None:
-        table.add_row("created", creation_text(record))
+        # Where it was made, as a leak panel says it: the application's line,
+        # the library's it went through, and who called it.
+        add_creation(table, record)
+        add_callers(table, record.created)
+        created_by = record.created.thread
+        if created_by is not None and created_by.started is not None:
+            table.add_row("thread", Text(thread_text(created_by)))
         table.add_row("endpoints", endpoints(record))
         table.add_row("linger", linger_text(record))
         add_traffic(table, record)
-    table.add_row("why", culprit.reason)
+    table.add_row("why", Text(culprit.reason))
     if culprit.remedy:
         table.add_row("remedy", Text(culprit.remedy, style="green"))
     if culprit.owner_stack:
         table.add_row("stack", frames(culprit.owner_stack, _OWNER_FRAMES_SHOWN))
-    return Panel(table, title=title, title_align="left", border_style="red")
+    return Panel(table, title=Text(title), title_align="left", border_style="red")
 
 
 def _blocked_header(
@@ -97,8 +111,9 @@ def _blocked_header(
     called = context.term_called if context else None
     if called is not None:
         parts = []
-        if called.site is not None:
-            parts.append(f"at {frame_text(called.site)}")
+        where = call_text(called)
+        if where is not None:
+            parts.append(f"at {where}")
         if called.thread is not None:
             parts.append(f"by {called.thread.name}")
         if parts:

@@ -1,23 +1,55 @@
-"""Pieces shared by the rich panels: label/value grids, endpoints, stacks."""
+"""Pieces shared by the rich panels: label/value grids, endpoints, stacks, call sites."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from rich.measure import Measurement
+from rich.padding import Padding
+from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from zmqscope.model import Frame, SocketRecord
-from zmqscope.reporting._format import endpoint_text, frame_text, traffic_text
+from zmqscope.model import CallSite, Frame, SocketRecord
+from zmqscope.model._text import callers, headline_index, via_frames
+from zmqscope.reporting._format import creation_text, endpoint_text, frame_text, traffic_text
+
+if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderResult
+
+# Wide enough for anything: only the narrowest width a panel can take is asked.
+_UNBOUNDED = 1 << 16
 
 
 def grid() -> Table:
     """Two columns: a dim label and its value."""
     table = Table.grid(padding=(0, 1))
     table.add_column(style="dim", no_wrap=True)
-    # Paths have no spaces to wrap at; folding keeps them whole on 80 columns.
     table.add_column(overflow="fold")
     return table
+
+
+class Unfolded:
+    """A panel drawn at least as wide as the longest word it holds (a path, a URL).
+
+    CI logs are read with grep: a path cut in two at the terminal's width
+    (80 columns in most CI runners) is a path nobody finds. Prose still wraps
+    at spaces; a panel holding a longer path grows past the width instead,
+    and the lines it prints are longer than the terminal (printed with
+    ``crop=False``).
+    """
+
+    def __init__(self, panel: Panel) -> None:
+        self.panel = panel
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        # A panel measures as wide as its content unwrapped; what its content
+        # needs at the least is the longest word (plus borders and padding).
+        content = Measurement.get(console, options.update_width(_UNBOUNDED), self.panel.renderable)
+        _, right, _, left = Padding.unpack(self.panel.padding)
+        width = max(options.max_width, content.minimum + left + right + 2)
+        yield from console.render(self.panel, options.update_width(width))
 
 
 def endpoints(record: SocketRecord) -> Text:
@@ -29,16 +61,42 @@ def endpoints(record: SocketRecord) -> Text:
 
 
 def frames(stack: Sequence[Frame], limit: int | None = None) -> Text:
-    """One frame a line; past ``limit``, a count of the frames left out."""
+    """One frame a line (a notebook cell's source under it); past ``limit``, a count."""
     shown = stack if limit is None else stack[:limit]
-    lines = [frame_text(frame) for frame in shown]
+    lines = []
+    for frame in shown:
+        lines.append(frame_text(frame))
+        if frame.source:
+            lines.append(f"    {frame.source}")
     hidden = len(stack) - len(shown)
     if hidden:
         lines.append(f"… {hidden} more frame{'s' if hidden > 1 else ''}")
     return Text("\n".join(lines))
 
 
+def add_creation(table: Table, record: SocketRecord) -> None:
+    """The ``created`` row (the application's line, via the library's) and ``via``."""
+    table.add_row("created", _with_source(creation_text(record), record.created))
+    via = via_frames(record.created)
+    if via:
+        table.add_row("via", frames(via))
+
+
+def add_callers(table: Table, site: CallSite) -> None:
+    """A ``called from`` row: the frames outward of the named one, runners' left out."""
+    chain = callers(site)
+    if chain:
+        table.add_row("called from", frames(chain))
+
+
+def _with_source(text: str, site: CallSite) -> Text:
+    """``text``, and the named frame's source line under it when it is a notebook cell's."""
+    index = headline_index(site)
+    source = site.stack[index].source if index is not None else None
+    return Text(f"{text}\n    {source}" if source else text)
+
+
 def add_traffic(table: Table, record: SocketRecord) -> None:
     """A "traffic" row when the socket was counted (traffic mode)."""
     if record.traffic is not None:
-        table.add_row("traffic", traffic_text(record.traffic, record.proxied_by))
+        table.add_row("traffic", Text(traffic_text(record.traffic, record.proxied_by)))

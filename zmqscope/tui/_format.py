@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import linecache
-import os
 
-from zmqscope.model import Endpoint, Frame, SocketRecord, Traffic
-from zmqscope.model._text import byte_size, call_name, display_path
+from zmqscope.model import CallSite, Endpoint, Frame, SocketRecord, Traffic
+from zmqscope.model._text import (
+    byte_size,
+    frame_text,
+    headline_index,
+    short_location,
+)
 
 
 def age(seconds: float) -> str:
@@ -21,17 +25,33 @@ def age(seconds: float) -> str:
     return f"{seconds // 86400}d{(seconds % 86400) // 3600:02d}h"
 
 
-def site(frame: Frame | None) -> str:
-    return f"{os.path.basename(frame.file)}:{frame.line}" if frame else "?"
+def site(call: CallSite) -> str:
+    """The "created at" cell: ``app.py:7``, or ``app.py:7 (via jupyter_client)``.
+
+    The application's line, and the library a socket was made through (its
+    top-level package); a library's line when no frame of the application's
+    was recorded.
+    """
+    index = headline_index(call)
+    if index is None:
+        return "?"
+    text = short_location(call.stack[index])
+    if index > 0:
+        inner = call.stack[0]
+        package = (inner.display or inner.file).split("/", 1)[0].removesuffix(".py")
+        text += f" (via {package})"
+    return text
 
 
 def location(frame: Frame) -> str:
-    """``path:line in function()``, the path relative to the cwd when under it."""
-    return f"{display_path(frame.file)}:{frame.line} in {call_name(frame.function)}"
+    """``path:line in function()`` (``Cell In[3], line 4`` for a notebook cell)."""
+    return frame_text(frame)
 
 
 def source(frame: Frame) -> str:
-    """The frame's source line, if the file is readable from here."""
+    """The frame's source line: a notebook cell's as recorded, else read from its file."""
+    if frame.source is not None:
+        return frame.source
     return linecache.getline(frame.file, frame.line).strip()
 
 

@@ -45,7 +45,7 @@ SORT_KEYS: dict[str, Callable[[SocketRecord], Any]] = {
     "state": lambda r: (r.state.value, _number(r.id)),
     "owner": lambda r: (_format.owner(r), _number(r.id)),
     "age": lambda r: r.created.time,
-    "created": lambda r: (_format.site(r.created.site), _number(r.id)),
+    "created": lambda r: (_format.site(r.created), _number(r.id)),
     "msgs_in": lambda r: r.traffic.msgs_in if r.traffic else -1,
     "msgs_out": lambda r: r.traffic.msgs_out if r.traffic else -1,
 }
@@ -53,7 +53,7 @@ SORT_KEYS: dict[str, Callable[[SocketRecord], Any]] = {
 
 def haystack(record: SocketRecord) -> str:
     """What the filter searches: type, state, threads, endpoints and file, lower case."""
-    site = record.created.site
+    inner, own = record.created.site, record.created.user_site
     parts = [
         record.id,
         record.type,
@@ -61,8 +61,9 @@ def haystack(record: SocketRecord) -> str:
         _format.owner(record),
         *(t.name for t in record.threads_used),
         *(e.url for e in record.endpoints),
-        site.file if site else "",
-        _format.site(site),
+        inner.file if inner else "",
+        own.file if own else "",
+        _format.site(record.created),
     ]
     # A separator no needle contains, so that a match never spans two fields.
     return "\0".join(parts).lower()
@@ -91,7 +92,7 @@ def row_cells(record: SocketRecord, now: float, traffic: bool) -> tuple[str, ...
         _format.endpoints_cell(record),
         _format.owner(record),
         _format.age(now - record.created.time),
-        _format.site(record.created.site) if not record.adopted else "(adopted)",
+        _format.site(record.created) if not record.adopted else "(adopted)",
     )
     if traffic:
         cells += _format.traffic_cells(record.traffic, record.proxied_by is not None)

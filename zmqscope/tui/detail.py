@@ -14,8 +14,14 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from zmqscope.model import CallSite, Event, Frame, Peer, SocketRecord, UsageWarning
-from zmqscope.model._text import byte_size
+from zmqscope.model import ORIGIN_USER, CallSite, Event, Frame, Peer, SocketRecord, UsageWarning
+from zmqscope.model._text import (
+    byte_size,
+    call_text,
+    no_user_frame_note,
+    shown_stack,
+    started_text,
+)
 from zmqscope.tui import _format
 
 
@@ -99,13 +105,27 @@ class SocketDetailScreen(Screen[None]):
 
     @staticmethod
     def _stack(title: str, call: CallSite) -> RenderableType:
+        """Who and where, as the reports say it; then the frames, each with its source line.
+
+        The application's line heads the list when a library made the call
+        (``app.py:7 in main(), via jupyter_client/connect.py:697``); the
+        library's frames are dimmed, and test runners' frames outward of the
+        application's are left out.
+        """
         thread = call.thread.name if call.thread else "an unknown thread"
         when = time.strftime("%H:%M:%S", time.localtime(call.time))
         head = Text(f"{title} at {when} by {thread}", style="bold")
+        started = started_text(call.thread)
+        if started is not None:
+            head.append(f", {started}")
         if not call.stack:
             unknown = "(not recorded: adopted by watch(), or closed by the garbage collector)"
             return Group(head, Text(unknown, style="dim"))
-        return Group(head, *(_frame_lines(frame) for frame in call.stack))
+        lines: list[RenderableType] = [head]
+        if call.user_frame or no_user_frame_note(call):
+            lines.append(Text(f"  {call_text(call)}", style="bold"))
+        lines.extend(_frame_lines(frame) for frame in shown_stack(call))
+        return Group(*lines)
 
     def _timeline(self) -> RenderableType:
         head = Text("timeline", style="bold")
@@ -124,7 +144,8 @@ class SocketDetailScreen(Screen[None]):
 
 
 def _frame_lines(frame: Frame) -> Text:
-    text = Text(f"  {_format.location(frame)}")
+    theirs = frame.origin is not None and frame.origin != ORIGIN_USER
+    text = Text(f"  {_format.location(frame)}", style="dim" if theirs else "")
     code = _format.source(frame)
     if code:
         text.append(f"\n      {code}", style="dim")

@@ -12,6 +12,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from zmqscope.model import ContextRecord, Culprit, Snapshot
+from zmqscope.model._text import call_text, callers, via_frames
 from zmqscope.tui import _format
 
 _FRAMES_SHOWN = 6
@@ -101,9 +102,9 @@ class ShutdownView(VerticalScroll):
             text.append(f"term() of {context.id} blocked for {_format.age(now - since)}", "red")
         else:
             text.append(f"term() of {context.id} was blocked ({context.state.value} now)")
-        called = context.term_called.site if context.term_called else None
+        called = call_text(context.term_called) if context.term_called else None
         if called is not None:
-            text.append(f", called at {_format.location(called)}")
+            text.append(f", called at {called}")
         return text
 
     @staticmethod
@@ -114,8 +115,14 @@ class ShutdownView(VerticalScroll):
         grid.add_column()
         grid.add_row("now", Text(culprit.where, style="bold"))
         if record is not None:
-            site = record.created.site
-            grid.add_row("created", _format.location(site) if site else "(adopted)")
+            # Where it was made, said as the reports say it.
+            grid.add_row("created", Text(call_text(record.created) or "(adopted)"))
+            via = via_frames(record.created)
+            if via:
+                grid.add_row("via", Text("\n".join(_format.location(frame) for frame in via)))
+            chain = callers(record.created)
+            if chain:
+                grid.add_row("called from", Text("\n".join(_format.location(f) for f in chain)))
             grid.add_row("endpoints", ", ".join(_format.endpoint(e) for e in record.endpoints))
             grid.add_row("linger", _format.linger(record))
         grid.add_row("why", culprit.reason)
