@@ -18,6 +18,7 @@ from zmqscope.model import (
     Endpoint,
     EndpointOp,
     Frame,
+    SocketFailure,
     SocketRecord,
     SocketState,
     ThreadRef,
@@ -340,15 +341,27 @@ class ContextEntry:
     __slots__ = (
         "adopted",
         "created",
+        "failures",
+        "failures_total",
         "handle",
         "id",
+        "max_sockets",
+        "max_sockets_ignored",
+        "started",
         "state",
         "term_blocked_since",
         "term_called",
         "terminated_at",
     )
 
-    def __init__(self, context_id: str, handle: int, created: Site | None, adopted: bool):
+    def __init__(
+        self,
+        context_id: str,
+        handle: int,
+        created: Site | None,
+        adopted: bool,
+        max_sockets: int | None = None,
+    ):
         self.id = context_id
         self.handle = handle
         self.created = created
@@ -357,6 +370,16 @@ class ContextEntry:
         self.term_called: Site | None = None
         self.term_blocked_since: float | None = None
         self.terminated_at: float | None = None
+        # The MAX_SOCKETS libzmq enforces: read when the context was made,
+        # changed by ctx.set() only until its first socket (libzmq sizes its
+        # tables then). An adopted context may have made sockets already.
+        self.max_sockets = max_sockets
+        self.max_sockets_ignored: int | None = None
+        self.started = adopted  # has made a socket (as far as zmqscope saw)
+        # The first few socket() calls libzmq refused: (site, errno, error,
+        # open sockets then, max_sockets then); and how many in all.
+        self.failures: list[tuple[Site, int, str, int, int | None]] = []
+        self.failures_total = 0
 
     def freeze(self) -> ContextRecord:
         return ContextRecord(
@@ -367,6 +390,13 @@ class ContextEntry:
             term_blocked_since=self.term_blocked_since,
             terminated_at=self.terminated_at,
             adopted=self.adopted,
+            max_sockets=self.max_sockets,
+            max_sockets_ignored=self.max_sockets_ignored,
+            socket_failures=tuple(
+                SocketFailure(site.freeze(), errno, error, used, limit)
+                for site, errno, error, used, limit in self.failures
+            ),
+            failures_total=self.failures_total,
         )
 
 

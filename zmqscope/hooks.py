@@ -102,7 +102,19 @@ def _context_entry(ctx: Any) -> ContextEntry | None:
         return entry  # the usual case
     if not _looking_at(handle):
         return None
-    return entry or _state.registry.context_created(handle, None, adopted=True)
+    return entry or _state.registry.context_created(handle, None, True, max_sockets_of(ctx))
+
+
+def max_sockets_of(ctx: Any) -> int | None:
+    """``ctx.get(zmq.MAX_SOCKETS)``, read by the application's own thread, or None.
+
+    Read where the application calls into pyzmq, never from zmqscope's
+    threads: a context may be terminated (and freed) at any moment.
+    """
+    try:
+        return int(ctx.get(zmq.MAX_SOCKETS))
+    except Exception:
+        return None
 
 
 def _looking_at(context_handle: int) -> bool:

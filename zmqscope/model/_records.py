@@ -272,8 +272,51 @@ class SocketRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class SocketFailure:
+    """A ``socket()`` of a context that libzmq refused (EMFILE: "Too many open files").
+
+    ``open_sockets`` is how many sockets of the context zmqscope knew to be
+    open then, and ``max_sockets`` the context's limit then: together they
+    tell libzmq's MAX_SOCKETS from the process's file-descriptor limit, which
+    libzmq reports with the same error.
+    """
+
+    site: CallSite
+    errno: int
+    error: str
+    open_sockets: int
+    max_sockets: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.site.to_dict(),
+            "errno": self.errno,
+            "error": self.error,
+            "open_sockets": self.open_sockets,
+            "max_sockets": self.max_sockets,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SocketFailure:
+        return cls(
+            site=CallSite.from_dict(data),
+            errno=_require(data, "errno", int),
+            error=str(data.get("error", "")),
+            open_sockets=_require(data, "open_sockets", int),
+            max_sockets=_optional(data, "max_sockets", int),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ContextRecord:
-    """One libzmq context (shadow contexts collapse onto one)."""
+    """One libzmq context (shadow contexts collapse onto one).
+
+    ``max_sockets`` is the MAX_SOCKETS libzmq enforces for it (None when not
+    known); ``max_sockets_ignored`` a value the application set after the
+    context's first socket, which libzmq ignores. ``socket_failures`` keeps
+    the first few ``socket()`` calls libzmq refused, ``failures_total`` counts
+    them all.
+    """
 
     id: str
     state: ContextState
@@ -282,6 +325,10 @@ class ContextRecord:
     term_blocked_since: float | None = None
     terminated_at: float | None = None
     adopted: bool = False
+    max_sockets: int | None = None
+    max_sockets_ignored: int | None = None
+    socket_failures: tuple[SocketFailure, ...] = ()
+    failures_total: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -292,6 +339,10 @@ class ContextRecord:
             "term_blocked_since": self.term_blocked_since,
             "terminated_at": self.terminated_at,
             "adopted": self.adopted,
+            "max_sockets": self.max_sockets,
+            "max_sockets_ignored": self.max_sockets_ignored,
+            "socket_failures": [f.to_dict() for f in self.socket_failures],
+            "failures_total": self.failures_total,
         }
 
     @classmethod
@@ -300,6 +351,7 @@ class ContextRecord:
             state = ContextState(_require(data, "state", str))
         except ValueError:
             raise SchemaError("unknown context state") from None
+        failures = tuple(SocketFailure.from_dict(f) for f in _list(data, "socket_failures"))
         return cls(
             id=_require(data, "id", str),
             state=state,
@@ -308,6 +360,10 @@ class ContextRecord:
             term_blocked_since=_optional(data, "term_blocked_since", (int, float)),
             terminated_at=_optional(data, "terminated_at", (int, float)),
             adopted=bool(data.get("adopted", False)),
+            max_sockets=_optional(data, "max_sockets", int),
+            max_sockets_ignored=_optional(data, "max_sockets_ignored", int),
+            socket_failures=failures,
+            failures_total=max(_optional(data, "failures_total", int) or 0, len(failures)),
         )
 
 
