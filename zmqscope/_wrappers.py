@@ -332,9 +332,12 @@ def _record_context(ctx: Any) -> None:
 @_guarded
 def _record_max_sockets(ctx: Any) -> None:
     """``ctx.set(zmq.MAX_SOCKETS, n)`` (or ``ctx.max_sockets = n``), as libzmq took it."""
+    known = _hooks._state.registry.context(ctx.underlying)
     entry = _hooks._context_entry(ctx)
     limit = _hooks.max_sockets_of(ctx)
-    if entry is not None and limit is not None:
+    # A context seen here for the first time was adopted with the value just
+    # set: whether its first socket came before is not known.
+    if known is not None and entry is known and limit is not None:
         _hooks._state.registry.max_sockets_set(entry, limit)
 
 
