@@ -20,6 +20,7 @@ from zmqscope import hooks
 from zmqscope._compact import FrameTable, encode_socket
 from zmqscope._version import __version__
 from zmqscope.model import EndpointOp, Peer, ProcessStats, SocketState, ThreadInfo, check_limits
+from zmqscope.model._limits import near
 from zmqscope.protocol import Request, RequestType
 from zmqscope.shutdown import thread_stack
 
@@ -51,9 +52,15 @@ class Answers:
         registry = hooks.registry()
         entries = registry.entries()
         open_counts = Counter(e.context_id for e in entries if e.state is SocketState.OPEN)
-        contexts = [c.freeze() for c in registry.contexts()]
+        contexts = registry.contexts()
+        # Only the contexts a warning may be about are frozen (ls asks every process).
+        suspects = [
+            c.freeze()
+            for c in contexts
+            if c.failures_total or (c.max_sockets and near(open_counts[c.id], c.max_sockets))
+        ]
         stats = self.stats()
-        limits = check_limits(contexts, open_counts, stats.fds, stats.fd_limit)
+        limits = check_limits(suspects, open_counts, stats.fds, stats.fd_limit)
         return {
             **info.to_dict(),
             "endpoint": self.endpoint,
