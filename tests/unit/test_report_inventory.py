@@ -209,6 +209,23 @@ def test_inventory_strings_are_shown_literally() -> None:
     assert r"\[bold\]t\|1\[/bold\]" in markdown
 
 
+def test_control_characters_in_the_inventory_and_limits_are_made_visible() -> None:
+    site = Frame("/srv/evil\x1b[2J.py", 3, "f\nake")
+    sockets = [sock(f"s{n}", site=site, thread=ThreadRef(7, "t\rx")) for n in range(1, 19)]
+    report = build_report(snap(sockets, max_sockets=20), live=True)
+    out = io.StringIO()
+    Console(file=out, width=200, force_terminal=True, color_system="standard").print(report)
+    text = out.getvalue()
+    assert "\x1b[2J" not in text  # the escape never reaches the terminal
+    assert "/srv/evil\\x1b[2J.py:3 in f\\nake() (18 sockets)" in text
+    assert "/srv/evil\\x1b[2J.py:3 in f\\nake() (18)" in text  # the limit's top site
+    assert "t\\rx" in text
+    markdown = render_markdown(report)
+    assert (
+        "\x1b" not in markdown and "`/srv/evil\\x1b[2J.py:3 in f\\nake() (18 sockets)`" in markdown
+    )
+
+
 # -- many leaks from one line -------------------------------------------------------------
 
 

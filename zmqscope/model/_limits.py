@@ -34,7 +34,7 @@ from zmqscope.model._base import (
     _require,
 )
 from zmqscope.model._records import ContextRecord, Frame, SocketFailure, SocketRecord
-from zmqscope.model._text import call_name, display_path
+from zmqscope.model._text import call_name, display_path, visible
 
 # The share of a limit at which zmqscope warns (the TUI's fd gauge turns red
 # at the same point).
@@ -66,7 +66,7 @@ class SiteCount:
         if self.site is None:
             return f"an unknown site ({self.count})"
         where = f"{display_path(self.site.file)}:{self.site.line}"
-        return f"{where} in {call_name(self.site.function)} ({self.count})"
+        return visible(f"{where} in {call_name(self.site.function)} ({self.count})")
 
 
 @dataclass(frozen=True, slots=True)

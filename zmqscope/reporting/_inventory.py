@@ -8,6 +8,7 @@ table instead, grouped by the line that made them, with at most
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich import box
@@ -16,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from zmqscope.model import SocketRecord
+from zmqscope.model._text import visible
 from zmqscope.reporting._format import creation_unknown, frame_text, plural
 from zmqscope.reporting._groups import SiteGroup, group_by_site
 from zmqscope.reporting._markup import md_code, md_row, md_text
@@ -41,7 +43,9 @@ def inventory_text(report: Report) -> RenderableType | None:
     table.add_column(COLUMNS[4], overflow="fold")
     groups = group_by_site(inventory)
     for number, group in enumerate(groups):
-        for cells in _rows(group):
+        for row in _rows(group):
+            endpoints = "\n".join(row.endpoints) or ("" if row.more else "-")
+            cells = (row.site, row.socket, row.type, endpoints, row.owner)
             table.add_row(*(Text(cell) for cell in cells))
         if number < len(groups) - 1:
             table.add_section()
@@ -61,33 +65,53 @@ def inventory_markdown(report: Report) -> list[str]:
         "| --- | --- | --- | --- | --- |",
     ]
     for group in group_by_site(inventory):
-        for site, socket_id, type_name, endpoints, owner in _rows(group):
+        for row in _rows(group):
+            endpoints = "<br>".join(md_code(e) for e in row.endpoints)
+            if not endpoints and not row.more:
+                endpoints = md_code("-")
             cells = [
-                md_code(site) if site else "",
-                md_code(socket_id) if socket_id else "",
-                md_text(type_name),
-                "<br>".join(md_code(e) for e in endpoints.splitlines()),
-                md_text(owner),
+                md_code(row.site) if row.site else "",
+                md_code(row.socket),
+                md_text(row.type),
+                endpoints,
+                md_text(row.owner),
             ]
             lines.append(md_row(cells))
     return [*lines, ""]
 
 
-def _rows(group: SiteGroup) -> list[tuple[str, str, str, str, str]]:
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """One row's cells, control characters made visible; a group's site only on its first."""
+
+    site: str
+    socket: str
+    type: str
+    endpoints: tuple[str, ...]
+    owner: str
+    more: bool = False  # the row that counts the sockets left out
+
+
+def _rows(group: SiteGroup) -> list[_Row]:
     """The group's rows: its site on the first, a count of the sockets left out last."""
     sockets = group.sockets
     shown = sockets if len(sockets) <= ROWS_PER_SITE else sockets[: ROWS_PER_SITE - 1]
-    site = _site(group)
+    site = visible(_site(group))
     rows = []
     for number, record in enumerate(shown):
-        first = number == 0
         rows.append(
-            (site if first else "", record.id, record.type, _endpoints(record), owner(record))
+            _Row(
+                site if number == 0 else "",
+                record.id,
+                visible(record.type),
+                tuple(visible(e) for e in _endpoints(record)),
+                visible(owner(record)),
+            )
         )
     hidden = len(sockets) - len(shown)
     if hidden:
         types = sorted({s.type for s in sockets[len(shown) :]})
-        rows.append(("", f"… {hidden} more", "/".join(types), "", ""))
+        rows.append(_Row("", f"… {hidden} more", visible("/".join(types)), (), "", more=True))
     return rows
 
 
@@ -98,12 +122,12 @@ def _site(group: SiteGroup) -> str:
     return f"{frame_text(group.site)}{count}"
 
 
-def _endpoints(record: SocketRecord) -> str:
+def _endpoints(record: SocketRecord) -> list[str]:
     active = record.active_endpoints
     shown = [f"{e.op.value} {e.url}" for e in active[:ENDPOINTS_PER_ROW]]
     if len(active) > ENDPOINTS_PER_ROW:
         shown.append(f"+{len(active) - ENDPOINTS_PER_ROW} more")
-    return "\n".join(shown) or "-"
+    return shown
 
 
 def owner(record: SocketRecord) -> str:

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from zmqscope.model import LimitWarning
 from zmqscope.model._limits import FDS
+from zmqscope.model._text import visible
 from zmqscope.reporting._format import frame_text
 from zmqscope.reporting._markup import md_code, md_text
 from zmqscope.reporting._text_parts import grid
@@ -69,7 +70,7 @@ def _panel(warning: LimitWarning) -> Panel:
         who = f" by {site.thread.name}" if site.thread else ""
         times = "" if warning.refused_total == 1 else f" ({warning.refused_total} times)"
         text = f"{where}{who}: {refused.error} (errno {refused.errno}){times}"
-        table.add_row(Text("refused"), Text(text))
+        table.add_row(Text("refused"), Text(visible(text)))
     remedy = _REMEDY_FDS if warning.kind == FDS else _REMEDY_MAX_SOCKETS
     table.add_row(Text("remedy"), Text(remedy, style="green"))
     limit = (
@@ -97,5 +98,5 @@ def limits_markdown(report: Report) -> list[str]:
             lines.append(f"  most open sockets made at: {sites}")
         refused = warning.refused
         if refused is not None and refused.site.site is not None:
-            lines.append(f"  first refused at {md_code(frame_text(refused.site.site))}")
+            lines.append(f"  first refused at {md_code(visible(frame_text(refused.site.site)))}")
     return [*lines, ""]
