@@ -1,6 +1,10 @@
-"""The header warns, on a third line, when a limit that makes socket() fail is near."""
+"""The header warns, on a third line, when a limit that makes socket() fail is near;
+the export of a running process is its report as it runs."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 from tests.tui.conftest import SIZE, make_app, settle, text_of
 from tests.tui.fake_client import FakeClient
@@ -36,3 +40,20 @@ async def test_no_warning_line_while_all_is_well() -> None:
         header = app.home.query_one(ProcessHeader)
         assert len(text_of(header).splitlines()) == 2
         assert header.size.height == 2
+
+
+async def test_the_export_of_a_live_process_is_its_inventory_not_leaks(tmp_path: Path) -> None:
+    """e saves a running process's report: open sockets in use, only s7 leaked (collected)."""
+    app = make_app(FakeClient(), export_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+    (path,) = tmp_path.glob("zmqscope-*.json")
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert document["at_exit"] is False
+    assert [(leak["socket"], leak["kind"]) for leak in document["leaks"]] == [
+        ("s7", "collected-unclosed")
+    ]
+    in_use = sorted(sid for group in document["inventory"] for sid in group["sockets"])
+    assert in_use == ["s1", "s2", "s3", "s5", "s8"]
+    assert (document["limits"]["fds"], document["limits"]["fd_limit"]) == (37, 1024)
