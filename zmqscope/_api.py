@@ -7,8 +7,6 @@ watchdog, whose default listener prints the culprit report to stderr when a
 
 from __future__ import annotations
 
-import errno
-import os
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
@@ -140,14 +138,8 @@ def _room_to_report() -> int | None:
     import or write would be lost (and ``zmqscope run`` would crash).
     """
     resource = _resource
-    if resource is None:
+    if resource is None or not hooks.fds_exhausted():
         return None
-    try:
-        os.close(os.dup(2))
-        return None  # a descriptor is free
-    except OSError as error:
-        if error.errno != errno.EMFILE:
-            return None
     try:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         room = soft + _FDS_FOR_THE_REPORT

@@ -377,8 +377,8 @@ class ContextEntry:
         self.max_sockets_ignored: int | None = None
         self.started = adopted  # has made a socket (as far as zmqscope saw)
         # The first few socket() calls libzmq refused: (site, errno, error,
-        # open sockets then, max_sockets then); and how many in all.
-        self.failures: list[tuple[Site, int, str, int, int | None]] = []
+        # open sockets then, max_sockets then, the limit); and how many in all.
+        self.failures: list[tuple[Site, int, str, int, int | None, str]] = []
         self.failures_total = 0
 
     def freeze(self) -> ContextRecord:
@@ -393,8 +393,8 @@ class ContextEntry:
             max_sockets=self.max_sockets,
             max_sockets_ignored=self.max_sockets_ignored,
             socket_failures=tuple(
-                SocketFailure(site.freeze(), errno, error, used, limit)
-                for site, errno, error, used, limit in self.failures
+                SocketFailure(site.freeze(), errno, error, used, most, limit)
+                for site, errno, error, used, most, limit in self.failures
             ),
             failures_total=self.failures_total,
         )

@@ -353,7 +353,8 @@ def _record_refusal(args: tuple[Any, ...], kwargs: dict[str, Any], stack: Any, e
     if stack is None:
         stack = frames.capture(state.stack_depth, 2) if frames is not None else ()
     site = Site(_time(), current_thread_ref(), stack, frames)
-    state.registry.socket_refused(entry, site, int(error.errno), str(error.strerror))
+    exhausted = _hooks.fds_exhausted()
+    state.registry.socket_refused(entry, site, int(error.errno), str(error.strerror), exhausted)
 
 
 # -- the wrappers ----------------------------------------------------------------

@@ -11,6 +11,7 @@ watch) that put the wrappers on pyzmq's classes and take them off again.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import threading
@@ -103,6 +104,15 @@ def _context_entry(ctx: Any) -> ContextEntry | None:
     if not _looking_at(handle):
         return None
     return entry or _state.registry.context_created(handle, None, True, max_sockets_of(ctx))
+
+
+def fds_exhausted() -> bool | None:
+    """Whether this process has no file descriptor free now (None: cannot tell)."""
+    try:
+        os.close(os.dup(2))
+    except OSError as error:
+        return True if error.errno == errno.EMFILE else None
+    return False
 
 
 def max_sockets_of(ctx: Any) -> int | None:

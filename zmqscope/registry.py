@@ -49,6 +49,7 @@ from zmqscope.model import (
     SocketState,
     UsageWarning,
 )
+from zmqscope.model._records import refusal_limit
 
 MAX_CLOSED_RECORDS = 10_000
 MAX_TERMINATED_CONTEXTS = 256
@@ -376,15 +377,28 @@ class Registry:
                 entry.max_sockets = value
                 entry.max_sockets_ignored = None
 
-    def socket_refused(self, entry: ContextEntry, site: Site, errno: int, error: str) -> None:
-        """libzmq refused a ``socket()`` of ``entry`` (EMFILE): keep the first few."""
+    def socket_refused(
+        self,
+        entry: ContextEntry,
+        site: Site,
+        errno: int,
+        error: str,
+        fds_exhausted: bool | None,
+    ) -> None:
+        """libzmq refused a ``socket()`` of ``entry`` (EMFILE): keep the first few.
+
+        ``fds_exhausted``: whether the process had no descriptor left then
+        (None: not known).
+        """
         with self._lock:
             self._drain()
             entry.failures_total += 1
             if len(entry.failures) < MAX_FAILURES_KEPT:
                 context_id = entry.id
                 used = sum(1 for e in self._open.values() if e.context_id == context_id)
-                entry.failures.append((site, errno, error, used, entry.max_sockets))
+                most = entry.max_sockets
+                limit = refusal_limit(used, most, fds_exhausted, entry.started)
+                entry.failures.append((site, errno, error, used, most, limit))
                 self._emit("socket-refused", context=context_id, detail=error, site=site)
 
     def context(self, handle: int) -> ContextEntry | None:

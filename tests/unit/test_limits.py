@@ -29,6 +29,7 @@ from zmqscope.model import (
     snapshot_limits,
 )
 from zmqscope.model._limits import FDS, MAX_SOCKETS
+from zmqscope.model._records import refusal_limit
 
 Ctx = zmq.Context[zmq.Socket[bytes]]
 MAIN = ThreadRef(1, "MainThread")
@@ -60,10 +61,10 @@ def open_sockets(count: int, site: Frame = LEAKY, start: int = 1) -> list[Socket
     ]
 
 
-def refusal(open_then: int, max_then: int | None = 20) -> SocketFailure:
-    return SocketFailure(
-        CallSite(500.0, MAIN, (LEAKY,)), 24, "Too many open files", open_then, max_then
-    )
+def refusal(open_then: int, max_then: int | None = 20, limit: str = "") -> SocketFailure:
+    limit = limit or refusal_limit(open_then, max_then)
+    site = CallSite(500.0, MAIN, (LEAKY,))
+    return SocketFailure(site, 24, "Too many open files", open_then, max_then, limit)
 
 
 # -- when a warning is due --------------------------------------------------------------
@@ -125,6 +126,17 @@ def test_a_refused_socket_is_blamed_on_the_limit_that_was_full() -> None:
     by_fds = context(socket_failures=(refusal(8),), failures_total=1)
     (warning,) = snapshot_limits([by_fds], open_sockets(8), fds=64, fd_limit=64)
     assert warning.kind == FDS and warning.reached and warning.refused is not None
+
+
+def test_which_limit_refused_a_socket() -> None:
+    assert refusal_limit(20, 20) == MAX_SOCKETS  # full by the count
+    assert refusal_limit(8, 20, fds_exhausted=True) == FDS
+    # Not full by the count, yet a descriptor was free: closed sockets still
+    # held their slots (libzmq's reaper had not let go of them).
+    assert refusal_limit(18, 20, fds_exhausted=False) == MAX_SOCKETS
+    # A context's first socket needs five descriptors: one free is not enough.
+    assert refusal_limit(0, 20, fds_exhausted=False, started=False) == FDS
+    assert refusal_limit(3, None) == FDS
 
 
 def test_a_refusal_is_reported_even_after_the_sockets_were_closed() -> None:
@@ -210,3 +222,29 @@ def test_a_socket_refused_at_max_sockets_is_recorded_with_its_site(scope: None) 
         for sock in sockets:
             sock.close()
         ctx.term()
+
+
+@pytest.mark.timeout(30)
+def test_a_closed_socket_still_lingering_holds_its_slot(scope: None) -> None:
+    """Three open of four, yet refused: the fourth was closed with a message queued."""
+    ctx: Ctx = zmq.Context()
+    try:
+        ctx.max_sockets = 4
+        sockets = [ctx.socket(zmq.PAIR) for _ in range(3)]
+        stuck = ctx.socket(zmq.PUSH)
+        stuck.connect("tcp://127.0.0.1:9")  # nobody there: the message waits
+        stuck.send(b"never delivered", zmq.NOBLOCK)
+        # libzmq keeps it, and its slot, while LINGER lets the message wait
+        # (2 s: the refusal comes at once; term() then waits them out).
+        stuck.close(linger=2000)
+        with pytest.raises(zmq.ZMQError):
+            ctx.socket(zmq.PAIR)
+        (record,) = zmqscope.snapshot().contexts
+        (failure,) = record.socket_failures
+        assert (failure.open_sockets, failure.max_sockets) == (3, 4)
+        assert failure.limit == MAX_SOCKETS
+        (warning,) = snapshot_limits(zmqscope.snapshot().contexts, [])
+        assert "closed sockets held the other slots" in warning.headline()
+    finally:
+        ctx.destroy(linger=0)
+    assert len(sockets) == 3

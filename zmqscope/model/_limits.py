@@ -33,7 +33,14 @@ from zmqscope.model._base import (
     _optional,
     _require,
 )
-from zmqscope.model._records import ContextRecord, Frame, SocketFailure, SocketRecord
+from zmqscope.model._records import (
+    LIMIT_FDS,
+    LIMIT_MAX_SOCKETS,
+    ContextRecord,
+    Frame,
+    SocketFailure,
+    SocketRecord,
+)
 from zmqscope.model._text import call_name, display_path, visible
 
 # The share of a limit at which zmqscope warns (the TUI's fd gauge turns red
@@ -42,8 +49,8 @@ WARN_SHARE = 0.8
 # Creation sites named per warning.
 TOP_SITES = 3
 
-MAX_SOCKETS = "max-sockets"
-FDS = "fds"
+MAX_SOCKETS = LIMIT_MAX_SOCKETS
+FDS = LIMIT_FDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +116,12 @@ class LimitWarning:
             text = f"{used} of {self.limit} file descriptors open (the soft limit, ulimit -n)"
         if self.refused_total:
             times = "once" if self.refused_total == 1 else f"{self.refused_total} times"
-            return f"{text}: socket() was refused {times} with 'Too many open files'"
+            text += f": socket() was refused {times} with 'Too many open files'"
+            refused = self.refused
+            if self.kind == MAX_SOCKETS and refused and refused.open_sockets < self.limit:
+                text += " (closed sockets held the other slots: libzmq keeps them while LINGER lets"
+                text += " their messages wait)"
+            return text
         return f"{text}: past it socket() fails with 'Too many open files'"
 
     def brief(self) -> str:
@@ -243,8 +255,8 @@ def _first_refusal(context: ContextRecord) -> tuple[SocketFailure | None, int]:
 
 
 def _refused_by_max_sockets(failure: SocketFailure) -> bool:
-    """libzmq says EMFILE for both limits; a full context means MAX_SOCKETS."""
-    return failure.max_sockets is not None and failure.open_sockets >= failure.max_sockets
+    """libzmq says EMFILE for both limits; the hooks told them apart."""
+    return failure.limit == MAX_SOCKETS
 
 
 def _with_sites(warning: LimitWarning, open_sockets: Sequence[SocketRecord]) -> LimitWarning:

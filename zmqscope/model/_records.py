@@ -275,10 +275,11 @@ class SocketRecord:
 class SocketFailure:
     """A ``socket()`` of a context that libzmq refused (EMFILE: "Too many open files").
 
-    ``open_sockets`` is how many sockets of the context zmqscope knew to be
-    open then, and ``max_sockets`` the context's limit then: together they
-    tell libzmq's MAX_SOCKETS from the process's file-descriptor limit, which
-    libzmq reports with the same error.
+    libzmq reports both of its limits with the same error: ``limit`` says
+    which one it was, ``"max-sockets"`` or ``"fds"`` (see
+    :func:`refusal_limit`), from ``open_sockets`` (the sockets of the context
+    zmqscope knew to be open then), ``max_sockets`` (its limit then) and
+    whether a file descriptor was free then.
     """
 
     site: CallSite
@@ -286,6 +287,7 @@ class SocketFailure:
     error: str
     open_sockets: int
     max_sockets: int | None = None
+    limit: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -294,17 +296,46 @@ class SocketFailure:
             "error": self.error,
             "open_sockets": self.open_sockets,
             "max_sockets": self.max_sockets,
+            "limit": self.limit,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SocketFailure:
+        open_sockets = _require(data, "open_sockets", int)
+        max_sockets = _optional(data, "max_sockets", int)
+        limit = _optional(data, "limit", str) or refusal_limit(open_sockets, max_sockets)
         return cls(
             site=CallSite.from_dict(data),
             errno=_require(data, "errno", int),
             error=str(data.get("error", "")),
-            open_sockets=_require(data, "open_sockets", int),
-            max_sockets=_optional(data, "max_sockets", int),
+            open_sockets=open_sockets,
+            max_sockets=max_sockets,
+            limit=limit,
         )
+
+
+LIMIT_MAX_SOCKETS = "max-sockets"
+LIMIT_FDS = "fds"
+
+
+def refusal_limit(
+    open_sockets: int,
+    max_sockets: int | None,
+    fds_exhausted: bool | None = None,
+    started: bool = True,
+) -> str:
+    """Which limit refused a ``socket()``: ``"max-sockets"`` or ``"fds"``.
+
+    A context holding MAX_SOCKETS open sockets is full. It is also full when
+    a descriptor was still free and the context had made sockets before
+    (another socket needs one, its mailbox): closed sockets keep their slot
+    until libzmq's reaper lets go of them. A context's first socket needs five.
+    """
+    if max_sockets is None:
+        return LIMIT_FDS
+    if open_sockets >= max_sockets or (fds_exhausted is False and started):
+        return LIMIT_MAX_SOCKETS
+    return LIMIT_FDS
 
 
 @dataclass(frozen=True, slots=True)
