@@ -11,6 +11,7 @@ import os
 import resource
 import sys
 import threading
+from collections import Counter
 from typing import Any
 
 import psutil
@@ -18,7 +19,8 @@ import psutil
 from zmqscope import hooks
 from zmqscope._compact import FrameTable, encode_socket
 from zmqscope._version import __version__
-from zmqscope.model import EndpointOp, Peer, ProcessStats, SocketState, ThreadInfo
+from zmqscope.model import EndpointOp, Peer, ProcessStats, SocketState, ThreadInfo, check_limits
+from zmqscope.model._limits import near
 from zmqscope.protocol import Request, RequestType
 from zmqscope.shutdown import thread_stack
 
@@ -49,21 +51,35 @@ class Answers:
         info = hooks.process_info()
         registry = hooks.registry()
         entries = registry.entries()
+        open_counts = Counter(e.context_id for e in entries if e.state is SocketState.OPEN)
+        contexts = registry.contexts()
+        # Only the contexts a warning may be about are frozen (ls asks every process).
+        suspects = [
+            c.freeze()
+            for c in contexts
+            if c.failures_total or (c.max_sockets and near(open_counts[c.id], c.max_sockets))
+        ]
+        stats = self.stats()
+        limits = check_limits(suspects, open_counts, stats.fds, stats.fd_limit)
         return {
             **info.to_dict(),
             "endpoint": self.endpoint,
             "started": self.started,
             "zmqscope": __version__,
-            "open_sockets": sum(1 for e in entries if e.state is SocketState.OPEN),
-            "term_blocked": any(c.term_blocked_since for c in registry.contexts()),
-            "stats": self.stats().to_dict(),
+            "open_sockets": sum(open_counts.values()),
+            "term_blocked": any(c.term_blocked_since for c in contexts),
+            "stats": stats.to_dict(),
+            "limits": [warning.to_dict() for warning in limits],
         }
 
     def report(self) -> dict[str, Any]:
+        """The report of this running process: its open sockets are its inventory."""
         from zmqscope.reporting import build_report
 
         snapshot = hooks.registry().snapshot(hooks.process_info())
-        return build_report(snapshot).to_dict()
+        fds, fd_limit = self._fds()
+        report = build_report(snapshot, live=True, fds=fds, fd_limit=fd_limit)
+        return report.to_dict()
 
     @property
     def instance(self) -> str:
@@ -137,9 +153,15 @@ class Answers:
             rss=rss,
             threads=threads,
             fds=fds,
-            fd_limit=resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+            fd_limit=_fd_limit(),
             peers=self._peers(),
         )
+
+    def _fds(self) -> tuple[int | None, int | None]:
+        try:
+            return self._process.num_fds(), _fd_limit()
+        except (psutil.Error, OSError):
+            return None, _fd_limit()
 
     def _peers(self) -> tuple[Peer, ...]:
         """OS tcp connections matched to the open sockets' tcp endpoints."""
@@ -190,3 +212,9 @@ def _tcp_host_port(url: str) -> tuple[str, int] | None:
     if not port.isdigit():
         return None
     return host.strip("[]"), int(port)
+
+
+def _fd_limit() -> int | None:
+    """The soft limit on open files; None when there is none."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return None if soft == resource.RLIM_INFINITY else soft

@@ -7,7 +7,6 @@ watchdog, whose default listener prints the culprit report to stderr when a
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
@@ -60,6 +59,7 @@ def install(
     """
     _set_grace(grace)
     hooks.install(traffic=traffic, stack_depth=stack_depth)
+    _load_resource()
     watchdog()
 
 
@@ -77,6 +77,7 @@ def watch(ctx: zmq.Context[Any], grace: float | None = None) -> None:
     """
     _set_grace(grace)
     hooks.watch(ctx)
+    _load_resource()
     watchdog()
 
 
@@ -86,16 +87,72 @@ def snapshot() -> Snapshot:
 
 
 def report() -> Report:
-    """The leak report for the current state (rich-renderable, JSON, Markdown)."""
-    # Imported here so that ``import zmqscope`` does not pay for rich.
-    from zmqscope.reporting import build_report
+    """The report of this process now (rich-renderable, JSON, Markdown).
 
-    return build_report(snapshot())
+    The process is running: its open sockets are its inventory, and leaks
+    are only what really leaked (collected without ``close()``, keeping a
+    ``term()`` waiting).
+    """
+    return _report(live=True)
 
 
 def exit_report() -> Report:
-    """:func:`report` as the process exits (what ``zmqscope run`` prints)."""
-    return dataclasses.replace(report(), at_exit=True)
+    """The report as the process exits (what ``zmqscope run`` prints): open sockets leaked.
+
+    An application that died of "Too many open files" leaves no descriptor
+    free, and the report's own imports need one: the soft limit is raised
+    (towards the hard one) first, the report showing the application's own.
+    """
+    soft_limit = _room_to_report()
+    return _report(at_exit=True, fd_limit=soft_limit)
+
+
+def _report(live: bool = False, at_exit: bool = False, fd_limit: int | None = None) -> Report:
+    # Imported here so that ``import zmqscope`` does not pay for rich.
+    from zmqscope.reporting import build_report, fd_usage
+
+    fds, soft = fd_usage()
+    limit = fd_limit or soft
+    return build_report(snapshot(), live=live, at_exit=at_exit, fds=fds, fd_limit=limit)
+
+
+# The resource module, imported while descriptors are surely free (an
+# extension module: importing it opens a file). None on Windows.
+_resource: Any = None
+
+
+def _load_resource() -> None:
+    global _resource
+    if _resource is None:
+        try:
+            import resource
+        except ImportError:
+            return
+        _resource = resource
+
+
+def _room_to_report() -> int | None:
+    """When no file descriptor is free, raise the soft limit a little; the old one, or None.
+
+    Only at exit, once the application's code has run: a report that cannot
+    import or write would be lost (and ``zmqscope run`` would crash).
+    """
+    resource = _resource
+    if resource is None or not hooks.fds_exhausted():
+        return None
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        room = soft + _FDS_FOR_THE_REPORT
+        if hard != resource.RLIM_INFINITY:
+            room = min(room, hard)
+        if room > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (room, hard))
+        return int(soft)
+    except (OSError, ValueError):
+        return None
+
+
+_FDS_FOR_THE_REPORT = 64
 
 
 def serve(endpoint: str | None = None, curve_secret_key: bytes | None = None) -> Server:
@@ -123,7 +180,9 @@ def blocked_report(event: BlockedTerm) -> Report:
     global _last_blocked
     with _lock:
         if _last_blocked is None or _last_blocked[0] is not event:
-            _last_blocked = (event, report())
+            # Written as the exit report would be (the process may never get
+            # there): its open sockets are leaks.
+            _last_blocked = (event, _report())
         return _last_blocked[1]
 
 

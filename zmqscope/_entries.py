@@ -19,6 +19,7 @@ from zmqscope.model import (
     Endpoint,
     EndpointOp,
     Frame,
+    SocketFailure,
     SocketRecord,
     SocketState,
     ThreadRef,
@@ -383,9 +384,14 @@ class ContextEntry:
     __slots__ = (
         "adopted",
         "created",
+        "failures",
+        "failures_total",
         "handle",
         "id",
         "internal",
+        "max_sockets",
+        "max_sockets_ignored",
+        "started",
         "state",
         "term_blocked_since",
         "term_called",
@@ -399,6 +405,7 @@ class ContextEntry:
         created: Site | None,
         adopted: bool,
         internal: str | None = None,
+        max_sockets: int | None = None,
     ):
         self.id = context_id
         self.handle = handle
@@ -411,6 +418,16 @@ class ContextEntry:
         self.term_called: Site | None = None
         self.term_blocked_since: float | None = None
         self.terminated_at: float | None = None
+        # The MAX_SOCKETS libzmq enforces: read when the context was made,
+        # changed by ctx.set() only until its first socket (libzmq sizes its
+        # tables then). An adopted context may have made sockets already.
+        self.max_sockets = max_sockets
+        self.max_sockets_ignored: int | None = None
+        self.started = adopted  # has made a socket (as far as zmqscope saw)
+        # The first few socket() calls libzmq refused: (site, errno, error,
+        # open sockets then, max_sockets then, the limit); and how many in all.
+        self.failures: list[tuple[Site, int, str, int, int | None, str]] = []
+        self.failures_total = 0
 
     def freeze(self) -> ContextRecord:
         return ContextRecord(
@@ -422,6 +439,13 @@ class ContextEntry:
             terminated_at=self.terminated_at,
             adopted=self.adopted,
             internal=self.internal,
+            max_sockets=self.max_sockets,
+            max_sockets_ignored=self.max_sockets_ignored,
+            socket_failures=tuple(
+                SocketFailure(site.freeze(), errno, error, used, most, limit)
+                for site, errno, error, used, most, limit in self.failures
+            ),
+            failures_total=self.failures_total,
         )
 
 

@@ -9,6 +9,7 @@ reaches the application. The state they record into lives in
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import sys
@@ -85,6 +86,8 @@ _HELPER_FILES = {
     ),
 }
 _LINGER = int(zmq.LINGER)
+_MAX_SOCKETS = int(zmq.MAX_SOCKETS)
+_EMFILE = errno.EMFILE
 _SUBSCRIBE, _UNSUBSCRIBE = int(zmq.SUBSCRIBE), int(zmq.UNSUBSCRIBE)
 _MAX_OPTION_TEXT = 80
 
@@ -336,7 +339,10 @@ def _record_context(ctx: Any) -> None:
         site = _hooks.captured_site()
         # Frames: this function, its guard, the __init__ wrapper, its caller.
         internal = pyzmq_helper(ctx, _frame_at(3))
-        _hooks._state.registry.context_created(ctx.underlying, site, False, internal)
+        limit = _hooks.max_sockets_of(ctx)
+        _hooks._state.registry.context_created(
+            ctx.underlying, site, False, internal=internal, max_sockets=limit
+        )
 
 
 def pyzmq_helper(ctx: Any, caller: FrameType | None) -> str | None:
@@ -388,6 +394,34 @@ def _record_thread_start(thread: Any) -> None:
         _hooks._state.internal_errors += 1
 
 
+@_guarded
+def _record_max_sockets(ctx: Any) -> None:
+    """``ctx.set(zmq.MAX_SOCKETS, n)`` (or ``ctx.max_sockets = n``), as libzmq took it."""
+    known = _hooks._state.registry.context(ctx.underlying)
+    entry = _hooks._context_entry(ctx)
+    limit = _hooks.max_sockets_of(ctx)
+    # A context seen here for the first time was adopted with the value just
+    # set: whether its first socket came before is not known.
+    if known is not None and entry is known and limit is not None:
+        _hooks._state.registry.max_sockets_set(entry, limit)
+
+
+@_guarded
+def _record_refusal(args: tuple[Any, ...], kwargs: dict[str, Any], stack: Any, error: Any) -> None:
+    """libzmq refused a socket (EMFILE): its context's MAX_SOCKETS or the fd limit."""
+    state = _hooks._state
+    ctx = args[0] if args else kwargs.get("context")
+    entry = _hooks._context_entry(ctx) if isinstance(ctx, zmq.Context) else None
+    if entry is None:
+        return
+    frames = state.frames
+    if stack is None:
+        stack = frames.capture(state.stack_depth, 2) if frames is not None else ()
+    site = Site(_time(), current_thread_ref(), stack, frames)
+    exhausted = _hooks.fds_exhausted()
+    state.registry.socket_refused(entry, site, int(error.errno), str(error.strerror), exhausted)
+
+
 # -- the wrappers ----------------------------------------------------------------
 
 
@@ -415,7 +449,12 @@ def _wrap_socket_init(original: F) -> F:
                 stack = frames.capture(state.stack_depth, 2)
             except Exception:
                 state.internal_errors += 1
-        original(self, *args, **kwargs)
+        try:
+            original(self, *args, **kwargs)
+        except zmq.ZMQError as error:
+            if error.errno == _EMFILE:  # "Too many open files": which limit, and who holds it
+                _record_refusal(args, kwargs, stack, error)
+            raise
         try:  # inline rather than @_guarded: socket creation is the busiest hook
             reg = state.registry
             if stack is not None and not reg.traffic:
@@ -536,6 +575,17 @@ def _wrap_set(original: F) -> F:
     return set  # type: ignore[return-value]
 
 
+def _wrap_context_set(original: F) -> F:
+    @functools.wraps(original)
+    def set(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        if (args[0] if args else kwargs.get("option")) == _MAX_SOCKETS:
+            _record_max_sockets(self)
+        return result
+
+    return set  # type: ignore[return-value]
+
+
 def _wrap_context_init(original: F) -> F:
     @functools.wraps(original)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -627,6 +677,7 @@ def lifecycle_patches() -> list[tuple[type, str, Callable[[Any], Any]]]:
         (sock, "set", _wrap_set),
         (sock, "setsockopt", _wrap_set),
         (ctx, "__init__", _wrap_context_init),
+        (ctx, "set", _wrap_context_set),
         (ctx, "term", _wrap_term),
         (ctx, "destroy", _wrap_term),
         (threading.Thread, "start", _wrap_thread_start),

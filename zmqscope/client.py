@@ -27,6 +27,7 @@ from zmqscope.model import (
     ContextRecord,
     Culprit,
     Event,
+    LimitWarning,
     ProcessInfo,
     ProcessStats,
     SchemaError,
@@ -56,6 +57,8 @@ class Hello:
     open_sockets: int
     term_blocked: bool
     stats: ProcessStats | None
+    # Limits near or reached (MAX_SOCKETS, file descriptors), without their sites.
+    limits: tuple[LimitWarning, ...] = ()
 
 
 class LiveSnapshot:
@@ -76,8 +79,11 @@ class LiveSnapshot:
 
     @property
     def report(self) -> Report:
+        """The report of a running process: open sockets are its inventory, not leaks."""
         if self._report is None:
-            self._report = build_report(self.snapshot)
+            stats = self.stats
+            fds, fd_limit = (stats.fds, stats.fd_limit) if stats else (None, None)
+            self._report = build_report(self.snapshot, live=True, fds=fds, fd_limit=fd_limit)
         return self._report
 
 
@@ -261,6 +267,7 @@ def _hello(data: Any, endpoint: str) -> Hello:
             open_sockets=int(data.get("open_sockets", 0)),
             term_blocked=bool(data.get("term_blocked", False)),
             stats=ProcessStats.from_dict(stats) if stats else None,
+            limits=tuple(LimitWarning.from_dict(w) for w in data.get("limits", ())),
         )
     except (SchemaError, AttributeError, TypeError, ValueError) as error:
         raise ClientError(f"{endpoint} sent a malformed hello ({error})") from None
@@ -292,6 +299,7 @@ class ReportClient:
             open_sockets=len(snapshot.open_sockets),
             term_blocked=bool(snapshot.culprits),
             stats=None,
+            limits=self._report.limit_warnings,
         )
 
     def snapshot(self) -> LiveSnapshot:

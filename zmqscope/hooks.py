@@ -11,6 +11,7 @@ watch) that put the wrappers on pyzmq's classes and take them off again.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import threading
@@ -106,7 +107,30 @@ def _context_entry(ctx: Any) -> ContextEntry | None:
     if entry is not None:
         return entry
     internal = _wrappers.pyzmq_helper(ctx, None)
-    return _state.registry.context_created(handle, None, True, internal)
+    return _state.registry.context_created(
+        handle, None, True, internal=internal, max_sockets=max_sockets_of(ctx)
+    )
+
+
+def fds_exhausted() -> bool | None:
+    """Whether this process has no file descriptor free now (None: cannot tell)."""
+    try:
+        os.close(os.dup(2))
+    except OSError as error:
+        return True if error.errno == errno.EMFILE else None
+    return False
+
+
+def max_sockets_of(ctx: Any) -> int | None:
+    """``ctx.get(zmq.MAX_SOCKETS)``, read by the application's own thread, or None.
+
+    Read where the application calls into pyzmq, never from zmqscope's
+    threads: a context may be terminated (and freed) at any moment.
+    """
+    try:
+        return int(ctx.get(zmq.MAX_SOCKETS))
+    except Exception:
+        return None
 
 
 def _looking_at(context_handle: int) -> bool:

@@ -50,11 +50,13 @@ from zmqscope.model import (
     SocketState,
     UsageWarning,
 )
+from zmqscope.model._records import refusal_limit
 
 MAX_CLOSED_RECORDS = 10_000
 MAX_TERMINATED_CONTEXTS = 256
 MAX_WARNINGS = 1_000
 MAX_REMOVALS = 20_000
+MAX_FAILURES_KEPT = 3  # refused socket() calls kept per context (all are counted)
 # Raw records waiting to be built: past this many, the oldest half is built
 # (closed ones that cannot keep term() waiting are dropped). Calls recorded
 # raw do not count; the journal's items of any kind have their own, looser
@@ -270,6 +272,7 @@ class Registry:
                         and not _may_block_term(rec, closing)
                     ):
                         rec[R_ENTRY] = _SKIPPED
+                        rec[R_CONTEXT].started = True
                         next(self._socket_ids)  # ids stay "s<created_total>"
                         self._created_total += 1
                         if skip is _ANY_CONTEXT:
@@ -347,21 +350,62 @@ class Registry:
     # -- contexts ---------------------------------------------------------
 
     def context_created(
-        self, handle: int, created: Site | None, adopted: bool, internal: str | None = None
+        self,
+        handle: int,
+        created: Site | None,
+        adopted: bool,
+        internal: str | None = None,
+        max_sockets: int | None = None,
     ) -> ContextEntry:
         """The entry for a context handle, made if new (shadows share one).
 
         ``internal``: the pyzmq helper that made the context for itself.
+        ``max_sockets`` is the context's MAX_SOCKETS as read by its creating
+        thread; a shadow's reading is not taken (it may be a value set too late).
         """
         with self._lock:
             self._drain()
             entry = self._live_contexts.get(handle)
             if entry is None:
                 context_id = f"c{next(self._context_ids)}"
-                entry = ContextEntry(context_id, handle, created, adopted, internal)
+                entry = ContextEntry(context_id, handle, created, adopted, internal, max_sockets)
                 self._live_contexts[handle] = entry
                 self._contexts[entry.id] = entry
             return entry
+
+    def max_sockets_set(self, entry: ContextEntry, value: int) -> None:
+        """``ctx.set(zmq.MAX_SOCKETS, value)``: in force only before the first socket."""
+        with self._lock:
+            self._drain()  # (a socket recorded raw may be its first)
+            if entry.started:
+                entry.max_sockets_ignored = value
+            else:
+                entry.max_sockets = value
+                entry.max_sockets_ignored = None
+
+    def socket_refused(
+        self,
+        entry: ContextEntry,
+        site: Site,
+        errno: int,
+        error: str,
+        fds_exhausted: bool | None,
+    ) -> None:
+        """libzmq refused a ``socket()`` of ``entry`` (EMFILE): keep the first few.
+
+        ``fds_exhausted``: whether the process had no descriptor left then
+        (None: not known).
+        """
+        with self._lock:
+            self._drain()
+            entry.failures_total += 1
+            if len(entry.failures) < MAX_FAILURES_KEPT:
+                context_id = entry.id
+                used = sum(1 for e in self._open.values() if e.context_id == context_id)
+                most = entry.max_sockets
+                limit = refusal_limit(used, most, fds_exhausted, entry.started)
+                entry.failures.append((site, errno, error, used, most, limit))
+                self._emit("socket-refused", context=context_id, detail=error, site=site)
 
     def context(self, handle: int) -> ContextEntry | None:
         return self._live_contexts.get(handle)
@@ -478,6 +522,8 @@ class Registry:
         entry = SocketEntry(
             socket_id, handle, context.id if context else None, type_name, created, adopted
         )
+        if context is not None:
+            context.started = True
         if traffic:
             entry.traffic = new_counters(created.thread[0] if created.thread else 0)
         if context is not None and context.internal is not None:

@@ -295,8 +295,12 @@ class FakeClient:
         term_blocked: bool = False,
         sockets: Iterable[SocketRecord] | None = None,
         threads: Sequence[ThreadInfo] | None = None,
+        max_sockets: int | None = None,
+        fds: int = 37,
     ) -> None:
         self.live = live
+        self.max_sockets = max_sockets  # c1's MAX_SOCKETS (None: not known)
+        self.fds = fds
         self.description = ENDPOINT if live else "/srv/reports/report.json"
         self.pid = pid
         self.traffic = traffic
@@ -360,7 +364,7 @@ class FakeClient:
             cpu_percent=12.5,
             rss=48_300_000,
             threads=len(self.thread_infos),
-            fds=37,
+            fds=self.fds,
             fd_limit=1024,
             peers=default_peers(),
         )
@@ -376,6 +380,7 @@ class FakeClient:
             created=call(MAIN, Frame(MAIN_FILE, 33, "main"), ago=3700),
             term_called=call(MAIN, TERM_CALLED, ago=12) if blocked else None,
             term_blocked_since=NOW - 12 if blocked else None,
+            max_sockets=self.max_sockets,
         )
         c2 = ContextRecord("c2", ContextState.OPEN, adopted=True)
         return Snapshot(

@@ -78,3 +78,8 @@ def test_picker_empty_state(snap_compare: Compare) -> None:
     """No instrumented process: how to start one, or open a saved report."""
     picker = RecordingScopeApp(discover=list, connect=lambda _: FakeClient(), clock=clock)
     assert snap_compare(picker, terminal_size=SIZE, run_before=settle)
+
+
+def test_header_near_a_limit(snap_compare: Compare) -> None:
+    """A third header line, in yellow: context c1 holds four of its five sockets."""
+    assert snap_compare(app(FakeClient(max_sockets=5)), terminal_size=SIZE, run_before=settle)

@@ -49,6 +49,7 @@ def _describe(entry: Discovered) -> dict[str, Any]:
         "endpoint": entry.endpoint,
         "open_sockets": None,
         "state": "unreachable",
+        "limits": [],
     }
     try:
         client = LiveClient(entry.endpoint, timeout=_HELLO_TIMEOUT)
@@ -62,12 +63,14 @@ def _describe(entry: Discovered) -> dict[str, Any]:
         client.close()
     row["open_sockets"] = hello.open_sockets
     row["state"] = "term blocked" if hello.term_blocked else "running"
+    row["limits"] = [warning.to_dict() for warning in hello.limits]
     return row
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=None, pad_edge=False)
     # On a narrow terminal (or a pipe: 80 columns) the endpoint and the
@@ -77,19 +80,29 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         table.add_column(column, no_wrap=True)
     for column in ("ENDPOINT", "COMMAND"):
         table.add_column(column, overflow="fold")
+    notes: list[Text] = []
     for row in rows:
         sockets = "?" if row["open_sockets"] is None else str(row["open_sockets"])
         state = row["state"]
         style = "bold red" if state == "term blocked" else ("dim" if state != "running" else "")
+        limits = row["limits"]
+        if limits:
+            reached = any(w["reached"] for w in limits)
+            state += ", limit reached" if reached else ", near a limit"
+            style = style or ("bold red" if reached else "bold yellow")
+            notes.extend(Text(f"{row['pid']}: {w['message']}", style=style) for w in limits)
         table.add_row(
-            str(row["pid"]),
-            _duration(row["uptime"]),
-            sockets,
-            f"[{style}]{state}[/]" if style else state,
-            row["endpoint"],
-            row["command"],
+            Text(str(row["pid"])),
+            Text(_duration(row["uptime"])),
+            Text(sockets),
+            Text(state, style=style),
+            Text(row["endpoint"]),
+            Text(row["command"]),
         )
-    Console(highlight=False).print(table)
+    console = Console(highlight=False)
+    console.print(table)
+    for note in notes:  # one line each, whole: what to grep for
+        console.print(note, soft_wrap=True)
 
 
 def _duration(seconds: float) -> str:

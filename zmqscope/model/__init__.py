@@ -17,6 +17,7 @@ from zmqscope.model._base import (
     SocketState,
 )
 from zmqscope.model._diagnosis import Culprit, Leak, UsageWarning
+from zmqscope.model._limits import LimitWarning, SiteCount, check_limits, snapshot_limits
 from zmqscope.model._live import Event, Peer, ProcessStats, ThreadInfo
 from zmqscope.model._records import (
     ORIGIN_LIBRARY,
@@ -28,6 +29,7 @@ from zmqscope.model._records import (
     Endpoint,
     Frame,
     ProcessInfo,
+    SocketFailure,
     SocketRecord,
     ThreadRef,
     Traffic,
@@ -53,18 +55,23 @@ __all__ = [
     "Frame",
     "Leak",
     "LeakKind",
+    "LimitWarning",
     "Peer",
     "ProcessInfo",
     "ProcessStats",
     "SchemaError",
+    "SiteCount",
     "Snapshot",
+    "SocketFailure",
     "SocketRecord",
     "SocketState",
     "ThreadInfo",
     "ThreadRef",
     "Traffic",
     "UsageWarning",
+    "check_limits",
     "first_user_frame",
     "frames_from_list",
     "frames_to_list",
+    "snapshot_limits",
 ]

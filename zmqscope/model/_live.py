@@ -115,7 +115,8 @@ class Event:
     """One entry of the registry's bounded event log.
 
     ``kind`` is one of created, bound, connected, unbound, disconnected,
-    closed, collected, warning, term-blocked, term-done.
+    closed, collected, warning, term-blocked, term-done, socket-refused
+    (libzmq refused a ``socket()``: EMFILE).
     """
 
     seq: int

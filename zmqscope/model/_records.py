@@ -366,10 +366,82 @@ class SocketRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class SocketFailure:
+    """A ``socket()`` of a context that libzmq refused (EMFILE: "Too many open files").
+
+    libzmq reports both of its limits with the same error: ``limit`` says
+    which one it was, ``"max-sockets"`` or ``"fds"`` (see
+    :func:`refusal_limit`), from ``open_sockets`` (the sockets of the context
+    zmqscope knew to be open then), ``max_sockets`` (its limit then) and
+    whether a file descriptor was free then.
+    """
+
+    site: CallSite
+    errno: int
+    error: str
+    open_sockets: int
+    max_sockets: int | None = None
+    limit: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.site.to_dict(),
+            "errno": self.errno,
+            "error": self.error,
+            "open_sockets": self.open_sockets,
+            "max_sockets": self.max_sockets,
+            "limit": self.limit,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SocketFailure:
+        open_sockets = _require(data, "open_sockets", int)
+        max_sockets = _optional(data, "max_sockets", int)
+        limit = _optional(data, "limit", str) or refusal_limit(open_sockets, max_sockets)
+        return cls(
+            site=CallSite.from_dict(data),
+            errno=_require(data, "errno", int),
+            error=str(data.get("error", "")),
+            open_sockets=open_sockets,
+            max_sockets=max_sockets,
+            limit=limit,
+        )
+
+
+LIMIT_MAX_SOCKETS = "max-sockets"
+LIMIT_FDS = "fds"
+
+
+def refusal_limit(
+    open_sockets: int,
+    max_sockets: int | None,
+    fds_exhausted: bool | None = None,
+    started: bool = True,
+) -> str:
+    """Which limit refused a ``socket()``: ``"max-sockets"`` or ``"fds"``.
+
+    A context holding MAX_SOCKETS open sockets is full. It is also full when
+    a descriptor was still free and the context had made sockets before
+    (another socket needs one, its mailbox): closed sockets keep their slot
+    until libzmq's reaper lets go of them. A context's first socket needs five.
+    """
+    if max_sockets is None:
+        return LIMIT_FDS
+    if open_sockets >= max_sockets or (fds_exhausted is False and started):
+        return LIMIT_MAX_SOCKETS
+    return LIMIT_FDS
+
+
+@dataclass(frozen=True, slots=True)
 class ContextRecord:
     """One libzmq context (shadow contexts collapse onto one).
 
     ``internal``: the pyzmq helper that made it for itself, as on sockets.
+    ``max_sockets`` is the MAX_SOCKETS libzmq enforces for it (None when not
+    known); ``max_sockets_ignored`` a value the application set after the
+    context's first socket, which libzmq ignores. ``socket_failures`` keeps
+    the first few ``socket()`` calls libzmq refused, ``failures_total`` counts
+    them all.
     """
 
     id: str
@@ -380,6 +452,10 @@ class ContextRecord:
     terminated_at: float | None = None
     adopted: bool = False
     internal: str | None = None
+    max_sockets: int | None = None
+    max_sockets_ignored: int | None = None
+    socket_failures: tuple[SocketFailure, ...] = ()
+    failures_total: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -391,6 +467,10 @@ class ContextRecord:
             "terminated_at": self.terminated_at,
             "adopted": self.adopted,
             "internal": self.internal,
+            "max_sockets": self.max_sockets,
+            "max_sockets_ignored": self.max_sockets_ignored,
+            "socket_failures": [f.to_dict() for f in self.socket_failures],
+            "failures_total": self.failures_total,
         }
 
     @classmethod
@@ -399,6 +479,7 @@ class ContextRecord:
             state = ContextState(_require(data, "state", str))
         except ValueError:
             raise SchemaError("unknown context state") from None
+        failures = tuple(SocketFailure.from_dict(f) for f in _list(data, "socket_failures"))
         return cls(
             id=_require(data, "id", str),
             state=state,
@@ -408,6 +489,10 @@ class ContextRecord:
             terminated_at=_optional(data, "terminated_at", (int, float)),
             adopted=bool(data.get("adopted", False)),
             internal=_optional(data, "internal", str),
+            max_sockets=_optional(data, "max_sockets", int),
+            max_sockets_ignored=_optional(data, "max_sockets_ignored", int),
+            socket_failures=failures,
+            failures_total=max(_optional(data, "failures_total", int) or 0, len(failures)),
         )
 
 

@@ -9,6 +9,7 @@ say that once, for every view.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import PurePath
 
 from zmqscope.model._records import (
@@ -41,6 +42,16 @@ _RUNNERS = frozenset(
         "concurrent",
     }
 )
+# C0 and C1 control characters, DEL included: a name or path holding them
+# could move the cursor, recolour a terminal or break a table row.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """``text`` with its control characters shown as escapes (``\\n``, ``\\x1b``)."""
+    if not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def display_path(file: str, cwd: str | None = None) -> str:

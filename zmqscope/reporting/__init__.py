@@ -8,6 +8,7 @@ itself as JSON (``zmqscope.report/1``), Markdown and, through rich, text.
 from __future__ import annotations
 
 from zmqscope.reporting._analysis import build_report
+from zmqscope.reporting._limits import fd_usage
 from zmqscope.reporting._markdown import render_markdown
 from zmqscope.reporting._report import Report
 from zmqscope.reporting._text import render_exit, render_text
@@ -16,6 +17,7 @@ from zmqscope.reporting._text_culprits import render_blocked
 __all__ = [
     "Report",
     "build_report",
+    "fd_usage",
     "render_blocked",
     "render_exit",
     "render_markdown",

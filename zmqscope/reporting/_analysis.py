@@ -27,6 +27,10 @@ def build_report(
     *,
     culprits: Sequence[Culprit] | None = None,
     generated_at: float | None = None,
+    live: bool = False,
+    at_exit: bool = False,
+    fds: int | None = None,
+    fd_limit: int | None = None,
 ) -> Report:
     """Analyse ``snapshot`` for leaks, in socket order, and wrap it in a :class:`Report`.
 
@@ -35,28 +39,54 @@ def build_report(
 
     ``generated_at`` defaults to the snapshot's own time: the report describes
     the sockets as they were then, not when it happened to be rendered.
+
+    ``live``: the process is still running, so an open socket is in use, not
+    leaked (the report's inventory), unless a ``term()`` of its context waits
+    for it. Otherwise (at exit, after a test) every open socket is a leak.
+    ``at_exit`` marks the report a process makes as it exits; ``fds`` and
+    ``fd_limit`` are its open file descriptors and their soft limit.
     """
     leaks = tuple(
-        leak for record in snapshot.sockets if (leak := find_leak(snapshot, record)) is not None
+        leak
+        for record in snapshot.sockets
+        if (leak := find_leak(snapshot, record, live=live)) is not None
     )
     when = snapshot.taken_at if generated_at is None else generated_at
     blocking = snapshot.culprits if culprits is None else tuple(culprits)
-    return Report(snapshot=snapshot, leaks=leaks, culprits=blocking, generated_at=when)
+    return Report(
+        snapshot=snapshot,
+        leaks=leaks,
+        culprits=blocking,
+        generated_at=when,
+        at_exit=at_exit,
+        fds=fds,
+        fd_limit=fd_limit,
+    )
 
 
-def find_leak(snapshot: Snapshot, record: SocketRecord) -> Leak | None:
+def find_leak(snapshot: Snapshot, record: SocketRecord, *, live: bool = False) -> Leak | None:
     """The leak ``record`` represents in ``snapshot``, or None if it was cleaned up.
 
-    A socket pyzmq made for itself (``record.internal``, e.g. the zero-copy
-    tracker's) is never a leak: the application cannot close it, and pyzmq
-    closes it at exit.
+    With ``live``, an open socket is a leak only while a ``term()`` of its
+    context waits for it. A socket pyzmq made for itself (``record.internal``,
+    e.g. the zero-copy tracker's) is never a leak: the application cannot
+    close it, and pyzmq closes it at exit.
     """
     if record.internal is not None:
         return None
     subject = _describe(record)
     if record.state is SocketState.OPEN:
-        message = f"{subject} was never closed{_endpoint_note(record)}"
-        return Leak(record.id, LeakKind.OPEN_AT_EXIT, message)
+        if not live:
+            message = f"{subject} was never closed{_endpoint_note(record)}"
+            return Leak(record.id, LeakKind.OPEN_AT_EXIT, message)
+        context = snapshot.context(record.context)
+        if context is None or context.state is not ContextState.TERMINATING:
+            return None
+        message = (
+            f"{subject} is still open{_endpoint_note(record)}; term() of context"
+            f" {context.id} waits until it is closed"
+        )
+        return Leak(record.id, LeakKind.BLOCKS_TERM, message)
     if record.state is SocketState.COLLECTED:
         message = f"{subject} was garbage-collected without close()"
         return Leak(record.id, LeakKind.COLLECTED_UNCLOSED, message)

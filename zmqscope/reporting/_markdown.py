@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -23,24 +22,35 @@ from zmqscope.reporting._format import (
     owner_label,
     thread_label,
 )
+from zmqscope.reporting._groups import EXAMPLE_IDS, LeakGroup, group_leaks
+from zmqscope.reporting._inventory import inventory_markdown
+from zmqscope.reporting._limits import limits_markdown
+from zmqscope.reporting._markup import longest_backtick_run, md_cell, md_code, md_text
 
 if TYPE_CHECKING:
-    from zmqscope.model import Culprit, Leak, UsageWarning
+    from zmqscope.model import Culprit, UsageWarning
     from zmqscope.reporting._report import Report
 
-# Every ASCII punctuation character may be backslash-escaped in CommonMark;
-# these are the ones that could start emphasis, links, HTML or code.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>~&#!])")
+# The escaping helpers (zmqscope.reporting._markup), by the names this module
+# and the pytest plugin's Markdown use.
+_text = md_text
+_code = md_code
+_cell = md_cell
+_longest_backtick_run = longest_backtick_run
 
 
 def render_markdown(report: Report) -> str:
-    """A heading, the summary, leaks with their call chains, thread-sharing warnings, culprits."""
+    """A heading, the summary, limit warnings, open sockets (a running process), leaks
+    (grouped by creation site) with their call chains, thread-sharing warnings, culprits."""
     lines = ["## zmqscope report", "", _process_line(report), ""]
     lines += [f"**{_text(report.summary_line())}**", ""]
+    lines += limits_markdown(report)
+    lines += inventory_markdown(report)
     if report.leaks:
-        lines += _leak_table(report)
-        for leak in report.leaks:
-            lines += _leak_details(report, leak)
+        groups = group_leaks(report)
+        lines += _leak_table(report, groups)
+        for group in groups:
+            lines += _leak_details(report, group)
     if report.warnings:
         lines += ["### Thread-sharing warnings", ""]
         lines += _warning_table(report.warnings)
@@ -63,15 +73,23 @@ def _process_line(report: Report) -> str:
     )
 
 
-def _leak_table(report: Report) -> list[str]:
+def _leak_table(report: Report, groups: Sequence[LeakGroup]) -> list[str]:
+    """A row per leak, or per group of leaks from one line (the count, a few ids)."""
     rows = [
         "| Socket | Type | Kind | Created at | Thread | Endpoints |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for leak in report.leaks:
-        record = report.snapshot.socket(leak.socket)
-        type_name, created, thread, endpoints = _record_cells(record)
-        cells = [_code(leak.socket), type_name, leak.kind.value, created, thread, endpoints]
+    for group in groups:
+        leak = group.first
+        type_name, created, thread, endpoints = _record_cells(group.record)
+        sockets = _code(leak.socket)
+        if len(group) > 1:
+            ids = [_code(g.socket) for g in group.leaks[:EXAMPLE_IDS]]
+            sockets = f"{len(group)} sockets: {', '.join(ids)}"
+            sockets += " …" if len(group) > EXAMPLE_IDS else ""
+            if group.record is not None and group.record.endpoints:
+                endpoints = f"{endpoints} (of {_code(leak.socket)})"
+        cells = [sockets, type_name, leak.kind.value, created, thread, endpoints]
         rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return [*rows, ""]
 
@@ -101,9 +119,10 @@ def _site_cell(site: CallSite) -> str | None:
     return f"{cell} ({_text(note)})" if note else cell
 
 
-def _leak_details(report: Report, leak: Leak) -> list[str]:
+def _leak_details(report: Report, group: LeakGroup) -> list[str]:
     """The call chain of a leak: as shown (runners' frames left out), and the thread's start."""
-    record = report.snapshot.socket(leak.socket)
+    leak = group.first
+    record = group.record
     blocks: list[tuple[str, Sequence[Frame]]] = []
     if record is not None:
         blocks.append(("created", shown_stack(record.created)))
@@ -112,7 +131,10 @@ def _leak_details(report: Report, leak: Leak) -> list[str]:
             blocks.append((f"{thread.name} started", shown_stack(thread.started)))
         if record.closed is not None and record.closed.stack:
             blocks.append(("closed", shown_stack(record.closed)))
-    return _details(f"{leak.socket} ({leak.kind.value}): {leak.message}", blocks)
+    subject = leak.socket
+    if len(group) > 1:
+        subject = f"{group.ids()} ({len(group)} sockets, the first shown)"
+    return _details(f"{subject} ({leak.kind.value}): {leak.message}", blocks)
 
 
 def _details(summary: str, blocks: Sequence[tuple[str, Sequence[Frame]]]) -> list[str]:
@@ -164,26 +186,3 @@ def _warning_table(warnings: Sequence[UsageWarning]) -> list[str]:
         cells.append(_text(warning.message))
         rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return [*rows, ""]
-
-
-def _text(value: str) -> str:
-    """Plain text that Markdown must not read as markup."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", value)
-
-
-def _code(value: str) -> str:
-    """An inline code span, safe even when ``value`` holds backticks."""
-    longest = _longest_backtick_run(value)
-    if not longest:
-        return f"`{value}`"
-    ticks = "`" * (longest + 1)
-    return f"{ticks} {value} {ticks}"
-
-
-def _longest_backtick_run(text: str) -> int:
-    return max((len(run) for run in re.findall(r"`+", text)), default=0)
-
-
-def _cell(value: str) -> str:
-    """A table cell: GFM splits cells on ``|`` even inside code spans."""
-    return value.replace("|", r"\|").replace("\n", " ")

@@ -6,7 +6,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -16,14 +16,17 @@ from zmqscope.model import (
     Culprit,
     Leak,
     LeakKind,
+    LimitWarning,
     ProcessInfo,
     SchemaError,
     Snapshot,
     SocketRecord,
     SocketState,
     UsageWarning,
+    snapshot_limits,
 )
 from zmqscope.reporting._format import plural
+from zmqscope.reporting._groups import group_by_site
 from zmqscope.reporting._markdown import render_markdown
 from zmqscope.reporting._text import render_text
 
@@ -50,6 +53,13 @@ class Report:
     # Made as the process exits (``zmqscope run``, ZMQSCOPE=1), or of a
     # process still running: open sockets are "open at exit" or "still open".
     at_exit: bool = False
+    # The process's open file descriptors and their soft limit when the
+    # report was made (None: not known), for the limit warnings.
+    fds: int | None = None
+    fd_limit: int | None = None
+    _limits: tuple[LimitWarning, ...] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def has_leaks(self) -> bool:
@@ -68,13 +78,43 @@ class Report:
         # 2 open at exit" would be nonsense.
         return max(self.snapshot.created_total, len(self.snapshot.sockets))
 
+    @property
+    def inventory(self) -> tuple[SocketRecord, ...]:
+        """Open sockets that are not leaks: what a running process is using.
+
+        Empty at exit (every open socket is a leak then); a report of a
+        running process (:func:`build_report` with ``live=True``) has its
+        open sockets here, and only what really leaked in :attr:`leaks`.
+        """
+        leaked = {leak.socket for leak in self.leaks}
+        return tuple(
+            s for s in self.snapshot.sockets if s.state is SocketState.OPEN and s.id not in leaked
+        )
+
+    @property
+    def limit_warnings(self) -> tuple[LimitWarning, ...]:
+        """Contexts near libzmq's MAX_SOCKETS, file descriptors near their limit."""
+        if self._limits is None:
+            snapshot = self.snapshot
+            found = snapshot_limits(snapshot.contexts, snapshot.sockets, self.fds, self.fd_limit)
+            object.__setattr__(self, "_limits", found)
+            return found
+        return self._limits
+
     def summary_line(self) -> str:
         """One line for stderr: ``zmqscope: 5 sockets created, no leaks``.
 
-        Thread-sharing warnings and the culprits of a hung ``term()`` follow,
-        after semicolons, when there are any.
+        A running process's open sockets are counted before the leaks
+        (``17 open, no leaks``). Limit warnings, thread-sharing warnings and
+        the culprits of a hung ``term()`` follow, after semicolons.
         """
-        line = f"zmqscope: {plural(self.sockets_total, 'socket')} created, {self._leak_summary()}"
+        line = f"zmqscope: {plural(self.sockets_total, 'socket')} created, "
+        inventory = self.inventory
+        if inventory:
+            line += f"{len(inventory)} open, "
+        line += self._leak_summary()
+        if self.limit_warnings:
+            line += f"; {plural(len(self.limit_warnings), 'limit warning')}"
         if self.warnings:
             line += f"; {plural(len(self.warnings), 'thread-sharing warning')}"
         if self.culprits:
@@ -111,6 +151,12 @@ class Report:
             "warnings": [w.to_dict() for w in snapshot.warnings],
             "at_exit": self.at_exit,
             "summary": self._summary(),
+            "inventory": [group.to_dict() for group in group_by_site(self.inventory)],
+            "limits": {
+                "fds": self.fds,
+                "fd_limit": self.fd_limit,
+                "warnings": [w.to_dict() for w in self.limit_warnings],
+            },
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -145,12 +191,15 @@ class Report:
         at_exit = data.get("at_exit", True)  # (absent before 0.1: written at exit)
         if not isinstance(at_exit, bool):
             raise SchemaError("invalid zmqscope report: 'at_exit' is not true or false")
+        fds, fd_limit = _parse_limits(data.get("limits"))
         return cls(
             snapshot=snapshot,
             leaks=_parse_list(data, "leaks", Leak.from_dict),
             culprits=culprits,
             generated_at=generated_at,
             at_exit=at_exit,
+            fds=fds,
+            fd_limit=fd_limit,
         )
 
     @classmethod
@@ -181,6 +230,8 @@ class Report:
             "collected": states[SocketState.COLLECTED],
             "leaks": len(self.leaks),
             "dropped": self.snapshot.dropped,
+            # Open sockets of a running process that are not leaks.
+            "inventory": len(self.inventory),
         }
 
 
@@ -247,3 +298,18 @@ def _parse_summary(summary: Any, socket_count: int) -> tuple[int, int]:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise SchemaError(f"invalid zmqscope report: summary.{name} is not a count")
     return total, dropped
+
+
+def _parse_limits(limits: Any) -> tuple[int | None, int | None]:
+    """``(fds, fd_limit)``; the warnings are worked out again from the records."""
+    if limits is None:
+        return None, None
+    if not isinstance(limits, dict):
+        raise SchemaError("invalid zmqscope report: limits is not an object")
+    values = []
+    for name in ("fds", "fd_limit"):
+        value = limits.get(name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise SchemaError(f"invalid zmqscope report: limits.{name} is not a count")
+        values.append(value)
+    return values[0], values[1]

@@ -19,7 +19,11 @@ from zmqscope.reporting._format import (
     thread_label,
     thread_text,
 )
+from zmqscope.reporting._groups import group_leaks
+from zmqscope.reporting._inventory import inventory_text
+from zmqscope.reporting._limits import limits_text
 from zmqscope.reporting._text_culprits import culprit_panel
+from zmqscope.reporting._text_groups import group_panel
 from zmqscope.reporting._text_parts import (
     Unfolded,
     add_callers,
@@ -41,13 +45,18 @@ _KIND_STYLE = {
 
 
 def render_text(report: Report) -> Group:
-    """Summary, one panel per leak, thread-sharing warnings, then a hung ``term()``'s culprits."""
+    """Summary, limit warnings, open sockets (a running process), a panel per leak (or
+    per group of leaks from one line), thread-sharing warnings, a hung ``term()``'s culprits."""
     style = "bold" if _needs_attention(report) else "bold green"
     parts: list[RenderableType] = [_summary(report, style)]
     if report.snapshot.dropped:
         forgotten = plural(report.snapshot.dropped, "closed socket")
         parts.append(Text(f"({forgotten} forgotten to keep the registry bounded)", style="dim"))
-    parts.extend(Unfolded(_leak_panel(report, leak)) for leak in report.leaks)
+    parts.extend(limits_text(report))
+    inventory = inventory_text(report)
+    if inventory is not None:
+        parts.append(inventory)
+    parts.extend(Unfolded(panel) for panel in _leak_panels(report))
     if report.warnings:
         parts.append(Text("Thread-sharing warnings:", style="bold yellow"))
         parts.extend(Unfolded(_warning_panel(report, warning)) for warning in report.warnings)
@@ -70,7 +79,19 @@ def _summary(report: Report, style: str) -> Text:
 
 
 def _needs_attention(report: Report) -> bool:
-    return bool(report.leaks or report.warnings or report.culprits)
+    return bool(report.leaks or report.warnings or report.culprits or report.limit_warnings)
+
+
+def _leak_panels(report: Report) -> list[Panel]:
+    """A panel per leak; one per group of leaks from one line (see ``_groups``)."""
+    panels = []
+    for group in group_leaks(report):
+        if len(group) == 1:
+            panels.append(_leak_panel(report, group.first))
+            continue
+        details = _socket_details(report, group.record) if group.record else None
+        panels.append(group_panel(group, details, _KIND_STYLE.get(group.kind, "red")))
+    return panels
 
 
 def _leak_panel(report: Report, leak: Leak) -> Panel:

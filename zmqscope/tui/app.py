@@ -30,7 +30,7 @@ from zmqscope.client import (
     LiveSnapshot,
     process_exited,
 )
-from zmqscope.model import Event, Snapshot, ThreadInfo
+from zmqscope.model import Event, LimitWarning, Snapshot, ThreadInfo, snapshot_limits
 from zmqscope.tui._rows import Rows, make_rows
 from zmqscope.tui.detail import SocketDetailScreen
 from zmqscope.tui.header import ProcessHeader
@@ -53,6 +53,7 @@ class Fetched:
     events: tuple[Event, ...]
     cursor: int
     rows: Rows
+    limits: tuple[LimitWarning, ...]
 
 
 class ScopeApp(App[None]):
@@ -206,7 +207,7 @@ class ScopeApp(App[None]):
         # The table's text is formatted here, off the UI thread.
         rows = make_rows(snapshot.snapshot, self.clock(), self._rows)
         self.table.prepare(rows)
-        return Fetched(hello, snapshot, threads, events, cursor, rows)
+        return Fetched(hello, snapshot, threads, events, cursor, rows, _limits(snapshot))
 
     def _apply(self, fetched: Fetched) -> None:
         if self._views_gone:
@@ -220,6 +221,7 @@ class ScopeApp(App[None]):
         self._cursor = fetched.cursor
         self._rows = fetched.rows
         header.stats = fetched.snapshot.stats
+        header.limits = fetched.limits
         if self.client is not None and self.client.live and header.connection != "paused":
             header.connection = "live"
         self.table.show(fetched.rows)
@@ -405,3 +407,13 @@ class ScopeApp(App[None]):
     @on(ShutdownBanner.Clicked)
     def banner_clicked(self) -> None:
         self.action_view("shutdown")
+
+
+def _limits(fetched: LiveSnapshot) -> tuple[LimitWarning, ...]:
+    """The limits near or reached: from the records and the vital signs (a saved
+    report: the file descriptors it recorded)."""
+    stats = fetched.stats
+    if stats is None:
+        return fetched.report.limit_warnings
+    snapshot = fetched.snapshot
+    return snapshot_limits(snapshot.contexts, snapshot.sockets, stats.fds, stats.fd_limit)

@@ -9,13 +9,17 @@ from rich.text import Text
 from textual.widgets import Static
 
 from zmqscope.client import Hello
-from zmqscope.model import ProcessStats
+from zmqscope.model import LimitWarning, ProcessStats
 from zmqscope.model._text import byte_size, display_path
 from zmqscope.tui import _format
 
 
 class ProcessHeader(Static):
-    """Two lines: pid and command; vital signs, connection state and refresh interval."""
+    """Two lines: pid and command; vital signs, connection state and refresh interval.
+
+    A third, in red (reached) or yellow (near), when a context nears libzmq's
+    MAX_SOCKETS or the process its file-descriptor limit.
+    """
 
     DEFAULT_CSS = """
     ProcessHeader {
@@ -33,9 +37,16 @@ class ProcessHeader(Static):
         self.stats: ProcessStats | None = None
         self.connection = "connecting"
         self.interval = 1.0
+        # Limits near or reached (MAX_SOCKETS, file descriptors): a third line.
+        self.limits: tuple[LimitWarning, ...] = ()
 
     def show(self, now: float) -> None:
-        self.update(self.describe(now), layout=False)  # two lines, always
+        height = 3 if self.limits else 2
+        grown = self.styles.height is None or self.styles.height.value != height
+        if grown:
+            self.styles.height = height
+        # Two lines (three with a limit warning): the layout changes only with the height.
+        self.update(self.describe(now), layout=grown)
 
     def describe(self, now: float) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -57,7 +68,17 @@ class ProcessHeader(Static):
             text.append_text(self._fds(stats))
             text.append(f"  threads {stats.threads}  ")
         text.append_text(self._connection())
+        if self.limits:
+            text.append("\n")
+            text.append_text(self._limits())
         return text
+
+    def _limits(self) -> Text:
+        """``limit reached: c1: 20/20 sockets (MAX_SOCKETS), most from app.py:7 ...``."""
+        reached = any(w.reached for w in self.limits)
+        label = "limit reached: " if reached else "near a limit: "
+        style = "bold red" if reached else "bold yellow"
+        return Text(label + "; ".join(w.brief() for w in self.limits), style=style)
 
     @staticmethod
     def _fds(stats: ProcessStats) -> Text:

@@ -1,0 +1,101 @@
+"""Sockets that came from one line, taken together.
+
+An application that leaks a socket per request leaks thousands from one
+line; a report with one panel each is unreadable (1,023 sockets made 9,220
+lines). Leaks are grouped by kind, creation site, type and creating thread,
+and a live process's open sockets (its inventory) by creation site. The JSON
+still lists every socket: grouping is how the text and Markdown show them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from zmqscope.model import Frame, Leak, LeakKind, SocketRecord
+
+if TYPE_CHECKING:
+    from zmqscope.reporting._report import Report
+
+# Ids named where a group stands for many sockets (the JSON has them all).
+EXAMPLE_IDS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class LeakGroup:
+    """Leaks of one kind, from one creation site, of one type, made by one thread."""
+
+    leaks: tuple[Leak, ...]
+    record: SocketRecord | None  # the first leak's socket
+
+    @property
+    def first(self) -> Leak:
+        return self.leaks[0]
+
+    @property
+    def kind(self) -> LeakKind:
+        return self.first.kind
+
+    def __len__(self) -> int:
+        return len(self.leaks)
+
+    def ids(self, shown: int = EXAMPLE_IDS) -> str:
+        """``s1, s2, s3, s4, s5 and 995 more``."""
+        return some_ids([leak.socket for leak in self.leaks], shown)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteGroup:
+    """Open sockets made at one creation site (``site`` None: unknown), oldest first."""
+
+    site: Frame | None
+    sockets: tuple[SocketRecord, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "site": self.site.to_dict() if self.site else None,
+            "sockets": [s.id for s in self.sockets],
+        }
+
+
+def group_leaks(report: Report) -> list[LeakGroup]:
+    """The report's leaks, grouped; groups in the order of their first leak."""
+    snapshot = report.snapshot
+    groups: dict[object, list[Leak]] = {}
+    records: dict[object, SocketRecord | None] = {}
+    for leak in report.leaks:
+        record = snapshot.socket(leak.socket)
+        key: object = leak.socket if record is None else _leak_key(leak, record)
+        if key not in groups:
+            groups[key] = []
+            records[key] = record
+        groups[key].append(leak)
+    return [LeakGroup(tuple(leaks), records[key]) for key, leaks in groups.items()]
+
+
+def _leak_key(leak: Leak, record: SocketRecord) -> tuple[object, ...]:
+    thread = record.created.thread
+    return (
+        leak.kind,
+        record.type,
+        record.created.site,
+        record.adopted,
+        thread.name if thread else None,
+    )
+
+
+def group_by_site(sockets: Sequence[SocketRecord]) -> list[SiteGroup]:
+    """``sockets`` by creation site, the site with the most first (then the oldest)."""
+    groups: dict[Frame | None, list[SocketRecord]] = {}
+    for record in sockets:
+        groups.setdefault(record.created.site, []).append(record)
+    ordered = sorted(groups.items(), key=lambda item: -len(item[1]))  # stable: oldest first
+    return [SiteGroup(site, tuple(records)) for site, records in ordered]
+
+
+def some_ids(ids: Sequence[str], shown: int = EXAMPLE_IDS) -> str:
+    """The first ``shown`` ids, and how many more there are."""
+    named = ", ".join(ids[:shown])
+    hidden = len(ids) - shown
+    return f"{named} and {hidden} more" if hidden > 0 else named
