@@ -18,6 +18,10 @@ from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any
 
+# Who is calling lives in _threads (greenlets included); imported from here too.
+from zmqscope._threads import current_thread_ref as current_thread_ref
+from zmqscope._threads import thread_alive as thread_alive
+
 # (file, line, function): turned into model.Frame only when a snapshot is made.
 RawFrame = tuple[str, int, str]
 # What a walk records: code object, instruction offset, code object, offset, ...
@@ -258,22 +262,3 @@ def _walker(depth: int) -> Callable[[FrameType], RawStack | None]:
     walk: Callable[[FrameType], RawStack | None] = namespace["walk"]
     _WALKS[depth] = walk
     return walk
-
-
-# threading's own table of running threads: reading it (and the thread's
-# name) directly saves three Python calls on every socket's creation and close.
-_ACTIVE: dict[int, threading.Thread] | None = getattr(threading, "_active", None)
-
-
-def current_thread_ref(
-    _ident: Callable[[], int] = threading.get_ident,
-    _current: Callable[[], threading.Thread] = threading.current_thread,
-) -> tuple[int, str]:
-    """(ident, name) of the calling thread."""
-    ident = _ident()
-    thread = _ACTIVE.get(ident) if _ACTIVE is not None else None
-    return (ident, (thread or _current()).name)
-
-
-def thread_alive(ident: int) -> bool:
-    return any(thread.ident == ident for thread in threading.enumerate())
