@@ -178,13 +178,14 @@ def _report_at_exit() -> None:
     if not (_exit_report and _armed):
         return
     try:
-        from zmqscope import _stderr
-        from zmqscope._api import exit_report
+        from zmqscope import _api, _stderr
 
-        report = exit_report()
-        if not report.snapshot.contexts and not report.snapshot.sockets:
-            return
+        seen = _api.snapshot()
+        if not seen.contexts and not seen.sockets:
+            return  # imported zmq, never used it: no report, nor rich to import for one
         from zmqscope.reporting import render_exit
+
+        report = _api.exit_report()
 
         _stderr.console().print(render_exit(report), crop=False)
         pid = str(os.getpid())

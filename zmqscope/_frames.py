@@ -41,19 +41,29 @@ def is_zmqscope_file(path: str) -> bool:
 
 def _plumbing_prefixes() -> tuple[str, ...]:
     """Folders and files whose frames are never the application's call site."""
-    import asyncio
-    import runpy
-
     import zmq
 
     prefixes = [_PACKAGE_DIR, os.path.dirname(os.path.abspath(zmq.__file__)) + os.sep]
-    asyncio_dir = os.path.dirname(os.path.abspath(asyncio.__file__)) + os.sep
-    prefixes.append(asyncio_dir)
-    for module in (threading, runpy):
-        path = module.__file__
+    # Found, not imported: an application that uses neither does not pay for
+    # them (asyncio alone is ~50 ms of start-up).
+    asyncio_init = _module_file("asyncio")
+    if asyncio_init:
+        prefixes.append(os.path.dirname(asyncio_init) + os.sep)
+    for path in (threading.__file__, _module_file("runpy")):
         if path:
             prefixes.append(os.path.abspath(path))
     return tuple(prefixes)
+
+
+def _module_file(name: str) -> str | None:
+    """Where the module ``name`` is (or would be) loaded from, without importing it."""
+    module = sys.modules.get(name)
+    if module is not None:
+        return getattr(module, "__file__", None)
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    return os.path.abspath(spec.origin) if spec is not None and spec.origin else None
 
 
 # Distinct (code, offset) call sites are few in any program; this only guards
