@@ -118,6 +118,9 @@ def test_the_server_starts_with_the_first_context(tmp_path: Path) -> None:
             child.wait_for("imported")
             pid = child.process.pid
             assert not (runtime / f"{pid}.json").exists()  # zmq imported, no context yet
+            early = zmqscope_cli("report", str(pid), cwd=tmp_path, env=env)
+            assert early.returncode == 2, describe(early)
+            assert "has made no ZeroMQ context yet" in early.stderr, describe(early)
             (tmp_path / "make").touch()
             child.wait_for("ready")
             assert read_discovery(runtime, pid)["argv"] == [str(app)]
