@@ -27,6 +27,7 @@ from tests.integration.conftest import (
 )
 from tests.integration.hanging import running
 from tests.integration.serving import read_discovery, runtime_env, short_folder
+from zmqscope.client import LiveClient
 
 
 def installed(library: str) -> bool:
@@ -110,7 +111,7 @@ def serve_clients():
     pull = ctx.socket(zmq.PULL)  # greenlet-made
     pull.bind("tcp://127.0.0.1:*")
     while not os.path.exists("stop"):
-        gevent.sleep(0.02)
+        gevent.sleep(0.02)  # serve-waits
     pull.close()
 
 ticks = 0
@@ -160,7 +161,20 @@ def test_live_gevent_app_answers_ls_and_report_and_keeps_running(tmp_path: Path)
         assert shown.returncode == 0, describe(shown)
         (pull,) = json.loads(shown.stdout)["sockets"]
         assert pull["created"]["stack"][0]["line"] == line_of(app_main, "greenlet-made")
-        assert re.fullmatch(r"Greenlet-\d+ \(serve_clients\)", pull["created"]["thread"]["name"])
+        made_by = pull["created"]["thread"]["name"]
+        assert re.fullmatch(r"Greenlet-\d+ \(serve_clients\)", made_by)
+
+        # The threads view: the greenlet that owns the socket, where it waits.
+        client = LiveClient(discovery["endpoint"], timeout=10)
+        try:
+            threads = {t.name: t for t in client.threads()}
+        finally:
+            client.close()
+        greenlet = threads[made_by]
+        assert greenlet.sockets == (pull["id"],)
+        assert (str(app_main), line_of(app_main, "serve-waits")) in [
+            (f.file, f.line) for f in greenlet.stack
+        ], greenlet.stack
 
         # The app's greenlets still run: with a greenlet server its poll
         # would hold the only OS thread and the app would never see "stop".
