@@ -129,7 +129,7 @@ def when_first_context(callback: Callable[[], None]) -> None:
     What zmqscope needs only in a process that uses ZeroMQ (its server)
     starts then: a process that never makes a context pays nothing, and no
     thread of zmqscope's exists before an application that monkey-patches
-    with gevent has done so (it must patch before making contexts).
+    with gevent or eventlet at start-up (during an import, say) has done so.
     """
     with _state.lock:
         if callback not in _state.first_context:
@@ -145,7 +145,7 @@ def forget_first_context(callback: Callable[[], None]) -> None:
 
 def context_recorded() -> None:
     """A context was recorded: run what waited for it (see :func:`when_first_context`)."""
-    _threads.refresh()  # gevent patches before contexts are made, if at all
+    _threads.refresh()  # gevent and eventlet patch before making contexts, as a rule
     if not _state.first_context:
         return
     with _state.lock:
