@@ -3,13 +3,19 @@
 Records where every ZeroMQ socket was made, which thread owns it, where it is
 bound or connected and whether it was closed, without touching send/recv;
 explains a hung ``term()`` by naming the sockets it waits for.
+
+``import zmqscope`` itself imports nothing else: ``ZMQSCOPE=1`` imports the
+package in every Python process of the environment, and one that never uses
+ZeroMQ must not pay for pyzmq. The names below load on first use.
 """
 
-from __future__ import annotations
-
-from zmqscope._api import install, report, serve, snapshot, uninstall, watch
 from zmqscope._version import __version__
-from zmqscope.model import Snapshot
+
+# typing.TYPE_CHECKING without importing typing (type checkers know the name).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from zmqscope._api import install, report, serve, snapshot, uninstall, watch
+    from zmqscope.model import Snapshot
 
 __all__ = [
     "Snapshot",
@@ -21,3 +27,22 @@ __all__ = [
     "uninstall",
     "watch",
 ]
+
+_FROM_API = frozenset({"install", "report", "serve", "snapshot", "uninstall", "watch"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _FROM_API:
+        from zmqscope import _api
+
+        value = getattr(_api, name)
+    elif name == "Snapshot":
+        from zmqscope.model import Snapshot as value
+    else:
+        raise AttributeError(f"module 'zmqscope' has no attribute {name!r}")
+    globals()[name] = value  # once loaded, a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -16,7 +16,7 @@ from typing import Any
 
 import psutil
 
-from zmqscope import hooks
+from zmqscope import _threads, hooks
 from zmqscope._compact import FrameTable, encode_socket
 from zmqscope._version import __version__
 from zmqscope.model import EndpointOp, Peer, ProcessStats, SocketState, ThreadInfo, check_limits
@@ -116,6 +116,9 @@ class Answers:
         }
 
     def threads(self) -> list[dict[str, Any]]:
+        greenlets = _threads.green_owners()
+        if greenlets:
+            return _green_threads(greenlets)
         frames = sys._current_frames()
         owned: dict[int, list[str]] = {}
         for entry in hooks.registry().entries():
@@ -218,3 +221,26 @@ def _fd_limit() -> int | None:
     """The soft limit on open files; None when there is none."""
     soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     return None if soft == resource.RLIM_INFINITY else soft
+
+
+def _green_threads(greenlets: list[tuple[_threads.CallerThread, Any]]) -> list[dict[str, Any]]:
+    """Under gevent/eventlet: the greenlets that made or used sockets, each with its stack.
+
+    Their ids are their OS thread's (several greenlets share one); sockets
+    are matched by the whole recorded owner, ident and name.
+    """
+    owned: dict[tuple[int, str], list[str]] = {}
+    for entry in hooks.registry().entries():
+        if entry.state is SocketState.OPEN and entry.owner is not None:
+            owned.setdefault(entry.owner, []).append(entry.id)
+    infos = []
+    for caller, frame in greenlets:
+        info = ThreadInfo(
+            id=caller.ident,
+            name=caller.name,
+            daemon=False,
+            stack=thread_stack(frame),
+            sockets=tuple(owned.get((caller.ident, caller.name), ())),
+        )
+        infos.append(info.to_dict())
+    return infos

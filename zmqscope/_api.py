@@ -7,11 +7,9 @@ watchdog, whose default listener prints the culprit report to stderr when a
 
 from __future__ import annotations
 
-import sys
-import threading
 from typing import TYPE_CHECKING, Any
 
-from zmqscope import hooks
+from zmqscope import _native, _stderr, hooks
 from zmqscope.hooks import DEFAULT_STACK_DEPTH
 from zmqscope.model import Snapshot
 from zmqscope.shutdown import DEFAULT_GRACE, BlockedTerm, Listener, TermDone, TermWatchdog
@@ -22,7 +20,7 @@ if TYPE_CHECKING:
     from zmqscope.reporting import Report
     from zmqscope.server import Server
 
-_lock = threading.Lock()
+_lock = _native.allocate_lock()  # real: the watchdog's thread takes it too
 _watchdog: TermWatchdog | None = None
 
 
@@ -168,6 +166,30 @@ def serve(endpoint: str | None = None, curve_secret_key: bytes | None = None) ->
     return start(endpoint, curve_secret_key)
 
 
+def serve_when_needed(wanted: bool = True) -> None:
+    """Start the introspection server once this process makes its first context.
+
+    What ``zmqscope run`` and ``ZMQSCOPE=1`` do: a process that never uses
+    ZeroMQ starts no thread and leaves no files, and no thread of zmqscope's
+    runs before an application monkey-patches with gevent or eventlet.
+    ``wanted=False`` takes the request back.
+    """
+    if wanted:
+        hooks.when_first_context(_serve_now)
+    else:
+        hooks.forget_first_context(_serve_now)
+
+
+def _serve_now() -> None:
+    from zmqscope.server import ServerError
+    from zmqscope.server import serve as start
+
+    try:
+        start()
+    except ServerError as error:
+        print(f"zmqscope: not serving introspection: {error}", file=_stderr.stream(), flush=True)
+
+
 _last_blocked: tuple[BlockedTerm, Report] | None = None
 
 
@@ -192,18 +214,18 @@ def add_shutdown_listener(listener: Listener) -> None:
 
 
 def print_shutdown_event(event: BlockedTerm | TermDone) -> None:
-    """The default listener: the culprit report, or how long term() took, on stderr."""
+    """The default listener: the culprit report, or how long term() took, on stderr.
+
+    The stderr the process started with, under ``zmqscope run`` and
+    ``ZMQSCOPE=1`` (:mod:`zmqscope._stderr`).
+    """
     if isinstance(event, TermDone):
         print(
             f"zmqscope: term() of context {event.context} returned after {event.waited:.1f} s",
-            file=sys.stderr,
+            file=_stderr.stream(),
             flush=True,
         )
         return
-    from rich.console import Console
-
     from zmqscope.reporting import render_blocked
 
-    Console(stderr=True, highlight=False).print(
-        render_blocked(blocked_report(event), event.context, event.since)
-    )
+    _stderr.console().print(render_blocked(blocked_report(event), event.context, event.since))

@@ -1,7 +1,15 @@
 """``ZMQSCOPE=1``: instrument a process that ``zmqscope run`` did not start.
 
 Imported at interpreter start-up by ``zmqscope-autoinstall.pth`` only when the
-variable is set. Settings come from the environment:
+variable is set. The variable is inherited by every Python child (compilers,
+tools, test runners), so at start-up this module only reads the settings and
+puts a finder on ``sys.meta_path`` that waits for ``zmq``: it imports nothing
+and starts nothing. When the process imports ``zmq`` (also through
+``zmq.asyncio`` or ``zmq.green``), the hooks go on right after pyzmq's own
+``__init__`` has run, before any context can be made; the introspection
+server starts with the first context (unless ``ZMQSCOPE_SERVE=0``).
+
+Settings come from the environment:
 
 - ``ZMQSCOPE_STACK_DEPTH``: frames kept per call site (default 12);
 - ``ZMQSCOPE_GRACE``: seconds a term() may block before its culprits are
@@ -11,18 +19,62 @@ variable is set. Settings come from the environment:
 - ``ZMQSCOPE_JSON`` / ``ZMQSCOPE_MARKDOWN``: write the report there at exit
   (``{pid}`` in the path is replaced by the process id).
 
-At exit the one-line summary (and the report, when sockets leaked) goes to
-stderr, as with ``zmqscope run``, if the process used ZeroMQ at all.
+A setting that cannot be read is one line on stderr at start-up, and the
+instrumentation stays off. At exit the one-line summary (and the report,
+when sockets leaked) goes to the stderr the process started with, as with
+``zmqscope run``, if the process used ZeroMQ at all.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``, no typing: this module runs in
+# every Python process that inherits ZMQSCOPE=1, and imports only what the
+# interpreter has loaded already (os, sys) plus the builtin atexit.
 import atexit
 import os
 import sys
 
+# typing.TYPE_CHECKING without importing typing (type checkers know the name).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from importlib.abc import Loader
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+    from typing import Any
+
 _OFF = {"", "0", "false", "no", "off"}
 _exit_report = True
+_settings: "_Settings | None" = None  # what the environment asked for, once read
+_armed = False
+
+
+class _Settings:
+    __slots__ = ("grace", "serve", "stack_depth", "start_dir", "traffic")
+
+    def __init__(self) -> None:
+        # Paths are shown relative to where the process started, even when
+        # it imports zmq after changing directory.
+        try:
+            self.start_dir: str | None = os.getcwd()
+        except OSError:
+            self.start_dir = None
+        depth = os.environ.get("ZMQSCOPE_STACK_DEPTH")
+        grace = os.environ.get("ZMQSCOPE_GRACE")
+        self.stack_depth = int(depth) if depth else 12  # hooks.DEFAULT_STACK_DEPTH
+        self.grace = float(grace) if grace else None  # None: the watchdog's default
+        if self.stack_depth < 1:
+            raise ValueError("stack_depth must be at least 1")
+        if self.grace is not None and not self.grace >= 0:
+            raise ValueError("grace must be zero or more seconds")
+        self.traffic = _is_on(os.environ.get("ZMQSCOPE_TRAFFIC", ""))
+        self.serve = _is_on(os.environ.get("ZMQSCOPE_SERVE", "1"))
+
+
+def _is_on(value: str) -> bool:
+    return value.strip().lower() not in _OFF
+
+
+def _enabled() -> bool:
+    return _is_on(os.environ.get("ZMQSCOPE", ""))
 
 
 def disable_exit_report() -> None:
@@ -31,24 +83,118 @@ def disable_exit_report() -> None:
     _exit_report = False
 
 
-def _enabled() -> bool:
-    return os.environ.get("ZMQSCOPE", "").strip().lower() not in _OFF
+def leave_to_run() -> None:
+    """``zmqscope run`` sets everything up itself (ZMQSCOPE=1 may be inherited).
+
+    No second exit report, and no server unless ``run`` starts one.
+    """
+    disable_exit_report()
+    _stop_watching()
+    if _armed and _settings is not None and _settings.serve:
+        from zmqscope import _api
+
+        _api.serve_when_needed(False)
+
+
+# -- waiting for zmq ---------------------------------------------------------------
+
+
+class _ZmqWatcher:
+    """A meta path finder that arms zmqscope once ``zmq`` has been imported.
+
+    It finds ``zmq`` with the finders after it and hands importlib that spec
+    with a loader that runs pyzmq's own, then arms. Every other name is
+    left to the other finders at once.
+    """
+
+    def find_spec(
+        self, name: "str", path: "Sequence[str] | None", target: "ModuleType | None" = None
+    ) -> "ModuleSpec | None":
+        if name != "zmq":
+            return None
+        spec: ModuleSpec | None = None
+        for finder in list(sys.meta_path):
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec = find(name, path, target)
+            if spec is not None:
+                break
+        if spec is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        spec.loader = _ArmAfterLoading(spec.loader)
+        return spec
+
+
+class _ArmAfterLoading(Loader if TYPE_CHECKING else object):  # type: ignore[misc]
+    """pyzmq's own loader, then :func:`_arm`; gives pyzmq its loader back after."""
+
+    def __init__(self, loader: "Any") -> None:
+        self.loader = loader
+
+    def create_module(self, spec: "ModuleSpec") -> "ModuleType | None":
+        module: ModuleType | None = self.loader.create_module(spec)
+        return module
+
+    def exec_module(self, module: "ModuleType") -> None:
+        self.loader.exec_module(module)
+        # Put pyzmq's loader back where importlib.reload and tools look for it.
+        module.__loader__ = self.loader
+        spec = module.__spec__
+        loader: object = spec.loader if spec is not None else None
+        if spec is not None and loader is self:
+            spec.loader = self.loader
+        _stop_watching()
+        _arm()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.loader, name)  # get_code, is_package, resource readers...
+
+
+_watcher = _ZmqWatcher()
+
+
+def _stop_watching() -> None:
+    if _watcher in sys.meta_path:
+        sys.meta_path.remove(_watcher)
+
+
+def _arm() -> None:
+    """zmq is imported: hooks on, the exit report's stderr kept, the server on first context."""
+    global _armed
+    settings = _settings
+    if settings is None or _armed:
+        return
+    _armed = True
+    try:
+        from zmqscope import _api, _origins, _stderr
+
+        _stderr.keep()  # before an application (ipykernel) points fd 2 elsewhere
+        _origins.fix_root(settings.start_dir)
+        _api.install(
+            traffic=settings.traffic, stack_depth=settings.stack_depth, grace=settings.grace
+        )
+    except Exception as error:  # a broken install must not stop the application
+        print(f"zmqscope: instrumentation is off: {error}", file=sys.stderr)
+        return
+    if settings.serve:
+        _api.serve_when_needed()  # cannot fail: it only registers a callback
 
 
 def _report_at_exit() -> None:
-    if not _exit_report:
+    if not (_exit_report and _armed):
         return
     try:
-        from zmqscope._api import exit_report
+        from zmqscope import _api, _stderr
 
-        report = exit_report()
-        if not report.snapshot.contexts and not report.snapshot.sockets:
-            return
-        from rich.console import Console
-
+        seen = _api.snapshot()
+        if not seen.contexts and not seen.sockets:
+            return  # imported zmq, never used it: no report, nor rich to import for one
         from zmqscope.reporting import render_exit
 
-        Console(stderr=True, highlight=False).print(render_exit(report), crop=False)
+        report = _api.exit_report()
+
+        _stderr.console().print(render_exit(report), crop=False)
         pid = str(os.getpid())
         for variable, render in (
             ("ZMQSCOPE_JSON", report.to_json),
@@ -63,27 +209,19 @@ def _report_at_exit() -> None:
 
 
 def _start() -> None:
+    global _settings
     try:
-        depth = os.environ.get("ZMQSCOPE_STACK_DEPTH")
-        grace = os.environ.get("ZMQSCOPE_GRACE")
-        traffic = os.environ.get("ZMQSCOPE_TRAFFIC", "").strip().lower() not in _OFF
-        import zmqscope
-        from zmqscope.hooks import DEFAULT_STACK_DEPTH
-
-        zmqscope.install(
-            traffic=traffic,
-            stack_depth=int(depth) if depth else DEFAULT_STACK_DEPTH,
-            grace=float(grace) if grace else None,  # None: the watchdog's default
-        )
+        _settings = _Settings()
     except Exception as error:  # a broken setting must not stop the application
         print(f"zmqscope: instrumentation is off: {error}", file=sys.stderr)
         return
+    # Registered now, at start-up, so that it runs after the atexit handlers
+    # of the application (which may close sockets), as it always did.
     atexit.register(_report_at_exit)
-    if os.environ.get("ZMQSCOPE_SERVE", "1").strip().lower() not in _OFF:
-        try:
-            zmqscope.serve()
-        except Exception as error:
-            print(f"zmqscope: not serving introspection: {error}", file=sys.stderr)
+    if "zmq" in sys.modules:
+        _arm()
+    else:
+        sys.meta_path.insert(0, _watcher)
 
 
 if _enabled():

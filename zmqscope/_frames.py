@@ -18,6 +18,10 @@ from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any
 
+# Who is calling lives in _threads (greenlets included); imported from here too.
+from zmqscope._threads import current_thread_ref as current_thread_ref
+from zmqscope._threads import thread_alive as thread_alive
+
 # (file, line, function): turned into model.Frame only when a snapshot is made.
 RawFrame = tuple[str, int, str]
 # What a walk records: code object, instruction offset, code object, offset, ...
@@ -42,19 +46,29 @@ def is_bundled_example(path: str) -> bool:
 
 def _plumbing_prefixes() -> tuple[str, ...]:
     """Folders and files whose frames are never the application's call site."""
-    import asyncio
-    import runpy
-
     import zmq
 
     prefixes = [_PACKAGE_DIR, os.path.dirname(os.path.abspath(zmq.__file__)) + os.sep]
-    asyncio_dir = os.path.dirname(os.path.abspath(asyncio.__file__)) + os.sep
-    prefixes.append(asyncio_dir)
-    for module in (threading, runpy):
-        path = module.__file__
+    # Found, not imported: an application that uses neither does not pay for
+    # them (asyncio alone is ~50 ms of start-up).
+    asyncio_init = _module_file("asyncio")
+    if asyncio_init:
+        prefixes.append(os.path.dirname(asyncio_init) + os.sep)
+    for path in (threading.__file__, _module_file("runpy")):
         if path:
             prefixes.append(os.path.abspath(path))
     return tuple(prefixes)
+
+
+def _module_file(name: str) -> str | None:
+    """Where the module ``name`` is (or would be) loaded from, without importing it."""
+    module = sys.modules.get(name)
+    if module is not None:
+        return getattr(module, "__file__", None)
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    return os.path.abspath(spec.origin) if spec is not None and spec.origin else None
 
 
 # Distinct (code, offset) call sites are few in any program; this only guards
@@ -279,22 +293,3 @@ def _walker(depth: int) -> Callable[[FrameType], RawStack | None]:
     walk: Callable[[FrameType], RawStack | None] = namespace["walk"]
     _WALKS[depth] = walk
     return walk
-
-
-# threading's own table of running threads: reading it (and the thread's
-# name) directly saves three Python calls on every socket's creation and close.
-_ACTIVE: dict[int, threading.Thread] | None = getattr(threading, "_active", None)
-
-
-def current_thread_ref(
-    _ident: Callable[[], int] = threading.get_ident,
-    _current: Callable[[], threading.Thread] = threading.current_thread,
-) -> tuple[int, str]:
-    """(ident, name) of the calling thread."""
-    ident = _ident()
-    thread = _ACTIVE.get(ident) if _ACTIVE is not None else None
-    return (ident, (thread or _current()).name)
-
-
-def thread_alive(ident: int) -> bool:
-    return any(thread.ident == ident for thread in threading.enumerate())

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -37,7 +36,7 @@ from typing import Any
 import pytest
 import zmq
 
-from zmqscope import _api, hooks
+from zmqscope import _api, _native, hooks
 from zmqscope.model import ContextState
 from zmqscope.shutdown import BlockedTerm, TermDone
 
@@ -59,11 +58,12 @@ class TermInterrupter:
     def __init__(self, on_blocked: OnBlocked, on_failing: Callable[[], None]) -> None:
         self._on_blocked = on_blocked
         self._on_failing = on_failing
-        self._lock = threading.Lock()
+        self._lock = _native.allocate_lock()  # real: the watchdog's thread takes it
         self._armed: dict[str, str] = {}  # context id -> failure text for the main thread
         self._sent = 0  # signals we sent whose handler has not run yet
         self._previous: Any = None
         self._installed = False
+        self._main_ident: int | None = None
 
     def start(self) -> None:
         """Install the signal handler (main thread only) and listen to the watchdog."""
@@ -74,6 +74,9 @@ class TermInterrupter:
             self._previous = signal.signal(_SIGNAL, self._handle)
         except ValueError:
             return  # not the main thread: pytest embedded somewhere unusual
+        # The OS ident, as the hooks record it (under gevent threading's
+        # main thread carries its main greenlet's ident instead).
+        self._main_ident = _native.get_ident()
         self._installed = True
 
     def stop(self) -> None:
@@ -94,7 +97,7 @@ class TermInterrupter:
         if not self._installed or thread is None or _SIGNAL is None:
             return
         with self._lock:
-            if text is not None and thread == threading.main_thread().ident:
+            if text is not None and thread == self._main_ident:
                 self._armed[event.context] = text
             self._sent += 1
         try:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import sys
-import threading
 import time
 import weakref
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from typing import Any
 
 import zmq
 
+from zmqscope import _native
 from zmqscope._entries import (
     BYTES_IN,
     BYTES_OUT,
@@ -40,6 +40,9 @@ from zmqscope._entries import (
 SlowPath = Callable[[Any], None]
 HandedTo = Callable[[Any, str], None]  # (socket, the C loop it was handed to)
 
+# Owners are OS threads (greenlets of one thread share its sockets safely):
+# threading's own get_ident unless gevent or eventlet made it per greenlet.
+_os_ident = _native.original("_thread", "get_ident")
 _SNDMORE = int(zmq.SNDMORE)
 _RCVMORE = int(zmq.RCVMORE)
 
@@ -73,17 +76,17 @@ def forget_all() -> None:
 # The time of the last send and recv is not read per message (time.time()
 # alone cost a tenth of inproc throughput): a daemon thread looks at every
 # counted socket each CLOCK_STEP seconds and stamps those whose frame counts
-# moved. "last send" and "last recv" are therefore exact to CLOCK_STEP.
+# moved. "last send" and "last recv" are therefore exact to CLOCK_STEP. A real
+# OS thread with a real sleep, also under gevent (zmqscope._native).
 CLOCK_STEP = 0.1
-_clock_thread: threading.Thread | None = None
+_clock_thread: _native.Thread | None = None
 
 
 def start_clock() -> None:
     global _clock_thread
     if _clock_thread is not None and _clock_thread.is_alive():
         return
-    _clock_thread = threading.Thread(target=_tick, name="zmqscope-clock", daemon=True)
-    _clock_thread.start()
+    _clock_thread = _native.Thread(_tick, "zmqscope-clock").start()
 
 
 def stamp(now: float) -> None:
@@ -98,7 +101,7 @@ def _tick() -> None:
     global _clock_thread
     while _counters:
         stamp(time.time())
-        time.sleep(CLOCK_STEP)
+        _native.sleep(CLOCK_STEP)
     _clock_thread = None
 
 
@@ -112,7 +115,7 @@ _BACKEND_SEND = zmq.backend.Socket.send
 
 
 def _wrap_send(original: Any, slow: SlowPath) -> Any:
-    lookup, ident = _counters.get, threading.get_ident
+    lookup, ident = _counters.get, _os_ident
     backend = _BACKEND_SEND if original is _SUGAR_SEND else None
 
     @functools.wraps(original)
@@ -148,14 +151,14 @@ def _wrap_send(original: Any, slow: SlowPath) -> Any:
 def _count_received(self: Any, size: int, slow: SlowPath) -> None:
     counters = _counters.get(id(self))
     if counters is not None:
-        if counters[OWNER] != threading.get_ident():
+        if counters[OWNER] != _os_ident():
             slow(self)
         counters[FRAMES_IN] += 1
         counters[BYTES_IN] += size
 
 
 def _wrap_recv(original: Any, slow: SlowPath) -> Any:
-    lookup, ident = _counters.get, threading.get_ident
+    lookup, ident = _counters.get, _os_ident
 
     @functools.wraps(original)
     def recv(self: Any, flags: int = 0, copy: bool = True, track: bool = False) -> Any:

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import zmq
 
-from zmqscope import _traffic
+from zmqscope import _threads, _traffic
 from zmqscope import hooks as _hooks
 from zmqscope._entries import THREAD_START, Site, thread_start
 from zmqscope._frames import RawFrame, RawStack, current_thread_ref
@@ -44,11 +44,19 @@ from zmqscope.registry import (
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
-# The calling thread's Thread, read straight from threading's table (the
-# name is read when the record is built); current_thread() for the others.
-_get_ident = threading.get_ident
-_current_thread = threading.current_thread
-_active_get = getattr(threading, "_active", {}).get
+# The caller, inline: ``_active_get(_get_ident()) or _current_thread()`` is the
+# calling thread's Thread, read straight from threading's table (the name is
+# read when the record is built), or _threads' stand-in for any other caller
+# (greenlets under gevent and eventlet: then the three are switched).
+_get_ident, _active_get, _current_thread = _threads.lookup()
+
+
+def _use_lookup(lookup: _threads.Lookup) -> None:
+    global _get_ident, _active_get, _current_thread
+    _get_ident, _active_get, _current_thread = lookup
+
+
+_threads.on_change(_use_lookup)
 
 
 def _guarded(record: Callable[..., None]) -> Callable[..., None]:
@@ -343,6 +351,7 @@ def _record_context(ctx: Any) -> None:
         _hooks._state.registry.context_created(
             ctx.underlying, site, False, internal=internal, max_sockets=limit
         )
+        _hooks.context_recorded()
 
 
 def pyzmq_helper(ctx: Any, caller: FrameType | None) -> str | None:

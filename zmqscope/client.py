@@ -420,7 +420,7 @@ def _connect_pid(pid: int, timeout: float) -> Client:
             return LiveClient(entry.endpoint, timeout)
     if psutil.pid_exists(pid):
         raise ClientError(
-            f"process {pid} is not instrumented by zmqscope "
-            "(start it with 'zmqscope run' or ZMQSCOPE=1)"
+            f"process {pid} is not instrumented by zmqscope, or has made no ZeroMQ context "
+            "yet (start it with 'zmqscope run' or ZMQSCOPE=1; it serves from its first context)"
         )
     raise ClientError(f"no process with pid {pid}")

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import zmq
 
-from zmqscope import _origins, _traffic, _wrappers
+from zmqscope import _native, _origins, _threads, _traffic, _wrappers
 from zmqscope._entries import RawThread, Site, SiteRef
 from zmqscope._frames import FrameFilter, RawFrame, current_thread_ref, thread_alive
 from zmqscope.model import ProcessInfo
@@ -54,7 +54,11 @@ class _State:
     frames: FrameFilter | None = None
     term_observer: TermObserver | None = None
     internal_errors: int = 0
-    lock: threading.RLock = field(default_factory=threading.RLock)
+    # Called once, with nothing held, after the first context is recorded
+    # (zmqscope run and ZMQSCOPE=1 start their server then: see when_first_context).
+    first_context: list[Callable[[], None]] = field(default_factory=list)
+    # A real lock even under gevent: zmqscope's own threads take it too.
+    lock: Any = field(default_factory=_native.rlock)
 
     @property
     def patched(self) -> bool:
@@ -147,6 +151,41 @@ def _entry_of(sock: Any) -> SocketEntry | None:
     return _state.registry.open_socket(handle)
 
 
+def when_first_context(callback: Callable[[], None]) -> None:
+    """Call ``callback`` once, right after the next context is recorded.
+
+    What zmqscope needs only in a process that uses ZeroMQ (its server)
+    starts then: a process that never makes a context pays nothing, and no
+    thread of zmqscope's exists before an application that monkey-patches
+    with gevent or eventlet at start-up (during an import, say) has done so.
+    """
+    with _state.lock:
+        if callback not in _state.first_context:
+            _state.first_context.append(callback)
+
+
+def forget_first_context(callback: Callable[[], None]) -> None:
+    """Take back a :func:`when_first_context` that has not run yet."""
+    with _state.lock:
+        while callback in _state.first_context:
+            _state.first_context.remove(callback)
+
+
+def context_recorded() -> None:
+    """A context was recorded: run what waited for it (see :func:`when_first_context`)."""
+    _threads.refresh()  # gevent and eventlet patch before making contexts, as a rule
+    if not _state.first_context:
+        return
+    with _state.lock:
+        callbacks = list(_state.first_context)
+        _state.first_context.clear()
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:
+            _state.internal_errors += 1
+
+
 def note_thread(entry: SocketEntry, site: SiteRef, thread: RawThread | None = None) -> None:
     """Record which thread called into ``entry`` (the registry warns if it is shared)."""
     thread = thread or current_thread_ref()
@@ -223,6 +262,7 @@ def install(traffic: bool = False, stack_depth: int = DEFAULT_STACK_DEPTH) -> No
         # Paths are shown relative to where the process was when zmqscope
         # started in it, whatever directory the application moves to later.
         _origins.fix_root()
+        _threads.refresh()
         if not _state.patched:
             _state.registry.traffic = traffic
             _patch(_wrappers.lifecycle_patches())
@@ -307,6 +347,7 @@ def watch(ctx: zmq.Context[Any]) -> None:
         raise TypeError(f"watch() needs a zmq.Context, not {type(ctx).__name__}")
     if ctx.closed:
         raise ValueError("cannot watch a context that is already terminated")
+    _threads.refresh()
     with _state.lock:
         _state.watched.add(ctx.underlying)
         if not _state.patched:
@@ -348,6 +389,7 @@ def _after_fork_in_child() -> None:
         originals=old.originals,
         frames=old.frames,
         term_observer=old.term_observer,
+        first_context=list(old.first_context),
     )
     _state.registry.traffic = old.registry.traffic
     _traffic.forget_all()

@@ -17,13 +17,13 @@ terminates. The design and its measurements: docs/lazy-records.md.
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from zmqscope import _native
 from zmqscope._entries import (
     OWNER,
     Changes,
@@ -102,7 +102,7 @@ class Registry:
     def __init__(self, max_closed: int = MAX_CLOSED_RECORDS) -> None:
         # Re-entrant: a garbage collection inside a locked section may run a
         # socket's __del__, whose close() comes back here on the same thread.
-        self._lock = threading.RLock()
+        self._lock = _native.rlock()  # real, even under gevent: the server takes it too
         self._max_closed = max_closed
         self._socket_ids = itertools.count(1)
         self._context_ids = itertools.count(1)

@@ -1,11 +1,13 @@
 """The introspection server: answers questions about this process from outside.
 
-It runs on a daemon thread with its own ``zmq.Context`` (never recorded), so
-the application's ``term()`` never waits for it and it keeps answering while
-the application is blocked in ``term()``. One ROUTER socket serves every
-client; replies are sent without blocking and with a small high-water mark,
-so a client that stops reading only loses its own replies. Requests are
-read-only (see :mod:`zmqscope.protocol`).
+It runs on a daemon OS thread with its own ``zmq.Context`` (never recorded),
+so the application's ``term()`` never waits for it and it keeps answering
+while the application is blocked in ``term()``. The thread is a real one even
+under gevent or eventlet (:mod:`zmqscope._native`): a greenlet would only run
+when the application's hub lets it, and its blocking poll would freeze the hub.
+One ROUTER socket serves every client; replies are sent without blocking and
+with a small high-water mark, so a client that stops reading only loses its
+own replies. Requests are read-only (see :mod:`zmqscope.protocol`).
 """
 
 from __future__ import annotations
@@ -16,14 +18,13 @@ import ipaddress
 import json
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import zmq
 
-from zmqscope import hooks
+from zmqscope import _native, hooks
 from zmqscope._answers import Answers
 from zmqscope._runtime import RuntimeDirError, discovery_path, ensure_runtime_dir, ipc_path
 from zmqscope._version import __version__
@@ -55,8 +56,8 @@ class Server:
         self.requests = 0
         self.errors = 0
         self._files: list[Path] = []
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._thread: _native.Thread | None = None
         self._ctx: zmq.Context[Any] | None = None
         self._socket: zmq.Socket[Any] | None = None
 
@@ -76,15 +77,14 @@ class Server:
                 reason = error.strerror or str(error)
                 raise ServerError(f"cannot serve on {endpoint}: {reason}") from None
             raise
-        self._thread = threading.Thread(target=self._run, name="zmqscope-server", daemon=True)
-        self._thread.start()
+        self._thread = _native.Thread(self._run, "zmqscope-server").start()
         return self
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop answering, close the server's socket and remove its files."""
-        self._stopping.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+        self._stopping = True
+        if self._thread is not None:
+            self._thread.join(timeout)  # returns at once when called on the thread itself
         self._remove_files()
 
     @property
@@ -143,7 +143,7 @@ class Server:
         path = discovery_path(os.getpid())
         document = {
             "pid": os.getpid(),
-            "argv": sys.argv,
+            "argv": command_line(),
             "endpoint": self.endpoint,
             "started": self.started,
             "versions": {
@@ -175,7 +175,7 @@ class Server:
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLIN)
         try:
-            while not self._stopping.is_set():
+            while not self._stopping:
                 if poller.poll(_POLL_MS):
                     self._drain(sock, answers)
         finally:
@@ -184,7 +184,7 @@ class Server:
 
     def _drain(self, sock: zmq.Socket[Any], answers: Answers) -> None:
         for _ in range(100):  # a bounded batch, then back to poll()
-            if self._stopping.is_set():
+            if self._stopping:
                 return  # stop() waits for this thread: leave the backlog
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK)
@@ -237,6 +237,20 @@ class Server:
                 sock.send_multipart(message, zmq.NOBLOCK)
 
 
+def command_line() -> list[str]:
+    """The process's arguments after the interpreter, as the user typed them.
+
+    ``python -m MODULE ARGS`` reads ``-m MODULE ARGS`` (``sys.argv[0]`` is then
+    the module's file, or ``-m`` while the module is being found), whether
+    Python or ``zmqscope run -m`` ran the module.
+    """
+    main = sys.modules.get("__main__")
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    if isinstance(name, str) and name and name != "__main__":
+        return ["-m", name.removesuffix(".__main__"), *sys.argv[1:]]
+    return list(sys.argv)
+
+
 def _check_endpoint(endpoint: str, curve: bool) -> None:
     """ipc:// with a file, or tcp:// on loopback, unless CURVE authenticates the clients."""
     if endpoint.startswith("ipc://@") and not curve:
@@ -264,7 +278,7 @@ def _check_endpoint(endpoint: str, curve: bool) -> None:
 
 # -- the process's server ----------------------------------------------------------
 
-_lock = threading.Lock()
+_lock = _native.allocate_lock()
 _server: Server | None = None
 
 
@@ -291,13 +305,17 @@ def _stop_at_exit() -> None:
 
 def _restart_in_child() -> None:
     # The parent's server thread does not exist here and its context must not
-    # be touched; leave them be. A child of a serving parent serves too.
-    global _server
+    # be touched; leave them be. A child of a serving parent serves too, from
+    # the first context it makes: a child that only execs or exits leaves no
+    # files behind.
+    global _server, _lock
+    _lock = _native.allocate_lock()  # a thread of the parent may have held it
     parent = _server
     _server = None
     if parent is not None and parent.requested is None:
-        with contextlib.suppress(Exception):
-            _server = Server().start()
+        from zmqscope._api import serve_when_needed
+
+        serve_when_needed()
 
 
 atexit.register(_stop_at_exit)

@@ -15,13 +15,14 @@ import os
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
 import zmq
 
-from zmqscope import hooks
+from zmqscope import _native, _threads, hooks
 from zmqscope._entries import ContextEntry, SocketEntry, frozen_frame
 from zmqscope._frames import is_zmqscope_file
 from zmqscope._origins import classified_frame
@@ -65,14 +66,21 @@ class _Pending:
 
 
 class TermWatchdog:
-    """One daemon thread that wakes when the earliest pending term() is overdue."""
+    """One daemon thread that wakes when the earliest pending term() is overdue.
+
+    A real OS thread waiting on real locks, also under gevent or eventlet
+    (:mod:`zmqscope._native`): a blocked ``term()`` holds the application's
+    only OS thread there, and a greenlet watchdog would never run.
+    """
 
     def __init__(self, grace: float = DEFAULT_GRACE) -> None:
         self.grace = grace
         self._pending: set[_Pending] = set()
-        self._wake = threading.Condition(threading.Lock())
-        self._thread: threading.Thread | None = None
+        self._lock = _native.allocate_lock()
+        self._wake = _native.Wakeup()
+        self._thread: _native.Thread | None = None
         self._listeners: list[Listener] = []
+        _watchdogs.add(self)
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -89,16 +97,16 @@ class TermWatchdog:
     def term_started(self, entry: ContextEntry) -> object:
         now = time.monotonic()
         pending = _Pending(entry, time.time(), now + self.grace)
-        with self._wake:
+        with self._lock:
             self._pending.add(pending)
             self._ensure_thread()
-            self._wake.notify()
+        self._wake.set()
         return pending
 
     def term_finished(self, token: object) -> None:
         if not isinstance(token, _Pending):
             return
-        with self._wake:
+        with self._lock:
             self._pending.discard(token)
         if token.fired:
             self._tell(TermDone(token.context.id, time.time() - token.started))
@@ -107,10 +115,7 @@ class TermWatchdog:
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(
-                target=self._run, name="zmqscope-term-watchdog", daemon=True
-            )
-            self._thread.start()
+            self._thread = _native.Thread(self._run, "zmqscope-term-watchdog").start()
 
     def _run(self) -> None:
         while True:
@@ -119,8 +124,8 @@ class TermWatchdog:
                 self._fire(pending)
 
     def _wait_for_overdue(self) -> list[_Pending]:
-        with self._wake:
-            while True:
+        while True:
+            with self._lock:
                 now = time.monotonic()
                 waiting = [p for p in self._pending if not p.fired]
                 overdue = [p for p in waiting if p.deadline <= now]
@@ -129,7 +134,16 @@ class TermWatchdog:
                         pending.fired = True
                     return overdue
                 timeout = min((p.deadline for p in waiting), default=now + 3600) - now
-                self._wake.wait(timeout)
+            # A term() that starts meanwhile raised the flag: no wake-up is lost.
+            self._wake.wait(timeout)
+
+    def _after_fork_in_child(self) -> None:
+        # The watchdog's thread is not in the child, and its lock may have
+        # been held by it at the fork.
+        self._lock = _native.allocate_lock()
+        self._wake = _native.Wakeup()
+        self._thread = None
+        self._pending = set()  # the parent's term() calls, not the child's
 
     def _fire(self, pending: _Pending) -> None:
         try:
@@ -147,6 +161,17 @@ class TermWatchdog:
                 listener(event)
             except Exception:
                 hooks._state.internal_errors += 1
+
+
+_watchdogs: weakref.WeakSet[TermWatchdog] = weakref.WeakSet()
+
+
+def _reset_watchdogs_in_child() -> None:
+    for watchdog in list(_watchdogs):
+        watchdog._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_reset_watchdogs_in_child)
 
 
 # -- culprit analysis ------------------------------------------------------------
@@ -202,9 +227,14 @@ def _culprit(
     # another thread, and the owner is gone.
     thread = alive.get(owner[0]) if owner is not None else None
     is_alive = thread is not None and owner is not None and thread.name == owner[1]
+    frame = frames.get(owner[0]) if owner is not None else None
+    # Under gevent/eventlet the owner is a greenlet (its ident its OS thread's).
+    green = _threads.green_owner(owner) if owner is not None else None
+    if green is not None:
+        is_alive, frame = green
     certain = entry.state is SocketState.OPEN
     if certain:
-        stack = thread_stack(frames.get(owner[0])) if owner and is_alive else ()
+        stack = thread_stack(frame) if owner and is_alive else ()
         where = _where(owner_ref, is_alive, stack)
     else:
         # Nobody holds a closed socket; what matters is where it was closed.

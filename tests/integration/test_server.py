@@ -279,7 +279,8 @@ def test_a_runtime_path_that_is_not_a_real_folder_is_refused(
 
 
 def test_run_says_why_it_does_not_serve_and_runs_the_app_anyway(tmp_path: Path) -> None:
-    app = write_app(tmp_path, "print('app ran')\n")
+    # The server starts with the first context: an app that makes one.
+    app = write_app(tmp_path, "import zmq\nzmq.Context().term()\nprint('app ran')\n")
     with short_folder() as base:
         (base / "zmqscope").mkdir(mode=0o755)
         result = zmqscope_cli("run", str(app), cwd=tmp_path, env={"XDG_RUNTIME_DIR": str(base)})

@@ -144,19 +144,23 @@ def main(args: Sequence[str], parser: argparse.ArgumentParser) -> int:
     options, target = parse(args, parser)
 
     import zmqscope
-    from zmqscope import _autoinstall, hooks
-    from zmqscope._api import exit_report
+    from zmqscope import _autoinstall, _stderr, hooks
+    from zmqscope._api import exit_report, serve_when_needed
 
     # Hooks go in before anything of the application is imported (for -m,
     # that includes its parent packages).
-    _autoinstall.disable_exit_report()
+    _autoinstall.leave_to_run()
+    _stderr.keep()  # reports go where the user ran us, whatever the app does to fd 2
     hooks.ignore_file(sys.argv[0])  # the ``zmqscope`` launcher script
     zmqscope.install(traffic=options.traffic, stack_depth=options.stack_depth, grace=options.grace)
     if options.json is not None:
         _write_json_when_term_blocks(options.json)
-    resolved = resolve_module(target) if target.kind == "module" else resolve_script(target)
     if options.serve:
-        _start_server()  # now that sys.argv is the application's, for 'zmqscope ls'
+        # With the application's first context, not now: no thread of ours
+        # may run before an application monkey-patches with gevent, and
+        # sys.argv is the application's by then ('zmqscope ls' shows it).
+        serve_when_needed()
+    resolved = resolve_module(target) if target.kind == "module" else resolve_script(target)
 
     outcome = resolved.execute()
     status = _settle(outcome)
@@ -165,16 +169,6 @@ def main(args: Sequence[str], parser: argparse.ArgumentParser) -> int:
     if isinstance(outcome, KeyboardInterrupt):
         _die_of_sigint()
     return status
-
-
-def _start_server() -> None:
-    """Serve introspection; if that is impossible, say so and run the app anyway."""
-    from zmqscope.server import ServerError, serve
-
-    try:
-        serve()
-    except ServerError as error:
-        print(f"zmqscope: not serving introspection: {error}", file=sys.stderr)
 
 
 def _write_json_when_term_blocks(path: Path) -> None:
@@ -241,11 +235,10 @@ def _system_exit_status(exit: SystemExit) -> int:
 
 
 def _emit(report: Any, options: RunOptions, status: int) -> int:
-    from rich.console import Console
-
+    from zmqscope import _stderr
     from zmqscope.reporting import render_exit
 
-    Console(stderr=True, highlight=False).print(render_exit(report), crop=False)
+    _stderr.console().print(render_exit(report), crop=False)
     try:
         if options.json is not None:
             options.json.write_text(report.to_json(), encoding="utf-8")

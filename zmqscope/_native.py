@@ -1,0 +1,159 @@
+"""Real OS threads, locks and sleeps for zmqscope's own work, even under gevent or eventlet.
+
+gevent's and eventlet's monkey-patching turn ``threading``'s threads into
+greenlets and its locks, events and ``time.sleep`` into cooperative ones
+that only make progress when the application's hub runs. zmqscope's server,
+``term()`` watchdog and traffic clock must keep running while the
+application's one OS thread is blocked inside libzmq (a hung ``term()``), so
+they are real threads waiting on real locks. Both libraries keep the
+originals (``gevent.monkey.get_original``, ``eventlet.patcher.original``);
+without either loaded, everything here is the standard library's own object.
+
+The threads started here are not ``threading.Thread`` objects: they never
+appear in ``threading.enumerate()``, so an application (or gevent, which
+only re-owns the import locks when it sees a single thread) finds the
+threads it made itself and nothing else. Their code must therefore never
+call ``threading.current_thread()``, which would register a stand-in.
+"""
+
+from __future__ import annotations
+
+import _thread
+import contextlib
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+# threading.TIMEOUT_MAX without importing threading's patched view of it.
+_TIMEOUT_MAX = _thread.TIMEOUT_MAX
+
+
+def original(module: str, name: str) -> Any:
+    """``module.name`` as it was before gevent or eventlet patched it."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None:
+        return monkey.get_original(module, name)
+    patcher = sys.modules.get("eventlet.patcher")
+    if patcher is not None:
+        return getattr(patcher.original(module), name)
+    return getattr(sys.modules.get(module) or __import__(module), name)
+
+
+def green_threads() -> bool:
+    """True when gevent or eventlet has turned ``threading``'s threads into greenlets."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("threading"):
+        return True
+    patcher = sys.modules.get("eventlet.patcher")
+    return patcher is not None and bool(patcher.is_monkey_patched("thread"))
+
+
+def allocate_lock() -> Any:
+    """A real lock (``_thread.allocate_lock``)."""
+    return original("_thread", "allocate_lock")()
+
+
+def rlock() -> Any:
+    """A real reentrant lock, owned by an OS thread."""
+    return original("_thread", "RLock")()
+
+
+def get_ident() -> int:
+    """The calling OS thread's ident (greenlets of one thread share it)."""
+    ident: int = original("_thread", "get_ident")()
+    return ident
+
+
+def sleep(seconds: float) -> None:
+    """Block the calling OS thread for ``seconds``."""
+    original("time", "sleep")(seconds)
+
+
+class Wakeup:
+    """A flag one thread waits for and others raise: a real-lock Condition for one waiter.
+
+    ``set()`` before ``wait()`` is remembered; ``wait()`` lowers it again.
+    """
+
+    def __init__(self) -> None:
+        self._lock = allocate_lock()
+        self._lock.acquire()  # held: not raised
+
+    def set(self) -> None:
+        with contextlib.suppress(RuntimeError):  # raised already, and not yet seen
+            self._lock.release()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until raised or ``timeout`` seconds passed; True when raised."""
+        if timeout is None:
+            return bool(self._lock.acquire())
+        return bool(self._lock.acquire(True, min(max(timeout, 0.0), _TIMEOUT_MAX)))
+
+
+class Thread:
+    """A daemon OS thread running ``target``, invisible to ``threading``.
+
+    An exception from ``target`` is counted in ``failures`` and dropped: a
+    thread of zmqscope's never prints into the application's stderr.
+    """
+
+    def __init__(self, target: Callable[[], None], name: str) -> None:
+        self.name = name
+        self.ident: int | None = None
+        self.failures = 0
+        self._target = target
+        self._done: Any = None
+        self._pid = 0
+
+    def start(self) -> Thread:
+        self._done = allocate_lock()
+        self._done.acquire()
+        self._pid = os.getpid()
+        try:
+            original("_thread", "start_new_thread")(self._bootstrap, ())
+        except BaseException:
+            self._done.release()
+            raise
+        return self
+
+    def _bootstrap(self) -> None:
+        self.ident = get_ident()
+        _running[self.ident] = self.name
+        try:
+            self._target()
+        except BaseException:
+            self.failures += 1
+        finally:
+            _running.pop(self.ident, None)
+            self._done.release()
+
+    def is_alive(self) -> bool:
+        # A forked child has none of its parent's threads.
+        return self._done is not None and self._pid == os.getpid() and self._done.locked()
+
+    def join(self, timeout: float | None = None) -> None:
+        if not self.is_alive() or self.ident == get_ident():
+            return
+        if timeout is None:
+            acquired = self._done.acquire()
+        else:
+            acquired = self._done.acquire(True, min(max(timeout, 0.0), _TIMEOUT_MAX))
+        if acquired:
+            self._done.release()
+
+
+# ident -> name of zmqscope's own threads now running (for thread listings).
+_running: dict[int, str] = {}
+
+
+def own_thread_names() -> dict[int, str]:
+    """zmqscope's own running threads, by OS ident."""
+    return dict(_running)
+
+
+def _forget_in_child() -> None:
+    _running.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
