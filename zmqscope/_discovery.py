@@ -80,12 +80,14 @@ def _entries(folder: RuntimeFolder) -> list[Discovered]:
             continue
         pid = int(match[1])
         entry = _read(folder, name, pid)
-        if entry is None or not _alive(entry):
-            if not _running(pid):
-                # A killed server's files (only what a server makes is removed).
-                folder.remove_own(name)
-                folder.remove_own(f"{pid}.ipc")
+        # A killed server's files go, whether its pid is free or taken again
+        # by another process (only what a server makes is ever removed).
+        if (entry is None and not _running(pid)) or (entry is not None and not _alive(entry)):
+            folder.remove_own(name)
+            folder.remove_own(f"{pid}.ipc")
             continue
+        if entry is None:
+            continue  # unreadable, but its process lives: not ours to judge
         if _serves(entry, folder.path):
             found.append(entry)
     return found

@@ -155,9 +155,12 @@ def test_a_symlinked_runtime_folder_is_neither_read_nor_cleaned(
 
 
 def test_ls_removes_only_the_files_a_killed_server_left(tmp_path: Path) -> None:
-    with short_folder() as base:
+    with short_folder() as base, sleeper(tmp_path) as newer:
         folder = base / "zmqscope"
         folder.mkdir(mode=0o700)
+        # A server killed an hour ago whose pid another process has now.
+        reused = {**discovery(newer.pid, f"ipc://{folder}/{newer.pid}.ipc"), "started": 1.0}
+        plant(folder, reused)
         outside = base / "settings.json"
         outside.write_text('{"keep": true}', encoding="utf-8")
         killed, linked, fifo = (dead_pid(tmp_path) for _ in range(3))
