@@ -153,17 +153,22 @@ def _room_to_report() -> int | None:
 _FDS_FOR_THE_REPORT = 64
 
 
-def serve(endpoint: str | None = None, curve_secret_key: bytes | None = None) -> Server:
+def serve(
+    endpoint: str | None = None, curve_secret_key: bytes | None = None, insecure: bool = False
+) -> Server:
     """Start the introspection server (``zmqscope attach``/``ls``/``report`` use it).
 
-    Default endpoint ``ipc://<runtime dir>/zmqscope/<pid>.ipc``; TCP only on
-    loopback unless ``curve_secret_key`` is given. Returns the running server
-    (``.endpoint``, ``.stop()``); raises ``ServerError`` if it cannot start.
+    Default endpoint ``ipc://<runtime dir>/zmqscope/<pid>.ipc``. On loopback
+    TCP clients must present this user's CURVE key (made in the runtime
+    folder), unless ``insecure=True``: then every local user can read what it
+    answers. Beyond loopback only with ``curve_secret_key``. Returns the
+    running server (``.endpoint``, ``.stop()``); raises ``ServerError`` if it
+    cannot start.
     """
     # Imported here: the server needs psutil, which ``import zmqscope`` avoids.
     from zmqscope.server import serve as start
 
-    return start(endpoint, curve_secret_key)
+    return start(endpoint, curve_secret_key, insecure)
 
 
 def serve_when_needed(wanted: bool = True) -> None:

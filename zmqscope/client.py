@@ -7,11 +7,11 @@ into a :class:`Client`; :func:`discover` lists instrumented processes.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import errno
 import itertools
-import json
 import os
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +21,11 @@ import psutil
 import zmq
 
 from zmqscope import hooks
+from zmqscope._access import needs_authentication
 from zmqscope._compact import Decoder, paused_gc
-from zmqscope._runtime import runtime_dir
+from zmqscope._curve import existing_user_keys
+from zmqscope._discovery import Discovered as Discovered
+from zmqscope._discovery import discover as discover
 from zmqscope.model import (
     ContextRecord,
     Culprit,
@@ -118,9 +121,12 @@ class LiveClient:
         endpoint: str,
         timeout: float = DEFAULT_TIMEOUT,
         curve_server_key: bytes | None = None,
+        curve_client_secret: bytes | None = None,
     ) -> None:
-        if endpoint.startswith("ipc://") and not Path(endpoint[len("ipc://") :]).exists():
-            raise ClientError(f"no zmqscope server at {endpoint}")
+        """``curve_server_key``: the server's public key, to talk CURVE; the client's
+        own key pair is made from ``curve_client_secret`` (default: a new one)."""
+        if endpoint.startswith("ipc://") and not endpoint.startswith("ipc://@"):
+            _check_socket_file(endpoint)
         self.endpoint = endpoint
         self.description = endpoint
         self.timeout = timeout
@@ -133,7 +139,10 @@ class LiveClient:
         self._socket.linger = 0
         try:
             if curve_server_key is not None:
-                public, secret = zmq.curve_keypair()
+                if curve_client_secret is None:
+                    public, secret = zmq.curve_keypair()
+                else:
+                    public, secret = zmq.curve_public(curve_client_secret), curve_client_secret
                 self._socket.curve_serverkey = curve_server_key
                 self._socket.curve_publickey = public
                 self._socket.curve_secretkey = secret
@@ -318,60 +327,7 @@ class ReportClient:
         pass
 
 
-# -- discovery ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Discovered:
-    """An instrumented process found through its discovery file."""
-
-    pid: int
-    argv: tuple[str, ...]
-    endpoint: str
-    started: float
-    versions: dict[str, str]
-    path: Path
-
-
-def discover() -> list[Discovered]:
-    """Instrumented processes of this user but the caller; files of dead ones are removed.
-
-    The caller is left out: under ``ZMQSCOPE=1`` ``zmqscope ls`` serves too.
-    """
-    folder = runtime_dir()
-    found = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        entry = _read_discovery(path)
-        if entry is not None and _alive(entry):
-            if entry.pid != os.getpid():
-                found.append(entry)
-        else:
-            _remove_stale(path)
-    return sorted(found, key=lambda d: d.pid)
-
-
-def _read_discovery(path: Path) -> Discovered | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return Discovered(
-            pid=int(data["pid"]),
-            argv=tuple(str(a) for a in data["argv"]),
-            endpoint=str(data["endpoint"]),
-            started=float(data["started"]),
-            versions={str(k): str(v) for k, v in data.get("versions", {}).items()},
-            path=path,
-        )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-
-
-def _alive(entry: Discovered) -> bool:
-    """The process is running and is the one that wrote the file (pids get reused)."""
-    try:
-        process = psutil.Process(entry.pid)
-        return process.create_time() <= entry.started + 1.0 and process.is_running()
-    except (psutil.Error, OSError):
-        return False
+# -- finding and connecting ------------------------------------------------------------
 
 
 def process_exited(pid: int) -> bool:
@@ -388,24 +344,21 @@ def process_exited(pid: int) -> bool:
         return False
 
 
-def _remove_stale(path: Path) -> None:
-    for stale in (path, path.with_suffix(".ipc")):
-        with contextlib.suppress(OSError):
-            stale.unlink()
-
-
 def connect(target: str | None, timeout: float = DEFAULT_TIMEOUT) -> Client:
     """A client for a pid, an endpoint or a report file (None: the only process)."""
     if target is None:
-        running = discover()
+        refused: list[str] = []
+        running = discover(refused.append)
+        if refused:
+            raise ClientError(refused[0])
         if len(running) != 1:
             count = "no instrumented process" if not running else f"{len(running)} processes"
             raise ClientError(f"{count} found: name a PID, an ENDPOINT or a REPORT.json")
-        return LiveClient(running[0].endpoint, timeout)
+        return client_for(running[0], timeout)
     if target.isdigit():
         return _connect_pid(int(target), timeout)
     if target.startswith(("ipc://", "tcp://")):
-        return LiveClient(target, timeout)
+        return _connect_endpoint(target, timeout)
     path = Path(target)
     if path.is_file():
         return ReportClient(path)
@@ -414,10 +367,68 @@ def connect(target: str | None, timeout: float = DEFAULT_TIMEOUT) -> Client:
     raise ClientError(f"{target} is not a pid, an ipc:// or tcp:// endpoint, or a report file")
 
 
-def _connect_pid(pid: int, timeout: float) -> Client:
+def client_for(entry: Discovered, timeout: float = DEFAULT_TIMEOUT) -> LiveClient:
+    """A client of a discovered server, with this user's CURVE keys if it wants them."""
+    return _client(entry.endpoint, timeout, curve=entry.curve)
+
+
+def _connect_endpoint(endpoint: str, timeout: float) -> LiveClient:
+    """An endpoint the user typed: CURVE with this user's keys where a server of theirs uses it.
+
+    A server this user's ``ls`` lists says whether it does; another (a tcp
+    server whose runtime folder is elsewhere, say) is asked with CURVE if
+    this user has keys.
+    """
+    if not needs_authentication(endpoint):
+        return LiveClient(endpoint, timeout)
     for entry in discover():
+        if entry.endpoint == endpoint:
+            return client_for(entry, timeout)
+    return _client(endpoint, timeout, curve=True)
+
+
+def _client(endpoint: str, timeout: float, curve: bool) -> LiveClient:
+    keys = existing_user_keys() if curve else None
+    if keys is None:
+        return LiveClient(endpoint, timeout)
+    return LiveClient(
+        endpoint,
+        timeout,
+        curve_server_key=keys.server_public,
+        curve_client_secret=keys.client_secret,
+    )
+
+
+def _check_socket_file(endpoint: str) -> None:
+    """The socket of an ipc endpoint exists and is this user's (one line if not).
+
+    Another user's socket is refused even where it can be reached (root):
+    its server could answer anything.
+    """
+    path = Path(endpoint[len("ipc://") :])
+    try:
+        info = path.lstat()
+    except OSError as error:
+        if error.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise ClientError(f"no zmqscope server at {endpoint}") from None
+        if error.errno == errno.EACCES:
+            raise ClientError(
+                f"refusing {endpoint}: {path.parent} is not open to you (another user's folder?)"
+            ) from None
+        raise ClientError(f"cannot use {endpoint}: {error.strerror}") from None
+    if not stat.S_ISSOCK(info.st_mode):
+        raise ClientError(f"no zmqscope server at {endpoint}: it is not a socket")
+    if info.st_uid != os.getuid():
+        raise ClientError(f"refusing {endpoint}: it belongs to uid {info.st_uid}, not to you")
+
+
+def _connect_pid(pid: int, timeout: float) -> Client:
+    refused: list[str] = []
+    for entry in discover(refused.append):
         if entry.pid == pid:
-            return LiveClient(entry.endpoint, timeout)
+            return client_for(entry, timeout)
+    if refused:
+        raise ClientError(f"{refused[0]} (where process {pid} would be listed)")
     if psutil.pid_exists(pid):
         raise ClientError(
             f"process {pid} is not instrumented by zmqscope, or has made no ZeroMQ context "

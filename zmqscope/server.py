@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ipaddress
 import json
 import os
 import sys
@@ -25,7 +24,9 @@ from typing import Any
 import zmq
 
 from zmqscope import _native, hooks
+from zmqscope._access import Access, AccessError, server_access
 from zmqscope._answers import Answers
+from zmqscope._curve import CurveError, ZapGuard, require_curve, user_keys
 from zmqscope._runtime import RuntimeDirError, discovery_path, ensure_runtime_dir, ipc_path
 from zmqscope._version import __version__
 from zmqscope.protocol import (
@@ -48,9 +49,17 @@ class ServerError(Exception):
 class Server:
     """A running introspection server. Use :func:`serve` to start one."""
 
-    def __init__(self, endpoint: str | None = None, curve_secret_key: bytes | None = None):
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        curve_secret_key: bytes | None = None,
+        insecure: bool = False,
+    ):
         self.requested = endpoint
         self._curve_secret_key = curve_secret_key
+        self._insecure = insecure
+        self.access = Access.FILE_PERMISSIONS
+        self._zap: ZapGuard | None = None
         self.endpoint = ""
         self.started = time.time()
         self.requests = 0
@@ -65,10 +74,10 @@ class Server:
 
     def start(self) -> Server:
         endpoint = self.requested or self._default_endpoint()
-        _check_endpoint(endpoint, self._curve_secret_key is not None)
+        self.access = _check_endpoint(endpoint, self._curve_secret_key, self._insecure)
         self._ctx = hooks.private_context()
         try:
-            self._bind(endpoint)
+            self._bind(endpoint, self._secret_key(endpoint))
             self._write_discovery_file()
         except BaseException as error:
             # Nothing of a server that cannot start may stay behind.
@@ -96,6 +105,8 @@ class Server:
         self._remove_files()
         if self._socket is not None:
             self._socket.close(linger=0)
+        if self._zap is not None:
+            self._zap.close()
         if self._ctx is not None:
             hooks.term_private_context(self._ctx)
 
@@ -109,7 +120,21 @@ class Server:
             path.unlink()  # left by a killed process that had the same pid
         return f"ipc://{path}"
 
-    def _bind(self, endpoint: str) -> None:
+    def _secret_key(self, endpoint: str) -> bytes | None:
+        """The key a CURVE server uses; with the user's keys, only their client is let in."""
+        if self.access is Access.GIVEN_CURVE:
+            return self._curve_secret_key
+        if self.access is not Access.USER_CURVE:
+            return None
+        assert self._ctx is not None
+        try:
+            keys = user_keys()
+        except CurveError as error:
+            raise ServerError(f"cannot serve on {endpoint}: {error}") from None
+        self._zap = ZapGuard(self._ctx, [keys.client_public])
+        return keys.server_secret
+
+    def _bind(self, endpoint: str, curve_secret_key: bytes | None) -> None:
         assert self._ctx is not None
         sock: zmq.Socket[Any] = self._ctx.socket(zmq.ROUTER)
         self._socket = sock
@@ -120,9 +145,9 @@ class Server:
         sock.router_mandatory = True
         # libzmq drops a peer that sends a bigger message, before we see it.
         sock.maxmsgsize = MAX_REQUEST_BYTES + 1024
-        if self._curve_secret_key is not None:
+        if curve_secret_key is not None:
             sock.curve_server = True
-            sock.curve_secretkey = self._curve_secret_key
+            sock.curve_secretkey = curve_secret_key
         try:
             sock.bind(endpoint)
         except zmq.ZMQError as error:
@@ -146,6 +171,7 @@ class Server:
             "argv": command_line(),
             "endpoint": self.endpoint,
             "started": self.started,
+            "curve": self.access is Access.USER_CURVE,
             "versions": {
                 "zmqscope": __version__,
                 "pyzmq": zmq.__version__,
@@ -174,12 +200,18 @@ class Server:
         answers = Answers(self.endpoint, self.started)
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLIN)
+        if self._zap is not None:
+            poller.register(self._zap.socket, zmq.POLLIN)
         try:
             while not self._stopping:
                 if poller.poll(_POLL_MS):
+                    if self._zap is not None:
+                        self._zap.admit()  # handshakes first: they wait for us
                     self._drain(sock, answers)
         finally:
             sock.close(linger=0)
+            if self._zap is not None:
+                self._zap.close()
             hooks.term_private_context(self._ctx)
 
     def _drain(self, sock: zmq.Socket[Any], answers: Answers) -> None:
@@ -251,29 +283,15 @@ def command_line() -> list[str]:
     return list(sys.argv)
 
 
-def _check_endpoint(endpoint: str, curve: bool) -> None:
-    """ipc:// with a file, or tcp:// on loopback, unless CURVE authenticates the clients."""
-    if endpoint.startswith("ipc://@") and not curve:
-        # Linux's abstract sockets have no file, hence no permissions:
-        # every local user could connect.
-        raise ServerError(
-            f"refusing to serve on {endpoint}: abstract ipc sockets are open to every "
-            "local user without CURVE authentication (pass curve_secret_key)"
-        )
-    if not endpoint.startswith("tcp://"):
-        if not endpoint.startswith("ipc://"):
-            raise ServerError(f"cannot serve on {endpoint}: use ipc:// or tcp://")
-        return
-    host = endpoint[len("tcp://") :].rpartition(":")[0].strip("[]")
+def _check_endpoint(endpoint: str, curve_secret_key: bytes | None, insecure: bool) -> Access:
+    """How the server keeps other users out on ``endpoint`` (see :mod:`zmqscope._access`)."""
     try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback and not curve:
-        raise ServerError(
-            f"refusing to serve on {endpoint}: only loopback addresses without CURVE "
-            "authentication (pass curve_secret_key)"
-        )
+        access = server_access(endpoint, curve_secret_key is not None, insecure)
+        if access in (Access.USER_CURVE, Access.GIVEN_CURVE):
+            require_curve(endpoint)
+    except (AccessError, CurveError) as error:
+        raise ServerError(str(error)) from None
+    return access
 
 
 # -- the process's server ----------------------------------------------------------
@@ -282,18 +300,23 @@ _lock = _native.allocate_lock()
 _server: Server | None = None
 
 
-def serve(endpoint: str | None = None, curve_secret_key: bytes | None = None) -> Server:
+def serve(
+    endpoint: str | None = None, curve_secret_key: bytes | None = None, insecure: bool = False
+) -> Server:
     """Start this process's introspection server (or return the running one).
 
     With no endpoint it listens on ``ipc://<runtime dir>/zmqscope/<pid>.ipc``
     and writes ``<pid>.json`` beside it for ``zmqscope ls``; both are removed
-    at exit. TCP only on loopback unless ``curve_secret_key`` is given.
+    at exit. On loopback tcp (or an abstract ipc name) clients must present
+    this user's CURVE key, made on first use in the runtime folder, unless
+    ``insecure`` (then every local user can read everything the server
+    answers). Beyond loopback only with ``curve_secret_key``.
     """
     global _server
     with _lock:
         if _server is not None and _server.running:
             return _server
-        _server = Server(endpoint, curve_secret_key).start()
+        _server = Server(endpoint, curve_secret_key, insecure).start()
         return _server
 
 

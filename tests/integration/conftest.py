@@ -24,6 +24,7 @@ import zmq
 import zmqscope
 
 if TYPE_CHECKING:
+    from tests.integration.second_user import OtherUser
     from zmqscope.server import Server
 
 SCHEMA = "zmqscope.report/1"
@@ -255,3 +256,12 @@ def server(runtime: Path, scope: None) -> Iterator[Server]:
     finally:
         started.stop(timeout=10)
         assert not started.running, "the server did not stop within 10 s"
+
+
+@pytest.fixture(scope="session")
+def other_user() -> Iterator[OtherUser]:
+    """A second local user for the whole session (tests using it skip where none can be made)."""
+    from tests.integration.second_user import throwaway_user
+
+    with throwaway_user() as user:
+        yield user

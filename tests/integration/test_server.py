@@ -30,7 +30,7 @@ from tests.integration.serving import (
     wait_until,
 )
 from zmqscope import _events, hooks
-from zmqscope.client import ClientError, LiveClient
+from zmqscope.client import ClientError, LiveClient, connect
 from zmqscope.model import EndpointOp, ThreadInfo
 from zmqscope.server import Server, ServerError
 
@@ -294,14 +294,13 @@ def test_run_says_why_it_does_not_serve_and_runs_the_app_anyway(tmp_path: Path) 
 # -- tcp, loopback and CURVE ------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "endpoint", ["tcp://0.0.0.0:0", "tcp://*:0", "tcp://[::]:0", "ipc://@zmqscope-test"]
-)
-def test_endpoints_open_to_others_are_refused_without_curve(
-    runtime: Path, scope: None, endpoint: str
+@pytest.mark.parametrize("insecure", [False, True])
+@pytest.mark.parametrize("endpoint", ["tcp://0.0.0.0:0", "tcp://*:0", "tcp://[::]:0"])
+def test_endpoints_beyond_loopback_are_refused_without_a_curve_key(
+    runtime: Path, scope: None, endpoint: str, insecure: bool
 ) -> None:
     with pytest.raises(ServerError, match="refusing to serve") as caught:
-        zmqscope.serve(endpoint)
+        zmqscope.serve(endpoint, insecure=insecure)
     assert "curve_secret_key" in str(caught.value)
 
 
@@ -312,14 +311,15 @@ def test_loopback_tcp_serves_and_is_discoverable(runtime: Path, scope: None) -> 
         assert not served.endpoint.endswith(":0")
         document = json.loads((runtime / f"{os.getpid()}.json").read_text(encoding="utf-8"))
         assert document["endpoint"] == served.endpoint
-        live = LiveClient(served.endpoint, timeout=CLIENT_TIMEOUT)
+        assert document["curve"] is True  # clients of this user need no setup
+        live = connect(served.endpoint, timeout=CLIENT_TIMEOUT)
         try:
             assert live.hello().process.pid == os.getpid()
         finally:
             live.close()
     finally:
         served.stop()
-    assert list(runtime.iterdir()) == []
+    assert sorted(p.name for p in runtime.iterdir()) == ["curve-keys.json"]
 
 
 def test_a_tcp_server_writes_no_discovery_file_into_a_refused_folder(
@@ -327,7 +327,8 @@ def test_a_tcp_server_writes_no_discovery_file_into_a_refused_folder(
 ) -> None:
     runtime.mkdir(mode=0o700)
     runtime.chmod(0o777)
-    served = zmqscope.serve("tcp://127.0.0.1:0")  # it serves: the user asked for tcp
+    # It serves: the user asked for tcp without authentication.
+    served = zmqscope.serve("tcp://127.0.0.1:0", insecure=True)
     try:
         assert list(runtime.iterdir()) == []  # but nothing goes where others can write
         live = LiveClient(served.endpoint, timeout=CLIENT_TIMEOUT)

@@ -6,7 +6,15 @@ import argparse
 from typing import Any
 
 from zmqscope.cli._errors import CommandError
-from zmqscope.client import Client, ClientError, Discovered, LiveClient, connect, discover
+from zmqscope.client import (
+    Client,
+    ClientError,
+    Discovered,
+    LiveClient,
+    client_for,
+    connect,
+    discover,
+)
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
@@ -33,7 +41,10 @@ def main(args: argparse.Namespace) -> int:
         if args.target is not None:
             client: Client = connect(args.target)
         else:
-            running = discover()
+            refused: list[str] = []
+            running = discover(refused.append)
+            if refused:  # a picker would wait for processes it is not allowed to see
+                raise CommandError(refused[0])
             if len(running) != 1:
                 return _pick(args.interval)
             client = _connect(running[0])  # found just now: no second discovery
@@ -60,4 +71,4 @@ def _pick(interval: float) -> int:
 
 
 def _connect(entry: Discovered) -> LiveClient:
-    return LiveClient(entry.endpoint)
+    return client_for(entry)

@@ -9,7 +9,7 @@ import sys
 import time
 from typing import Any
 
-from zmqscope.client import ClientError, Discovered, LiveClient, discover
+from zmqscope.client import ClientError, Discovered, client_for, discover
 
 _HELLO_TIMEOUT = 1.0  # per process: ls must stay quick with a hung app around
 
@@ -26,7 +26,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
-    rows = [_describe(entry) for entry in discover()]
+    rows = [_describe(entry) for entry in discover(_say_refused)]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -41,6 +41,10 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say_refused(reason: str) -> None:
+    print(f"zmqscope: {reason}; nothing in it is listed", file=sys.stderr)
+
+
 def _describe(entry: Discovered) -> dict[str, Any]:
     row: dict[str, Any] = {
         "pid": entry.pid,
@@ -52,7 +56,7 @@ def _describe(entry: Discovered) -> dict[str, Any]:
         "limits": [],
     }
     try:
-        client = LiveClient(entry.endpoint, timeout=_HELLO_TIMEOUT)
+        client = client_for(entry, timeout=_HELLO_TIMEOUT)
     except ClientError:
         return row
     try:
