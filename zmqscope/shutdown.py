@@ -26,7 +26,7 @@ from zmqscope import _native, _threads, hooks
 from zmqscope._entries import ContextEntry, SocketEntry, frozen_frame
 from zmqscope._frames import is_zmqscope_file
 from zmqscope._origins import classified_frame
-from zmqscope.model import Culprit, EndpointOp, Frame, SocketState, ThreadRef
+from zmqscope.model import ORIGIN_USER, Culprit, EndpointOp, Frame, SocketState, ThreadRef
 from zmqscope.model._text import call_name, short_location
 
 DEFAULT_GRACE = 5.0
@@ -182,7 +182,8 @@ def find_culprits(context: ContextEntry) -> tuple[Culprit, ...]:
     frames = sys._current_frames()
     alive = {t.ident: t for t in threading.enumerate()}
     called = context.term_called
-    terming = called.thread[0] if called and called.thread else None
+    # (ident, name): under gevent/eventlet greenlets share an ident, not a name.
+    terming = (called.thread[0], called.thread[1]) if called and called.thread else None
     now = time.time()
     culprits = []
     for entry in hooks.registry().entries():
@@ -219,7 +220,7 @@ def _culprit(
     reason: str,
     frames: dict[int, FrameType],
     alive: dict[int | None, threading.Thread],
-    terming: int | None,
+    terming: tuple[int, str] | None,
 ) -> Culprit:
     owner = entry.owner
     owner_ref = ThreadRef(*owner) if owner else None
@@ -294,7 +295,12 @@ def _where(owner: ThreadRef | None, alive: bool, stack: tuple[Frame, ...]) -> st
         return f"{owner.name} has exited without closing it"
     if not stack:
         return f"{owner.name} is running outside Python code"
-    app = next((f for f in stack if not f.file.startswith(_ZMQ_DIR)), stack[0])
+    # The application's own frame: under gevent a greenlet waits in the hub's
+    # frames (a library's), which say nothing about where the app is.
+    app = next(
+        (f for f in stack if f.origin == ORIGIN_USER),
+        next((f for f in stack if not f.file.startswith(_ZMQ_DIR)), stack[0]),
+    )
     source = linecache.getline(app.file, app.line).strip()
     shown = f" `{source}`" if source else ""
     inner = stack[0]
@@ -305,14 +311,17 @@ def _where(owner: ThreadRef | None, alive: bool, stack: tuple[Frame, ...]) -> st
 
 
 def _remedy(
-    entry: SocketEntry, owner: tuple[int, str] | None, alive: bool, terming: int | None
+    entry: SocketEntry,
+    owner: tuple[int, str] | None,
+    alive: bool,
+    terming: tuple[int, str] | None,
 ) -> str:
     if entry.state is not SocketState.OPEN:
         return (
             "set LINGER 0 before closing it (sock.close(linger=0)), or for every socket "
             "with ctx.setsockopt(zmq.LINGER, 0), or end with ctx.destroy(linger=0)"
         )
-    if owner is not None and owner[0] == terming:
+    if owner is not None and (owner[0], owner[1]) == terming:
         return "close it before calling term(), or end with ctx.destroy(linger=0)"
     if owner is not None and alive:
         return (

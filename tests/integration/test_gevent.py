@@ -223,6 +223,42 @@ def test_watchdog_names_the_culprit_under_gevent(tmp_path: Path, serve: bool) ->
     assert re.search(closed_here, stderr), stderr
 
 
+HELD_BY_A_GREENLET = """
+import sys
+from gevent import monkey; monkey.patch_all()
+import gevent
+import zmq
+
+ctx = zmq.Context()
+
+def hold():
+    sock = ctx.socket(zmq.PULL)
+    sock.bind("inproc://held")
+    gevent.sleep(3600)  # holding
+
+gevent.spawn(hold)
+gevent.sleep(0.1)
+print("terminating", file=sys.stderr, flush=True)
+ctx.term()
+"""
+
+
+def test_a_culprit_greenlet_is_named_where_the_app_waits_and_told_to_close_it(
+    tmp_path: Path,
+) -> None:
+    """Not at gevent's hub, not "close it before calling term()": the greenlet is another owner."""
+    app = write_app(tmp_path, HELD_BY_A_GREENLET)
+    with running(app, "--grace", "1", "--no-serve", cwd=tmp_path) as child:
+        stderr = child.wait_for("remedy")
+    # One line of the panel each (panels wrap at 80 columns: compare their words).
+    words = " ".join(line.strip("│ ") for line in stderr.splitlines())
+    holding = line_of(app, "holding")
+    assert re.search(rf"Greenlet-\d+ \(hold\) is at app\.py:{holding} in hold\(\)", words), stderr
+    assert "(hold) is at hub.py" not in words, stderr  # (the stack row may show the hub)
+    assert re.search(r"close it in its own thread \(Greenlet-\d+ \(hold\)\)", words), stderr
+    assert "close it before calling term()" not in words, stderr
+
+
 GREEN_NAMES = """
 import sys, threading
 {patch}
