@@ -69,8 +69,9 @@ def snap(
 
 
 def render(report: Report, width: int = 100) -> str:
+    """As ``zmqscope report`` prints it: lines longer than the width are not cropped."""
     out = io.StringIO()
-    Console(file=out, width=width, color_system=None).print(report)
+    Console(file=out, width=width, color_system=None).print(report, crop=False)
     return out.getvalue()
 
 
@@ -107,8 +108,8 @@ def test_a_live_report_lists_open_sockets_as_its_inventory_not_as_leaks() -> Non
     assert data["summary"]["open"] == 3 and data["summary"]["leaks"] == 0
     assert data["summary"]["inventory"] == 3
     assert data["inventory"] == [
-        {"site": START.to_dict(), "sockets": ["s1", "s2"]},
-        {"site": SERVE.to_dict(), "sockets": ["s3"]},
+        {"site": START.to_dict(), "via": None, "sockets": ["s1", "s2"]},
+        {"site": SERVE.to_dict(), "via": None, "sockets": ["s3"]},
     ]
     assert len(data["sockets"]) == 3  # every socket, as ever
 
@@ -315,7 +316,7 @@ def test_limits_in_markdown_and_json() -> None:
     (warning,) = data["limits"]["warnings"]
     assert warning["kind"] == "max-sockets" and warning["context"] == "c1"
     assert (warning["used"], warning["limit"], warning["reached"]) == (18, 20, False)
-    assert warning["sites"] == [{"site": START.to_dict(), "count": 18}]
+    assert warning["sites"] == [{"site": START.to_dict(), "count": 18, "via": None}]
     assert data["contexts"][0]["max_sockets"] == 20
 
 
@@ -325,3 +326,94 @@ def test_a_saved_report_reads_back_its_limits() -> None:
     assert (again.fds, again.fd_limit) == (60, 1024)
     assert again.limit_warnings == report.limit_warnings
     assert again.to_dict() == report.to_dict()
+
+
+# Sockets a library made for the application: named, and grouped, by the
+# application's line, through the library's.
+LIB_CONNECT = Frame(
+    "/venv/lib/python3.11/site-packages/jupyter_client/connect.py",
+    697,
+    "_create_connected_socket",
+    origin="library",
+    display="jupyter_client/connect.py",
+)
+LIB_CHANNELS = Frame(
+    "/venv/lib/python3.11/site-packages/jupyter_client/channels.py",
+    112,
+    "_create_socket",
+    origin="library",
+    display="jupyter_client/channels.py",
+)
+USER_MAIN = Frame("/srv/project/app.py", 5, "main", origin="user", display="app.py")
+USER_OTHER = Frame("/srv/project/app.py", 9, "other", origin="user", display="app.py")
+
+
+def via(socket_id: str, library: Frame, user: Frame, *, state: SocketState = SocketState.OPEN):
+    return SocketRecord(
+        id=socket_id,
+        context="c1",
+        type="DEALER",
+        state=state,
+        created=CallSite(100.0, MAIN, (library, user), 1),
+    )
+
+
+def test_the_inventory_groups_library_made_sockets_by_the_applications_line() -> None:
+    records = [
+        via("s1", LIB_CONNECT, USER_MAIN),
+        via("s2", LIB_CONNECT, USER_MAIN),
+        via("s3", LIB_CONNECT, USER_OTHER),  # the same library line, another line of yours
+        via("s4", LIB_CHANNELS, USER_MAIN),  # your line, another library call
+    ]
+    report = build_report(snap(records), live=True)
+    text = render(report, width=200)
+    assert "app.py:5 in main(), via jupyter_client/connect.py:697 (2 sockets)" in text
+    assert "app.py:9 in other(), via jupyter_client/connect.py:697" in text
+    assert "app.py:5 in main(), via jupyter_client/channels.py:112" in text
+    groups = json.loads(report.to_json())["inventory"]
+    assert [(g["site"]["line"], g["via"]["line"], g["sockets"]) for g in groups] == [
+        (5, 697, ["s1", "s2"]),
+        (9, 697, ["s3"]),
+        (5, 112, ["s4"]),
+    ]
+
+
+def test_leaks_from_one_library_line_called_from_two_lines_of_yours_are_two_groups() -> None:
+    records = [via(f"s{n}", LIB_CONNECT, USER_MAIN) for n in range(1, 4)]
+    records += [via(f"s{n}", LIB_CONNECT, USER_OTHER) for n in range(4, 7)]
+    text = render(build_report(snap(records), at_exit=True), width=200)
+    titles = panels(text)
+    assert len(titles) == 2, titles
+    assert "main(), via jupyter_client/connect.py:697" in text
+    assert "other(), via jupyter_client/connect.py:697" in text
+
+
+def test_an_80_column_inventory_never_cuts_a_path_or_an_endpoint() -> None:
+    long_lib = Frame(
+        "/venv/lib/python3.11/site-packages/a_rather_long_library_name/with_a_module.py",
+        1234,
+        "make",
+        origin="library",
+        display="a_rather_long_library_name/with_a_module.py",
+    )
+    endpoint = Endpoint(EndpointOp.CONNECT, "ipc:///run/user/1000/a/rather/long/path/to/a.ipc")
+    record = SocketRecord(
+        id="s1",
+        context="c1",
+        type="DEALER",
+        state=SocketState.OPEN,
+        created=CallSite(100.0, MAIN, (long_lib, USER_MAIN), 1),
+        endpoints=(endpoint,),
+    )
+    text = render(build_report(snap([record]), live=True), width=80)
+    assert "a_rather_long_library_name/with_a_module.py:1234" in text
+    assert endpoint.url in text
+
+
+def test_limit_warnings_name_the_applications_lines_through_the_library() -> None:
+    records = [via(f"s{n}", LIB_CONNECT, USER_MAIN) for n in range(1, 18)]
+    report = build_report(snap(records, max_sockets=20), live=True)
+    (warning,) = report.limit_warnings
+    assert warning.sites[0].text() == "app.py:5 in main(), via jupyter_client/connect.py:697 (17)"
+    document = json.loads(report.to_json())
+    assert document["limits"]["warnings"][0]["sites"][0]["via"]["line"] == 697

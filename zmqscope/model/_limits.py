@@ -41,7 +41,7 @@ from zmqscope.model._records import (
     SocketFailure,
     SocketRecord,
 )
-from zmqscope.model._text import call_name, display_path, visible
+from zmqscope.model._text import frame_text, headline_frames, location, visible
 
 # The share of a limit at which zmqscope warns (the TUI's fd gauge turns red
 # at the same point).
@@ -59,21 +59,33 @@ class SiteCount:
 
     site: Frame | None
     count: int
+    via: Frame | None = None  # the library line the application's went through
 
     def to_dict(self) -> dict[str, Any]:
-        return {"site": self.site.to_dict() if self.site else None, "count": self.count}
+        return {
+            "site": self.site.to_dict() if self.site else None,
+            "count": self.count,
+            "via": self.via.to_dict() if self.via else None,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SiteCount:
         site = _optional(data, "site", dict)
-        return cls(Frame.from_dict(site) if site else None, _require(data, "count", int))
+        via = _optional(data, "via", dict)
+        return cls(
+            Frame.from_dict(site) if site else None,
+            _require(data, "count", int),
+            Frame.from_dict(via) if via else None,
+        )
 
     def text(self) -> str:
-        """``app.py:7 in main() (18)``."""
+        """``app.py:7 in main(), via jupyter_client/connect.py:697 (18)``."""
         if self.site is None:
             return f"an unknown site ({self.count})"
-        where = f"{display_path(self.site.file)}:{self.site.line}"
-        return visible(f"{where} in {call_name(self.site.function)} ({self.count})")
+        where = frame_text(self.site)
+        if self.via is not None:
+            where += f", via {location(self.via)}"
+        return visible(f"{where} ({self.count})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,5 +281,5 @@ def _with_sites(warning: LimitWarning, open_sockets: Sequence[SocketRecord]) -> 
 
 def top_sites(sockets: Iterable[SocketRecord], count: int = TOP_SITES) -> tuple[SiteCount, ...]:
     """The creation sites that made the most of ``sockets``, most first."""
-    tally = Counter(s.created.site for s in sockets)
-    return tuple(SiteCount(site, n) for site, n in tally.most_common(count))
+    tally = Counter(headline_frames(s.created) for s in sockets)
+    return tuple(SiteCount(site, n, via) for (site, via), n in tally.most_common(count))

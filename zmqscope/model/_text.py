@@ -130,6 +130,19 @@ def headline_index(site: CallSite) -> int | None:
     return 0 if site.stack else None
 
 
+def headline_frames(site: CallSite) -> tuple[Frame | None, Frame | None]:
+    """``(named, via)``: the frame a site is named by, and the library frame it went through.
+
+    ``via`` is None when the named frame is the innermost. Sockets grouped by
+    creation site are grouped by these two: the same line of the application
+    through the same library call.
+    """
+    index = headline_index(site)
+    if index is None:
+        return (None, None)
+    return (site.stack[index], site.stack[0] if index > 0 else None)
+
+
 def site_headline(site: CallSite, short: bool = False) -> str | None:
     """``app.py:7 in main(), via jupyter_client/connect.py:697``; None with no stack.
 

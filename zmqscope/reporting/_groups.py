@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from zmqscope.model import Frame, Leak, LeakKind, SocketRecord
+from zmqscope.model._text import headline_frames
 
 if TYPE_CHECKING:
     from zmqscope.reporting._report import Report
@@ -47,14 +48,20 @@ class LeakGroup:
 
 @dataclass(frozen=True, slots=True)
 class SiteGroup:
-    """Open sockets made at one creation site (``site`` None: unknown), oldest first."""
+    """Open sockets made at one creation site (``site`` None: unknown), oldest first.
+
+    The site is the application's line (``via``: the library line it went
+    through, if any), as a socket's headline names it.
+    """
 
     site: Frame | None
     sockets: tuple[SocketRecord, ...]
+    via: Frame | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
             "site": self.site.to_dict() if self.site else None,
+            "via": self.via.to_dict() if self.via else None,
             "sockets": [s.id for s in self.sockets],
         }
 
@@ -79,7 +86,7 @@ def _leak_key(leak: Leak, record: SocketRecord) -> tuple[object, ...]:
     return (
         leak.kind,
         record.type,
-        record.created.site,
+        headline_frames(record.created),
         record.adopted,
         thread.name if thread else None,
     )
@@ -87,11 +94,11 @@ def _leak_key(leak: Leak, record: SocketRecord) -> tuple[object, ...]:
 
 def group_by_site(sockets: Sequence[SocketRecord]) -> list[SiteGroup]:
     """``sockets`` by creation site, the site with the most first (then the oldest)."""
-    groups: dict[Frame | None, list[SocketRecord]] = {}
+    groups: dict[tuple[Frame | None, Frame | None], list[SocketRecord]] = {}
     for record in sockets:
-        groups.setdefault(record.created.site, []).append(record)
+        groups.setdefault(headline_frames(record.created), []).append(record)
     ordered = sorted(groups.items(), key=lambda item: -len(item[1]))  # stable: oldest first
-    return [SiteGroup(site, tuple(records)) for site, records in ordered]
+    return [SiteGroup(site, tuple(records), via) for (site, via), records in ordered]
 
 
 def some_ids(ids: Sequence[str], shown: int = EXAMPLE_IDS) -> str:

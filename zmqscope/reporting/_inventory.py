@@ -17,10 +17,11 @@ from rich.table import Table
 from rich.text import Text
 
 from zmqscope.model import SocketRecord
-from zmqscope.model._text import visible
-from zmqscope.reporting._format import creation_unknown, frame_text, plural
+from zmqscope.model._text import site_headline, visible
+from zmqscope.reporting._format import creation_unknown, plural
 from zmqscope.reporting._groups import SiteGroup, group_by_site
 from zmqscope.reporting._markup import md_code, md_row, md_text
+from zmqscope.reporting._text_parts import Unfolded
 
 if TYPE_CHECKING:
     from zmqscope.reporting._report import Report
@@ -35,22 +36,26 @@ def inventory_text(report: Report) -> RenderableType | None:
     inventory = report.inventory
     if not inventory:
         return None
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="dim")
-    table.add_column(COLUMNS[0], overflow="fold")
-    table.add_column(COLUMNS[1], no_wrap=True)
-    table.add_column(COLUMNS[2], no_wrap=True)
-    table.add_column(COLUMNS[3], overflow="fold")
-    table.add_column(COLUMNS[4], overflow="fold")
     groups = group_by_site(inventory)
+    rows: list[tuple[str, ...] | None] = []  # None: a line between two sites
     for number, group in enumerate(groups):
         for row in _rows(group):
             endpoints = "\n".join(row.endpoints) or ("" if row.more else "-")
-            cells = (row.site, row.socket, row.type, endpoints, row.owner)
-            table.add_row(*(Text(cell) for cell in cells))
+            rows.append((row.site, row.socket, row.type, endpoints, row.owner))
         if number < len(groups) - 1:
+            rows.append(None)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="dim")
+    for column, name in enumerate(COLUMNS):
+        # Wrapped at spaces only: a path or an endpoint stays whole on its line.
+        longest = max((_longest_word(row[column]) for row in rows if row), default=0)
+        table.add_column(name, min_width=max(longest, len(name)), overflow="fold")
+    for cells in rows:
+        if cells is None:
             table.add_section()
+        else:
+            table.add_row(*(Text(cell) for cell in cells))
     heading = f"Open sockets: {len(inventory)} in use, by creation site (not leaks):"
-    return Group(Text(heading, style="bold"), table)
+    return Group(Text(heading, style="bold"), Unfolded(table))
 
 
 def inventory_markdown(report: Report) -> list[str]:
@@ -115,11 +120,16 @@ def _rows(group: SiteGroup) -> list[_Row]:
     return rows
 
 
+def _longest_word(cell: str) -> int:
+    return max((len(word) for word in cell.split()), default=0)
+
+
 def _site(group: SiteGroup) -> str:
     count = f" ({plural(len(group.sockets), 'socket')})" if len(group.sockets) > 1 else ""
-    if group.site is None:
+    headline = site_headline(group.sockets[0].created)
+    if headline is None:
         return f"{creation_unknown(group.sockets[0])}{count}"
-    return f"{frame_text(group.site)}{count}"
+    return f"{headline}{count}"
 
 
 def _endpoints(record: SocketRecord) -> list[str]:

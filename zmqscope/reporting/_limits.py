@@ -15,8 +15,7 @@ from rich.text import Text
 
 from zmqscope.model import LimitWarning
 from zmqscope.model._limits import FDS
-from zmqscope.model._text import visible
-from zmqscope.reporting._format import frame_text
+from zmqscope.model._text import call_text, visible
 from zmqscope.reporting._markup import md_code, md_text
 from zmqscope.reporting._text_parts import grid
 
@@ -66,7 +65,7 @@ def _panel(warning: LimitWarning) -> Panel:
     refused = warning.refused
     if refused is not None:
         site = refused.site
-        where = frame_text(site.site) if site.site else "an unknown site"
+        where = call_text(site) or "an unknown site"
         who = f" by {site.thread.name}" if site.thread else ""
         times = "" if warning.refused_total == 1 else f" ({warning.refused_total} times)"
         text = f"{where}{who}: {refused.error} (errno {refused.errno}){times}"
@@ -97,6 +96,7 @@ def limits_markdown(report: Report) -> list[str]:
             sites = ", ".join(md_code(site.text()) for site in warning.sites)
             lines.append(f"  most open sockets made at: {sites}")
         refused = warning.refused
-        if refused is not None and refused.site.site is not None:
-            lines.append(f"  first refused at {md_code(visible(frame_text(refused.site.site)))}")
+        where = call_text(refused.site) if refused is not None else None
+        if where is not None:
+            lines.append(f"  first refused at {md_code(visible(where))}")
     return [*lines, ""]

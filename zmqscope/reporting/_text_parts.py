@@ -31,25 +31,31 @@ def grid() -> Table:
 
 
 class Unfolded:
-    """A panel drawn at least as wide as the longest word it holds (a path, a URL).
+    """A panel or table drawn at least as wide as the longest words it holds (paths, URLs).
 
     CI logs are read with grep: a path cut in two at the terminal's width
     (80 columns in most CI runners) is a path nobody finds. Prose still wraps
-    at spaces; a panel holding a longer path grows past the width instead,
-    and the lines it prints are longer than the terminal (printed with
-    ``crop=False``).
+    at spaces; a panel (or a table, each column as wide as its longest word)
+    holding a longer path grows past the width instead, and the lines it
+    prints are longer than the terminal (printed with ``crop=False``).
     """
 
-    def __init__(self, panel: Panel) -> None:
-        self.panel = panel
+    def __init__(self, renderable: Panel | Table) -> None:
+        self.renderable = renderable
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        # A panel measures as wide as its content unwrapped; what its content
-        # needs at the least is the longest word (plus borders and padding).
-        content = Measurement.get(console, options.update_width(_UNBOUNDED), self.panel.renderable)
-        _, right, _, left = Padding.unpack(self.panel.padding)
-        width = max(options.max_width, content.minimum + left + right + 2)
-        yield from console.render(self.panel, options.update_width(width))
+        unbounded = options.update_width(_UNBOUNDED)
+        renderable = self.renderable
+        if isinstance(renderable, Panel):
+            # A panel measures as wide as its content unwrapped; what its content
+            # needs at the least is the longest word (plus borders and padding).
+            content = Measurement.get(console, unbounded, renderable.renderable)
+            _, right, _, left = Padding.unpack(renderable.padding)
+            needed = content.minimum + left + right + 2
+        else:
+            needed = Measurement.get(console, unbounded, renderable).minimum
+        width = max(options.max_width, needed)
+        yield from console.render(renderable, options.update_width(width))
 
 
 def endpoints(record: SocketRecord) -> Text:
