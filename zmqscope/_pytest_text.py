@@ -218,9 +218,20 @@ def _first_site(findings: Sequence[Finding]) -> Frame | None:
 
 
 def summary_lines(findings: Sequence[Finding]) -> list[str]:
-    """The terminal summary's lines about each finding, one leak a line."""
+    """The terminal summary's lines about each finding, one leak a line.
+
+    A thread that outlived the test that started it (a client's heartbeat)
+    may make a socket during every later test: its findings take one line,
+    where the first of them would be, with how many sockets and tests.
+    """
     lines: list[str] = []
+    by_thread = _by_thread(findings)
     for finding in findings:
+        group = by_thread.get(_thread_key(finding))
+        if group is not None and len(group) > 1:
+            if group[0] is finding:
+                lines.append(_thread_line(group))
+            continue
         note = "" if finding.verdict is Verdict.FAILED else f" [{_verdict_note(finding)}]"
         who = finding.test or "session teardown"
         if finding.fixture is not None:
@@ -232,6 +243,34 @@ def summary_lines(findings: Sequence[Finding]) -> list[str]:
     return lines
 
 
+def _thread_key(finding: Finding) -> tuple[object, ...] | None:
+    origin = finding.thread
+    if finding.verdict is not Verdict.OTHER_THREAD or origin is None:
+        return None
+    return (origin.thread.id, origin.thread.name, origin.started_in, origin.started_by)
+
+
+def _by_thread(findings: Sequence[Finding]) -> dict[tuple[object, ...] | None, list[Finding]]:
+    groups: dict[tuple[object, ...] | None, list[Finding]] = {}
+    for finding in findings:
+        key = _thread_key(finding)
+        if key is not None:
+            groups.setdefault(key, []).append(finding)
+    return groups
+
+
+def _thread_line(group: Sequence[Finding]) -> str:
+    """``Thread-1, a thread started during ...: 49 sockets during 47 tests, ...``."""
+    first = group[0]
+    leaks = sum(len(f.report.leaks) + len(f.report.culprits) for f in group)
+    tests = len({f.test for f in group})
+    example = next((leak.message for f in group for leak in f.report.leaks), None)
+    during = plural(tests, "test")
+    made = f"{plural(leaks, 'socket')} left during {during} (the first in {first.test})"
+    shown = f", e.g. {example}" if example else ""
+    return f"{thread_origin_text(first, one_test=False)}: {made}{shown} [not failed]"
+
+
 def _verdict_note(finding: Finding) -> str:
     if finding.verdict is Verdict.ALLOWED:
         return "allowed by @pytest.mark.zmqscope(allow_leaks=True)"
@@ -240,8 +279,11 @@ def _verdict_note(finding: Finding) -> str:
     return "not failed again: the test had already failed or was skipped"
 
 
-def thread_origin_text(finding: Finding) -> str:
-    """``heartbeat, a thread started during test_a.py::test_a, already running when ...``."""
+def thread_origin_text(finding: Finding, one_test: bool = True) -> str:
+    """``heartbeat, a thread started during test_a.py::test_a, already running when ...``.
+
+    ``one_test``: the text is about one test's sockets (else about many tests').
+    """
     origin = finding.thread
     if origin is None:
         return "a thread this test did not start"
@@ -249,7 +291,8 @@ def thread_origin_text(finding: Finding) -> str:
     during = f"during {origin.started_in}" if origin.started_in else "before the first test"
     if origin.started_by is not None:
         return f"{name}, a thread started{at} by {origin.started_by} (set up {during})"
-    return f"{name}, a thread started {during}{at}, already running when this test began"
+    running = ", already running when this test began" if one_test else ""
+    return f"{name}, a thread started {during}{at}{running}"
 
 
 def _started_at(finding: Finding) -> str:

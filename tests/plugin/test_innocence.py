@@ -216,3 +216,62 @@ def test_a_unittest_testcase_call_chain_ends_at_the_test_method(
     for socket in document["sockets"]:
         stack = [frame["function"] for frame in socket["created"]["stack"]]
         assert stack == ["make", "test_leaks"], stack
+
+
+HEARTBEAT = """
+import queue
+import threading
+
+import zmq
+
+ASK, MADE = queue.Queue(), queue.Queue()
+KEPT = []
+
+def heartbeat():
+    while True:
+        ASK.get()
+        MADE.put(zmq.Context.instance().socket(zmq.REQ))  # heartbeat socket
+
+def test_a_starts_a_heartbeat():
+    threading.Thread(target=heartbeat, name="heartbeat", daemon=True).start()  # started
+
+def beat():
+    ASK.put(None)
+    KEPT.append(MADE.get(timeout=30))
+
+def test_b():
+    beat()
+
+def test_c():
+    beat()
+    beat()
+
+def test_d():
+    beat()
+"""
+
+
+def test_a_thread_that_leaks_during_many_tests_takes_one_summary_line(
+    pytester: pytest.Pytester,
+) -> None:
+    """A client's heartbeat thread outliving its test: one line, not one per later test."""
+    write_tests(pytester, "test_heartbeat", HEARTBEAT)
+    result = run(pytester, "--zmqscope", "--zmqscope-json=out.json", "-p", "no:randomly")
+    result.assert_outcomes(passed=4)
+    started = line_of(HEARTBEAT, "started")
+    beat = line_of(HEARTBEAT, "heartbeat socket")
+    result.stdout.fnmatch_lines(
+        [
+            "heartbeat, a thread started during test_heartbeat.py::test_a_starts_a_heartbeat"
+            f" at test_heartbeat.py:{started} in test_a_starts_a_heartbeat(): 4 sockets left"
+            " during 3 tests (the first in test_heartbeat.py::test_b), e.g. REQ socket created"
+            f" at test_heartbeat.py:{beat} in heartbeat() by heartbeat was never closed"
+            " [not failed]",
+        ]
+    )
+    summary = [line for line in result.stdout.lines if "REQ socket created" in line]
+    assert len(summary) == 1, summary
+    # The JSON still has every socket, each with its test.
+    document = read_json(pytester.path / "out.json")
+    tests = [leak["test"].split("::")[1] for leak in document["leaks"]]
+    assert tests == ["test_b", "test_c", "test_c", "test_d"]
