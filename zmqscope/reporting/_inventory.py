@@ -16,6 +16,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from zmqscope._shown import shown
 from zmqscope.model import SocketRecord
 from zmqscope.model._text import visible
 from zmqscope.reporting._format import creation_unknown, frame_text, plural
@@ -46,7 +47,7 @@ def inventory_text(report: Report) -> RenderableType | None:
         for row in _rows(group):
             endpoints = "\n".join(row.endpoints) or ("" if row.more else "-")
             cells = (row.site, row.socket, row.type, endpoints, row.owner)
-            table.add_row(*(Text(cell) for cell in cells))
+            table.add_row(*(shown(cell) for cell in cells))
         if number < len(groups) - 1:
             table.add_section()
     heading = f"Open sockets: {len(inventory)} in use, by creation site (not leaks):"
