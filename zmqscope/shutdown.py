@@ -10,7 +10,6 @@ listeners hear how long it took.
 
 from __future__ import annotations
 
-import linecache
 import os
 import sys
 import threading
@@ -25,6 +24,7 @@ from zmqscope import hooks
 from zmqscope._entries import ContextEntry, SocketEntry, frozen_frame
 from zmqscope._frames import is_zmqscope_file
 from zmqscope._origins import classified_frame
+from zmqscope._source import source_line
 from zmqscope.model import Culprit, EndpointOp, Frame, SocketState, ThreadRef
 from zmqscope.model._text import call_name, short_location
 
@@ -265,7 +265,7 @@ def _where(owner: ThreadRef | None, alive: bool, stack: tuple[Frame, ...]) -> st
     if not stack:
         return f"{owner.name} is running outside Python code"
     app = next((f for f in stack if not f.file.startswith(_ZMQ_DIR)), stack[0])
-    source = linecache.getline(app.file, app.line).strip()
+    source = source_line(app.file, app.line)
     shown = f" `{source}`" if source else ""
     inner = stack[0]
     if inner.file.startswith(_ZMQ_DIR):
