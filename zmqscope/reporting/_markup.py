@@ -22,22 +22,26 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>~&#!])")
 _PIPE = re.compile(r"(\\*)\|")
 # What makes a line a list item or a setext underline when a value starts it.
 _BLOCK_START = re.compile(r"^(\d{1,9})([.)])|^([-+=])")
+_LEADING_SPACES = re.compile(r"^ +")
 
 
 def md_text(value: str) -> str:
-    """Plain text that Markdown must not read as markup."""
+    """Plain text that Markdown must not read as markup, even at the start of a line."""
     text = _MARKDOWN_SPECIAL.sub(r"\\\1", visible(value))
-    return _BLOCK_START.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", text)
+    text = _BLOCK_START.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", text)
+    # Four spaces at a line's start make a code block; a character reference does not.
+    return _LEADING_SPACES.sub(lambda m: "&#32;" * len(m[0]), text)
 
 
 def md_code(value: str) -> str:
     """An inline code span, safe even when ``value`` holds backticks or newlines."""
     value = visible(value)
-    longest = longest_backtick_run(value)
-    if not longest:
-        return f"`{value}`"
-    ticks = "`" * (longest + 1)
-    return f"{ticks} {value} {ticks}"
+    ticks = "`" * (longest_backtick_run(value) + 1)
+    # CommonMark takes one space off each end of a span that starts and ends
+    # with one; padding keeps a value's own edge spaces and backticks apart.
+    if value.strip(" ") and (value[0] == " " or value[-1] == " " or "`" in value):
+        return f"{ticks} {value} {ticks}"
+    return f"{ticks}{value}{ticks}"
 
 
 def md_html(value: str) -> str:

@@ -74,7 +74,9 @@ class SocketDetailScreen(Screen[None]):
     def _summary(self) -> RenderableType:
         record = self.record
         grid = Table.grid(padding=(0, 1))
-        grid.add_column(style="bold", no_wrap=True)
+        # Labels are ours, but an option's name is the record's: a long one is cut,
+        # not given the width the values need.
+        grid.add_column(style="bold", no_wrap=True, max_width=24, overflow="ellipsis")
         grid.add_column()
         grid.add_row("socket", shown(f"{record.id} {record.type} ({record.state.value})"))
         if record.internal is not None:
