@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from typing import Any
 
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
+from zmqscope._compact import FrameTable, encode_socket
 from zmqscope.model import (
     CallSite,
     ContextRecord,
@@ -22,14 +24,18 @@ from zmqscope.model import (
     Culprit,
     Endpoint,
     EndpointOp,
+    Event,
     Frame,
     ProcessInfo,
+    ProcessStats,
     Snapshot,
     SocketRecord,
     SocketState,
+    ThreadInfo,
     ThreadRef,
     UsageWarning,
 )
+from zmqscope.reporting import build_report
 
 # The thread name of the issue: markup, a terminal title change, and what
 # breaks Markdown (a backtick, a newline starting a heading, HTML, a pipe).
@@ -194,3 +200,40 @@ def hostile_snapshot(text: str = NAME, arg: str = ARG, endpoint: str = ENDPOINT)
         culprits=(culprit,),
         warnings=(warning,),
     )
+
+
+def honest_data() -> dict[str, Any]:
+    """What a zmqscope server answers to each request, for one snapshot."""
+    snapshot = hostile_snapshot("name")
+    table = FrameTable()
+    sockets = [encode_socket(s, table) for s in snapshot.sockets]
+    stats = ProcessStats(started=NOW - 60, cpu_percent=1.0, rss=1000, threads=2, fds=9)
+    process = snapshot.process.to_dict()
+    thread = ThreadInfo(2, "worker", False, snapshot.sockets[0].created.stack, ("s1",))
+    return {
+        "hello": {**process, "endpoint": "tcp://x", "started": NOW - 60, "open_sockets": 2},
+        "snapshot": {
+            "instance": "1-2-3",
+            "generation": 7,
+            "full": True,
+            "taken_at": NOW,
+            "process": process,
+            "contexts": [c.to_dict() for c in snapshot.contexts],
+            "frames": table.rows,
+            "sockets": sockets,
+            "removed": [],
+            "traffic": {"s1": [1, 2, 1, 2, 10, 20, NOW - 1, 0.0]},
+            "culprits": [c.to_dict() for c in snapshot.culprits],
+            "warnings": [w.to_dict() for w in snapshot.warnings],
+            "created_total": 2,
+            "dropped": 0,
+            "stats": stats.to_dict(),
+        },
+        "report": build_report(snapshot, generated_at=NOW).to_dict(),
+        "threads": [thread.to_dict()],
+        "events": {
+            "events": [Event(1, NOW - 5, "created", "s1", "c1", "PUSH").to_dict()],
+            "cursor": 1,
+            "missed": 0,
+        },
+    }

@@ -11,6 +11,7 @@ never come.
 from __future__ import annotations
 
 import os
+import shlex
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -18,11 +19,12 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import Input, OptionList, Static
 
 from tests.hostile import ARG, NAME, NOW, controls, hostile_snapshot
 from tests.tui.conftest import QUIET, SIZE, RecordingScopeApp, settle, text_of
 from tests.tui.fake_client import clock
+from tests.tui.test_app import found
 from zmqscope.client import ClientError, EventPage, Hello, LiveSnapshot, ReportClient
 from zmqscope.model import (
     CallSite,
@@ -305,3 +307,25 @@ async def test_a_report_at_the_bounds_opens_and_one_past_them_is_refused(tmp_pat
             saved(tmp_path, bounds_snapshot(time, count))
         assert "invalid zmqscope report" in str(refused.value)
         assert "\n" not in str(refused.value)
+
+
+# -- the attach picker ------------------------------------------------------------------
+
+
+async def test_the_picker_lists_a_process_whose_command_holds_markup_and_escapes() -> None:
+    """One process with ``--route=[/api]`` in its argv broke the picker for every process."""
+    entries = [found(4242, "/srv/app.py", ARG), found(4343, "/srv/other.py", NAME)]
+    app = RecordingScopeApp(discover=lambda: entries, connect=lambda _: hostile_client())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        options = app.screen.query_one(OptionList)
+        prompts = [str(options.get_option_at_index(i).prompt) for i in range(2)]
+        assert_nothing_obeyed(app)
+        options.highlighted = 1
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is app.home
+    assert prompts == [
+        f"   4242  /srv/app.py {visible(shlex.quote(ARG))}",
+        f"   4343  /srv/other.py {visible(shlex.quote(NAME))}",
+    ]

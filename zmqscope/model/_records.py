@@ -270,7 +270,8 @@ class Traffic:
         """From the compact list a live snapshot carries (see zmqscope.protocol)."""
         if not isinstance(row, (list, tuple)) or len(row) != 8:
             raise SchemaError("a traffic row has 8 numbers")
-        counts = [check_count(n, "a traffic count") for n in row[:6]]
+        # Counts are integers; an integral float (a server that summed floats) reads too.
+        counts = [check_count(_integral(n), "a traffic count") for n in row[:6]]
         sent, received = (_when(n) for n in row[6:])
         msgs_out, msgs_in, frames_out, frames_in, bytes_out, bytes_in = counts
         return cls(
@@ -295,6 +296,10 @@ class Traffic:
             last_send=_optional_time(data, "last_send"),
             last_recv=_optional_time(data, "last_recv"),
         )
+
+
+def _integral(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _when(value: Any) -> float | None:
