@@ -26,7 +26,14 @@ from zmqscope.model import (
     SocketState,
     ThreadRef,
 )
-from zmqscope.model._base import MAX_NESTING, check_time, check_value, scalar_text
+from zmqscope.model._base import (
+    MAX_INT,
+    MAX_NESTING,
+    MAX_TEXT,
+    check_time,
+    check_value,
+    scalar_text,
+)
 
 
 @contextlib.contextmanager
@@ -126,15 +133,17 @@ def _frame(row: Any) -> Frame:
 
 def _str(value: Any) -> str:
     """A string of a record (an id, a name, a path) within the model's bounds."""
-    if not isinstance(value, str):
-        raise ValueError("a text field is not a string")
-    return str(check_value(value, "a text field"))
+    # type() rather than isinstance(): this runs for every field of every socket.
+    if type(value) is not str or len(value) > MAX_TEXT:
+        raise ValueError(f"a text field is not a string of at most {MAX_TEXT} characters")
+    return value
 
 
 def _int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError("a number field is not an integer")
-    return int(check_value(value, "a number field"))
+    """An integer of a record within the model's bounds (never a bool, nor a float)."""
+    if type(value) is not int or not -MAX_INT <= value <= MAX_INT:
+        raise ValueError("a number field is not an integer in range")
+    return value
 
 
 class Decoder:
@@ -156,10 +165,12 @@ class Decoder:
         # [id, name], or [id, name, where it was started]: one ThreadRef each.
         if nesting > MAX_NESTING:
             raise ValueError(f"threads' starts nest deeper than {MAX_NESTING}")
-        started = self._call(item[2], nesting + 1) if len(item) > 2 else None
-        key = (item[0], item[1], started)
+        # The JSON text of where it was started tells threads apart cheaply; it is
+        # decoded (and its nesting checked) once per distinct thread.
+        key = (item[0], item[1], repr(item[2]) if len(item) > 2 else None)
         thread = self._threads.get(key)
         if thread is None:
+            started = self._call(item[2], nesting + 1) if len(item) > 2 else None
             thread = self._threads[key] = ThreadRef(_int(item[0]), _str(item[1]), started)
         return thread
 
@@ -168,7 +179,7 @@ class Decoder:
             return None
         when, thread, stack = item[:3]
         frames = self.frames
-        resolved = tuple(frames[_int(i)] for i in check_value(stack, "a stack"))
+        resolved = tuple(frames[i] for i in stack)  # an index that is not one: an error
         user_frame = item[3] if len(item) > 3 else None
         if user_frame is not None and not 0 <= _int(user_frame) < len(resolved):
             raise ValueError("user_frame is not an index of the stack")
@@ -217,5 +228,6 @@ class Decoder:
                 internal=None if internal is None else _str(internal),
                 proxied_by=None if proxied_by is None else _str(proxied_by),
             )
-        except (TypeError, ValueError, IndexError) as error:
+        except (TypeError, ValueError, IndexError, RecursionError) as error:
+            # RecursionError: repr() of a thread's start nested near the parser's limit.
             raise SchemaError(f"bad socket record ({error})") from None
