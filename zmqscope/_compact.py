@@ -26,6 +26,14 @@ from zmqscope.model import (
     SocketState,
     ThreadRef,
 )
+from zmqscope.model._base import (
+    MAX_INT,
+    MAX_NESTING,
+    MAX_TEXT,
+    check_time,
+    check_value,
+    scalar_text,
+)
 
 
 @contextlib.contextmanager
@@ -108,50 +116,76 @@ def encode_socket(record: SocketRecord, table: FrameTable) -> list[Any]:
 
 def _frame(row: Any) -> Frame:
     """A frame table's row: file, line, function, then origin, display, cell, source."""
+    if not isinstance(row, list):
+        raise ValueError("a frame is not a list")
     file, line, function = row[:3]
     origin, display, cell, source = (list(row[3:7]) + [None] * 4)[:4]
     return Frame(
-        str(file),
-        int(line),
-        str(function),
+        _str(file),
+        _int(line),
+        _str(function),
         origin if origin in ORIGINS else None,
-        None if display is None else str(display),
-        None if cell is None else int(cell),
-        None if source is None else str(source),
+        None if display is None else _str(display),
+        None if cell is None else _int(cell),
+        None if source is None else _str(source),
     )
 
 
+def _str(value: Any) -> str:
+    """A string of a record (an id, a name, a path) within the model's bounds."""
+    # type() rather than isinstance(): this runs for every field of every socket.
+    if type(value) is not str or len(value) > MAX_TEXT:
+        raise ValueError(f"a text field is not a string of at most {MAX_TEXT} characters")
+    return value
+
+
+def _int(value: Any) -> int:
+    """An integer of a record within the model's bounds (never a bool, nor a float)."""
+    if type(value) is not int or not -MAX_INT <= value <= MAX_INT:
+        raise ValueError("a number field is not an integer in range")
+    return value
+
+
 class Decoder:
-    """Turns one reply's compact records back into model records."""
+    """Turns one reply's compact records back into model records.
+
+    Every value is checked as the model's ``from_dict`` checks it (a server
+    may be anything that answers): text and numbers within bounds, times
+    between 1970 and 3000, threads' starts nested at most ``MAX_NESTING`` deep.
+    """
 
     def __init__(self, frame_rows: Any) -> None:
         try:
-            self.frames = [_frame(row) for row in frame_rows]
+            self.frames = [_frame(row) for row in check_value(frame_rows, "the frame table")]
         except (TypeError, ValueError) as error:
             raise SchemaError(f"bad frame table ({error})") from None
         self._threads: dict[tuple[Any, ...], ThreadRef] = {}
 
-    def _thread(self, item: Any) -> ThreadRef:
+    def _thread(self, item: Any, nesting: int = 0) -> ThreadRef:
         # [id, name], or [id, name, where it was started]: one ThreadRef each.
+        if nesting > MAX_NESTING:
+            raise ValueError(f"threads' starts nest deeper than {MAX_NESTING}")
+        # The JSON text of where it was started tells threads apart cheaply; it is
+        # decoded (and its nesting checked) once per distinct thread.
         key = (item[0], item[1], repr(item[2]) if len(item) > 2 else None)
         thread = self._threads.get(key)
         if thread is None:
-            started = self._call(item[2]) if len(item) > 2 else None
-            thread = self._threads[key] = ThreadRef(int(item[0]), str(item[1]), started)
+            started = self._call(item[2], nesting + 1) if len(item) > 2 else None
+            thread = self._threads[key] = ThreadRef(_int(item[0]), _str(item[1]), started)
         return thread
 
-    def _call(self, item: Any) -> CallSite | None:
+    def _call(self, item: Any, nesting: int = 0) -> CallSite | None:
         if item is None:
             return None
         when, thread, stack = item[:3]
         frames = self.frames
-        resolved = tuple(frames[i] for i in stack)
+        resolved = tuple(frames[i] for i in stack)  # an index that is not one: an error
         user_frame = item[3] if len(item) > 3 else None
-        if user_frame is not None and not 0 <= int(user_frame) < len(resolved):
+        if user_frame is not None and not 0 <= _int(user_frame) < len(resolved):
             raise ValueError("user_frame is not an index of the stack")
         return CallSite(
-            float(when),
-            self._thread(thread) if thread else None,
+            check_time(when, "a time"),
+            self._thread(thread, nesting) if thread else None,
             resolved,
             None if user_frame is None else int(user_frame),
             bool(item[4]) if len(item) > 4 else False,
@@ -161,11 +195,11 @@ class Decoder:
         op, url, active, requested, when, site = item
         return Endpoint(
             EndpointOp(op),
-            str(url),
+            _str(url),
             bool(active),
-            None if requested is None else str(requested),
-            float(when),
-            None if site is None else self.frames[site],
+            None if requested is None else _str(requested),
+            0.0 if when == 0 else check_time(when, "a time"),
+            None if site is None else self.frames[_int(site)],
         )
 
     def socket(self, item: Any) -> SocketRecord:
@@ -179,20 +213,21 @@ class Decoder:
             if made is None:
                 raise ValueError("a socket has a creation site")
             return SocketRecord(
-                id=str(sid),
-                context=None if context is None else str(context),
-                type=str(kind),
+                id=_str(sid),
+                context=None if context is None else _str(context),
+                type=_str(kind),
                 state=SocketState(state),
                 created=made,
                 closed=self._call(closed),
-                endpoints=tuple(self._endpoint(e) for e in endpoints),
-                linger=None if linger is None else int(linger),
-                linger_source=str(source),
-                options=tuple((str(k), str(v)) for k, v in options),
-                threads_used=tuple(self._thread(t) for t in threads),
+                endpoints=tuple(self._endpoint(e) for e in check_value(endpoints, "endpoints")),
+                linger=None if linger is None else _int(linger),
+                linger_source=_str(source),
+                options=tuple((_str(k), scalar_text(v, "an option")) for k, v in options),
+                threads_used=tuple(self._thread(t) for t in check_value(threads, "threads")),
                 adopted=bool(adopted),
-                internal=None if internal is None else str(internal),
-                proxied_by=None if proxied_by is None else str(proxied_by),
+                internal=None if internal is None else _str(internal),
+                proxied_by=None if proxied_by is None else _str(proxied_by),
             )
-        except (TypeError, ValueError, IndexError) as error:
+        except (TypeError, ValueError, IndexError, RecursionError) as error:
+            # RecursionError: repr() of a thread's start nested near the parser's limit.
             raise SchemaError(f"bad socket record ({error})") from None

@@ -22,13 +22,13 @@ later does not move every path shown.
 
 from __future__ import annotations
 
-import linecache
 import os
 import sys
 import threading
 from pathlib import PurePath
 
 from zmqscope._frames import RawFrame, is_bundled_example
+from zmqscope._source import source_line
 from zmqscope.model import ORIGIN_LIBRARY, ORIGIN_STDLIB, ORIGIN_USER, Frame
 
 _SITE_FOLDERS = ("site-packages", "dist-packages")
@@ -119,7 +119,7 @@ class Origins:
         source = None
         if cell is not None:
             # No file holds a cell's code: IPython keeps it in linecache.
-            source = linecache.getline(path, line).strip() or None
+            source = source_line(path, line) or None
         return Frame(path, line, function, origin, display, cell, source)
 
 

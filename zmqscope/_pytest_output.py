@@ -12,7 +12,6 @@ those get their origin as a prefix, e.g. ``gw1-s3``.
 from __future__ import annotations
 
 import dataclasses
-import html
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from zmqscope.model import Culprit, Leak, Snapshot, SocketRecord
 from zmqscope.reporting import Report
 from zmqscope.reporting._format import endpoint_text, frame_text, location, plural
 from zmqscope.reporting._markdown import _cell, _code, _text
+from zmqscope.reporting._markup import md_fenced, md_html
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,14 +180,11 @@ def _record_cells(record: SocketRecord | None) -> tuple[str, str, str, str]:
 
 def _stack_details(summary: str, record: SocketRecord) -> list[str]:
     frames = own_frames(record.created.stack)
-    body = "\n".join(frame_text(frame) for frame in frames).replace("```", "'''")
     return [
         "<details>",
-        f"<summary>{html.escape(summary)}</summary>",
+        f"<summary>{md_html(summary)}</summary>",
         "",
-        "```text",
-        body,
-        "```",
+        *md_fenced(frame_text(frame) for frame in frames),
         "",
         "</details>",
         "",

@@ -1,7 +1,9 @@
 """The pytest plugin's words: failure texts, the hung-term message, summary lines.
 
 Plain text, no colour or box drawing: the same text lands in a terminal, a CI
-log and a JUnit XML file, and people grep all three.
+log and a JUnit XML file, and people grep all three. Every line is shown
+with its control characters as escapes (a thread name or path holding an
+escape sequence must not retitle the terminal that shows the failure).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from _pytest._code.code import (
 
 from zmqscope._pytest_findings import Finding, Verdict
 from zmqscope.model import Culprit, Frame, SocketRecord
-from zmqscope.model._text import callers, site_headline
+from zmqscope.model._text import callers, site_headline, visible
 from zmqscope.reporting import Report
 from zmqscope.reporting._format import (
     call_text,
@@ -79,7 +81,12 @@ def finding_text(finding: Finding) -> str:
         )
         described = {leak.socket for leak in report.leaks}
         lines += culprit_lines(report, report.culprits, described)
-    return "\n".join(lines)
+    return _joined(lines)
+
+
+def _joined(lines: Sequence[str]) -> str:
+    """The lines as one text, each with its control characters shown as escapes."""
+    return "\n".join(visible(line) for line in lines)
 
 
 def _leak_headline(finding: Finding) -> str:
@@ -174,8 +181,8 @@ def blocked_text(report: Report, context_id: str, waited: float, grace: float) -
         " and this test fails."
     )
     if not report.culprits:
-        return head + "\nNo socket zmqscope knows of keeps it waiting.\n"
-    return "\n".join([head, *culprit_lines(report, report.culprits)]) + "\n"
+        return visible(head) + "\nNo socket zmqscope knows of keeps it waiting.\n"
+    return _joined([head, *culprit_lines(report, report.culprits)]) + "\n"
 
 
 def crash_line(findings: Sequence[Finding]) -> str:
@@ -188,7 +195,7 @@ def crash_line(findings: Sequence[Finding]) -> str:
         what = f"{record.type} socket" if record else "socket"
         where = f" from {location(site)}" if site else ""
         more = f" (+{len(leaks) - 1} more)" if len(leaks) > 1 else ""
-        return f"zmqscope: leaked {what}{where}{more}"
+        return visible(f"zmqscope: leaked {what}{where}{more}")
     culprits = sum(len(f.report.culprits) for f in findings)
     return f"zmqscope: term() blocked by {plural(culprits, 'socket')}"
 
@@ -202,7 +209,7 @@ def longrepr(findings: Sequence[Finding]) -> TerminalRepr:
     """
     site = _first_site(findings)
     crash = ReprFileLocation(
-        site.file if site else "", site.line if site else 0, crash_line(findings)
+        visible(site.file) if site else "", site.line if site else 0, crash_line(findings)
     )
     entry = ReprEntryNative([failure_text(findings)])
     return ReprExceptionInfo(ReprTraceback([entry], None, "native"), crash)
@@ -240,7 +247,7 @@ def summary_lines(findings: Sequence[Finding]) -> list[str]:
             lines.append(f"{who}: {leak.message}{note}")
         for culprit in finding.report.culprits:
             lines.append(f"{who}: term() blocked by {culprit.socket}: {culprit.reason}{note}")
-    return lines
+    return [visible(line) for line in lines]
 
 
 def _thread_key(finding: Finding) -> tuple[object, ...] | None:

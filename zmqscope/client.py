@@ -40,7 +40,14 @@ from zmqscope.model import (
     Traffic,
     UsageWarning,
 )
-from zmqscope.protocol import ProtocolError, RequestType, decode_reply, encode_request
+from zmqscope.model._base import check_count, check_time, check_value, scalar_text
+from zmqscope.protocol import (
+    MAX_REPLY_BYTES,
+    ProtocolError,
+    RequestType,
+    decode_reply,
+    encode_request,
+)
 from zmqscope.reporting import Report, build_report
 
 DEFAULT_TIMEOUT = 3.0
@@ -137,6 +144,8 @@ class LiveClient:
         self._ctx: zmq.Context[Any] = hooks.private_context()
         self._socket: zmq.Socket[Any] = self._ctx.socket(zmq.DEALER)
         self._socket.linger = 0
+        # libzmq drops a peer that sends more, before holding it in memory.
+        self._socket.maxmsgsize = MAX_REPLY_BYTES
         try:
             if curve_server_key is not None:
                 if curve_client_secret is None:
@@ -208,16 +217,17 @@ class LiveClient:
     def threads(self) -> tuple[ThreadInfo, ...]:
         data = self.request(RequestType.THREADS)
         try:
-            return tuple(ThreadInfo.from_dict(t) for t in data)
-        except (SchemaError, TypeError) as error:
+            return tuple(ThreadInfo.from_dict(t) for t in check_value(data, "threads"))
+        except (SchemaError, TypeError, AttributeError) as error:
             raise ClientError(f"{self.endpoint} sent malformed threads ({error})") from None
 
     def events(self, since: int = 0) -> EventPage:
         data = self.request(RequestType.EVENTS, since=since)
         try:
-            events = tuple(Event.from_dict(e) for e in data["events"])
-            return EventPage(events, int(data["cursor"]), int(data["missed"]))
-        except (SchemaError, KeyError, TypeError) as error:
+            events = tuple(Event.from_dict(e) for e in check_value(data["events"], "events"))
+            cursor = check_count(data["cursor"], "cursor")
+            return EventPage(events, cursor, check_count(data["missed"], "missed"))
+        except (SchemaError, KeyError, TypeError, AttributeError) as error:
             raise ClientError(f"{self.endpoint} sent malformed events ({error})") from None
 
     def close(self) -> None:
@@ -246,21 +256,21 @@ class _View:
             record = decoder.socket(item)
             records[record.id] = record  # an update keeps its place: creation order
         for socket_id in data["removed"]:
-            records.pop(str(socket_id), None)
-        self.instance = str(data["instance"])
-        self.generation = int(data["generation"])
+            records.pop(scalar_text(socket_id, "a removed socket"), None)
+        self.instance = scalar_text(data["instance"], "instance")
+        self.generation = check_count(data["generation"], "generation")
         traffic = {str(k): Traffic.from_row(v) for k, v in dict(data["traffic"]).items()}
         sockets = tuple(
             dataclasses.replace(r, traffic=traffic[r.id]) if r.id in traffic else r
             for r in records.values()
         )
         return Snapshot(
-            taken_at=float(data["taken_at"]),
+            taken_at=check_time(data["taken_at"], "taken_at"),
             process=ProcessInfo.from_dict(data["process"]),
             contexts=tuple(ContextRecord.from_dict(c) for c in data["contexts"]),
             sockets=sockets,
-            created_total=int(data["created_total"]),
-            dropped=int(data["dropped"]),
+            created_total=check_count(data["created_total"], "created_total"),
+            dropped=check_count(data["dropped"], "dropped"),
             culprits=tuple(Culprit.from_dict(c) for c in data["culprits"]),
             warnings=tuple(UsageWarning.from_dict(w) for w in data["warnings"]),
         )
@@ -269,11 +279,12 @@ class _View:
 def _hello(data: Any, endpoint: str) -> Hello:
     try:
         stats = data.get("stats")
+        started = data.get("started")
         return Hello(
             process=ProcessInfo.from_dict(data),
-            endpoint=str(data.get("endpoint", endpoint)),
-            started=data.get("started"),
-            open_sockets=int(data.get("open_sockets", 0)),
+            endpoint=scalar_text(data.get("endpoint", endpoint), "endpoint"),
+            started=None if started is None else check_time(started, "started"),
+            open_sockets=check_count(data.get("open_sockets", 0), "open_sockets"),
             term_blocked=bool(data.get("term_blocked", False)),
             stats=ProcessStats.from_dict(stats) if stats else None,
             limits=tuple(LimitWarning.from_dict(w) for w in data.get("limits", ())),
@@ -290,7 +301,13 @@ class ReportClient:
     def __init__(self, path: Path) -> None:
         self.description = str(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            with path.open("rb") as handle:
+                # Read no more than a report can be: a huge file is not one.
+                data = handle.read(MAX_REPLY_BYTES + 1)
+            if len(data) > MAX_REPLY_BYTES:
+                limit = MAX_REPLY_BYTES >> 20
+                raise ClientError(f"{path}: not a zmqscope report (larger than {limit} MB)")
+            text = data.decode("utf-8")
         except (OSError, UnicodeDecodeError) as error:
             reason = getattr(error, "strerror", None) or str(error)
             raise ClientError(f"cannot read {path}: {reason}") from None

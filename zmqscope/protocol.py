@@ -21,6 +21,8 @@ MAX_REQUEST_BYTES = 64 * 1024
 # Replies can be large (a snapshot of 10,000 sockets); this only guards a
 # client against a peer that is not a zmqscope server.
 MAX_REPLY_BYTES = 512 * 1024 * 1024
+# Of a server's error message, what a client keeps (it is shown in one line).
+MAX_ERROR_CHARS = 500
 
 
 class RequestType(str, Enum):
@@ -130,19 +132,25 @@ def encode_error(error: ProtocolError) -> bytes:
     return json.dumps(message, separators=(",", ":")).encode()
 
 
+def _not_a_number(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def decode_reply(payload: bytes) -> Reply:
     """A reply from a server; :class:`ProtocolError` if it is not one."""
     if len(payload) > MAX_REPLY_BYTES:
         raise ProtocolError(ErrorCode.TOO_LARGE, "reply too large")
     try:
-        message = json.loads(payload)
+        # NaN and Infinity are not JSON; Python's reader takes them unless told.
+        message = json.loads(payload, parse_constant=_not_a_number)
     except (ValueError, RecursionError):
         raise ProtocolError(ErrorCode.BAD_JSON, "reply is not JSON") from None
     if not isinstance(message, dict) or message.get("v") != VERSION:
         raise ProtocolError(ErrorCode.BAD_VERSION, "not a zmqscope reply of a known version")
     raw_id = message.get("id")
     request_id = raw_id if isinstance(raw_id, int) else None
-    kind = str(message.get("type"))
+    raw_type = message.get("type")
+    kind = raw_type if isinstance(raw_type, str) else ""
     if kind == "error":
         raw = message.get("error")
         details: dict[str, Any] = raw if isinstance(raw, dict) else {}
@@ -150,6 +158,8 @@ def decode_reply(payload: bytes) -> Reply:
             code = ErrorCode(details.get("code"))
         except ValueError:
             code = ErrorCode.INTERNAL
-        error = ProtocolError(code, str(details.get("message", "error")), request_id)
-        return Reply(request_id, kind, error=error)
+        # Shown to the user in one line: text, and not a book of it.
+        text = details.get("message")
+        text = text[:MAX_ERROR_CHARS] if isinstance(text, str) and text else "error"
+        return Reply(request_id, kind, error=ProtocolError(code, text, request_id))
     return Reply(request_id, kind, data=message.get("data"))

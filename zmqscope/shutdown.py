@@ -10,7 +10,6 @@ listeners hear how long it took.
 
 from __future__ import annotations
 
-import linecache
 import os
 import sys
 import threading
@@ -26,6 +25,7 @@ from zmqscope import _native, _threads, hooks
 from zmqscope._entries import ContextEntry, SocketEntry, frozen_frame
 from zmqscope._frames import is_zmqscope_file
 from zmqscope._origins import classified_frame
+from zmqscope._source import source_line
 from zmqscope.model import ORIGIN_USER, Culprit, EndpointOp, Frame, SocketState, ThreadRef
 from zmqscope.model._text import call_name, short_location
 
@@ -301,7 +301,7 @@ def _where(owner: ThreadRef | None, alive: bool, stack: tuple[Frame, ...]) -> st
         (f for f in stack if f.origin == ORIGIN_USER),
         next((f for f in stack if not f.file.startswith(_ZMQ_DIR)), stack[0]),
     )
-    source = linecache.getline(app.file, app.line).strip()
+    source = source_line(app.file, app.line)
     shown = f" `{source}`" if source else ""
     inner = stack[0]
     if inner.file.startswith(_ZMQ_DIR):

@@ -14,6 +14,7 @@ from zmqscope.cli import ls as ls_command
 from zmqscope.cli import report as report_command
 from zmqscope.cli import run as run_command
 from zmqscope.cli._errors import EXIT_USAGE, CommandError
+from zmqscope.model._text import visible
 
 __all__ = ["CommandError", "main"]
 
@@ -70,5 +71,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         return commands[namespace.command](namespace)
     except CommandError as error:
-        print(f"zmqscope: error: {error}", file=sys.stderr)
+        # The message may quote what the user typed or a file named: shown, not obeyed.
+        print(f"zmqscope: error: {visible(str(error))}", file=sys.stderr)
         return error.exit_code

@@ -76,6 +76,8 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from zmqscope._shown import shown
+
     table = Table(box=None, pad_edge=False)
     # On a narrow terminal (or a pipe: 80 columns) the endpoint and the
     # command wrap onto more lines; nothing is cut (the endpoint is what
@@ -94,14 +96,15 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
             reached = any(w["reached"] for w in limits)
             state += ", limit reached" if reached else ", near a limit"
             style = style or ("bold red" if reached else "bold yellow")
-            notes.extend(Text(f"{row['pid']}: {w['message']}", style=style) for w in limits)
+            notes.extend(shown(f"{row['pid']}: {w['message']}", style=style) for w in limits)
         table.add_row(
             Text(str(row["pid"])),
             Text(_duration(row["uptime"])),
             Text(sockets),
             Text(state, style=style),
-            Text(row["endpoint"]),
-            Text(row["command"]),
+            # What the discovery file and the process say: shown, never read as markup.
+            shown(row["endpoint"]),
+            shown(row["command"]),
         )
     console = Console(highlight=False)
     console.print(table)

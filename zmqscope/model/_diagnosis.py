@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from zmqscope.model._base import LeakKind, SchemaError, _list, _optional, _require
+from zmqscope.model._base import LeakKind, SchemaError, _list, _optional, _require, _text, _time
 from zmqscope.model._records import Frame, ThreadRef, frames_from_list, frames_to_list
 
 
@@ -68,8 +68,8 @@ class Culprit:
             owner_stack=frames_from_list(data.get("owner_stack", [])),
             owner=ThreadRef.from_dict(owner) if owner else None,
             owner_alive=_optional(data, "owner_alive", bool),
-            remedy=str(data.get("remedy", "")),
-            where=str(data.get("where", "")),
+            remedy=_text(data, "remedy", ""),
+            where=_text(data, "where", ""),
             context=_optional(data, "context", str),
             certain=bool(data.get("certain", True)),
         )
@@ -116,7 +116,7 @@ class UsageWarning:
             kind=_require(data, "kind", str),
             socket=_require(data, "socket", str),
             message=_require(data, "message", str),
-            time=float(_require(data, "time", (int, float))),
+            time=_time(data, "time"),
             first=ThreadRef.from_dict(threads[0]),
             first_site=first_site,
             second=ThreadRef.from_dict(threads[1]),

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from zmqscope.model._base import _list, _optional, _require
+from zmqscope.model._base import _list, _optional, _require, _text, _time, scalar_text
 from zmqscope.model._records import Frame, frames_from_list, frames_to_list
 
 
@@ -70,7 +70,7 @@ class ProcessStats:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProcessStats:
         return cls(
-            started=float(_require(data, "started", (int, float))),
+            started=_time(data, "started"),
             cpu_percent=float(_optional(data, "cpu_percent", (int, float)) or 0.0),
             rss=int(_optional(data, "rss", int) or 0),
             threads=int(_optional(data, "threads", int) or 0),
@@ -106,7 +106,7 @@ class ThreadInfo:
             name=_require(data, "name", str),
             daemon=bool(data.get("daemon", False)),
             stack=frames_from_list(data.get("stack", [])),
-            sockets=tuple(str(s) for s in _list(data, "sockets")),
+            sockets=tuple(scalar_text(s, "a socket id") for s in _list(data, "sockets")),
         )
 
 
@@ -140,9 +140,9 @@ class Event:
     def from_dict(cls, data: Mapping[str, Any]) -> Event:
         return cls(
             seq=_require(data, "seq", int),
-            time=float(_require(data, "time", (int, float))),
+            time=_time(data, "time"),
             kind=_require(data, "kind", str),
             socket=_optional(data, "socket", str),
             context=_optional(data, "context", str),
-            detail=str(data.get("detail", "")),
+            detail=_text(data, "detail", ""),
         )

@@ -7,13 +7,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from zmqscope.model._base import (
+    MAX_NESTING,
     ContextState,
     EndpointOp,
     SchemaError,
     SocketState,
     _list,
     _optional,
+    _optional_time,
     _require,
+    _text,
+    _time,
+    check_count,
+    check_time,
+    check_value,
+    scalar_text,
 )
 
 # Where a frame's code comes from (Frame.origin).
@@ -83,7 +91,7 @@ def frames_to_list(frames: Sequence[Frame]) -> list[dict[str, Any]]:
 def frames_from_list(data: Any) -> tuple[Frame, ...]:
     if not isinstance(data, list):
         raise SchemaError("a stack is not a list")
-    return tuple(Frame.from_dict(f) for f in data)
+    return tuple(Frame.from_dict(f) for f in check_value(data, "a stack"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +115,15 @@ class ThreadRef:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ThreadRef:
+    def from_dict(cls, data: Mapping[str, Any], nesting: int = 0) -> ThreadRef:
+        # ``nesting``: how many threads' starts enclose this one (see MAX_NESTING).
+        if nesting > MAX_NESTING:
+            raise SchemaError(f"threads' starts nest deeper than {MAX_NESTING}")
         started = _optional(data, "started", dict)
         return cls(
             _require(data, "id", int),
             _require(data, "name", str),
-            CallSite.from_dict(started) if started else None,
+            CallSite.from_dict(started, nesting + 1) if started else None,
         )
 
 
@@ -158,15 +169,15 @@ class CallSite:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CallSite:
+    def from_dict(cls, data: Mapping[str, Any], nesting: int = 0) -> CallSite:
         thread = _optional(data, "thread", dict)
         stack = frames_from_list(data.get("stack", []))
         user_frame = _optional(data, "user_frame", int)
         if user_frame is not None and not 0 <= user_frame < len(stack):
             raise SchemaError("field 'user_frame' is not an index of the stack")
         return cls(
-            float(_require(data, "time", (int, float))),
-            ThreadRef.from_dict(thread) if thread else None,
+            _time(data, "time"),
+            ThreadRef.from_dict(thread, nesting) if thread else None,
             stack,
             user_frame,
             bool(data.get("truncated", False)),
@@ -224,7 +235,7 @@ class Endpoint:
             url=_require(data, "url", str),
             active=bool(data.get("active", True)),
             requested=_optional(data, "requested", str),
-            time=float(_optional(data, "time", (int, float)) or 0.0),
+            time=_optional_time(data, "time") or 0.0,
             site=Frame.from_dict(site) if site else None,
         )
 
@@ -257,20 +268,21 @@ class Traffic:
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Traffic:
         """From the compact list a live snapshot carries (see zmqscope.protocol)."""
-        if len(row) != 8:
+        if not isinstance(row, (list, tuple)) or len(row) != 8:
             raise SchemaError("a traffic row has 8 numbers")
-        if not all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in row):
-            raise SchemaError("a traffic row holds numbers")
-        msgs_out, msgs_in, frames_out, frames_in, bytes_out, bytes_in, sent, received = row
+        # Counts are integers; an integral float (a server that summed floats) reads too.
+        counts = [check_count(_integral(n), "a traffic count") for n in row[:6]]
+        sent, received = (_when(n) for n in row[6:])
+        msgs_out, msgs_in, frames_out, frames_in, bytes_out, bytes_in = counts
         return cls(
-            msgs_out=int(msgs_out),
-            msgs_in=int(msgs_in),
-            frames_out=int(frames_out),
-            frames_in=int(frames_in),
-            bytes_out=int(bytes_out),
-            bytes_in=int(bytes_in),
-            last_send=float(sent) or None,
-            last_recv=float(received) or None,
+            msgs_out=msgs_out,
+            msgs_in=msgs_in,
+            frames_out=frames_out,
+            frames_in=frames_in,
+            bytes_out=bytes_out,
+            bytes_in=bytes_in,
+            last_send=sent,
+            last_recv=received,
         )
 
     @classmethod
@@ -281,9 +293,20 @@ class Traffic:
         }
         return cls(
             **ints,
-            last_send=_optional(data, "last_send", (int, float)),
-            last_recv=_optional(data, "last_recv", (int, float)),
+            last_send=_optional_time(data, "last_send"),
+            last_recv=_optional_time(data, "last_recv"),
         )
+
+
+def _integral(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _when(value: Any) -> float | None:
+    """A traffic row's time: 0 (never) is None."""
+    if value == 0 and not isinstance(value, bool):
+        return None
+    return check_time(value, "a traffic time")
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,8 +377,11 @@ class SocketRecord:
             closed=_callsite_or_none(data, "closed"),
             endpoints=tuple(Endpoint.from_dict(e) for e in _list(data, "endpoints")),
             linger=_optional(data, "linger", int),
-            linger_source=str(data.get("linger_source", "default")),
-            options=tuple((str(k), str(v)) for k, v in options.items()),
+            linger_source=_text(data, "linger_source", "default"),
+            options=tuple(
+                (scalar_text(k, "an option name"), scalar_text(v, f"option {k!r}"))
+                for k, v in options.items()
+            ),
             threads_used=tuple(ThreadRef.from_dict(t) for t in _list(data, "threads_used")),
             traffic=Traffic.from_dict(traffic) if traffic else None,
             adopted=bool(data.get("adopted", False)),
@@ -401,7 +427,7 @@ class SocketFailure:
         return cls(
             site=CallSite.from_dict(data),
             errno=_require(data, "errno", int),
-            error=str(data.get("error", "")),
+            error=_text(data, "error", ""),
             open_sockets=open_sockets,
             max_sockets=max_sockets,
             limit=limit,
@@ -485,8 +511,8 @@ class ContextRecord:
             state=state,
             created=_callsite_or_none(data, "created"),
             term_called=_callsite_or_none(data, "term_called"),
-            term_blocked_since=_optional(data, "term_blocked_since", (int, float)),
-            terminated_at=_optional(data, "terminated_at", (int, float)),
+            term_blocked_since=_optional_time(data, "term_blocked_since"),
+            terminated_at=_optional_time(data, "terminated_at"),
             adopted=bool(data.get("adopted", False)),
             internal=_optional(data, "internal", str),
             max_sockets=_optional(data, "max_sockets", int),
@@ -525,10 +551,10 @@ class ProcessInfo:
     def from_dict(cls, data: Mapping[str, Any]) -> ProcessInfo:
         argv = _list(data, "argv")
         return cls(
-            pid=_require(data, "pid", int),
-            argv=tuple(str(a) for a in argv),
-            python=str(data.get("python", "")),
-            pyzmq=str(data.get("pyzmq", "")),
-            libzmq=str(data.get("libzmq", "")),
+            pid=check_count(data.get("pid"), "field 'pid'"),
+            argv=tuple(scalar_text(a, "an argument") for a in argv),
+            python=_text(data, "python", ""),
+            pyzmq=_text(data, "pyzmq", ""),
+            libzmq=_text(data, "libzmq", ""),
             root=_optional(data, "root", str),
         )

@@ -43,12 +43,22 @@ _RUNNERS = frozenset(
     }
 )
 # C0 and C1 control characters, DEL included: a name or path holding them
-# could move the cursor, recolour a terminal or break a table row.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# could move the cursor, retitle or clear a terminal, or break a table row.
+# Also the invisible characters that change how the text around them reads
+# (bidirectional overrides and isolates, zero-width space, byte-order mark)
+# and Unicode's line and paragraph separators, which some viewers break
+# lines at. Zero-width joiners stay: emoji and several scripts need them.
+_CONTROL = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
+)
 
 
 def visible(text: str) -> str:
-    """``text`` with its control characters shown as escapes (``\\n``, ``\\x1b``)."""
+    """``text`` with its control characters shown as escapes (``\\n``, ``\\x1b``, ``\\u202e``).
+
+    Every string an application chose or a saved report holds goes through
+    this before it is shown, in every output: a terminal must never obey it.
+    """
     if not _CONTROL.search(text):
         return text
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)

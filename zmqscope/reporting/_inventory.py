@@ -16,6 +16,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from zmqscope._shown import shown
 from zmqscope.model import SocketRecord
 from zmqscope.model._text import site_headline, visible
 from zmqscope.reporting._format import creation_unknown, plural
@@ -53,7 +54,7 @@ def inventory_text(report: Report) -> RenderableType | None:
         if cells is None:
             table.add_section()
         else:
-            table.add_row(*(Text(cell) for cell in cells))
+            table.add_row(*(shown(cell) for cell in cells))
     heading = f"Open sockets: {len(inventory)} in use, by creation site (not leaks):"
     return Group(Text(heading, style="bold"), Unfolded(table))
 

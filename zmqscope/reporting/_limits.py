@@ -13,6 +13,7 @@ from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.text import Text
 
+from zmqscope._shown import shown, shown_lines
 from zmqscope.model import LimitWarning
 from zmqscope.model._limits import FDS
 from zmqscope.model._text import call_text, visible
@@ -60,7 +61,7 @@ def limits_text(report: Report) -> list[RenderableType]:
 def _panel(warning: LimitWarning) -> Panel:
     table = grid()
     if warning.sites:
-        sites = Text("\n".join(site.text() for site in warning.sites))
+        sites = shown_lines(site.text() for site in warning.sites)
         table.add_row(Text("top sites"), sites)
     refused = warning.refused
     if refused is not None:
@@ -69,7 +70,7 @@ def _panel(warning: LimitWarning) -> Panel:
         who = f" by {site.thread.name}" if site.thread else ""
         times = "" if warning.refused_total == 1 else f" ({warning.refused_total} times)"
         text = f"{where}{who}: {refused.error} (errno {refused.errno}){times}"
-        table.add_row(Text("refused"), Text(visible(text)))
+        table.add_row(Text("refused"), shown(text))
     remedy = _REMEDY_FDS if warning.kind == FDS else _REMEDY_MAX_SOCKETS
     table.add_row(Text("remedy"), Text(remedy, style="green"))
     limit = (
@@ -77,8 +78,8 @@ def _panel(warning: LimitWarning) -> Panel:
     )
     state = "reached" if warning.reached else "near"
     return Panel(
-        Group(Text(warning.headline()), table),
-        title=f"limit {state} · {limit}",
+        Group(shown(warning.headline()), table),
+        title=shown(f"limit {state} · {limit}"),
         title_align="left",
         border_style="red" if warning.reached else "yellow",
     )

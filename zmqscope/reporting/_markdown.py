@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -25,7 +24,7 @@ from zmqscope.reporting._format import (
 from zmqscope.reporting._groups import EXAMPLE_IDS, LeakGroup, group_leaks
 from zmqscope.reporting._inventory import inventory_markdown
 from zmqscope.reporting._limits import limits_markdown
-from zmqscope.reporting._markup import longest_backtick_run, md_cell, md_code, md_text
+from zmqscope.reporting._markup import md_cell, md_code, md_fenced, md_html, md_text
 
 if TYPE_CHECKING:
     from zmqscope.model import Culprit, UsageWarning
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
 _text = md_text
 _code = md_code
 _cell = md_cell
-_longest_backtick_run = longest_backtick_run
 
 
 def render_markdown(report: Report) -> str:
@@ -138,7 +136,7 @@ def _leak_details(report: Report, group: LeakGroup) -> list[str]:
 
 
 def _details(summary: str, blocks: Sequence[tuple[str, Sequence[Frame]]]) -> list[str]:
-    lines = ["<details>", f"<summary>{html.escape(summary)}</summary>", ""]
+    lines = ["<details>", f"<summary>{md_html(summary)}</summary>", ""]
     for label, frames in blocks:
         if label:
             lines += [f"{_text(label)}:", ""]
@@ -147,9 +145,7 @@ def _details(summary: str, blocks: Sequence[tuple[str, Sequence[Frame]]]) -> lis
             for frame in frames
             for line in (frame_text(frame), *([f"    {frame.source}"] if frame.source else []))
         ] or ["(no stack recorded)"]
-        # A fence longer than any backtick run inside cannot be closed early.
-        fence = "`" * max(3, _longest_backtick_run("\n".join(body)) + 1)
-        lines += [f"{fence}text", *body, fence, ""]
+        lines += [*md_fenced(body), ""]
     return [*lines, "</details>", ""]
 
 

@@ -25,6 +25,7 @@ from zmqscope.model import (
     UsageWarning,
     snapshot_limits,
 )
+from zmqscope.model._base import MAX_ITEMS, check_count, check_time
 from zmqscope.reporting._format import plural
 from zmqscope.reporting._groups import group_by_site
 from zmqscope.reporting._markdown import render_markdown
@@ -206,7 +207,7 @@ class Report:
     def from_json(cls, text: str) -> Report:
         """Read a report saved with :meth:`to_json`; :class:`SchemaError` if it is not one."""
         try:
-            data = json.loads(text)
+            data = json.loads(text, parse_constant=_refuse_constant)
         except json.JSONDecodeError as exc:
             raise SchemaError(
                 f"not a zmqscope report: invalid JSON ({exc.msg} at line {exc.lineno}"
@@ -249,13 +250,22 @@ def parse_timestamp(value: Any) -> float:
     text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        timestamp = moment.timestamp()
+    except (ValueError, OverflowError):
         raise SchemaError(
-            f"invalid zmqscope report: 'generated_at' is not an ISO-8601 time: {value!r}"
+            f"invalid zmqscope report: 'generated_at' is not an ISO-8601 time: {value[:80]!r}"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
+    try:
+        return check_time(timestamp, "'generated_at'")
+    except SchemaError as error:
+        raise SchemaError(f"invalid zmqscope report: {error}") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    """``NaN``, ``Infinity`` and ``-Infinity``: Python reads them, JSON has no such numbers."""
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _check_schema(schema: Any) -> None:
@@ -272,7 +282,7 @@ def _parse_section(value: Any, where: str, parse: Callable[[dict[str, Any]], _T]
         raise SchemaError(f"invalid zmqscope report: {where} {problem}")
     try:
         return parse(value)
-    except (ValueError, TypeError, AttributeError) as exc:
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
         # SchemaError is a ValueError; the others come from odd nested values.
         raise SchemaError(f"invalid zmqscope report: {where}: {exc}") from None
 
@@ -283,6 +293,8 @@ def _parse_list(
     items = data.get(key, [])
     if not isinstance(items, list):
         raise SchemaError(f"invalid zmqscope report: {key} is not a list")
+    if len(items) > MAX_ITEMS:
+        raise SchemaError(f"invalid zmqscope report: {key} has more than {MAX_ITEMS} items")
     return tuple(_parse_section(item, f"{key}[{i}]", parse) for i, item in enumerate(items))
 
 
@@ -294,10 +306,10 @@ def _parse_summary(summary: Any, socket_count: int) -> tuple[int, int]:
         raise SchemaError("invalid zmqscope report: summary is not an object")
     total = summary.get("sockets_total", socket_count)
     dropped = summary.get("dropped", 0)
-    for name, value in (("sockets_total", total), ("dropped", dropped)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise SchemaError(f"invalid zmqscope report: summary.{name} is not a count")
-    return total, dropped
+    try:
+        return check_count(total, "sockets_total"), check_count(dropped, "dropped")
+    except SchemaError as error:
+        raise SchemaError(f"invalid zmqscope report: summary.{error}") from None
 
 
 def _parse_limits(limits: Any) -> tuple[int | None, int | None]:
@@ -309,7 +321,8 @@ def _parse_limits(limits: Any) -> tuple[int | None, int | None]:
     values = []
     for name in ("fds", "fd_limit"):
         value = limits.get(name)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-            raise SchemaError(f"invalid zmqscope report: limits.{name} is not a count")
-        values.append(value)
+        try:
+            values.append(None if value is None else check_count(value, name))
+        except SchemaError:
+            raise SchemaError(f"invalid zmqscope report: limits.{name} is not a count") from None
     return values[0], values[1]

@@ -9,6 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from zmqscope._shown import shown
 from zmqscope.model import LeakKind, SocketRecord, SocketState
 from zmqscope.reporting._format import (
     call_text,
@@ -97,12 +98,12 @@ def _leak_panels(report: Report) -> list[Panel]:
 def _leak_panel(report: Report, leak: Leak) -> Panel:
     record = report.snapshot.socket(leak.socket)
     type_name = record.type if record else "unknown type"
-    body: list[RenderableType] = [Text(leak.message)]
+    body: list[RenderableType] = [shown(leak.message)]
     if record is not None:
         body.append(_socket_details(report, record))
     return Panel(
         Group(*body),
-        title=Text(f"{leak.socket} · {type_name} · {leak.kind.value}"),
+        title=shown(f"{leak.socket} · {type_name} · {leak.kind.value}"),
         title_align="left",
         border_style=_KIND_STYLE.get(leak.kind, "red"),
     )
@@ -111,18 +112,18 @@ def _leak_panel(report: Report, leak: Leak) -> Panel:
 def _socket_details(report: Report, record: SocketRecord) -> Table:
     table = grid()
     add_creation(table, record)
-    table.add_row("thread", Text(thread_text(record.created.thread)))
+    table.add_row("thread", shown(thread_text(record.created.thread)))
     if record.state is SocketState.COLLECTED:
         table.add_row("closed", "never: pyzmq closed it when it was garbage-collected")
     elif record.closed is not None:
         closed_at = call_text(record.closed) or "unknown"
-        table.add_row("closed", Text(f"{closed_at} by {thread_label(record.closed.thread)}"))
+        table.add_row("closed", shown(f"{closed_at} by {thread_label(record.closed.thread)}"))
     table.add_row("endpoints", endpoints(record))
-    table.add_row("linger", linger_text(record))
+    table.add_row("linger", shown(linger_text(record)))
     add_traffic(table, record)
     context = report.snapshot.context(record.context)
     if context is not None:
-        table.add_row("context", Text(f"{context.id} ({context.state.value})"))
+        table.add_row("context", shown(f"{context.id} ({context.state.value})"))
     add_callers(table, record.created)
     return table
 
@@ -133,15 +134,15 @@ def _warning_panel(report: Report, warning: UsageWarning) -> Panel:
     title = f"{warning.socket} · {record.type}" if record else warning.socket
     table = grid()
     first = f"{thread_label(warning.first)} at {site_text(warning.first_site)}"
-    table.add_row("first", Text(first))
+    table.add_row("first", shown(first))
     table.add_row(
-        "then", Text(f"{thread_label(warning.second)} at {site_text(warning.second_site)}")
+        "then", shown(f"{thread_label(warning.second)} at {site_text(warning.second_site)}")
     )
     if record is not None:
-        table.add_row("created", Text(creation_text(record)))
+        table.add_row("created", shown(creation_text(record)))
     return Panel(
-        Group(Text(warning.message), table),
-        title=Text(f"{title} · {warning.kind}"),
+        Group(shown(warning.message), table),
+        title=shown(f"{title} · {warning.kind}"),
         title_align="left",
         border_style="yellow",
     )

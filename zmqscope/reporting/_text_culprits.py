@@ -8,6 +8,7 @@ from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.text import Text
 
+from zmqscope._shown import shown
 from zmqscope.model import Culprit
 from zmqscope.reporting._format import (
     call_text,
@@ -52,7 +53,7 @@ def render_blocked(report: Report, context_id: str, since: float) -> RenderableT
     """
     culprits = [c for c in report.culprits if culprit_context(report, c) == context_id]
     certain = sum(1 for c in culprits if c.certain)
-    header = Text(
+    header = shown(
         _blocked_header(report, context_id, since, certain, len(culprits) - certain),
         style="bold red",
     )
@@ -80,8 +81,8 @@ def culprit_panel(report: Report, culprit: Culprit) -> Panel:
         title += f" · context {context}"
     table = grid()
     if culprit.where:
-        table.add_row("now", Text(culprit.where, style="bold"))
-    table.add_row("owner", Text(owner_label(culprit)))
+        table.add_row("now", shown(culprit.where, style="bold"))
+    table.add_row("owner", shown(owner_label(culprit)))
     if record is not None:
         # Where it was made, as a leak panel says it: the application's line,
         # the library's it went through, and who called it.
@@ -89,16 +90,16 @@ def culprit_panel(report: Report, culprit: Culprit) -> Panel:
         add_callers(table, record.created)
         created_by = record.created.thread
         if created_by is not None and created_by.started is not None:
-            table.add_row("thread", Text(thread_text(created_by)))
+            table.add_row("thread", shown(thread_text(created_by)))
         table.add_row("endpoints", endpoints(record))
-        table.add_row("linger", linger_text(record))
+        table.add_row("linger", shown(linger_text(record)))
         add_traffic(table, record)
-    table.add_row("why", Text(culprit.reason))
+    table.add_row("why", shown(culprit.reason))
     if culprit.remedy:
-        table.add_row("remedy", Text(culprit.remedy, style="green"))
+        table.add_row("remedy", shown(culprit.remedy, style="green"))
     if culprit.owner_stack:
         table.add_row("stack", frames(culprit.owner_stack, _OWNER_FRAMES_SHOWN))
-    return Panel(table, title=Text(title), title_align="left", border_style="red")
+    return Panel(table, title=shown(title), title_align="left", border_style="red")
 
 
 def _blocked_header(

@@ -6,9 +6,8 @@ from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
-from rich.text import Text
 
-from zmqscope.model._text import visible
+from zmqscope._shown import shown
 from zmqscope.reporting._format import plural
 from zmqscope.reporting._groups import LeakGroup
 
@@ -30,12 +29,12 @@ def group_panel(group: LeakGroup, details: RenderableType | None, border: StyleT
         f"{count} {type_name} sockets made at the same line by the same thread leaked"
         f" the same way: {group.ids()} (the JSON report lists every one). The first of them:"
     )
-    body: list[RenderableType] = [Text(intro), Text(visible(first.message), style="bold")]
+    body: list[RenderableType] = [shown(intro), shown(first.message, style="bold")]
     if details is not None:
         body.append(details)
     return Panel(
         Group(*body),
-        title=Text(f"{plural(count, 'socket')} · {type_name} · {kind} · {first.socket} …"),
+        title=shown(f"{plural(count, 'socket')} · {type_name} · {kind} · {first.socket} …"),
         title_align="left",
         border_style=border,
     )

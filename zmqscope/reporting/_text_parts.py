@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from zmqscope._shown import shown, shown_lines
 from zmqscope.model import CallSite, Frame, SocketRecord
 from zmqscope.model._text import callers, headline_index, via_frames
 from zmqscope.reporting._format import creation_text, endpoint_text, frame_text, traffic_text
@@ -62,7 +63,7 @@ def endpoints(record: SocketRecord) -> Text:
     """One endpoint a line, inactive ones dimmed."""
     if not record.endpoints:
         return Text("none")
-    lines = [Text(endpoint_text(e), style="" if e.active else "dim") for e in record.endpoints]
+    lines = [shown(endpoint_text(e), style="" if e.active else "dim") for e in record.endpoints]
     return Text("\n").join(lines)
 
 
@@ -77,7 +78,7 @@ def frames(stack: Sequence[Frame], limit: int | None = None) -> Text:
     hidden = len(stack) - len(shown)
     if hidden:
         lines.append(f"… {hidden} more frame{'s' if hidden > 1 else ''}")
-    return Text("\n".join(lines))
+    return shown_lines(lines)
 
 
 def add_creation(table: Table, record: SocketRecord) -> None:
@@ -99,10 +100,10 @@ def _with_source(text: str, site: CallSite) -> Text:
     """``text``, and the named frame's source line under it when it is a notebook cell's."""
     index = headline_index(site)
     source = site.stack[index].source if index is not None else None
-    return Text(f"{text}\n    {source}" if source else text)
+    return shown_lines([text, f"    {source}"] if source else [text])
 
 
 def add_traffic(table: Table, record: SocketRecord) -> None:
     """A "traffic" row when the socket was counted (traffic mode)."""
     if record.traffic is not None:
-        table.add_row("traffic", Text(traffic_text(record.traffic, record.proxied_by)))
+        table.add_row("traffic", shown(traffic_text(record.traffic, record.proxied_by)))

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import linecache
-
+from zmqscope._source import source_line
 from zmqscope.model import CallSite, Endpoint, Frame, SocketRecord, Traffic
 from zmqscope.model._text import (
     byte_size,
@@ -48,11 +47,17 @@ def location(frame: Frame) -> str:
     return frame_text(frame)
 
 
-def source(frame: Frame) -> str:
-    """The frame's source line: a notebook cell's as recorded, else read from its file."""
+def source(frame: Frame, *, read_files: bool) -> str:
+    """The frame's source line: a notebook cell's as recorded, else read from its file.
+
+    ``read_files`` is False for a saved report: its paths are not this
+    machine's to open (and may name /dev/zero or a FIFO), so only the lines
+    it carries are shown. Live, files are read by :func:`source_line`:
+    regular files only, never blocking, bounded in size.
+    """
     if frame.source is not None:
         return frame.source
-    return linecache.getline(frame.file, frame.line).strip()
+    return source_line(frame.file, frame.line) if read_files else ""
 
 
 def endpoint(item: Endpoint) -> str:

@@ -9,9 +9,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.cells import cell_len
+from rich.cells import cell_len, set_cell_size
 
 from zmqscope.model import Snapshot, SocketRecord, SocketState
+from zmqscope.model._text import visible
 from zmqscope.tui import _format
 
 BASE_COLUMNS = (
@@ -65,8 +66,9 @@ def haystack(record: SocketRecord) -> str:
         own.file if own else "",
         _format.site(record.created),
     ]
-    # A separator no needle contains, so that a match never spans two fields.
-    return "\0".join(parts).lower()
+    # As shown (control characters as escapes), with a separator no needle
+    # contains, so that a match never spans two fields.
+    return "\0".join(visible(part) for part in parts).lower()
 
 
 def width_of(text: str) -> int:
@@ -77,14 +79,18 @@ def fit(text: str, width: int) -> str:
     """``text`` cut to ``width`` cells (with an ellipsis) or padded to it."""
     size = width_of(text)
     if size > width:
-        while width_of(text) > width - 1:
-            text = text[:-1]
-        return text + "…"
+        # One cut, not a character at a time: a cell may be a megabyte long.
+        return set_cell_size(text, width - 1) + "…"
     return text + " " * (width - size)
 
 
 def row_cells(record: SocketRecord, now: float, traffic: bool) -> tuple[str, ...]:
-    """The text of each column of ``record``'s row at time ``now``."""
+    """The text of each column of ``record``'s row at time ``now``, as shown.
+
+    Names, types, endpoints and paths are the application's (or a saved
+    report's): their control characters are shown as escapes, or a thread
+    named with an escape sequence would retitle the terminal.
+    """
     cells: tuple[str, ...] = (
         record.id,
         record.type,
@@ -96,6 +102,8 @@ def row_cells(record: SocketRecord, now: float, traffic: bool) -> tuple[str, ...
     )
     if traffic:
         cells += _format.traffic_cells(record.traffic, record.proxied_by is not None)
+    if not "".join(cells).isprintable():  # one test a row; most rows have nothing to escape
+        cells = tuple(visible(cell) for cell in cells)
     return cells
 
 

@@ -22,6 +22,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
+from zmqscope._shown import shown, visible
 from zmqscope.client import (
     Client,
     ClientError,
@@ -161,7 +162,7 @@ class ScopeApp(App[None]):
         try:
             client = self._connect(chosen)
         except ClientError as error:
-            self.notify(str(error), severity="error")
+            self.notify(visible(str(error)), severity="error", markup=False)
             self.push_screen(PickerScreen(self._discover or list), self._picked)
             return
         self.start(client)
@@ -235,7 +236,7 @@ class ScopeApp(App[None]):
         state = "process exited" if pid is not None and process_exited(pid) else "connection lost"
         if header.connection != state:
             # Once per loss: the timer keeps trying, and a toast per tick piled up.
-            self.notify(message, severity="warning", timeout=4)
+            self.notify(visible(message), severity="warning", timeout=4, markup=False)
         header.connection = state
         header.show(self._drawn_at)  # uptime and the like as of the last answer
 
@@ -273,7 +274,7 @@ class ScopeApp(App[None]):
         parts.append(f"sorted by {table.sort_column}, {order} (s)")
         if table.filter_text:
             parts.append(f"filter '{table.filter_text}' (/)")
-        self.table_status.update(" · ".join(parts), layout=False)
+        self.table_status.update(shown(" · ".join(parts)), layout=False)
 
     # -- actions ----------------------------------------------------------------
 
@@ -386,9 +387,10 @@ class ScopeApp(App[None]):
         try:
             path.write_text(self.current.report.to_json(), encoding="utf-8")
         except OSError as error:
-            self.notify(f"cannot write {path}: {error.strerror}", severity="error")
+            note = visible(f"cannot write {path}: {error.strerror}")
+            self.notify(note, severity="error", markup=False)
             return
-        self.notify(f"snapshot saved to {path}")
+        self.notify(visible(f"snapshot saved to {path}"), markup=False)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -402,7 +404,10 @@ class ScopeApp(App[None]):
         if record is None:
             return
         peers = self.current.stats.peers if self.current.stats else ()
-        self.push_screen(SocketDetailScreen(record, self.events, peers, snapshot.warnings))
+        live = self.client is not None and self.client.live
+        self.push_screen(
+            SocketDetailScreen(record, self.events, peers, snapshot.warnings, read_sources=live)
+        )
 
     @on(ShutdownBanner.Clicked)
     def banner_clicked(self) -> None:

@@ -14,6 +14,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from zmqscope._shown import shown, shown_lines
 from zmqscope.model import ORIGIN_USER, CallSite, Event, Frame, Peer, SocketRecord, UsageWarning
 from zmqscope.model._text import (
     byte_size,
@@ -26,7 +27,12 @@ from zmqscope.tui import _format
 
 
 class SocketDetailScreen(Screen[None]):
-    """Everything zmqscope knows about one socket; escape goes back."""
+    """Everything zmqscope knows about one socket; escape goes back.
+
+    Every name, path and value in it is shown literally (:func:`shown`).
+    ``read_sources`` is False for a saved report: its frames' source lines
+    are the ones it carries, and no path from it is opened.
+    """
 
     BINDINGS: ClassVar = [("escape", "app.pop_screen", "Back"), ("q", "app.pop_screen", "Back")]
 
@@ -44,9 +50,12 @@ class SocketDetailScreen(Screen[None]):
         events: Sequence[Event] = (),
         peers: Sequence[Peer] = (),
         warnings: Sequence[UsageWarning] = (),
+        *,
+        read_sources: bool = True,
     ) -> None:
         super().__init__()
         self.record = record
+        self.read_sources = read_sources
         self.events = tuple(e for e in events if e.socket == record.id)
         self.peers = tuple(p for p in peers if p.socket == record.id)
         self.warnings = tuple(w for w in warnings if w.socket == record.id)
@@ -65,21 +74,25 @@ class SocketDetailScreen(Screen[None]):
     def _summary(self) -> RenderableType:
         record = self.record
         grid = Table.grid(padding=(0, 1))
-        grid.add_column(style="bold", no_wrap=True)
+        # Labels are ours, but an option's name is the record's: a long one is cut,
+        # not given the width the values need.
+        grid.add_column(style="bold", no_wrap=True, max_width=24, overflow="ellipsis")
         grid.add_column()
-        grid.add_row("socket", f"{record.id} {record.type} ({record.state.value})")
+        grid.add_row("socket", shown(f"{record.id} {record.type} ({record.state.value})"))
         if record.internal is not None:
-            grid.add_row("made by", _format.internal(record))
-        grid.add_row("context", record.context or "?")
-        grid.add_row("threads", ", ".join(t.name for t in record.threads_used) or "?")
-        grid.add_row("linger", _format.linger(record))
+            grid.add_row("made by", shown(_format.internal(record)))
+        grid.add_row("context", shown(record.context or "?"))
+        grid.add_row("threads", shown(", ".join(t.name for t in record.threads_used) or "?"))
+        grid.add_row("linger", shown(_format.linger(record)))
         for name, value in record.options:
-            grid.add_row(name.lower(), value)
+            grid.add_row(shown(name.lower()), shown(value))
         grid.add_row("endpoints", self._endpoints())
         if record.traffic is not None and record.proxied_by is not None:
             grid.add_row(
                 "traffic",
-                f"not counted: handed to {record.proxied_by}(), which moves its messages in C",
+                shown(
+                    f"not counted: handed to {record.proxied_by}(), which moves its messages in C"
+                ),
             )
         elif record.traffic is not None:
             t = record.traffic
@@ -95,16 +108,15 @@ class SocketDetailScreen(Screen[None]):
             return Text("none", style="dim")
         lines = []
         for endpoint in self.record.endpoints:
-            lines.append(Text(_format.endpoint(endpoint), style="" if endpoint.active else "dim"))
+            lines.append(shown(_format.endpoint(endpoint), style="" if endpoint.active else "dim"))
             lines.extend(
-                Text(f"    peer {peer.remote} ({peer.status.lower()})", style="cyan")
+                shown(f"    peer {peer.remote} ({peer.status.lower()})", style="cyan")
                 for peer in self.peers
                 if peer.endpoint == endpoint.url
             )
         return Text("\n").join(lines)
 
-    @staticmethod
-    def _stack(title: str, call: CallSite) -> RenderableType:
+    def _stack(self, title: str, call: CallSite) -> RenderableType:
         """Who and where, as the reports say it; then the frames, each with its source line.
 
         The application's line heads the list when a library made the call
@@ -114,17 +126,17 @@ class SocketDetailScreen(Screen[None]):
         """
         thread = call.thread.name if call.thread else "an unknown thread"
         when = time.strftime("%H:%M:%S", time.localtime(call.time))
-        head = Text(f"{title} at {when} by {thread}", style="bold")
+        head = shown(f"{title} at {when} by {thread}", style="bold")
         started = started_text(call.thread)
         if started is not None:
-            head.append(f", {started}")
+            head.append_text(shown(f", {started}"))
         if not call.stack:
             unknown = "(not recorded: adopted by watch(), or closed by the garbage collector)"
             return Group(head, Text(unknown, style="dim"))
         lines: list[RenderableType] = [head]
         if call.user_frame or no_user_frame_note(call):
-            lines.append(Text(f"  {call_text(call)}", style="bold"))
-        lines.extend(_frame_lines(frame) for frame in shown_stack(call))
+            lines.append(shown(f"  {call_text(call)}", style="bold"))
+        lines.extend(_frame_lines(frame, self.read_sources) for frame in shown_stack(call))
         return Group(*lines)
 
     def _timeline(self) -> RenderableType:
@@ -134,19 +146,19 @@ class SocketDetailScreen(Screen[None]):
         table = Table.grid(padding=(0, 1))
         for event in self.events:
             when = time.strftime("%H:%M:%S", time.localtime(event.time))
-            table.add_row(when, event.kind, event.detail)
+            table.add_row(when, shown(event.kind), shown(event.detail))
         return Group(head, table)
 
     def _warnings(self) -> RenderableType:
         lines = [Text("thread-sharing warnings", style="bold yellow")]
-        lines.extend(Text(w.message) for w in self.warnings)
+        lines.extend(shown(w.message) for w in self.warnings)
         return Group(*lines)
 
 
-def _frame_lines(frame: Frame) -> Text:
+def _frame_lines(frame: Frame, read_sources: bool) -> Text:
     theirs = frame.origin is not None and frame.origin != ORIGIN_USER
-    text = Text(f"  {_format.location(frame)}", style="dim" if theirs else "")
-    code = _format.source(frame)
+    text = shown(f"  {_format.location(frame)}", style="dim" if theirs else "")
+    code = _format.source(frame, read_files=read_sources)
     if code:
-        text.append(f"\n      {code}", style="dim")
+        text.append_text(shown_lines(["", f"      {code}"], style="dim"))
     return text

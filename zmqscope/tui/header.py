@@ -8,6 +8,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from zmqscope._shown import shown
 from zmqscope.client import Hello
 from zmqscope.model import LimitWarning, ProcessStats
 from zmqscope.model._text import byte_size, display_path
@@ -59,7 +60,7 @@ class ProcessHeader(Static):
         argv = list(hello.process.argv)
         if argv:  # the script as the frames show it: relative to the cwd when under it
             argv[0] = display_path(argv[0])
-        text.append("  " + shlex.join(argv))
+        text.append_text(shown("  " + shlex.join(argv)))
         text.append("\n")
         stats = self.stats
         if stats is not None:
@@ -78,7 +79,7 @@ class ProcessHeader(Static):
         reached = any(w.reached for w in self.limits)
         label = "limit reached: " if reached else "near a limit: "
         style = "bold red" if reached else "bold yellow"
-        return Text(label + "; ".join(w.brief() for w in self.limits), style=style)
+        return shown(label + "; ".join(w.brief() for w in self.limits), style=style)
 
     @staticmethod
     def _fds(stats: ProcessStats) -> Text:

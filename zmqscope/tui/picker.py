@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from zmqscope._shown import shown
 from zmqscope.client import Discovered
 
 EMPTY = """\
@@ -70,7 +71,8 @@ class PickerScreen(Screen[Discovered]):
             return
         title.update("[b]Attach to which process?[/b] (enter to choose)")
         options.add_options(
-            Option(f"{entry.pid:>7}  {shlex.join(entry.argv)}", id=str(entry.pid))
+            # The command line is the process's own: shown, never read as markup.
+            Option(shown(f"{entry.pid:>7}  {shlex.join(entry.argv)}"), id=str(entry.pid))
             for entry in found
         )
         # Enter chooses at once, and a rescan keeps the highlight on its process.

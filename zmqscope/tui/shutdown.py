@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
+from zmqscope._shown import shown, shown_lines
 from zmqscope.model import ContextRecord, Culprit, Snapshot
 from zmqscope.model._text import call_text, callers, via_frames
 from zmqscope.tui import _format
@@ -55,9 +56,11 @@ class ShutdownBanner(Static):
         count = sum(1 for c in mine if c.certain)
         maybe = f" ({len(mine) - count} more may)" if len(mine) > count else ""
         self.update(
-            f"term() of {context.id} blocked for {_format.age(now - since)}: "
-            f"{count} socket{'s' if count != 1 else ''} keep{'s' if count == 1 else ''} "
-            f"it waiting{maybe} - press 3 or click"
+            shown(
+                f"term() of {context.id} blocked for {_format.age(now - since)}: "
+                f"{count} socket{'s' if count != 1 else ''} keep{'s' if count == 1 else ''} "
+                f"it waiting{maybe} - press 3 or click"
+            )
         )
 
     def on_click(self) -> None:
@@ -99,12 +102,14 @@ class ShutdownView(VerticalScroll):
         text = Text(style="bold")
         since = context.term_blocked_since
         if since is not None:
-            text.append(f"term() of {context.id} blocked for {_format.age(now - since)}", "red")
+            blocked = f"term() of {context.id} blocked for {_format.age(now - since)}"
+            text.append_text(shown(blocked, "red"))
         else:
-            text.append(f"term() of {context.id} was blocked ({context.state.value} now)")
+            state = context.state.value
+            text.append_text(shown(f"term() of {context.id} was blocked ({state} now)"))
         called = call_text(context.term_called) if context.term_called else None
         if called is not None:
-            text.append(f", called at {called}")
+            text.append_text(shown(f", called at {called}"))
         return text
 
     @staticmethod
@@ -113,23 +118,24 @@ class ShutdownView(VerticalScroll):
         grid = Table.grid(padding=(0, 1))
         grid.add_column(style="dim", no_wrap=True)
         grid.add_column()
-        grid.add_row("now", Text(culprit.where, style="bold"))
+        grid.add_row("now", shown(culprit.where, style="bold"))
         if record is not None:
             # Where it was made, said as the reports say it.
-            grid.add_row("created", Text(call_text(record.created) or "(adopted)"))
+            grid.add_row("created", shown(call_text(record.created) or "(adopted)"))
             via = via_frames(record.created)
             if via:
-                grid.add_row("via", Text("\n".join(_format.location(frame) for frame in via)))
+                grid.add_row("via", shown_lines(_format.location(frame) for frame in via))
             chain = callers(record.created)
             if chain:
-                grid.add_row("called from", Text("\n".join(_format.location(f) for f in chain)))
-            grid.add_row("endpoints", ", ".join(_format.endpoint(e) for e in record.endpoints))
-            grid.add_row("linger", _format.linger(record))
-        grid.add_row("why", culprit.reason)
-        grid.add_row("remedy", Text(culprit.remedy, style="green"))
+                grid.add_row("called from", shown_lines(_format.location(f) for f in chain))
+            endpoints = ", ".join(_format.endpoint(e) for e in record.endpoints)
+            grid.add_row("endpoints", shown(endpoints))
+            grid.add_row("linger", shown(_format.linger(record)))
+        grid.add_row("why", shown(culprit.reason))
+        grid.add_row("remedy", shown(culprit.remedy, style="green"))
         if culprit.owner_stack:
             frames = culprit.owner_stack[:_FRAMES_SHOWN]
-            grid.add_row("stack", "\n".join(_format.location(frame) for frame in frames))
+            grid.add_row("stack", shown_lines(_format.location(frame) for frame in frames))
         title = f"{culprit.socket} {record.type if record else '?'}"
         if not culprit.certain:
             # A closed socket may still hold queued messages: a suspect, not a sure culprit.
@@ -137,7 +143,7 @@ class ShutdownView(VerticalScroll):
             title += f" ({state}: may block)"
         return Panel(
             grid,
-            title=title,
+            title=shown(title),
             title_align="left",
             border_style="red" if culprit.certain else "yellow",
         )

@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from zmqscope._shown import shown
 from zmqscope.model import Snapshot, ThreadInfo
 from zmqscope.tui import _format
 
@@ -39,20 +40,23 @@ class ThreadsView(VerticalScroll):
     def _panel(thread: ThreadInfo, snapshot: Snapshot | None) -> RenderableType:
         lines = Text()
         for frame in thread.stack[:_FRAMES_SHOWN]:
-            lines.append(_format.location(frame) + "\n")
-            code = _format.source(frame)
+            lines.append_text(shown(_format.location(frame)))
+            lines.append("\n")
+            # Only a live process has threads: its files are read (safely).
+            code = _format.source(frame, read_files=True)
             if code:
-                lines.append(f"    {code}\n", style="dim")
+                lines.append_text(shown(f"    {code}", style="dim"))
+                lines.append("\n")
         if len(thread.stack) > _FRAMES_SHOWN:
             lines.append(f"... {len(thread.stack) - _FRAMES_SHOWN} more frames\n", style="dim")
         if not thread.stack:
             lines.append("(no Python frames)\n", style="dim")
-        shown = thread.sockets[:_SOCKETS_SHOWN]
-        records = [snapshot.socket(sid) if snapshot else None for sid in shown]
-        sockets = [f"{r.id} {r.type}" if r else sid for sid, r in zip(shown, records, strict=True)]
+        owned = thread.sockets[:_SOCKETS_SHOWN]
+        records = [snapshot.socket(sid) if snapshot else None for sid in owned]
+        sockets = [f"{r.id} {r.type}" if r else sid for sid, r in zip(owned, records, strict=True)]
         if len(thread.sockets) > _SOCKETS_SHOWN:
             sockets.append(f"and {len(thread.sockets) - _SOCKETS_SHOWN:,} more")
-        owned = ", ".join(sockets) if sockets else "none"
-        lines.append(f"owns: {owned}", style="bold" if sockets else "dim")
+        listed = ", ".join(sockets) if sockets else "none"
+        lines.append_text(shown(f"owns: {listed}", style="bold" if sockets else "dim"))
         kind = " (daemon)" if thread.daemon else ""
-        return Panel(lines, title=f"{thread.name}{kind} · {thread.id}", title_align="left")
+        return Panel(lines, title=shown(f"{thread.name}{kind} · {thread.id}"), title_align="left")
