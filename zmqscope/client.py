@@ -263,6 +263,7 @@ class _View:
             dropped=int(data["dropped"]),
             culprits=tuple(Culprit.from_dict(c) for c in data["culprits"]),
             warnings=tuple(UsageWarning.from_dict(w) for w in data["warnings"]),
+            leaks_dropped=int(data.get("leaks_dropped", 0)),  # (servers before it: none)
         )
 
 

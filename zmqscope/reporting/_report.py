@@ -113,6 +113,8 @@ class Report:
         if inventory:
             line += f"{len(inventory)} open, "
         line += self._leak_summary()
+        if self.snapshot.leaks_dropped:
+            line += f" (and {self.snapshot.leaks_dropped:,} more collected, not kept)"
         if self.limit_warnings:
             line += f"; {plural(len(self.limit_warnings), 'limit warning')}"
         if self.warnings:
@@ -176,7 +178,7 @@ class Report:
         _check_schema(data.get("schema"))
         generated_at = parse_timestamp(data.get("generated_at"))
         sockets = _parse_list(data, "sockets", SocketRecord.from_dict)
-        created_total, dropped = _parse_summary(data.get("summary"), len(sockets))
+        created_total, dropped, leaks_dropped = _parse_summary(data.get("summary"), len(sockets))
         culprits = _parse_list(data, "culprits", Culprit.from_dict)
         snapshot = Snapshot(
             taken_at=generated_at,
@@ -185,6 +187,7 @@ class Report:
             sockets=sockets,
             created_total=created_total,
             dropped=dropped,
+            leaks_dropped=leaks_dropped,
             culprits=culprits,
             warnings=_parse_list(data, "warnings", UsageWarning.from_dict),
         )
@@ -230,6 +233,8 @@ class Report:
             "collected": states[SocketState.COLLECTED],
             "leaks": len(self.leaks),
             "dropped": self.snapshot.dropped,
+            # Leaks (collected without close()) past the bound of kept ones.
+            "leaks_dropped": self.snapshot.leaks_dropped,
             # Open sockets of a running process that are not leaks.
             "inventory": len(self.inventory),
         }
@@ -286,18 +291,20 @@ def _parse_list(
     return tuple(_parse_section(item, f"{key}[{i}]", parse) for i, item in enumerate(items))
 
 
-def _parse_summary(summary: Any, socket_count: int) -> tuple[int, int]:
-    """``(created_total, dropped)``; older writers may leave the summary out."""
+def _parse_summary(summary: Any, socket_count: int) -> tuple[int, int, int]:
+    """``(created_total, dropped, leaks_dropped)``; older writers may leave them out."""
     if summary is None:
-        return socket_count, 0
+        return socket_count, 0, 0
     if not isinstance(summary, dict):
         raise SchemaError("invalid zmqscope report: summary is not an object")
     total = summary.get("sockets_total", socket_count)
     dropped = summary.get("dropped", 0)
-    for name, value in (("sockets_total", total), ("dropped", dropped)):
+    leaks_dropped = summary.get("leaks_dropped", 0)
+    counts = (("sockets_total", total), ("dropped", dropped), ("leaks_dropped", leaks_dropped))
+    for name, value in counts:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise SchemaError(f"invalid zmqscope report: summary.{name} is not a count")
-    return total, dropped
+    return total, dropped, leaks_dropped
 
 
 def _parse_limits(limits: Any) -> tuple[int | None, int | None]:
