@@ -22,6 +22,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
+from zmqscope._files import FileWriteError, write_whole
 from zmqscope.client import (
     Client,
     ClientError,
@@ -384,9 +385,9 @@ class ScopeApp(App[None]):
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock()))
         path = self.export_dir / f"zmqscope-{pid}-{stamp}.json"
         try:
-            path.write_text(self.current.report.to_json(), encoding="utf-8")
-        except OSError as error:
-            self.notify(f"cannot write {path}: {error.strerror}", severity="error")
+            write_whole(path, self.current.report.to_json())
+        except FileWriteError as error:
+            self.notify(str(error), severity="error")
             return
         self.notify(f"snapshot saved to {path}")
 
