@@ -112,6 +112,7 @@ class Answers:
             "warnings": [w.to_dict() for w in changes.warnings],
             "created_total": changes.created_total,
             "dropped": changes.dropped,
+            "leaks_dropped": changes.leaks_dropped,
             "stats": self.stats().to_dict(),
         }
 

@@ -7,9 +7,11 @@ watchdog, whose default listener prints the culprit report to stderr when a
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
-from zmqscope import _native, _stderr, hooks
+from zmqscope import _bounds as bounds
+from zmqscope import _native, _origins, _stderr, hooks
 from zmqscope.hooks import DEFAULT_STACK_DEPTH
 from zmqscope.model import Snapshot
 from zmqscope.shutdown import DEFAULT_GRACE, BlockedTerm, Listener, TermDone, TermWatchdog
@@ -30,7 +32,7 @@ def watchdog() -> TermWatchdog:
     with _lock:
         if _watchdog is None:
             _watchdog = TermWatchdog(DEFAULT_GRACE)
-            _watchdog.add_listener(print_shutdown_event)
+            _watchdog.add_listener(print_shutdown_event, prepare_reports)
         hooks.set_term_observer(_watchdog)
         return _watchdog
 
@@ -38,9 +40,7 @@ def watchdog() -> TermWatchdog:
 def _set_grace(grace: float | None) -> None:
     if grace is None:
         return
-    if grace < 0:
-        raise ValueError("grace must be zero or more seconds")
-    watchdog().grace = grace
+    watchdog().grace = bounds.grace(grace)
 
 
 def install(
@@ -106,7 +106,9 @@ def exit_report() -> Report:
 
 
 def _report(live: bool = False, at_exit: bool = False, fd_limit: int | None = None) -> Report:
-    # Imported here so that ``import zmqscope`` does not pay for rich.
+    # Imported here so that ``import zmqscope`` does not pay for rich; while
+    # forks wait (another thread of the application may fork meanwhile).
+    prepare_reports()
     from zmqscope.reporting import build_report, fd_usage
 
     fds, soft = fd_usage()
@@ -166,6 +168,7 @@ def serve(
     cannot start.
     """
     # Imported here: the server needs psutil, which ``import zmqscope`` avoids.
+    _native.import_modules("zmqscope.server")  # while forks wait (see _native.fork_waits)
     from zmqscope.server import serve as start
 
     return start(endpoint, curve_secret_key, insecure)
@@ -186,6 +189,7 @@ def serve_when_needed(wanted: bool = True) -> None:
 
 
 def _serve_now() -> None:
+    _native.import_modules("zmqscope.server")  # while forks wait (see _native.fork_waits)
     from zmqscope.server import ServerError
     from zmqscope.server import serve as start
 
@@ -214,8 +218,47 @@ def blocked_report(event: BlockedTerm) -> Report:
 
 
 def add_shutdown_listener(listener: Listener) -> None:
-    """Also call ``listener`` when a term() is reported blocked, and when it returns."""
-    watchdog().add_listener(listener)
+    """Also call ``listener`` when a term() is reported blocked, and when it returns.
+
+    It may make and render a report (:func:`blocked_report`): what that
+    needs is imported when the watchdog's thread starts.
+    """
+    watchdog().add_listener(listener, prepare_reports)
+
+
+def prepare_reports() -> None:
+    """Import what making, rendering and writing a report needs, while forks wait.
+
+    On the watchdog's thread when it starts (see TermWatchdog.add_listener),
+    in the application's thread before its first report: a fork never
+    catches zmqscope in the middle of these imports (:func:`_native.fork_waits`).
+    The list was found by recording every import on the watchdog's thread
+    while it reports a blocked term() (tests/integration/test_fork_safety.py).
+    """
+    with _native.fork_waits():
+        _native.import_modules(*_REPORT_MODULES)
+        _origins.origins()  # the standard library's folders (sysconfig), to classify frames
+
+
+# psutil: the report's count of file descriptors; rich loads its emoji table
+# on the first print of a Text; _files writes the report's files.
+_REPORT_MODULES = (
+    "psutil",
+    "rich.console",
+    "rich._emoji_codes",
+    "zmqscope.reporting",
+    "zmqscope._files",
+)
+
+
+def _new_lock_in_child() -> None:
+    # The watchdog's thread holds it while it makes a report; it is not in the child.
+    global _lock, _last_blocked
+    _lock = _native.allocate_lock()
+    _last_blocked = None
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def print_shutdown_event(event: BlockedTerm | TermDone) -> None:

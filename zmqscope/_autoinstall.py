@@ -45,6 +45,7 @@ _OFF = {"", "0", "false", "no", "off"}
 _exit_report = True
 _settings: "_Settings | None" = None  # what the environment asked for, once read
 _armed = False
+_armed_by = 0  # the pid of the process that armed: a file without {pid} is its own
 
 
 class _Settings:
@@ -59,12 +60,16 @@ class _Settings:
             self.start_dir = None
         depth = os.environ.get("ZMQSCOPE_STACK_DEPTH")
         grace = os.environ.get("ZMQSCOPE_GRACE")
-        self.stack_depth = int(depth) if depth else 12  # hooks.DEFAULT_STACK_DEPTH
-        self.grace = float(grace) if grace else None  # None: the watchdog's default
-        if self.stack_depth < 1:
-            raise ValueError("stack_depth must be at least 1")
-        if self.grace is not None and not self.grace >= 0:
-            raise ValueError("grace must be zero or more seconds")
+        self.stack_depth = 12  # hooks.DEFAULT_STACK_DEPTH
+        self.grace: float | None = None  # None: the watchdog's default
+        if depth or grace:
+            # Loaded only when a number was given: most processes give none.
+            from zmqscope import _bounds
+
+            if depth:
+                self.stack_depth = _bounds.stack_depth(depth, "ZMQSCOPE_STACK_DEPTH")
+            if grace:
+                self.grace = _bounds.grace(grace, "ZMQSCOPE_GRACE")
         self.traffic = _is_on(os.environ.get("ZMQSCOPE_TRAFFIC", ""))
         self.serve = _is_on(os.environ.get("ZMQSCOPE_SERVE", "1"))
 
@@ -161,14 +166,17 @@ def _stop_watching() -> None:
 
 def _arm() -> None:
     """zmq is imported: hooks on, the exit report's stderr kept, the server on first context."""
-    global _armed
+    global _armed, _armed_by
     settings = _settings
     if settings is None or _armed:
         return
     _armed = True
+    _armed_by = os.getpid()
     try:
-        from zmqscope import _api, _origins, _stderr
+        from zmqscope import _native
 
+        with _native.fork_waits():  # another thread may fork meanwhile: see fork_waits
+            from zmqscope import _api, _origins, _stderr
         _stderr.keep()  # before an application (ipykernel) points fd 2 elsewhere
         _origins.fix_root(settings.start_dir)
         _api.install(
@@ -190,22 +198,46 @@ def _report_at_exit() -> None:
         seen = _api.snapshot()
         if not seen.contexts and not seen.sockets:
             return  # imported zmq, never used it: no report, nor rich to import for one
+        report = _api.exit_report()  # (its modules imported while forks wait)
         from zmqscope.reporting import render_exit
 
-        report = _api.exit_report()
-
         _stderr.console().print(render_exit(report), crop=False)
-        pid = str(os.getpid())
-        for variable, render in (
-            ("ZMQSCOPE_JSON", report.to_json),
-            ("ZMQSCOPE_MARKDOWN", report.to_markdown),
-        ):
-            path = os.environ.get(variable)
-            if path:
-                with open(path.replace("{pid}", pid), "w", encoding="utf-8") as handle:
-                    handle.write(render())
     except Exception as error:  # never turn a clean exit into a crash
-        print(f"zmqscope: could not write the exit report: {error}", file=sys.stderr)
+        print(f"zmqscope: could not make the exit report: {error}", file=sys.stderr)
+        return
+    _write_files(report)
+
+
+def _write_files(report: "Any") -> None:
+    """ZMQSCOPE_JSON and ZMQSCOPE_MARKDOWN: each written whole, or one line saying why not.
+
+    A path without ``{pid}`` belongs to the process that armed zmqscope: a
+    forked child (a daemonizing application) writes only to ``{pid}`` paths,
+    and says so on its stderr, instead of replacing its parent's report.
+    """
+    from zmqscope import _stderr
+    from zmqscope._files import write_whole
+
+    pid = str(os.getpid())
+    for variable, render in (
+        ("ZMQSCOPE_JSON", report.to_json),
+        ("ZMQSCOPE_MARKDOWN", report.to_markdown),
+    ):
+        path = os.environ.get(variable)
+        if not path:
+            continue
+        if "{pid}" not in path and os.getpid() != _armed_by:
+            print(
+                f"zmqscope: process {pid} is a fork of {_armed_by}: its report is not written "
+                f"to {variable}={path} (without {{pid}} it is {_armed_by}'s)",
+                file=_stderr.stream(),
+                flush=True,
+            )
+            continue
+        try:
+            write_whole(path.replace("{pid}", pid), render())
+        except Exception as error:  # never turn a clean exit into a crash
+            print(f"zmqscope: {variable}: {error}", file=_stderr.stream(), flush=True)
 
 
 def _start() -> None:

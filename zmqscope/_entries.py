@@ -468,3 +468,4 @@ class Changes:
     warnings: tuple[UsageWarning, ...]
     created_total: int
     dropped: int
+    leaks_dropped: int = 0

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import _thread
 import contextlib
+import importlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 # threading.TIMEOUT_MAX without importing threading's patched view of it.
@@ -94,15 +95,22 @@ class Wakeup:
 class Thread:
     """A daemon OS thread running ``target``, invisible to ``threading``.
 
-    An exception from ``target`` is counted in ``failures`` and dropped: a
-    thread of zmqscope's never prints into the application's stderr.
+    ``prepare`` runs first, on the new thread, while a fork waits
+    (:func:`fork_waits`): it imports whatever the thread's work needs, so
+    that no import of zmqscope's threads is ever under way when the
+    application forks. An exception from ``prepare`` or ``target`` is counted
+    in ``failures`` and dropped: a thread of zmqscope's never prints into the
+    application's stderr.
     """
 
-    def __init__(self, target: Callable[[], None], name: str) -> None:
+    def __init__(
+        self, target: Callable[[], None], name: str, prepare: Callable[[], None] | None = None
+    ) -> None:
         self.name = name
         self.ident: int | None = None
         self.failures = 0
         self._target = target
+        self._prepare = prepare
         self._done: Any = None
         self._pid = 0
 
@@ -121,6 +129,9 @@ class Thread:
         self.ident = get_ident()
         _running[self.ident] = self.name
         try:
+            if self._prepare is not None:
+                with fork_waits():
+                    self._prepare()
             self._target()
         except BaseException:
             self.failures += 1
@@ -143,7 +154,7 @@ class Thread:
             self._done.release()
 
 
-# ident -> name of zmqscope's own threads now running (for thread listings).
+# ident -> name of zmqscope's own running threads (for thread listings).
 _running: dict[int, str] = {}
 
 
@@ -152,8 +163,65 @@ def own_thread_names() -> dict[int, str]:
     return dict(_running)
 
 
-def _forget_in_child() -> None:
+# -- forks wait for zmqscope's imports -------------------------------------------
+#
+# A thread importing a module holds that module's import lock until the
+# import is done. A fork meanwhile copies the lock, held, into a child where
+# that thread does not exist: the child's own import of the module (its exit
+# report's, say) waits forever (measured: a fork during the server's first
+# report answer hung most such children). So zmqscope imports what it loads
+# late (its server, its reports) holding this lock, on its own threads when
+# they start and in the application's thread alike, and a fork waits for it
+# (at most _FORK_WAIT seconds: a fork is never held up for good). Reentrant:
+# a guarded import may lead to another.
+
+_FORK_WAIT = 10.0
+_imports = rlock()
+_held_for_fork = False
+
+
+@contextlib.contextmanager
+def fork_waits() -> Iterator[None]:
+    """A section (imports) during which the process does not fork."""
+    with _imports:
+        yield
+
+
+def import_modules(*names: str) -> None:
+    """Import ``names`` (if not yet) while forks wait (see :func:`fork_waits`)."""
+    if all(name in sys.modules for name in names):
+        return
+    with _imports:
+        for name in names:
+            importlib.import_module(name)
+
+
+def imports_under_way() -> bool:
+    """True when the calling thread is inside :func:`fork_waits` (for tests)."""
+    return bool(_imports._is_owned())
+
+
+def _before_fork() -> None:
+    global _held_for_fork
+    _held_for_fork = bool(_imports.acquire(True, _FORK_WAIT))
+
+
+def _after_fork_in_parent() -> None:
+    global _held_for_fork
+    if _held_for_fork:
+        _held_for_fork = False
+        _imports.release()
+
+
+def _after_fork_in_child() -> None:
+    global _imports, _held_for_fork
+    _imports = rlock()
+    _held_for_fork = False
     _running.clear()
 
 
-os.register_at_fork(after_in_child=_forget_in_child)
+os.register_at_fork(
+    before=_before_fork,
+    after_in_parent=_after_fork_in_parent,
+    after_in_child=_after_fork_in_child,
+)

@@ -168,3 +168,14 @@ def origins() -> Origins:
 def classified_frame(path: str, line: int, function: str) -> Frame:
     """The model's frame for a file, line and function, with whose code it is."""
     return origins().frame((path, line, function))
+
+
+def _new_locks_in_child() -> None:
+    # The server's thread may have held one at the fork: it does not exist here.
+    global _root_lock
+    _root_lock = threading.Lock()
+    if _origins is not None:
+        _origins._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_locks_in_child)

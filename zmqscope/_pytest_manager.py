@@ -39,6 +39,7 @@ from _pytest.runner import call_and_report, show_test_item
 
 import zmqscope
 from zmqscope import _api, hooks
+from zmqscope._files import FileWriteError, write_whole
 from zmqscope._pytest_findings import (
     Finding,
     IgnoreRules,
@@ -184,7 +185,7 @@ class ZmqscopeManager:
         self._keep_leaks = self._was_installed or (
             os.environ.get("ZMQSCOPE", "").strip().lower() not in _OFF
         )
-        self._written: list[tuple[str, Path]] = []
+        self._written: list[str] = []  # one line per file: written, or why not
         self._previous_stops: tuple[str, ...] = ()
         self._printing = False  # the watchdog printed culprit reports before start()
 
@@ -547,19 +548,29 @@ class ZmqscopeManager:
         settings = self._settings
         if settings.json_path is not None:
             document = merged_document(self._findings, self._totals())
-            _write(settings.json_path, _json_text(document))
-            self._written.append(("JSON report", settings.json_path))
+            self._write("JSON report", settings.json_path, _json_text(document))
         if settings.markdown_path is not None:
-            _write(settings.markdown_path, markdown(self._findings, self._totals()))
-            self._written.append(("Markdown summary", settings.markdown_path))
+            text = markdown(self._findings, self._totals())
+            self._write("Markdown summary", settings.markdown_path, text)
+
+    def _write(self, what: str, path: Path, text: str) -> None:
+        """Write one file whole; a failure is one line in the summary, not pytest's crash."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_whole(path, text)
+        except OSError as error:
+            reason = str(error) if isinstance(error, FileWriteError) else error.strerror
+            self._written.append(f"zmqscope: {what} not written: {reason}")
+        else:
+            self._written.append(f"zmqscope: {what} written to {path}")
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_sep("=", "zmqscope")
         terminalreporter.write_line(self._summary_line())
         for line in summary_lines(self._findings):
             terminalreporter.write_line(line)
-        for what, path in self._written:
-            terminalreporter.write_line(f"zmqscope: {what} written to {path}")
+        for line in self._written:
+            terminalreporter.write_line(line)
 
     def _totals(self) -> RunTotals:
         return RunTotals(self._tests_checked, self._sockets_created)
@@ -669,8 +680,3 @@ def _count(n: int, noun: str) -> str:
 
 def _json_text(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2) + "\n"
-
-
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")

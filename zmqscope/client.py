@@ -22,6 +22,7 @@ import zmq
 
 from zmqscope import hooks
 from zmqscope._access import needs_authentication
+from zmqscope._bounds import PID_MAX
 from zmqscope._compact import Decoder, paused_gc
 from zmqscope._curve import existing_user_keys
 from zmqscope._discovery import Discovered as Discovered
@@ -273,6 +274,7 @@ class _View:
             dropped=check_count(data["dropped"], "dropped"),
             culprits=tuple(Culprit.from_dict(c) for c in data["culprits"]),
             warnings=tuple(UsageWarning.from_dict(w) for w in data["warnings"]),
+            leaks_dropped=int(data.get("leaks_dropped", 0)),  # (servers before it: none)
         )
 
 
@@ -373,7 +375,10 @@ def connect(target: str | None, timeout: float = DEFAULT_TIMEOUT) -> Client:
             raise ClientError(f"{count} found: name a PID, an ENDPOINT or a REPORT.json")
         return client_for(running[0], timeout)
     if target.isdigit():
-        return _connect_pid(int(target), timeout)
+        pid = int(target)
+        if pid > PID_MAX:  # no system hands out such a pid, and psutil cannot take it
+            raise ClientError(f"no process with pid {target}")
+        return _connect_pid(pid, timeout)
     if target.startswith(("ipc://", "tcp://")):
         return _connect_endpoint(target, timeout)
     path = Path(target)

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import zmq
 
+from zmqscope import _bounds as bounds
 from zmqscope import _native, _origins, _threads, _traffic, _wrappers
 from zmqscope._entries import RawThread, Site, SiteRef
 from zmqscope._frames import FrameFilter, RawFrame, current_thread_ref, thread_alive
@@ -249,8 +250,7 @@ def install(traffic: bool = False, stack_depth: int = DEFAULT_STACK_DEPTH) -> No
     every send and recv (see the benchmarks); it can be turned on only before
     the first socket is made or after ``uninstall()``.
     """
-    if stack_depth < 1:
-        raise ValueError("stack_depth must be at least 1")
+    stack_depth = bounds.stack_depth(stack_depth)
     with _state.lock:
         if _state.patched and traffic != _state.registry.traffic:
             # Switching traffic mode re-patches; sockets made before the

@@ -96,18 +96,18 @@ def _enabled(config: pytest.Config) -> bool:
 
 
 def _settings(config: pytest.Config) -> Settings:
+    from zmqscope import _bounds as bounds
     from zmqscope._pytest_manager import Settings
 
     grace = config.getoption("zmqscope_grace")
+    name = "--zmqscope-grace"
     if grace is None:
-        text = str(config.getini("zmqscope_grace")).strip() or str(DEFAULT_GRACE)
-        try:
-            grace = float(text)
-        except ValueError:
-            message = f"zmqscope_grace must be a number of seconds, not {text!r}"
-            raise pytest.UsageError(message) from None
-    if grace < 0:
-        raise pytest.UsageError("--zmqscope-grace must be zero or more seconds")
+        grace = str(config.getini("zmqscope_grace")).strip() or str(DEFAULT_GRACE)
+        name = "zmqscope_grace"
+    try:
+        grace = bounds.grace(grace, name)
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
     ignore = tuple(str(glob) for glob in config.getini("zmqscope_ignore"))
     return Settings(
         grace=float(grace),

@@ -23,10 +23,11 @@ from typing import Any
 
 import zmq
 
-from zmqscope import _native, hooks
+from zmqscope import _api, _native, _origins, hooks
 from zmqscope._access import Access, AccessError, server_access
 from zmqscope._answers import Answers
 from zmqscope._curve import CurveError, ZapGuard, require_curve, user_keys
+from zmqscope._files import write_whole
 from zmqscope._runtime import RuntimeDirError, discovery_path, ensure_runtime_dir, ipc_path
 from zmqscope._version import __version__
 from zmqscope.protocol import (
@@ -86,7 +87,7 @@ class Server:
                 reason = error.strerror or str(error)
                 raise ServerError(f"cannot serve on {endpoint}: {reason}") from None
             raise
-        self._thread = _native.Thread(self._run, "zmqscope-server").start()
+        self._thread = _native.Thread(self._run, "zmqscope-server", _prepare_thread).start()
         return self
 
     def stop(self, timeout: float = 2.0) -> None:
@@ -179,11 +180,7 @@ class Server:
                 "python": sys.version.split()[0],
             },
         }
-        temporary = path.with_suffix(".json.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(document, handle)
-        os.replace(temporary, path)
+        write_whole(path, json.dumps(document), mode=0o600)  # whole, never through a symlink
         self._files.append(path)
 
     def _remove_files(self) -> None:
@@ -269,6 +266,17 @@ class Server:
                 sock.send_multipart(message, zmq.NOBLOCK)
 
 
+def _prepare_thread() -> None:
+    """What answering needs, imported before the first request, while forks wait.
+
+    See :func:`zmqscope._native.fork_waits`: nothing may be imported on the
+    server's thread while the application could fork.
+    """
+    import zmqscope.reporting  # noqa: F401  (report answers)
+
+    _origins.origins()  # the standard library's folders (sysconfig), to classify frames
+
+
 def command_line() -> list[str]:
     """The process's arguments after the interpreter, as the user typed them.
 
@@ -317,6 +325,7 @@ def serve(
         if _server is not None and _server.running:
             return _server
         _server = Server(endpoint, curve_secret_key, insecure).start()
+        _stop_with_multiprocessing()
         return _server
 
 
@@ -324,6 +333,19 @@ def _stop_at_exit() -> None:
     # No join: the thread is a daemon; what must not outlive us are the files.
     if _server is not None:
         _server.stop(timeout=0)
+
+
+def _stop_with_multiprocessing() -> None:
+    """In a multiprocessing child (a pool worker), remove the files before its os._exit().
+
+    Such a child ends with ``os._exit()``: atexit never runs there, but
+    multiprocessing runs its own finalizers first. Not imported here: a
+    process that does not use multiprocessing is left alone.
+    """
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        # Lowest priority: after multiprocessing has joined the child's own children.
+        util.Finalize(None, _stop_at_exit, exitpriority=-100)
 
 
 def _restart_in_child() -> None:
@@ -336,9 +358,8 @@ def _restart_in_child() -> None:
     parent = _server
     _server = None
     if parent is not None and parent.requested is None:
-        from zmqscope._api import serve_when_needed
-
-        serve_when_needed()
+        # (Imported at the top: an at-fork handler must not import.)
+        _api.serve_when_needed()
 
 
 atexit.register(_stop_at_exit)

@@ -21,7 +21,7 @@ from types import FrameType
 
 import zmq
 
-from zmqscope import _native, _threads, hooks
+from zmqscope import _native, _origins, _threads, hooks
 from zmqscope._entries import ContextEntry, SocketEntry, frozen_frame
 from zmqscope._frames import is_zmqscope_file
 from zmqscope._origins import classified_frame
@@ -80,10 +80,19 @@ class TermWatchdog:
         self._wake = _native.Wakeup()
         self._thread: _native.Thread | None = None
         self._listeners: list[Listener] = []
+        self._prepare: list[Callable[[], None]] = []
         _watchdogs.add(self)
 
-    def add_listener(self, listener: Listener) -> None:
+    def add_listener(self, listener: Listener, prepare: Callable[[], None] | None = None) -> None:
+        """Call ``listener`` with every event; ``prepare`` imports what it needs.
+
+        ``prepare`` runs on the watchdog's thread when it starts, while forks
+        wait (:func:`zmqscope._native.fork_waits`): the listener then imports
+        nothing while the application could fork.
+        """
         self._listeners.append(listener)
+        if prepare is not None and prepare not in self._prepare:
+            self._prepare.append(prepare)
 
     def remove_listener(self, listener: Listener) -> bool:
         """Stop calling ``listener``; False if it was not listening."""
@@ -115,7 +124,18 @@ class TermWatchdog:
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
-            self._thread = _native.Thread(self._run, "zmqscope-term-watchdog").start()
+            thread = _native.Thread(self._run, "zmqscope-term-watchdog", self._prepare_thread)
+            self._thread = thread.start()
+
+    def _prepare_thread(self) -> None:
+        # A term() is overdue only after its grace period: the imports are
+        # long done by then.
+        _origins.origins()  # the standard library's folders, to classify stacks
+        for prepare in list(self._prepare):
+            try:
+                prepare()
+            except Exception:
+                hooks._state.internal_errors += 1
 
     def _run(self) -> None:
         while True:

@@ -177,9 +177,12 @@ def test_a_forked_child_without_a_context_leaves_no_files(tmp_path: Path) -> Non
 def test_a_bad_setting_is_one_line_and_nothing_is_loaded(tmp_path: Path) -> None:
     code = "import sys\nprint('zmq' in sys.modules)"
     for setting, message in (
-        ({"ZMQSCOPE_GRACE": "-1"}, "grace must be zero or more seconds"),
-        ({"ZMQSCOPE_GRACE": "soon"}, "could not convert string to float: 'soon'"),
-        ({"ZMQSCOPE_STACK_DEPTH": "0"}, "stack_depth must be at least 1"),
+        ({"ZMQSCOPE_GRACE": "-1"}, "ZMQSCOPE_GRACE must be from 0 to 86,400 seconds, not -1"),
+        ({"ZMQSCOPE_GRACE": "soon"}, "ZMQSCOPE_GRACE must be a number of seconds, not 'soon'"),
+        (
+            {"ZMQSCOPE_STACK_DEPTH": "0"},
+            "ZMQSCOPE_STACK_DEPTH must be from 1 to 1,000 frames, not 0",
+        ),
     ):
         result = run_python("-c", code, cwd=tmp_path, env={"ZMQSCOPE": "1", **setting})
         assert result.returncode == 0, describe(result)
@@ -193,5 +196,5 @@ def test_zmq_imported_after_a_bad_setting_is_not_instrumented(tmp_path: Path) ->
     assert result.returncode == 0, describe(result)
     assert result.stdout == "False\n"
     assert result.stderr.splitlines() == [
-        "zmqscope: instrumentation is off: could not convert string to float: 'x'"
+        "zmqscope: instrumentation is off: ZMQSCOPE_GRACE must be a number of seconds, not 'x'"
     ]

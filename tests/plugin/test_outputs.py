@@ -119,3 +119,26 @@ def test_xdist_workers_check_their_own_tests_and_the_json_merges(
     assert {i.split("-")[0] for i in ids} == {"gw0", "gw1"}
     assert {leak["socket"] for leak in document["leaks"]} == set(ids)
     assert document["pytest"]["tests"] == 8
+
+
+def test_a_symlink_at_the_json_path_is_refused_and_the_markdown_still_written(
+    pytester: pytest.Pytester,
+) -> None:
+    victim = pytester.path / "victim.txt"
+    victim.write_text("precious\n", encoding="utf-8")
+    (pytester.path / "zmqscope.json").symlink_to(victim)
+    write_tests(pytester, "test_ci", SUITE)
+    result = run(
+        pytester, "--zmqscope", "--zmqscope-json=zmqscope.json", "--zmqscope-markdown=summary.md"
+    )
+    result.assert_outcomes(passed=1, failed=2)  # not pytest's INTERNALERROR
+    json_path, markdown_path = pytester.path / "zmqscope.json", pytester.path / "summary.md"
+    result.stdout.fnmatch_lines(
+        [
+            f"zmqscope: JSON report not written: cannot write {json_path}: it is a symlink"
+            " (zmqscope never writes through one)",
+            f"zmqscope: Markdown summary written to {markdown_path}",
+        ]
+    )
+    assert victim.read_text(encoding="utf-8") == "precious\n"
+    assert "test_ci.py::test_open" in markdown_path.read_text(encoding="utf-8")

@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import io
 import json
 import os
 import select
 import signal
 import threading
 import time
+import warnings
 from typing import Any
 
 import pytest
 import zmq
+from rich.console import Console
 
 import zmqscope
+import zmqscope.reporting
 from tests.conftest import here
 from zmqscope import hooks, registry
 from zmqscope.model import SocketState
@@ -498,3 +502,69 @@ def test_a_forked_child_starts_without_the_parents_waiting_records(
     assert json.loads(answer) == [True, 0, ["PULL"]]
     assert len(fresh.journal) == waiting  # the parent's records are untouched
     assert [s.type for s in fresh.snapshot(hooks.process_info()).sockets] == ["PUSH"] * 3
+
+
+def _drop_every(ctx: Ctx, sockets: int, every: int, read: int = 0) -> int:
+    """Make ``sockets`` sockets; close all but every ``every``-th, dropped unclosed.
+
+    ``read``: read the registry every that many sockets, as a polling TUI
+    does (its records are then built, closed ones kept up to their bound).
+    """
+    dropped = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        for n in range(sockets):
+            sock = ctx.socket(zmq.PUSH)
+            if n % every == 0:
+                del sock  # garbage-collected without close(): a leak
+                dropped += 1
+            else:
+                sock.close()
+            if read and n % read == 0:
+                hooks.registry().entries()
+        gc.collect()
+    return dropped
+
+
+def test_sockets_dropped_without_close_outlive_the_closed_records_bound(
+    scope: None, ctx: Ctx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Leaks are never forgotten with the closed records (30,000 / 300 dropped, scaled down)."""
+    monkeypatch.setattr(registry, "MAX_UNREAD", 20)
+    bounded = registry.Registry(max_closed=50)
+    monkeypatch.setattr(hooks._state, "registry", bounded)
+    dropped = _drop_every(ctx, 1_000, 100, read=10)
+    snapshot = bounded.snapshot(hooks.process_info())
+    assert bounded.dropped > 0  # the closed ones went past their bound
+    collected = [s for s in snapshot.sockets if s.state is SocketState.COLLECTED]
+    assert len(collected) == dropped == 10
+    report = zmqscope.reporting.build_report(snapshot, at_exit=True)
+    kinds = [leak.kind.value for leak in report.leaks]
+    assert kinds == ["collected-unclosed"] * 10
+    assert report.to_dict()["summary"]["leaks_dropped"] == 0
+
+
+def test_leaks_past_their_own_bound_are_counted_and_said(
+    scope: None, ctx: Ctx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bounded = registry.Registry(max_leaks=4)
+    monkeypatch.setattr(hooks._state, "registry", bounded)
+    assert _drop_every(ctx, 7, 1) == 7
+    snapshot = bounded.snapshot(hooks.process_info())
+    assert snapshot.leaks_dropped == 3
+    kept = [s.id for s in snapshot.sockets if s.state is SocketState.COLLECTED]
+    assert kept == ["s4", "s5", "s6", "s7"]  # the newest
+    report = zmqscope.reporting.build_report(snapshot, at_exit=True)
+    summary = report.to_dict()["summary"]
+    assert (summary["leaks"], summary["leaks_dropped"]) == (4, 3)
+    assert report.summary_line().endswith(
+        "4 leaks: 4 collected without close() (and 3 more collected, not kept)"
+    )
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(zmqscope.reporting.render_text(report))
+    assert (
+        "(3 more sockets collected without close() not listed: past the number of such leaks"
+        " zmqscope keeps, the oldest are counted, not kept)" in console.export_text()
+    )
+    again = zmqscope.reporting.Report.from_json(report.to_json())
+    assert again.snapshot.leaks_dropped == 3

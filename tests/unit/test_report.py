@@ -281,6 +281,7 @@ def test_json_has_the_documented_shape() -> None:
         "collected": 1,
         "leaks": 3,
         "dropped": 2,
+        "leaks_dropped": 0,
         "inventory": 0,
     }
 

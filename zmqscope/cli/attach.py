@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from zmqscope import _bounds as bounds
 from zmqscope.cli._errors import CommandError
 from zmqscope.client import (
     Client,
@@ -27,14 +28,16 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("target", nargs="?", metavar="TARGET", help="PID, ENDPOINT or REPORT.json")
     parser.add_argument(
-        "--interval", type=float, default=1.0, metavar="SECONDS", help="refresh interval"
+        "--interval", default="1", metavar="SECONDS", help="refresh interval (default 1)"
     )
     return parser
 
 
 def main(args: argparse.Namespace) -> int:
-    if not args.interval > 0:
-        raise CommandError("--interval must be more than 0 seconds")
+    try:
+        args.interval = bounds.interval(args.interval, "--interval")
+    except ValueError as error:
+        raise CommandError(str(error)) from None
     from zmqscope.tui import ScopeApp
 
     try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import os
 import signal
 import sys
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zmqscope import _bounds as bounds
+from zmqscope._files import FileWriteError, check_writable, write_whole
 from zmqscope.cli._errors import EXIT_LEAKS, CommandError
 from zmqscope.cli._target import Target, resolve_module, resolve_script
 
@@ -29,6 +32,8 @@ class RunOptions:
     serve: bool
     grace: float
     traffic: bool
+    # The process the report files belong to: a forked child writes none.
+    owner: int = 0
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
@@ -38,23 +43,21 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         description="Run SCRIPT (or -m MODULE) like python does, record every ZeroMQ socket, "
         "and print a leak report at exit.",
     )
-    parser.add_argument("--json", metavar="PATH", type=Path, help="write the report as JSON")
-    parser.add_argument("--markdown", metavar="PATH", type=Path, help="write it as Markdown")
+    parser.add_argument("--json", metavar="PATH", help="write the report as JSON")
+    parser.add_argument("--markdown", metavar="PATH", help="write it as Markdown")
     parser.add_argument(
         "--fail-on-leak", action="store_true", help="exit with status 3 when sockets leaked"
     )
     parser.add_argument(
         "--stack-depth",
         metavar="N",
-        type=int,
-        default=12,
+        default="12",
         help="frames kept per call site (default 12)",
     )
     parser.add_argument(
         "--grace",
         metavar="SECONDS",
-        type=float,
-        default=5.0,
+        default="5",
         help="report the culprits when term() blocks longer than this (default 5)",
     )
     parser.add_argument(
@@ -104,22 +107,20 @@ def parse(args: Sequence[str], parser: argparse.ArgumentParser) -> tuple[RunOpti
     """``parser``: the one :func:`add_parser` made."""
     own, rest = split_arguments(args, parser)
     namespace = parser.parse_args(own)
-    if namespace.stack_depth < 1:
-        raise CommandError("--stack-depth must be at least 1")
-    if not namespace.grace >= 0:  # also rejects nan
-        raise CommandError("--grace must be zero or more seconds")
-    for path in (namespace.json, namespace.markdown):
-        if path is not None and not path.parent.resolve().is_dir():
-            raise CommandError(f"cannot write {path}: folder {path.parent} does not exist")
-    # Absolute now: the application may chdir before the report is written.
+    try:
+        stack_depth = bounds.stack_depth(namespace.stack_depth, "--stack-depth")
+        grace = bounds.grace(namespace.grace, "--grace")
+    except ValueError as error:
+        raise CommandError(str(error)) from None
     options = RunOptions(
-        json=namespace.json.absolute() if namespace.json is not None else None,
-        markdown=namespace.markdown.absolute() if namespace.markdown is not None else None,
+        json=_output_path(namespace.json, "--json"),
+        markdown=_output_path(namespace.markdown, "--markdown"),
         fail_on_leak=namespace.fail_on_leak,
-        stack_depth=namespace.stack_depth,
+        stack_depth=stack_depth,
         serve=not namespace.no_serve,
-        grace=namespace.grace,
+        grace=grace,
         traffic=namespace.traffic,
+        owner=os.getpid(),
     )
     if not rest:
         raise CommandError("nothing to run: give a SCRIPT or -m MODULE")
@@ -128,6 +129,18 @@ def parse(args: Sequence[str], parser: argparse.ArgumentParser) -> tuple[RunOpti
             raise CommandError("-m needs a MODULE name")
         return options, Target(kind="module", name=rest[1], args=tuple(rest[2:]))
     return options, Target(kind="script", name=rest[0], args=tuple(rest[1:]))
+
+
+def _output_path(value: str | None, option: str) -> Path | None:
+    """A report path that can be written, made absolute; checked before the app runs."""
+    if value is None:
+        return None
+    try:
+        check_writable(value)
+    except FileWriteError as error:
+        raise CommandError(f"{option}: {error}") from None
+    # Absolute now: the application may chdir before the report is written.
+    return Path(value).absolute()
 
 
 def _valued_options(parser: argparse.ArgumentParser) -> set[str]:
@@ -154,7 +167,7 @@ def main(args: Sequence[str], parser: argparse.ArgumentParser) -> int:
     hooks.ignore_file(sys.argv[0])  # the ``zmqscope`` launcher script
     zmqscope.install(traffic=options.traffic, stack_depth=options.stack_depth, grace=options.grace)
     if options.json is not None:
-        _write_json_when_term_blocks(options.json)
+        _write_json_when_term_blocks(options.json, options.owner)
     if options.serve:
         # With the application's first context, not now: no thread of ours
         # may run before an application monkey-patches with gevent, and
@@ -163,46 +176,70 @@ def main(args: Sequence[str], parser: argparse.ArgumentParser) -> int:
     resolved = resolve_module(target) if target.kind == "module" else resolve_script(target)
 
     outcome = resolved.execute()
-    status = _settle(outcome)
+    status, waited = _settle(outcome)
     report = exit_report()
     status = _emit(report, options, status)
     if isinstance(outcome, KeyboardInterrupt):
         _die_of_sigint()
+    if not waited:
+        # The interpreter would wait for the same stuck threads again.
+        _exit_now(status)
     return status
 
 
-def _write_json_when_term_blocks(path: Path) -> None:
+def _write_json_when_term_blocks(path: Path, owner: int) -> None:
     """A hung term() may never let the process reach its exit report: write now."""
+    from zmqscope import _stderr
     from zmqscope._api import add_shutdown_listener, blocked_report
     from zmqscope.shutdown import BlockedTerm
 
     def write(event: object) -> None:
-        if isinstance(event, BlockedTerm):
-            # Whole or not at all: someone may read it while the app hangs.
-            partial = path.with_name(path.name + ".partial")
-            partial.write_text(blocked_report(event).to_json(), encoding="utf-8")
-            os.replace(partial, path)
+        # The file is the process's that run started; a forked child's
+        # blocked term() is reported on its stderr only.
+        if isinstance(event, BlockedTerm) and os.getpid() == owner:
+            try:
+                write_whole(path, blocked_report(event).to_json())
+            except OSError as error:
+                print(f"zmqscope: error: {error}", file=_stderr.stream(), flush=True)
 
     add_shutdown_listener(write)
 
 
-def _settle(outcome: BaseException | None) -> int:
+def _settle(outcome: BaseException | None) -> tuple[int, bool]:
     """Do what the interpreter does after ``__main__`` ends, before our report.
 
     Like Python: report an uncaught exception, wait for non-daemon threads,
     then run atexit handlers, so sockets they close are not called leaks.
+    Returns the exit status and whether the threads were waited for: a
+    Ctrl-C during that wait (the second one, often: the first stopped the
+    main thread) stops waiting, as it does Python's, and the report is still
+    made.
     """
+    from zmqscope import _stderr
+
     status = 0
     if isinstance(outcome, SystemExit):
         status = _system_exit_status(outcome)
     elif outcome is not None:
         sys.excepthook(type(outcome), outcome, outcome.__traceback__)
         status = 1
-    _wait_for_threads()
+    waited = True
+    try:
+        _wait_for_threads()
+    except KeyboardInterrupt:
+        waited = False
+        running = [t.name for t in threading.enumerate() if t.is_alive() and not t.daemon]
+        running = [name for name in running if name != threading.main_thread().name]
+        print(
+            "zmqscope: interrupted while waiting for threads to end "
+            f"({', '.join(running) or 'none left'}); reporting now",
+            file=_stderr.stream(),
+            flush=True,
+        )
     # Private but present in every supported Python: it runs the handlers
     # once, in the interpreter's order, and clears them.
     atexit._run_exitfuncs()
-    return status
+    return status, waited
 
 
 def _wait_for_threads() -> None:
@@ -235,21 +272,56 @@ def _system_exit_status(exit: SystemExit) -> int:
 
 
 def _emit(report: Any, options: RunOptions, status: int) -> int:
+    """Print the report, write its files; the status to exit with (the app's, or 3)."""
     from zmqscope import _stderr
     from zmqscope.reporting import render_exit
 
     _stderr.console().print(render_exit(report), crop=False)
-    try:
-        if options.json is not None:
-            options.json.write_text(report.to_json(), encoding="utf-8")
-        if options.markdown is not None:
-            options.markdown.write_text(report.to_markdown(), encoding="utf-8")
-    except OSError as error:
-        print(f"zmqscope: error: cannot write the report: {error}", file=sys.stderr)
-        return 2
+    _write_files(report, options)
     if options.fail_on_leak and report.has_leaks:
         return EXIT_LEAKS
     return status
+
+
+def _write_files(report: Any, options: RunOptions) -> None:
+    """Every file that can be written is; one line for each that cannot.
+
+    A failed file changes nothing else: the exit status stays the
+    application's (or 3 for leaks), and the other file is still written.
+    """
+    from zmqscope import _stderr
+
+    files = [
+        (path, render)
+        for path, render in ((options.json, report.to_json), (options.markdown, report.to_markdown))
+        if path is not None
+    ]
+    if files and os.getpid() != options.owner:
+        # A forked child (a daemonizing application) ends here too: the
+        # files are the report of the process run started, not the child's.
+        names = " and ".join(str(path) for path, _ in files)
+        print(
+            f"zmqscope: process {os.getpid()} is a fork of {options.owner}: "
+            f"its report is not written to {names} (they are {options.owner}'s)",
+            file=_stderr.stream(),
+            flush=True,
+        )
+        return
+    for path, render in files:
+        try:
+            write_whole(path, render())
+        except Exception as error:  # OSError, or a renderer's failure: the next file still
+            message = str(error) if isinstance(error, FileWriteError) else f"{path}: {error}"
+            print(f"zmqscope: error: {message}", file=_stderr.stream(), flush=True)
+
+
+def _exit_now(status: int) -> None:
+    """End without the interpreter's own wait for threads (atexit has run already)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            if stream is not None:
+                stream.flush()
+    os._exit(status & 0xFF)  # what the system keeps of sys.exit(n) too
 
 
 def _die_of_sigint() -> None:

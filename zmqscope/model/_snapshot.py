@@ -14,7 +14,9 @@ class Snapshot:
     """The registry's contents at one instant.
 
     ``dropped`` counts closed records that were forgotten to keep the
-    registry bounded; ``created_total`` counts every socket ever recorded.
+    registry bounded; ``created_total`` counts every socket ever recorded;
+    ``leaks_dropped`` counts sockets collected without close() whose records
+    were forgotten past the bound of kept leaks (``registry.MAX_LEAKS_KEPT``).
     """
 
     taken_at: float
@@ -25,6 +27,7 @@ class Snapshot:
     dropped: int = 0
     culprits: tuple[Culprit, ...] = ()
     warnings: tuple[UsageWarning, ...] = ()
+    leaks_dropped: int = 0
     # Records by id, made on the first look-up: the renderers look up every
     # leak and culprit, which scanned the whole tuple each time.
     _by_id: dict[str, SocketRecord] | None = field(

@@ -114,6 +114,8 @@ class Report:
         if inventory:
             line += f"{len(inventory)} open, "
         line += self._leak_summary()
+        if self.snapshot.leaks_dropped:
+            line += f" (and {self.snapshot.leaks_dropped:,} more collected, not kept)"
         if self.limit_warnings:
             line += f"; {plural(len(self.limit_warnings), 'limit warning')}"
         if self.warnings:
@@ -177,7 +179,7 @@ class Report:
         _check_schema(data.get("schema"))
         generated_at = parse_timestamp(data.get("generated_at"))
         sockets = _parse_list(data, "sockets", SocketRecord.from_dict)
-        created_total, dropped = _parse_summary(data.get("summary"), len(sockets))
+        created_total, dropped, leaks_dropped = _parse_summary(data.get("summary"), len(sockets))
         culprits = _parse_list(data, "culprits", Culprit.from_dict)
         snapshot = Snapshot(
             taken_at=generated_at,
@@ -186,6 +188,7 @@ class Report:
             sockets=sockets,
             created_total=created_total,
             dropped=dropped,
+            leaks_dropped=leaks_dropped,
             culprits=culprits,
             warnings=_parse_list(data, "warnings", UsageWarning.from_dict),
         )
@@ -231,6 +234,8 @@ class Report:
             "collected": states[SocketState.COLLECTED],
             "leaks": len(self.leaks),
             "dropped": self.snapshot.dropped,
+            # Leaks (collected without close()) past the bound of kept ones.
+            "leaks_dropped": self.snapshot.leaks_dropped,
             # Open sockets of a running process that are not leaks.
             "inventory": len(self.inventory),
         }
@@ -298,16 +303,21 @@ def _parse_list(
     return tuple(_parse_section(item, f"{key}[{i}]", parse) for i, item in enumerate(items))
 
 
-def _parse_summary(summary: Any, socket_count: int) -> tuple[int, int]:
-    """``(created_total, dropped)``; older writers may leave the summary out."""
+def _parse_summary(summary: Any, socket_count: int) -> tuple[int, int, int]:
+    """``(created_total, dropped, leaks_dropped)``; older writers may leave them out."""
     if summary is None:
-        return socket_count, 0
+        return socket_count, 0, 0
     if not isinstance(summary, dict):
         raise SchemaError("invalid zmqscope report: summary is not an object")
     total = summary.get("sockets_total", socket_count)
     dropped = summary.get("dropped", 0)
+    leaks_dropped = summary.get("leaks_dropped", 0)
     try:
-        return check_count(total, "sockets_total"), check_count(dropped, "dropped")
+        return (
+            check_count(total, "sockets_total"),
+            check_count(dropped, "dropped"),
+            check_count(leaks_dropped, "leaks_dropped"),
+        )
     except SchemaError as error:
         raise SchemaError(f"invalid zmqscope report: summary.{error}") from None
 

@@ -50,6 +50,15 @@ def render_text(report: Report) -> Group:
     per group of leaks from one line), thread-sharing warnings, a hung ``term()``'s culprits."""
     style = "bold" if _needs_attention(report) else "bold green"
     parts: list[RenderableType] = [_summary(report, style)]
+    if report.snapshot.leaks_dropped:
+        lost = plural(report.snapshot.leaks_dropped, "more socket")
+        parts.append(
+            Text(
+                f"({lost} collected without close() not listed: past the number of such "
+                "leaks zmqscope keeps, the oldest are counted, not kept)",
+                style="yellow",
+            )
+        )
     if report.snapshot.dropped:
         forgotten = plural(report.snapshot.dropped, "closed socket")
         parts.append(Text(f"({forgotten} forgotten to keep the registry bounded)", style="dim"))

@@ -22,6 +22,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
+from zmqscope._files import FileWriteError, write_whole
 from zmqscope._shown import shown, visible
 from zmqscope.client import (
     Client,
@@ -385,10 +386,9 @@ class ScopeApp(App[None]):
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock()))
         path = self.export_dir / f"zmqscope-{pid}-{stamp}.json"
         try:
-            path.write_text(self.current.report.to_json(), encoding="utf-8")
-        except OSError as error:
-            note = visible(f"cannot write {path}: {error.strerror}")
-            self.notify(note, severity="error", markup=False)
+            write_whole(path, self.current.report.to_json())
+        except FileWriteError as error:
+            self.notify(visible(str(error)), severity="error", markup=False)
             return
         self.notify(visible(f"snapshot saved to {path}"), markup=False)
 
