@@ -38,6 +38,13 @@ class CpuBudget:
         self._cpu_seen: float | None = None
         self.spent = 0.0  # CPU seconds charged in all
 
+    def set(self, share: float, burst: float) -> None:
+        """New limits, starting full (the CPU clock keeps running: nothing is missed)."""
+        self.share = share
+        self.burst = burst
+        self._tokens = burst
+        self._refilled_at = self._clock()
+
     def charge(self) -> None:
         """Charge the CPU time the calling thread used since its last call."""
         now = self._cpu_clock()

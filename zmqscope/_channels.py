@@ -71,7 +71,15 @@ class StreamChannel:
             sock = self._connected(deadline)
             try:
                 self._settimeout(sock, deadline)
-                sock.sendall(message)
+                try:
+                    sock.sendall(message)
+                except (BrokenPipeError, ConnectionResetError):
+                    # Closed before we asked: it may have said why (too many clients).
+                    parting = self._parting_word(sock, deadline)
+                    if parting is None:
+                        raise
+                    self.close()
+                    return parting
                 while True:
                     reply = self._read_reply(sock, deadline)
                     if reply.id is None:
@@ -123,6 +131,14 @@ class StreamChannel:
                 sock.close()
                 raise _no_answer(self.endpoint, self.timeout)
             time.sleep(0.01)
+
+    def _parting_word(self, sock: socket.socket, deadline: float) -> Reply | None:
+        """An error about the connection the server sent before closing it, if any."""
+        try:
+            reply = self._read_reply(sock, deadline)
+        except (_Closed, ChannelError, ProtocolError, OSError):
+            return None
+        return reply if reply.id is None and reply.error is not None else None
 
     @staticmethod
     def _settimeout(sock: socket.socket, deadline: float) -> None:

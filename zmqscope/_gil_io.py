@@ -1,4 +1,4 @@
-"""Reading a socket that is ready, without letting go of the GIL.
+"""Reading a socket that is ready, or asking whether its peer is gone, keeping the GIL.
 
 Python's ``socket.recv`` lets go of the GIL around the system call, even
 when the call cannot block. While the application's threads keep the
@@ -6,30 +6,42 @@ interpreter busy, taking the GIL back costs a switch interval (5 ms) or,
 with several of them waiting too, a few: under a socket churn of eight
 threads, a client's snapshot took 55 ms (median) with ``socket.recv`` and
 37 ms with this (measured, three runs each). The server calls it only with
-``MSG_DONTWAIT`` (on a socket ``poll()`` has just found readable, or to
-peek whether a client is still there), so the call returns at once either
-way. It goes through ctypes' ``PyDLL``, whose calls
-keep the GIL; where that is not available, ``socket.recv`` does the work.
+``MSG_DONTWAIT`` on a socket ``poll()`` has just found readable, and asks
+``poll()`` about one socket with no timeout, so each call returns at once.
+It goes through ctypes' ``PyDLL``, whose calls keep the GIL; where that is
+not available, the standard library does the work.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import select
 import socket
 from typing import Any
 
+from zmqscope import _native
+
 try:
     import ctypes
+
+    class _PollFd(ctypes.Structure):
+        _fields_ = (("fd", ctypes.c_int), ("events", ctypes.c_short), ("revents", ctypes.c_short))
 
     _libc: Any = ctypes.PyDLL(None, use_errno=True)
     _recv: Any = _libc.recv
     _recv.restype = ctypes.c_ssize_t
     _recv.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    _poll: Any = _libc.poll
+    _poll.restype = ctypes.c_int
+    _poll.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int]
 except (ImportError, OSError, AttributeError):  # pragma: no cover - no ctypes, no libc symbol
-    _recv = None
+    _recv = _poll = None
 
 _RETRY = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
+# The peer closed its end (POLLHUP: both directions; a client that only
+# stopped sending still reads its reply), or the socket failed.
+_GONE = select.POLLHUP | select.POLLERR | select.POLLNVAL
 
 
 class Receiver:
@@ -39,20 +51,16 @@ class Receiver:
         self.size = size
         self._buffer: Any = ctypes.create_string_buffer(size) if _recv is not None else None
 
-    def closed(self, sock: Any) -> bool:
-        """True if the peer has closed and nothing is left to read (a peek: nothing is taken)."""
-        flags = socket.MSG_PEEK | socket.MSG_DONTWAIT
-        if self._buffer is None:
-            try:
-                return bool(sock.recv(1, flags) == b"")
-            except (BlockingIOError, InterruptedError):
-                return False
-            except OSError:
-                return True
-        count = _recv(sock.fileno(), self._buffer, 1, flags)
-        if count < 0:
-            return ctypes.get_errno() not in _RETRY
-        return bool(count == 0)
+    def hung_up(self, sock: Any) -> bool:
+        """True if the peer has closed the connection, even with data of its still unread."""
+        if _poll is None:
+            poller = _native.original("select", "poll")()
+            poller.register(sock.fileno(), select.POLLIN)
+            return any(events & _GONE for _, events in poller.poll(0))
+        entry = _PollFd(sock.fileno(), select.POLLIN, 0)
+        if _poll(ctypes.byref(entry), 1, 0) < 0:
+            return False
+        return bool(entry.revents & _GONE)
 
     def recv(self, sock: Any) -> bytes:
         """What ``sock`` has to read (b"" at its end); BlockingIOError if nothing yet."""

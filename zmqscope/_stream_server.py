@@ -16,10 +16,10 @@ Here each of those is zmqscope's own decision. Messages are framed by
 :class:`zmqscope.protocol.StreamReader` (length, then JSON), and every
 resource a client can make the application spend is bounded:
 
-- at most :data:`MAX_CLIENTS` connections; when full, the one idle longest
-  (for :data:`EVICT_IDLE` s at least) is closed to make room (its client
-  reconnects when it next asks), else the newcomer is told ``busy`` and
-  closed. Near the file-descriptor limit only
+- at most :data:`MAX_CLIENTS` connections; when full, one whose client
+  has read nothing of its reply, or asked nothing, for :data:`EVICT_IDLE` s
+  is closed to make room (an idle client reconnects when it next asks),
+  else the newcomer is told ``busy`` and closed. Near the file-descriptor limit only
   one client is served at a time; out of descriptors, one descriptor kept in
   reserve is given up to accept one client (else the listener rests for
   :data:`ACCEPT_REST` s instead of being polled in a loop);
@@ -69,7 +69,7 @@ IDLE_TIMEOUT = 60.0  # ... and one that asks nothing for this long
 ACCEPT_REST = 0.5  # out of descriptors, no reserve left: the listener rests this long
 EVICT_IDLE = 1.0  # a full server makes room by closing a connection idle this long
 FD_MARGIN = 16  # descriptors this close to the limit: one client at a time
-BACKLOG = 16
+BACKLOG = 64  # connections the kernel holds until accepted (no descriptor of ours)
 _READ_CHUNK = 64 * 1024
 _TICK = 0.25  # how often stop() and timeouts are looked at
 _REFUSALS_PER_TICK = 32  # over budget: busy replies per tick, the rest wait unread
@@ -178,8 +178,8 @@ class StreamServer:
 
     def serve(self, handler: RequestHandler, stopping: Callable[[], bool]) -> None:
         """Answer clients until ``stopping()``; runs on the server's thread."""
-        budget = handler.budget
         while not stopping():
+            budget = handler.budget
             budget.charge()
             now = time.monotonic()
             if now >= self._tick_until:
@@ -199,7 +199,11 @@ class StreamServer:
                 connection = self._connections.get(fd)
                 if connection is None:
                     continue
-                if events & (_POLLIN | _POLLERR | _POLLHUP):
+                if events & (_POLLHUP | _POLLERR):
+                    # Closed by the client: what it asked and has not been
+                    # answered is dropped, unread or not.
+                    connection.gone = True
+                elif events & _POLLIN:
                     self._read(connection)
                 if events & _POLLOUT and not connection.gone:
                     self._write(connection, now)
@@ -263,18 +267,31 @@ class StreamServer:
             return
         near_limit = connection.reserve or _near_fd_limit(connection.fd)
         if len(self._connections) >= (1 if near_limit else MAX_CLIENTS):
-            now = connection.last_asked
-            idle = [
-                c
-                for c in self._connections.values()
-                if c.idle and now - c.last_asked >= EVICT_IDLE and not _has_data(c.sock)
-            ]
-            if not idle:
+            room = self._evictable(connection.last_asked)
+            if room is None:
                 why = "near its file descriptor limit" if near_limit else "too many clients"
                 self._turn_away(connection, handler.busy(None, why, retry_after=1.0))
                 return
-            self._drop(min(idle, key=lambda c: c.last_asked))
+            self._drop(room)
         self._connections[connection.fd] = connection
+
+    def _evictable(self, now: float) -> _Connection | None:
+        """The connection to close for a newcomer: one that stopped reading, else one idle.
+
+        Each for EVICT_IDLE at least: a client reading nothing of its reply,
+        or asking nothing, is not served by holding its place.
+        """
+        stalled = [
+            c for c in self._connections.values() if c.out and now - c.out_since >= EVICT_IDLE
+        ]
+        if stalled:
+            return min(stalled, key=lambda c: c.out_since)
+        idle = [
+            c
+            for c in self._connections.values()
+            if c.idle and now - c.last_asked >= EVICT_IDLE and not _has_data(c.sock)
+        ]
+        return min(idle, key=lambda c: c.last_asked) if idle else None
 
     def _turn_away(self, connection: _Connection, reply: bytes) -> None:
         self.turned_away += 1
@@ -329,7 +346,7 @@ class StreamServer:
                     return  # the rest wait, unread, for the next tick
                 self._refusals_left -= 1
                 reply = handler.reply(self._next(connection, now))  # refused, cheaply
-            elif self._receiver.closed(connection.sock):
+            elif self._receiver.hung_up(connection.sock):
                 self._drop(connection)  # gone: its requests are dropped with it
                 continue
             elif self.queued_bytes >= MAX_QUEUED_BYTES:

@@ -39,6 +39,19 @@ _POLL_MS = 250  # how quickly stop() is noticed; idle wake-ups cost nothing meas
 _BATCH = 100  # requests read per wake-up, then back to poll()
 
 
+def split_request(frames: list[bytes]) -> tuple[list[bytes], bytes] | None:
+    """(envelope, payload) of a message a ROUTER received; None if it is no request.
+
+    The first frame is the client's routing id; DEALER clients send
+    ``[payload]``, REQ clients ``[b"", payload]``. Anything else is refused.
+    """
+    if len(frames) == 2:
+        return frames[:1], frames[1]
+    if len(frames) == 3 and frames[1] == b"":
+        return frames[:2], frames[2]
+    return None
+
+
 class ZmqServer:
     """A ROUTER bound to ``endpoint`` on the server's own context."""
 
@@ -94,8 +107,8 @@ class ZmqServer:
         poller.register(monitor, zmq.POLLIN)
         if self._zap is not None:
             poller.register(self._zap.socket, zmq.POLLIN)
-        budget = handler.budget
         while not stopping():
+            budget = handler.budget
             budget.charge()
             timeout = _POLL_MS if budget.available() else min(_POLL_MS, 100)
             if not poller.poll(timeout):
@@ -125,13 +138,11 @@ class ZmqServer:
                 self._handle(sock, frames, handler)
 
     def _handle(self, sock: zmq.Socket[Any], frames: list[Any], handler: RequestHandler) -> None:
-        # DEALER clients send [payload]; REQ clients [b"", payload].
         data = [frame.bytes for frame in frames]
         peer = data[0]
-        if len(data) == 2:
-            envelope, payload = data[:1], data[1]
-        elif len(data) == 3 and data[1] == b"":
-            envelope, payload = data[:2], data[2]
+        split = split_request(data)
+        if split is not None:
+            envelope, payload = split
         else:
             handler.requests += 1
             error = ProtocolError(ErrorCode.BAD_REQUEST, "a request is one frame")

@@ -28,7 +28,7 @@ from typing import Any
 
 import zmq
 
-from zmqscope import _native, hooks
+from zmqscope import _native, _origins, hooks
 from zmqscope._access import Access, AccessError, server_access
 from zmqscope._answers import UNREAD_HISTORY, Answers
 from zmqscope._budget import CpuBudget
@@ -78,6 +78,13 @@ class Server:
         return self.handler.errors
 
     @property
+    def clients(self) -> int | None:
+        """Connections held now (None over tcp: libzmq holds them)."""
+        if isinstance(self._transport, StreamServer):
+            return self._transport.clients
+        return None
+
+    @property
     def queued_bytes(self) -> int:
         """Bytes of replies waiting for clients to take them."""
         return self._transport.queued_bytes if self._transport is not None else 0
@@ -92,6 +99,9 @@ class Server:
     def start(self) -> Server:
         endpoint = self.requested or self._default_endpoint()
         self.access = _check_endpoint(endpoint, self._curve_secret_key, self._insecure)
+        # What describing a frame imports, imported now: an application out of
+        # file descriptors later could not open a module's file to answer.
+        _origins.origins()
         try:
             self._bind(endpoint)
             self.handler.answers.endpoint = self.endpoint

@@ -18,12 +18,20 @@ HEADER = struct.Struct("!I")
 
 
 def connect(endpoint: str, timeout: float = 10.0) -> socket.socket:
-    """A connection to the server at ``ipc://PATH``."""
+    """A connection to the server at ``ipc://PATH`` (waiting while its backlog is full)."""
     assert endpoint.startswith("ipc://"), endpoint
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    sock.connect(endpoint[len("ipc://") :])
-    return sock
+    deadline = time.monotonic() + timeout
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(endpoint[len("ipc://") :])
+            return sock
+        except BlockingIOError:
+            sock.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def message(payload: bytes) -> bytes:

@@ -25,7 +25,6 @@ from tests.integration import raw_stream
 from tests.integration.conftest import clean_env, describe, write_app, zmqscope_cli
 from tests.integration.serving import CLIENT_TIMEOUT, runtime_env, serving, short_folder, wait_until
 from zmqscope import hooks
-from zmqscope._budget import CpuBudget
 from zmqscope.client import LiveClient
 from zmqscope.protocol import (
     MAX_REQUEST_BYTES,
@@ -441,7 +440,7 @@ def probe(sock: zmq.Socket[bytes], probe_id: int) -> list[Frames]:
 
 def generous(server: Server) -> None:
     """A budget the fuzz cannot exhaust: it is about malformed input, not load."""
-    server.handler.budget = CpuBudget(share=1.0, burst=600.0)
+    server.handler.budget.set(share=1.0, burst=600.0)
 
 
 @pytest.mark.timeout(90)
