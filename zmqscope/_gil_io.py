@@ -35,8 +35,16 @@ try:
     _poll: Any = _libc.poll
     _poll.restype = ctypes.c_int
     _poll.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int]
+    _open: Any = _libc.open
+    _open.restype = ctypes.c_int
+    _open.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    _read: Any = _libc.read
+    _read.restype = ctypes.c_ssize_t
+    _read.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
+    _close: Any = _libc.close
+    _close.argtypes = [ctypes.c_int]
 except (ImportError, OSError, AttributeError):  # pragma: no cover - no ctypes, no libc symbol
-    _recv = _poll = None
+    _recv = _poll = _open = None
 
 _RETRY = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
 # The peer closed its end (POLLHUP: both directions; a client that only
@@ -74,3 +82,29 @@ class Receiver:
                 raise BlockingIOError(code, os.strerror(code))
             raise OSError(code, os.strerror(code))
         return ctypes.string_at(self._buffer, count)
+
+
+def read_proc_file(path: str, size: int = 4096) -> bytes:
+    """The first ``size`` bytes of a small file under /proc (made on read: never blocks).
+
+    OSError as ``open()`` would raise it (EMFILE when out of descriptors).
+    """
+    if _open is None:
+        descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            return os.read(descriptor, size)
+        finally:
+            os.close(descriptor)
+    descriptor = _open(os.fsencode(path), os.O_RDONLY | os.O_CLOEXEC)
+    if descriptor < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), path)
+    try:
+        buffer = ctypes.create_string_buffer(size)
+        count = _read(descriptor, buffer, size)
+        if count < 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code), path)
+        return ctypes.string_at(buffer, count)
+    finally:
+        _close(descriptor)

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import psutil
 
+from zmqscope._gil_io import read_proc_file
+
 _LINUX = sys.platform.startswith("linux")
 _TICKS = os.sysconf("SC_CLK_TCK") if _LINUX else 100
 _PAGE = os.sysconf("SC_PAGE_SIZE") if _LINUX else 4096
@@ -68,11 +70,7 @@ class VitalSigns:
             with process.oneshot():
                 times = process.cpu_times()
                 return times.user + times.system, process.memory_info().rss, process.num_threads()
-        descriptor = os.open("/proc/self/stat", os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            data = os.read(descriptor, 4096)
-        finally:
-            os.close(descriptor)
+        data = read_proc_file("/proc/self/stat")  # (keeping the GIL: three calls less)
         # Fields after the command name (which may hold spaces and parentheses):
         # state is field 3, utime 14, stime 15, num_threads 20, rss 24 (proc(5)).
         fields = data.rpartition(b")")[2].split()
