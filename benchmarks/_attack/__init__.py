@@ -36,6 +36,7 @@ class Settings:
     flood_depth: int = 1_500  # requests each flooding client keeps sent and unanswered
     victim_sockets: int = 300
     unread_clients: int = 150
+    unread_hold: float = 20.0  # seconds the unread clients stay; RSS read in the last half
     unread_sockets: int = 2_000
     frames: int = 2_000  # frames of 60 KB in one tcp request
     announced: int = 2**32 - 1  # the length an ipc request claims
@@ -54,6 +55,7 @@ QUICK = Settings(
     during=2.0,
     after=2.5,
     unread_clients=60,
+    unread_hold=6.0,
     frames=500,
     sent_mb=50,
     churn_rounds=2,
@@ -80,8 +82,9 @@ APP_CPU, OTHER_CPU = _cpus()
 
 VICTIM = r"""
 import os, sys, threading, time
-if {cpu} is not None:
-    os.sched_setaffinity(0, {{{cpu}}})  # before any thread: they all inherit it
+cpu = {cpu}
+if cpu is not None:
+    os.sched_setaffinity(0, {{cpu}})  # before any thread: they all inherit it
 import zmq
 
 ctx = zmq.Context()

@@ -172,15 +172,21 @@ def shape(args: argparse.Namespace) -> dict[str, int]:
 
 def idle(args: argparse.Namespace) -> dict[str, int]:
     held = []
+    deadline = time.monotonic() + 60
     for _ in range(args.clients):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(0.5)
-        try:
-            sock.connect(args.endpoint[len("ipc://") :])
-        except OSError:
-            sock.close()
-            continue
-        held.append(sock)
+        while time.monotonic() < deadline:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(args.endpoint[len("ipc://") :])
+            except BlockingIOError:
+                sock.close()  # the backlog is full: the server is accepting, again
+                time.sleep(0.001)
+                continue
+            except OSError:
+                sock.close()
+                return {"connected": len(held), "refused": 1}  # (the server is gone)
+            held.append(sock)
+            break
     time.sleep(args.seconds)
     return {"connected": len(held)}
 

@@ -92,9 +92,8 @@ def bench_fds(settings: Settings) -> list[Figure]:
         answered = report.returncode == 0
         told = answered and json.loads(report.stdout)["limits"]["fds"] == 256
         starved_lived = _finish(folder, app)
-    progress(
-        f"fds: {settings.idle_connections:,} idle connections under a limit of {settings.idle_limit:,}"
-    )
+    idle_count, limit = settings.idle_connections, settings.idle_limit
+    progress(f"fds: {idle_count:,} idle connections under a limit of {limit:,}")
     with private_folder() as folder:
         app = _start(folder, settings.idle_limit, exhaust=False)
         assert app.stdout is not None
@@ -126,7 +125,7 @@ def bench_fds(settings: Settings) -> list[Figure]:
         Figure.of("fds_starved_told", "  ... and said fds = limit", [told], "", yes),
         Figure.of(
             "fds_idle_lived",
-            f"{settings.idle_connections:,} idle connections, ulimit -n {settings.idle_limit:,}: lived on",
+            f"{idle_count:,} idle connections, ulimit -n {limit:,}: lived on",
             [idle_lived],
             "",
             yes,
