@@ -33,6 +33,7 @@ class Settings:
     during: float = 5.0  # seconds of attack
     after: float = 5.0  # seconds after the attackers left
     flood_clients: int = 2
+    flood_rounds: int = 3  # before, during, after, each round
     flood_depth: int = 1_500  # requests each flooding client keeps sent and unanswered
     victim_sockets: int = 300
     unread_clients: int = 150
@@ -54,6 +55,7 @@ QUICK = Settings(
     before=1.5,
     during=2.0,
     after=2.5,
+    flood_rounds=1,
     unread_clients=60,
     unread_hold=6.0,
     frames=500,
