@@ -21,6 +21,7 @@ import os
 import resource
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psutil
@@ -44,7 +45,8 @@ class Vitals:
 class VitalSigns:
     """Reads this process's vitals; CPU % is measured between two readings."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._psutil: psutil.Process | None = None
         self._last: tuple[float, float] | None = None  # (wall, CPU seconds)
 
@@ -56,7 +58,7 @@ class VitalSigns:
         except (psutil.Error, OSError) as error:
             # Out of descriptors, every one below the limit is taken.
             return Vitals(fds=limit if _out_of_descriptors(error) else None, fd_limit=limit)
-        now = time.monotonic()
+        now = self._clock()
         percent = 0.0
         if self._last is not None and now > self._last[0]:
             percent = max(0.0, (cpu_seconds - self._last[1]) / (now - self._last[0]) * 100)

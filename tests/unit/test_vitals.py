@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-import time
 
 import psutil
 import pytest
@@ -36,13 +35,19 @@ def test_the_numbers_are_psutils() -> None:
             worker.join()
 
 
-def test_cpu_percent_is_measured_between_two_readings() -> None:
-    signs = VitalSigns()
+def test_cpu_percent_is_the_cpu_time_used_between_two_readings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wall = [100.0]
+    signs = VitalSigns(clock=lambda: wall[0])
+    cpu = [7.0]
+    monkeypatch.setattr(signs, "_stat", lambda: (cpu[0], 1_000_000, 3))
     assert signs.read().cpu_percent == 0.0  # nothing to compare with yet
-    deadline = time.monotonic() + 0.3
-    while time.monotonic() < deadline:
-        pass  # busy: ~100 % of a core
-    assert 50.0 < signs.read().cpu_percent < 250.0
+    wall[0] += 2.0
+    cpu[0] += 3.0  # one and a half cores for two seconds
+    assert signs.read().cpu_percent == pytest.approx(150.0)
+    wall[0] += 1.0
+    assert signs.read().cpu_percent == 0.0  # idle
 
 
 OUT_OF_DESCRIPTORS = """
