@@ -501,3 +501,50 @@ def test_ls_and_report_say_busy_when_refused(server: Server, runtime: Path, tmp_
     assert report.stdout == ""
     (line,) = report.stderr.splitlines()
     assert line.startswith("zmqscope: error: ") and "busy" in line and "ask again in" in line
+
+
+FORKING_APP = """
+import os, sys, time
+import zmq, zmqscope
+
+ctx = zmq.Context()
+print("ready", file=sys.stderr, flush=True)
+while not os.path.exists("fork"):
+    time.sleep(0.05)
+child = os.fork()
+if child == 0:
+    time.sleep(30)  # holds whatever the parent's descriptors it kept
+    os._exit(0)
+print("forked", file=sys.stderr, flush=True)
+while not os.path.exists("stop"):
+    time.sleep(0.05)
+zmqscope.serve().stop()  # (the running server): its connections are closed
+print("stopped", file=sys.stderr, flush=True)
+while not os.path.exists("exit"):
+    time.sleep(0.05)
+os.kill(child, 9)
+os.waitpid(child, 0)
+"""
+
+
+@pytest.mark.timeout(90)
+def test_a_forked_child_lets_go_of_the_parents_client_connections(tmp_path: Path) -> None:
+    """A client sees its connection end when the server closes it, though the app forked."""
+    app = write_app(tmp_path, FORKING_APP)
+    with (
+        short_folder() as base,
+        serving(app, base, cwd=tmp_path, python_env=ON) as live,
+    ):
+        sock = raw_stream.connect(live.endpoint)
+        try:
+            reply = raw_stream.exchange(sock, encode_request(RequestType.HELLO, 1))
+            assert reply.id == 1 and reply.error is None
+            (tmp_path / "fork").touch()
+            live.child.wait_for("forked")
+            (tmp_path / "stop").touch()
+            live.child.wait_for("stopped")
+            assert raw_stream.closed_by_server(sock, within=5.0)
+        finally:
+            sock.close()
+            (tmp_path / "exit").touch()
+        assert live.child.wait_exit() == 0, live.child.stderr
