@@ -192,10 +192,8 @@ class StreamServer:
             answering = budget.available() or self._refusals_left > 0
             ready = self._poller(now, answering).poll(int(self._timeout(now, answering) * 1000))
             now = time.monotonic()
+            listener = self._listener.fileno() if self._listener is not None else -1
             for fd, events in ready:
-                if self._listener is not None and fd == self._listener.fileno():
-                    self._accept(now, handler)
-                    continue
                 connection = self._connections.get(fd)
                 if connection is None:
                     continue
@@ -209,6 +207,10 @@ class StreamServer:
                     self._write(connection, now)
                 if connection.gone:
                     self._drop(connection)
+            # Accepted last: a newcomer may take the descriptor number of a
+            # connection closed above, whose events are in this turn's list.
+            if any(fd == listener for fd, _ in ready):
+                self._accept(now, handler)
             self._answer(handler, now)
 
     def _poller(self, now: float, answering: bool) -> Any:
