@@ -48,6 +48,7 @@ def bench_flood(settings: Settings, zmq_ipc: bool) -> list[Figure]:
         victim = Victim(folder, settings.victim_sockets)
         try:
             time.sleep(2.0)  # start-up settles
+            time.sleep(settings.before)  # a longer baseline: the first "before" is twice as long
             for _ in range(rounds):
                 time.sleep(settings.before)
                 start = time.time()
@@ -58,8 +59,9 @@ def bench_flood(settings: Settings, zmq_ipc: bool) -> list[Figure]:
                 counts += [counts_of(a) for a in attackers]
                 end = time.time()
                 time.sleep(settings.after)
+                opening = not baseline
                 windows = {
-                    "before": (start - settings.before, start),
+                    "before": (start - settings.before * (2 if opening else 1), start),
                     "during": (start, end),
                     "after": (end, end + settings.after),
                 }
