@@ -15,7 +15,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from zmqscope.client import ClientError, EventPage, Hello, LiveSnapshot
+from zmqscope.client import ClientError, EventPage, Hello, LiveSnapshot, ServerBusy
 from zmqscope.model import (
     CallSite,
     ContextRecord,
@@ -312,6 +312,7 @@ class FakeClient:
         self.closed = False
         self._failures = 0
         self._failure = "connection lost"
+        self._refusals = 0
         self._lock = threading.Lock()
 
     # -- knobs ------------------------------------------------------------------------
@@ -319,6 +320,10 @@ class FakeClient:
     def fail_next(self, calls: int = 1, message: str = "no answer within 3 s") -> None:
         """The next ``calls`` requests raise :class:`ClientError`."""
         self._failures, self._failure = calls, message
+
+    def refuse_next(self, calls: int = 1) -> None:
+        """The next ``calls`` requests raise :class:`ServerBusy`: over the server's budget."""
+        self._refusals = calls
 
     def disconnect(self, message: str = "no answer within 3 s") -> None:
         """Every request from now on raises :class:`ClientError`."""
@@ -355,6 +360,10 @@ class FakeClient:
             if self._failures:
                 self._failures -= 1
                 raise ClientError(f"{ENDPOINT}: {self._failure}")
+            if self._refusals:
+                self._refusals -= 1
+                message = "the server is busy (over its CPU budget): ask again in 2.0 s"
+                raise ServerBusy(f"{ENDPOINT}: {message}", 2.0)
 
     def _stats(self) -> ProcessStats | None:
         if not self.live:

@@ -740,6 +740,26 @@ async def test_a_lost_connection_keeps_the_last_snapshot_on_screen() -> None:
         assert "live every" in header(app)
 
 
+async def test_a_busy_server_keeps_the_view_says_so_and_is_asked_again() -> None:
+    client = FakeClient(pid=os.getpid())
+    app = make_app(client)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        client.refuse_next(2)
+        await pilot.press("r")
+        await settle(pilot)
+        assert header(app).splitlines()[1].endswith("server busy")
+        assert row_ids(app) == OPEN_IDS
+        assert "busy (over its CPU budget): ask again in 2.0 s" in app.notes[-1]
+        notes = len(app.notes)
+        await pilot.press("r")
+        await settle(pilot)
+        assert len(app.notes) == notes  # one notice while it stays busy
+        await pilot.press("r")  # answered again
+        await settle(pilot)
+        assert "live every" in header(app)
+
+
 async def test_a_dead_process_says_process_exited_and_stops_asking() -> None:
     client = FakeClient(pid=dead_pid())
     app = make_app(client, interval=0.05)

@@ -9,7 +9,7 @@ import sys
 import time
 from typing import Any
 
-from zmqscope.client import ClientError, Discovered, client_for, discover
+from zmqscope.client import ClientError, Discovered, ServerBusy, client_for, discover
 
 _HELLO_TIMEOUT = 1.0  # per process: ls must stay quick with a hung app around
 
@@ -61,6 +61,9 @@ def _describe(entry: Discovered) -> dict[str, Any]:
         return row
     try:
         hello = client.hello()
+    except ServerBusy:
+        row["state"] = "busy"  # over its budget, or full: it lives, ask again later
+        return row
     except ClientError:
         return row
     finally:
