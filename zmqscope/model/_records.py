@@ -508,6 +508,16 @@ class ProcessInfo:
     # The folder the application's paths are shown relative to: the working
     # directory when zmqscope started in the process (None: not recorded).
     root: str | None = None
+    # os.fork() as zmqscope saw it: the pid this process was forked from, and
+    # how many children it forked. Parent and child then print look-alike
+    # reports, which say their pid (:attr:`forked`).
+    forked_from: int | None = None
+    forks: int = 0
+
+    @property
+    def forked(self) -> bool:
+        """True for a process that forked, or was forked: one of several alike."""
+        return self.forked_from is not None or self.forks > 0
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -519,6 +529,10 @@ class ProcessInfo:
         }
         if self.root is not None:
             data["root"] = self.root
+        if self.forked_from is not None:
+            data["forked_from"] = self.forked_from
+        if self.forks:
+            data["forks"] = self.forks
         return data
 
     @classmethod
@@ -531,4 +545,6 @@ class ProcessInfo:
             pyzmq=str(data.get("pyzmq", "")),
             libzmq=str(data.get("libzmq", "")),
             root=_optional(data, "root", str),
+            forked_from=_optional(data, "forked_from", int),
+            forks=_optional(data, "forks", int) or 0,
         )

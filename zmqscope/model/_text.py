@@ -17,6 +17,7 @@ from zmqscope.model._records import (
     ORIGIN_STDLIB,
     CallSite,
     Frame,
+    ProcessInfo,
     ThreadRef,
 )
 
@@ -45,6 +46,15 @@ _RUNNERS = frozenset(
 # C0 and C1 control characters, DEL included: a name or path holding them
 # could move the cursor, recolour a terminal or break a table row.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def tool_name(process: ProcessInfo | None) -> str:
+    """``zmqscope``, or ``zmqscope (pid 1234)`` in a process that forked or was forked.
+
+    After ``os.fork()`` parent and child print look-alike lines to one
+    terminal: the pid tells them apart.
+    """
+    return f"zmqscope (pid {process.pid})" if process is not None and process.forked else "zmqscope"
 
 
 def visible(text: str) -> str:

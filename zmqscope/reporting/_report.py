@@ -25,6 +25,7 @@ from zmqscope.model import (
     UsageWarning,
     snapshot_limits,
 )
+from zmqscope.model._text import tool_name
 from zmqscope.reporting._format import plural
 from zmqscope.reporting._groups import group_by_site
 from zmqscope.reporting._markdown import render_markdown
@@ -104,11 +105,15 @@ class Report:
     def summary_line(self) -> str:
         """One line for stderr: ``zmqscope: 5 sockets created, no leaks``.
 
+        In a process that forked or was forked, ``zmqscope (pid 1234): ...``.
+
         A running process's open sockets are counted before the leaks
         (``17 open, no leaks``). Limit warnings, thread-sharing warnings and
         the culprits of a hung ``term()`` follow, after semicolons.
         """
-        line = f"zmqscope: {plural(self.sockets_total, 'socket')} created, "
+        line = (
+            f"{tool_name(self.snapshot.process)}: {plural(self.sockets_total, 'socket')} created, "
+        )
         inventory = self.inventory
         if inventory:
             line += f"{len(inventory)} open, "

@@ -9,6 +9,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from zmqscope.model import Culprit
+from zmqscope.model._text import tool_name
 from zmqscope.reporting._format import (
     call_text,
     linger_text,
@@ -106,7 +107,8 @@ def _blocked_header(
 ) -> str:
     """``zmqscope: term() of context c1 has been blocked for 5.1 s (...); 2 sockets ...``."""
     waited = max(0.0, report.snapshot.taken_at - since)
-    head = f"zmqscope: term() of context {context_id} has been blocked for {waited:.1f} s"
+    head = f"{tool_name(report.snapshot.process)}: term() of context {context_id}"
+    head += f" has been blocked for {waited:.1f} s"
     context = report.snapshot.context(context_id)
     called = context.term_called if context else None
     if called is not None:
