@@ -457,6 +457,24 @@ async def test_an_adopted_socket_says_its_creation_site_is_unknown() -> None:
     assert "linger    unknown" in text
 
 
+async def test_an_adopted_socket_says_its_endpoints_before_watch_are_unknown() -> None:
+    client = FakeClient()
+    client.add_socket(make_socket("s9", "DEALER", thread=None, site=None, context="c2"))
+    app = make_app(client)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert table(app).get_row("s9")[3] == "?"  # not "-": unknown, not none
+        await open_detail(pilot, "s9")
+        unbound = detail_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        await open_detail(pilot, "s8")  # bound after watch() adopted it
+        bound = detail_text(app)
+    assert "endpoints unknown (made before watch())" in unbound
+    assert "bind tcp://0.0.0.0:6000" in bound
+    assert "any from before watch(): unknown" in bound
+
+
 async def test_a_refresh_while_the_detail_is_open_lands_on_the_table() -> None:
     client = FakeClient()
     app = make_app(client)

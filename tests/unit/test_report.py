@@ -156,6 +156,21 @@ def test_adopted_socket_says_it_predates_zmqscope() -> None:
     )
 
 
+def test_endpoints_of_an_adopted_socket_are_unknown_not_none() -> None:
+    """A socket watch() adopted may have bound before: its endpoints are not "none"."""
+    adopted = build_report(snap(sock(stack=(), thread=None, adopted=True)))
+    assert has_row(render(adopted), "endpoints", "unknown (made before watch())")
+    assert "| unknown (made before watch()) |" in render_markdown(adopted)
+    # Bound after it was adopted: that one is known, the earlier ones still are not.
+    later = build_report(snap(sock(stack=(), thread=None, adopted=True, endpoints=[WILDCARD_BIND])))
+    output = render(later)
+    assert has_row(output, "endpoints", "bind tcp://127.0.0.1:43211 (asked tcp://127.0.0.1:*)")
+    assert "any from before watch(): unknown" in output
+    assert "any from before watch(): unknown" in render_markdown(later)
+    # A socket zmqscope saw made, with no endpoint, has none.
+    assert has_row(render(build_report(snap(sock()))), "endpoints", "none")
+
+
 def test_unknown_thread_is_named_as_such() -> None:
     (leak,) = build_report(snap(sock(thread=None))).leaks
     # No endpoints, so no "(bound ...)" note either.
@@ -355,6 +370,11 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A working directory holding the application, so its paths show relative."""
     monkeypatch.chdir(tmp_path)
     return str(tmp_path)
+
+
+def has_row(output: str, label: str, value: str) -> bool:
+    """True when a panel of ``output`` has the row ``label  value`` (any gap between)."""
+    return re.search(rf"│ {re.escape(label)} +{re.escape(value)}", output) is not None
 
 
 def render(report: Report, *, color: bool = False) -> str:

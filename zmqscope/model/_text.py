@@ -18,6 +18,7 @@ from zmqscope.model._records import (
     CallSite,
     Frame,
     ProcessInfo,
+    SocketRecord,
     ThreadRef,
 )
 
@@ -55,6 +56,20 @@ def tool_name(process: ProcessInfo | None) -> str:
     terminal: the pid tells them apart.
     """
     return f"zmqscope (pid {process.pid})" if process is not None and process.forked else "zmqscope"
+
+
+def endpoints_unknown(record: SocketRecord) -> str | None:
+    """What a socket's list of endpoints cannot tell, or None when it is complete.
+
+    A socket ``watch()`` adopted was made, and maybe bound or connected,
+    before zmqscope looked: with no endpoint recorded its endpoints are
+    unknown, not none; with some, those made before are still unknown.
+    """
+    if not record.adopted:
+        return None
+    if not record.endpoints:
+        return "unknown (made before watch())"
+    return "any from before watch(): unknown"
 
 
 def visible(text: str) -> str:

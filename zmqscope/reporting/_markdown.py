@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from zmqscope.model import CallSite, Frame, SocketRecord
 from zmqscope.model._text import (
     display_path,
+    endpoints_unknown,
     headline_index,
     no_user_frame_note,
     shown_stack,
@@ -103,7 +104,11 @@ def _record_cells(record: SocketRecord | None) -> tuple[str, str, str, str]:
     started = started_text(record.created.thread)
     if started is not None:
         thread += f"<br>{_text(started)}"
-    endpoints = "<br>".join(_code(endpoint_text(e)) for e in record.endpoints) or "none"
+    unknown = endpoints_unknown(record)
+    shown = [_code(endpoint_text(e)) for e in record.endpoints]
+    if unknown is not None:
+        shown.append(_text(f"({unknown})" if shown else unknown))
+    endpoints = "<br>".join(shown) or "none"
     return (_text(record.type), created, thread, endpoints)
 
 

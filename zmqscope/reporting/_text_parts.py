@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from zmqscope.model import CallSite, Frame, SocketRecord
-from zmqscope.model._text import callers, headline_index, via_frames
+from zmqscope.model._text import callers, endpoints_unknown, headline_index, via_frames
 from zmqscope.reporting._format import creation_text, endpoint_text, frame_text, traffic_text
 
 if TYPE_CHECKING:
@@ -59,10 +59,13 @@ class Unfolded:
 
 
 def endpoints(record: SocketRecord) -> Text:
-    """One endpoint a line, inactive ones dimmed."""
+    """One endpoint a line, inactive ones dimmed; what is unknown (adopted sockets) said."""
+    unknown = endpoints_unknown(record)
     if not record.endpoints:
-        return Text("none")
+        return Text(unknown or "none")
     lines = [Text(endpoint_text(e), style="" if e.active else "dim") for e in record.endpoints]
+    if unknown is not None:
+        lines.append(Text(f"({unknown})", style="dim"))
     return Text("\n").join(lines)
 
 

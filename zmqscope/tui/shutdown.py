@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from zmqscope.model import ContextRecord, Culprit, Snapshot
-from zmqscope.model._text import call_text, callers, via_frames
+from zmqscope.model._text import call_text, callers, endpoints_unknown, via_frames
 from zmqscope.tui import _format
 
 _FRAMES_SHOWN = 6
@@ -123,7 +123,11 @@ class ShutdownView(VerticalScroll):
             chain = callers(record.created)
             if chain:
                 grid.add_row("called from", Text("\n".join(_format.location(f) for f in chain)))
-            grid.add_row("endpoints", ", ".join(_format.endpoint(e) for e in record.endpoints))
+            shown = [_format.endpoint(e) for e in record.endpoints]
+            unknown = endpoints_unknown(record)
+            if unknown is not None:
+                shown.append(f"({unknown})" if shown else unknown)
+            grid.add_row("endpoints", Text(", ".join(shown) or "none"))
             grid.add_row("linger", _format.linger(record))
         grid.add_row("why", culprit.reason)
         grid.add_row("remedy", Text(culprit.remedy, style="green"))
