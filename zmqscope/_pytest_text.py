@@ -21,6 +21,7 @@ from _pytest._code.code import (
 
 from zmqscope._pytest_findings import Finding, Verdict
 from zmqscope.model import Culprit, Frame, SocketRecord
+from zmqscope.model._terms import where_then
 from zmqscope.model._text import callers, endpoints_unknown, site_headline
 from zmqscope.reporting import Report
 from zmqscope.reporting._format import (
@@ -157,7 +158,8 @@ def culprit_lines(
         if record is not None and culprit.socket not in described:
             lines += [_INDENT + row for row in socket_rows(record)]
         if culprit.where:
-            lines.append(f"{_INDENT}now        {culprit.where}")
+            # zmqscope interrupted the term(): where the owner was when it was named.
+            lines.append(f"{_INDENT}then       {where_then(culprit)}")
         lines.append(f"{_INDENT}owner      {owner_label(culprit)}")
         if culprit.remedy:
             lines.append(f"{_INDENT}remedy     {culprit.remedy}")

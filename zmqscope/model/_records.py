@@ -453,6 +453,9 @@ class ContextRecord:
     adopted: bool = False
     internal: str | None = None
     max_sockets: int | None = None
+    # How long a term() reported blocked waited in all, from its call until
+    # it returned (or raised); None while it waits, or if it never blocked.
+    term_blocked_for: float | None = None
     max_sockets_ignored: int | None = None
     socket_failures: tuple[SocketFailure, ...] = ()
     failures_total: int = 0
@@ -465,6 +468,7 @@ class ContextRecord:
             "term_called": self.term_called.to_dict() if self.term_called else None,
             "term_blocked_since": self.term_blocked_since,
             "terminated_at": self.terminated_at,
+            "term_blocked_for": self.term_blocked_for,
             "adopted": self.adopted,
             "internal": self.internal,
             "max_sockets": self.max_sockets,
@@ -487,6 +491,7 @@ class ContextRecord:
             term_called=_callsite_or_none(data, "term_called"),
             term_blocked_since=_optional(data, "term_blocked_since", (int, float)),
             terminated_at=_optional(data, "terminated_at", (int, float)),
+            term_blocked_for=_optional(data, "term_blocked_for", (int, float)),
             adopted=bool(data.get("adopted", False)),
             internal=_optional(data, "internal", str),
             max_sockets=_optional(data, "max_sockets", int),

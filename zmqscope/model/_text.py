@@ -244,6 +244,11 @@ def call_name(function: str) -> str:
     return function if function.startswith("<") else f"{function}()"
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 socket``, ``2 sockets``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def byte_size(count: int) -> str:
     """``300 B``, ``1.2 KB``, ``3.4 MB``: decimal units, as network tools count."""
     if count < 1000:

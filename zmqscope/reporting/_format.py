@@ -16,6 +16,7 @@ from zmqscope.model._text import (
     call_text,
     frame_text,
     location,
+    plural,
     started_text,
 )
 
@@ -103,11 +104,6 @@ def linger_text(record: SocketRecord) -> str:
     else:
         value = f"{linger} ms"
     return f"{value}, source: {record.linger_source}"
-
-
-def plural(count: int, noun: str) -> str:
-    """``1 socket``, ``2 sockets``."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def traffic_text(traffic: Traffic, proxied_by: str | None = None) -> str:

@@ -25,6 +25,7 @@ from zmqscope.model import (
     UsageWarning,
     snapshot_limits,
 )
+from zmqscope.model._terms import blocked_summary, held_terms
 from zmqscope.model._text import tool_name
 from zmqscope.reporting._format import plural
 from zmqscope.reporting._groups import group_by_site
@@ -109,7 +110,9 @@ class Report:
 
         A running process's open sockets are counted before the leaks
         (``17 open, no leaks``). Limit warnings, thread-sharing warnings and
-        the culprits of a hung ``term()`` follow, after semicolons.
+        the culprits of a hung ``term()`` follow, after semicolons: ``term()
+        blocked: 1 culprit`` while it waits, ``term() was blocked: ...`` once
+        it is over.
         """
         line = (
             f"{tool_name(self.snapshot.process)}: {plural(self.sockets_total, 'socket')} created, "
@@ -123,7 +126,7 @@ class Report:
         if self.warnings:
             line += f"; {plural(len(self.warnings), 'thread-sharing warning')}"
         if self.culprits:
-            line += f"; term() blocked: {plural(len(self.culprits), 'culprit')}"
+            line += f"; {blocked_summary(held_terms(self.snapshot, self.culprits))}"
         return line
 
     def _leak_summary(self) -> str:

@@ -12,6 +12,13 @@ from textual.message import Message
 from textual.widgets import Static
 
 from zmqscope.model import ContextRecord, Culprit, Snapshot
+from zmqscope.model._terms import (
+    HeldTerm,
+    culprit_count_sentence,
+    held_terms,
+    term_sentence,
+    where_then,
+)
 from zmqscope.model._text import call_text, callers, endpoints_unknown, via_frames
 from zmqscope.tui import _format
 
@@ -51,13 +58,17 @@ class ShutdownBanner(Static):
             return
         context = blocked[0]
         since = context.term_blocked_since or now
-        mine = [c for c in snapshot.culprits if c.context in (None, context.id)]
-        count = sum(1 for c in mine if c.certain)
-        maybe = f" ({len(mine) - count} more may)" if len(mine) > count else ""
+        term = next(
+            (t for t in held_terms(snapshot, snapshot.culprits) if t.context_id == context.id),
+            None,
+        )
+        # The same words as the reports: "1 socket keeps it waiting, and 1 closed socket may too".
+        waiting = "no socket zmqscope knows of keeps it waiting"
+        if term is not None:
+            waiting = culprit_count_sentence(term)
         self.update(
             f"term() of {context.id} blocked for {_format.age(now - since)}: "
-            f"{count} socket{'s' if count != 1 else ''} keep{'s' if count == 1 else ''} "
-            f"it waiting{maybe} - press 3 or click"
+            f"{waiting} - press 3 or click"
         )
 
     def on_click(self) -> None:
@@ -87,33 +98,39 @@ class ShutdownView(VerticalScroll):
             )
             return
         parts: list[RenderableType] = []
-        for context in snapshot.contexts:
-            culprits = [c for c in snapshot.culprits if c.context in (None, context.id)]
-            if culprits:
-                parts.append(self._context_line(context, now))
-                parts.extend(self._culprit(snapshot, culprit) for culprit in culprits)
+        for term in held_terms(snapshot, snapshot.culprits):
+            parts.append(self._context_line(term, now))
+            parts.extend(self._culprit(snapshot, culprit, term) for culprit in term.culprits)
         body.update(Group(*parts))
 
     @staticmethod
-    def _context_line(context: ContextRecord, now: float) -> Text:
+    def _context_line(term: HeldTerm, now: float) -> Text:
         text = Text(style="bold")
-        since = context.term_blocked_since
-        if since is not None:
+        context = term.context
+        since = context.term_blocked_since if context else None
+        waiting = since is not None and context is not None
+        if since is not None and context is not None:
             text.append(f"term() of {context.id} blocked for {_format.age(now - since)}", "red")
         else:
-            text.append(f"term() of {context.id} was blocked ({context.state.value} now)")
-        called = call_text(context.term_called) if context.term_called else None
+            # Over: how long it waited, and what kept it (culprits stay after it returns).
+            text.append(term_sentence(term))
+        called = call_text(context.term_called) if context and context.term_called else None
         if called is not None:
             text.append(f", called at {called}")
+        if not waiting:
+            text.append(f"; {culprit_count_sentence(term)}")
         return text
 
     @staticmethod
-    def _culprit(snapshot: Snapshot, culprit: Culprit) -> RenderableType:
+    def _culprit(snapshot: Snapshot, culprit: Culprit, term: HeldTerm) -> RenderableType:
         record = snapshot.socket(culprit.socket)
         grid = Table.grid(padding=(0, 1))
         grid.add_column(style="dim", no_wrap=True)
         grid.add_column()
-        grid.add_row("now", Text(culprit.where, style="bold"))
+        if term.ended is None:
+            grid.add_row("now", Text(culprit.where, style="bold"))
+        else:
+            grid.add_row("then", Text(where_then(culprit), style="bold"))
         if record is not None:
             # Where it was made, said as the reports say it.
             grid.add_row("created", Text(call_text(record.created) or "(adopted)"))
