@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from rich.console import Console
+from rich.console import Console, RenderableType
 
 from zmqscope.model import (
     CallSite,
@@ -28,8 +28,9 @@ from zmqscope.model import (
     SocketRecord,
     SocketState,
     ThreadRef,
+    Traffic,
 )
-from zmqscope.reporting import Report, build_report, render_markdown
+from zmqscope.reporting import Report, build_report, render_exit, render_markdown
 
 WORKER = ThreadRef(140000, "worker-1")
 MAIN = ThreadRef(1, "MainThread")
@@ -452,7 +453,7 @@ def has_row(output: str, label: str, value: str) -> bool:
     return re.search(rf"│ {re.escape(label)} +{re.escape(value)}", output) is not None
 
 
-def render(report: Report, *, color: bool = False) -> str:
+def render(report: RenderableType, *, color: bool = False) -> str:
     out = io.StringIO()
     console = Console(
         file=out,
@@ -567,3 +568,16 @@ def test_markdown_lists_culprits_with_owner_stack(project: str) -> None:
     )
     assert row in markdown
     assert "```text\napp.py:50 in loop()\n```" in markdown
+
+
+def test_a_report_without_traffic_mode_says_send_recv_were_not_checked_for_sharing() -> None:
+    """Thread sharing through send/recv is seen only in traffic mode: the report says so."""
+    note = "checking send/recv needs traffic mode (--traffic)"
+    plain = build_report(snap(sock()))  # a leak: the full report is printed
+    assert note in " ".join(render(plain).split())
+    assert note in plain.to_markdown()
+    counted = build_report(snap(dataclasses.replace(sock(), traffic=Traffic())))
+    assert note not in " ".join(render(counted).split())
+    assert note not in counted.to_markdown()
+    # A clean exit is one line, without it.
+    assert note not in " ".join(render(render_exit(build_report(snap(closed_sock())))).split())

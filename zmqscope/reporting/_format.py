@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from zmqscope.model import (
     Culprit,
     Endpoint,
@@ -21,6 +23,7 @@ from zmqscope.model._text import (
 )
 
 __all__ = [
+    "SEND_RECV_UNCHECKED",
     "call_text",
     "creation_text",
     "creation_unknown",
@@ -30,11 +33,25 @@ __all__ = [
     "location",
     "owner_label",
     "plural",
+    "send_recv_unchecked",
     "site_text",
     "thread_label",
     "thread_text",
     "traffic_text",
 ]
+
+
+# Said in a full report made without traffic mode: its thread-sharing checks
+# saw only lifecycle calls (README, "Threads sharing a socket").
+SEND_RECV_UNCHECKED = (
+    "Thread sharing: only lifecycle calls (bind, connect, setsockopt, close, ...) were"
+    " checked; checking send/recv needs traffic mode (--traffic)."
+)
+
+
+def send_recv_unchecked(sockets: Sequence[SocketRecord]) -> bool:
+    """True when the report's sockets were recorded without traffic mode."""
+    return bool(sockets) and all(record.traffic is None for record in sockets)
 
 
 def thread_label(thread: ThreadRef | None) -> str:

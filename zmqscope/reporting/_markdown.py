@@ -23,11 +23,13 @@ from zmqscope.model._text import (
     started_text,
 )
 from zmqscope.reporting._format import (
+    SEND_RECV_UNCHECKED,
     creation_unknown,
     endpoint_text,
     frame_text,
     location,
     owner_label,
+    send_recv_unchecked,
     thread_label,
 )
 from zmqscope.reporting._groups import EXAMPLE_IDS, LeakGroup, group_leaks
@@ -62,6 +64,8 @@ def render_markdown(report: Report) -> str:
     if report.warnings:
         lines += ["### Thread-sharing warnings", ""]
         lines += _warning_table(report.warnings)
+    if send_recv_unchecked(report.snapshot.sockets):
+        lines += [f"_{SEND_RECV_UNCHECKED}_", ""]
     for term in held_terms(report.snapshot, report.culprits):
         lines += _culprit_section(term)
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -11,10 +11,12 @@ from rich.text import Text
 
 from zmqscope.model import LeakKind, SocketRecord, SocketState
 from zmqscope.reporting._format import (
+    SEND_RECV_UNCHECKED,
     call_text,
     creation_text,
     linger_text,
     plural,
+    send_recv_unchecked,
     site_text,
     thread_label,
     thread_text,
@@ -60,6 +62,8 @@ def render_text(report: Report) -> Group:
     if report.warnings:
         parts.append(Text("Thread-sharing warnings:", style="bold yellow"))
         parts.extend(Unfolded(_warning_panel(report, warning)) for warning in report.warnings)
+    if send_recv_unchecked(report.snapshot.sockets):
+        parts.append(Text(SEND_RECV_UNCHECKED, style="dim"))
     parts.extend(render_culprits(report))
     return Group(*parts)
 
