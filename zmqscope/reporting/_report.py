@@ -145,7 +145,7 @@ class Report:
         return f"{plural(len(self.leaks), 'leak')}: {', '.join(parts)}"
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``zmqscope.report/1`` document (DESIGN.md, "Report JSON")."""
+        """The ``zmqscope.report/1`` document (docs/report-json.md)."""
         snapshot = self.snapshot
         return {
             "schema": SCHEMA,
