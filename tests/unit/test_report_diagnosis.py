@@ -304,7 +304,7 @@ def test_traffic_counts_read_naturally(traffic: Traffic, shown: str) -> None:
 
 
 def test_sockets_without_traffic_mode_have_no_traffic_row() -> None:
-    assert "traffic" not in show(build_report(snap(sock())))
+    assert not re.search(r"│ traffic ", show(build_report(snap(sock()))))
 
 
 def test_everything_fits_an_80_column_terminal(project: str) -> None:
