@@ -457,13 +457,17 @@ class Registry:
                 return False
             entry.state = ContextState.TERMINATING
             entry.term_called = site
+            # Another term() after one that was interrupted: the culprits
+            # named for that one do not describe this one.
+            entry.term_blocked_for = None
+            self._culprits.pop(entry.id, None)
             return True
 
     def term_failed(self, entry: ContextEntry) -> None:
         with self._lock:
             self._drain()
             entry.state = ContextState.OPEN
-            entry.term_blocked_since = None
+            _term_over(entry, time.time())
 
     def term_blocked(self, entry: ContextEntry, culprits: Sequence[Culprit]) -> bool:
         """A term() outlived its grace period: keep its culprits for reports.
@@ -489,7 +493,7 @@ class Registry:
             self._drain()
             entry.state = ContextState.TERMINATED
             entry.terminated_at = time.time()
-            entry.term_blocked_since = None
+            _term_over(entry, entry.terminated_at)
             self._emit("term-done", context=entry.id)
             if self._live_contexts.get(entry.handle) is entry:
                 del self._live_contexts[entry.handle]
@@ -890,6 +894,13 @@ class Registry:
             warnings=warnings,
             leaks_dropped=leaks_dropped,
         )
+
+
+def _term_over(entry: ContextEntry, now: float) -> None:
+    """A term() ended: if it had been reported blocked, how long it waited in all."""
+    if entry.term_blocked_since is not None:
+        entry.term_blocked_for = max(0.0, now - entry.term_blocked_since)
+    entry.term_blocked_since = None
 
 
 class _RawRef(weakref.ref):  # type: ignore[type-arg]

@@ -148,7 +148,9 @@ def test_report_and_ls_answer_while_the_app_is_blocked_in_term(tmp_path: Path) -
 
         text = zmqscope_cli("report", str(live.pid), cwd=tmp_path, env=env)
         assert text.returncode == 0, describe(text)
-        assert "term() is waiting for" in text.stdout
+        words = " ".join(text.stdout.split())
+        assert "term() of context c1 has been blocked for" in words
+        assert "1 socket keeps it waiting:" in words
         assert "svc-thread" in text.stdout
 
         listing = zmqscope_cli("ls", "--json", cwd=tmp_path, env=env)
