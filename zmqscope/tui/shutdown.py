@@ -45,7 +45,8 @@ class ShutdownBanner(Static):
     class Clicked(Message):
         """The user wants the Shutdown view."""
 
-    def show(self, snapshot: Snapshot | None, now: float) -> None:
+    def show(self, snapshot: Snapshot | None, now: float, ended: bool = False) -> None:
+        """``ended``: the process has exited since ``snapshot`` (taken at ``now``)."""
         blocked = blocked_contexts(snapshot) if snapshot else []
         self.set_class(bool(blocked), "-blocked")
         if not blocked or snapshot is None:
@@ -54,14 +55,22 @@ class ShutdownBanner(Static):
         since = context.term_blocked_since or now
         mine = [c for c in snapshot.culprits if c.context in (None, context.id)]
         count = sum(1 for c in mine if c.certain)
-        maybe = f" ({len(mine) - count} more may)" if len(mine) > count else ""
-        self.update(
-            shown(
-                f"term() of {context.id} blocked for {_format.age(now - since)}: "
-                f"{count} socket{'s' if count != 1 else ''} keep{'s' if count == 1 else ''} "
+        sockets = f"{count} socket{'s' if count != 1 else ''}"
+        age = _format.age(now - since)
+        if ended:
+            maybe = f" ({len(mine) - count} more might)" if len(mine) > count else ""
+            line = (
+                f"at the last snapshot, term() of {context.id} had been blocked for {age}: "
+                f"{sockets} kept it waiting{maybe} - press 3 or click"
+            )
+        else:
+            maybe = f" ({len(mine) - count} more may)" if len(mine) > count else ""
+            keeps = "keeps" if count == 1 else "keep"
+            line = (
+                f"term() of {context.id} blocked for {age}: {sockets} {keeps} "
                 f"it waiting{maybe} - press 3 or click"
             )
-        )
+        self.update(shown(line))
 
     def on_click(self) -> None:
         self.post_message(self.Clicked())
@@ -79,7 +88,8 @@ class ShutdownView(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static("", id="shutdown-body")
 
-    def show(self, snapshot: Snapshot | None, now: float) -> None:
+    def show(self, snapshot: Snapshot | None, now: float, ended: bool = False) -> None:
+        """``ended``: the process has exited since ``snapshot`` (taken at ``now``)."""
         body = self.query_one("#shutdown-body", Static)
         if snapshot is None:
             return
@@ -93,16 +103,22 @@ class ShutdownView(VerticalScroll):
         for context in snapshot.contexts:
             culprits = [c for c in snapshot.culprits if c.context in (None, context.id)]
             if culprits:
-                parts.append(self._context_line(context, now))
+                parts.append(self._context_line(context, now, ended))
                 parts.extend(self._culprit(snapshot, culprit) for culprit in culprits)
         body.update(Group(*parts))
 
     @staticmethod
-    def _context_line(context: ContextRecord, now: float) -> Text:
+    def _context_line(context: ContextRecord, now: float, ended: bool) -> Text:
         text = Text(style="bold")
         since = context.term_blocked_since
         if since is not None:
-            blocked = f"term() of {context.id} blocked for {_format.age(now - since)}"
+            age = _format.age(now - since)
+            blocked = (
+                f"at the last snapshot before the process exited, term() of {context.id} "
+                f"had been blocked for {age}"
+                if ended
+                else f"term() of {context.id} blocked for {age}"
+            )
             text.append_text(shown(blocked, "red"))
         else:
             state = context.state.value
