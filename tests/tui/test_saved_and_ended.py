@@ -62,7 +62,7 @@ async def test_a_saved_report_counts_ages_to_when_it_was_made() -> None:
     assert ages["s1"] == "1h00m" and ages["s8"] == "2h00m"  # as made at NOW
     assert said.startswith("term() of c1 blocked for 12s")
     assert "term() of c1 blocked for 12s" in shutdown
-    assert second.startswith("offline: /srv/reports/report.json, made 2025-11-28 10:00:00 UTC")
+    assert second == "offline  6 leaks  /srv/reports/report.json, made 2025-11-28 10:00:00 UTC"
 
 
 async def test_a_report_file_read_back_keeps_its_ages(tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ async def test_a_report_file_read_back_keeps_its_ages(tmp_path: Path) -> None:
         said = banner(app)
     assert age == "1h00m"
     assert said.startswith("term() of c1 blocked for 12s")
-    assert second.startswith(f"offline: {path}, made 2025-11-28 10:00:00 UTC")
+    assert second == f"offline  6 leaks  {path}, made 2025-11-28 10:00:00 UTC"
 
 
 # -- a process that exits ---------------------------------------------------------------
@@ -104,7 +104,9 @@ async def test_an_exit_says_how_old_the_last_snapshot_is_and_speaks_of_it_in_the
         await settle(pilot)
         later_banner = banner(app)
         ages_after = [table(app).get_row(socket_id)[5] for socket_id in row_ids(app)]
-    assert second.startswith("process exited at most 4s after this snapshot (10:00:00)  6 leaks")
+    assert second.startswith(
+        "process exited  6 leaks  last snapshot 10:00:00, at most 4s before the exit  up"
+    )
     assert said == (
         "at the last snapshot, term() of c1 had been blocked for 12s: 1 socket kept it "
         "waiting (1 more might) - press 3 or click\n"
@@ -151,7 +153,7 @@ async def test_the_exit_report_takes_the_place_of_the_last_snapshot(tmp_path: Pa
         await pilot.press("2")
         threads = text_of(app.home.query_one("#threads-body", Static))
     assert before.startswith("live every 3600s  1 leak")
-    assert second == f"process exited: its exit report {path}, made 10:00:05  5 leaks"
+    assert second == f"process exited  5 leaks  exit report {path}, made 10:00:05"
     # At exit every open socket is a leak, and the collected one still is.
     assert rows == {
         "s1": "open (leak)",
@@ -180,5 +182,5 @@ async def test_an_exit_report_of_an_earlier_run_or_another_process_is_not_shown(
             await pilot.press("r")
             await settle(pilot)
             second = header(app).splitlines()[1]
-        assert second.startswith("process exited at most 7s after this snapshot"), (made, second)
+        assert "last snapshot 10:00:00, at most 7s before the exit" in second, (made, second)
         assert app.final_report is None

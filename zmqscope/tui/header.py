@@ -19,10 +19,11 @@ from zmqscope.tui import _format
 class ProcessHeader(Static):
     """Two lines: pid and command; the connection, the leaks and the vital signs.
 
-    The connection comes first (a narrow terminal cuts the end of a line):
-    ``live every 1s``, ``paused``, ``connection lost``; for a saved report
-    ``offline:`` with its file and when it was made; once the process has
-    exited, how old the state on screen is, or which exit report it is.
+    The connection and the leaks come first (a narrow terminal cuts the end
+    of a line): ``live every 1s``, ``paused``, ``connection lost``,
+    ``offline`` (a saved report: its file and when it was made follow),
+    ``process exited`` (then which exit report is shown, or how old the
+    last snapshot on screen is).
     A third line, in red (reached) or yellow (near), when a context nears
     libzmq's MAX_SOCKETS or the process its file-descriptor limit.
     """
@@ -77,6 +78,10 @@ class ProcessHeader(Static):
         if self.leaks is not None:
             text.append("  ")
             text.append_text(_leaks(self.leaks))
+        shown_state = self._shown_state()
+        if shown_state:
+            text.append("  ")
+            text.append_text(shown(shown_state))
         stats = self.stats
         if stats is not None:
             text.append(f"  up {_format.age(now - stats.started)}")
@@ -105,30 +110,28 @@ class ProcessHeader(Static):
         return Text(shown, style=style)
 
     def _connection(self) -> Text:
-        label = self.connection
-        if label == "offline" and self.source is not None:
-            made = f", made {_stamp(self.as_of)}" if self.as_of is not None else ""
-            return shown(f"offline: {self.source}{made}", style="cyan")
-        if label == "process exited":
-            return shown(self._exited(), style="bold red")
         styles = {"live": "green", "paused": "yellow", "offline": "cyan"}
+        label = self.connection
         text = Text(label, style=styles.get(label, "bold red"))
         if label == "live":
             text.append(f" every {self.interval:g}s", style="dim")
         return text
 
-    def _exited(self) -> str:
-        """How the state on screen relates to the end of the process."""
-        when = time.strftime("%H:%M:%S", time.localtime(self.as_of)) if self.as_of else None
-        if self.source is not None:  # its exit report
-            return f"process exited: its exit report {self.source}" + (
-                f", made {when}" if when else ""
-            )
-        if self.as_of is None or self.exit_seen is None:
-            return "process exited"
+    def _shown_state(self) -> str | None:
+        """What is on screen when it is not the live process, and from when."""
+        if self.connection == "offline" and self.source is not None:
+            made = f", made {_stamp(self.as_of)}" if self.as_of is not None else ""
+            return f"{self.source}{made}"
+        if self.connection != "process exited" or self.as_of is None:
+            return None
+        when = time.strftime("%H:%M:%S", time.localtime(self.as_of))
+        if self.source is not None:
+            return f"exit report {self.source}, made {when}"
+        if self.exit_seen is None:
+            return None
         after = self.exit_seen - self.as_of
         within = "less than 1s" if after < 1 else f"at most {_format.age(after)}"
-        return f"process exited {within} after this snapshot ({when})"
+        return f"last snapshot {when}, {within} before the exit"
 
 
 def _leaks(count: int) -> Text:
