@@ -4,14 +4,20 @@ The demo runs as ``zmqscope demo`` starts it (:func:`demo_command`), in a
 private runtime folder; the test reads its sockets through a real
 ``LiveClient`` until each service has its sockets open and messages flowing,
 or fails after :data:`SERVICES_WITHIN` seconds naming what is missing. The
-demo is always stopped.
+demo is always stopped. ``zmqscope demo`` itself runs headless, and with
+its TUI in an 80x24 pseudo-terminal, quit as a user would.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
+import select
 import signal
+import struct
 import subprocess
+import termios
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import clean_env
+from tests.integration.conftest import ZMQSCOPE_MODULE, clean_env, describe, zmqscope_cli
 from tests.integration.serving import short_folder
 from zmqscope.cli.demo import demo_command
 from zmqscope.client import ClientError, LiveClient, discover
@@ -175,3 +181,91 @@ def test_the_demo_finishes_at_once_when_told_to_hurry(
     except subprocess.TimeoutExpired:
         pytest.fail(f"the demo did not finish within {EXIT_WITHIN} s of SIGTERM (hold is 100 s)")
     assert status == 0
+
+
+# -- zmqscope demo, the command -------------------------------------------------------
+
+
+def test_headless_prints_the_report_and_leaves_no_files(tmp_path: Path) -> None:
+    """The demo's log and exit report live in a folder of their own, removed at the end."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    with short_folder() as runtime:
+        result = zmqscope_cli(
+            "demo",
+            "--headless",
+            cwd=tmp_path,
+            env={"TMPDIR": str(scratch), "XDG_RUNTIME_DIR": str(runtime)},
+        )
+    assert result.returncode == 0, describe(result)
+    assert "term() blocked" in result.stdout  # the report, with the culprits
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not list(scratch.glob("zmqscope-demo-*")), list(scratch.iterdir())
+
+
+def run_demo_in_a_terminal(tmp_path: Path, quit_key: bytes) -> tuple[int, str, Path]:
+    """``zmqscope demo`` in an 80x24 pseudo-terminal, quit with ``quit_key`` once it shows
+    the demo: (status, everything it wrote, its TMPDIR)."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    with short_folder() as runtime:
+        env = {"TMPDIR": str(scratch), "XDG_RUNTIME_DIR": str(runtime), "TERM": "xterm-256color"}
+        child = subprocess.Popen(
+            [*ZMQSCOPE_MODULE, "demo"],
+            cwd=tmp_path,
+            env=clean_env(env),
+            stdin=secondary,
+            stdout=secondary,
+            stderr=secondary,
+            start_new_session=True,
+        )
+        os.close(secondary)
+        output = bytearray()
+        try:
+            _read_until(primary, output, b"demo_app.py", START_WITHIN)
+            _read_until(primary, output, b"s13", START_WITHIN)  # the table is drawn
+            os.write(primary, quit_key)
+            _read_until(primary, output, None, EXIT_WITHIN)  # to the end
+            status = child.wait(timeout=EXIT_WITHIN)
+        finally:
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait(timeout=10)
+            os.close(primary)
+    return status, output.decode("utf-8", "replace"), scratch
+
+
+def _read_until(fd: int, output: bytearray, marker: bytes | None, within: float) -> None:
+    """Read ``fd`` into ``output`` until ``marker`` is in it (None: until it closes)."""
+    deadline = time.monotonic() + within
+    while marker is None or marker not in output:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            tail = output[-2000:].decode("utf-8", "replace")
+            raise AssertionError(f"no {marker!r} within {within} s; the end so far:\n{tail}")
+        ready, _, _ = select.select([fd], [], [], min(left, 0.5))
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: every end of the terminal is closed
+            chunk = b""
+        if not chunk:
+            if marker is None:
+                return
+            raise AssertionError(f"the terminal closed before {marker!r}")
+        output += chunk
+
+
+@pytest.mark.parametrize("quit_key", [b"q", b"\x03"], ids=["q", "ctrl-c"])
+def test_quitting_the_tui_prints_the_demos_exit_report(tmp_path: Path, quit_key: bytes) -> None:
+    status, output, scratch = run_demo_in_a_terminal(tmp_path, quit_key)
+    after = output[output.rfind("\x1b[?1049l") :]  # what follows the TUI's screen
+    assert status == 0, after
+    assert "zmqscope: the demo's exit report:" in after
+    assert "13 sockets created" in after
+    assert "open-at-exit" in after  # the audit log the demo leaks
+    assert "Do you want to quit?" not in output
+    assert not list(scratch.glob("zmqscope-demo-*")), list(scratch.iterdir())

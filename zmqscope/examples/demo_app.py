@@ -90,6 +90,8 @@ def service(ctx: Ctx, url: str) -> None:
         # A wildcard port can be bound, not connected to: ask where it landed.
         req.connect(rep.getsockopt_string(zmq.LAST_ENDPOINT))
         rep.rcvtimeo = req.rcvtimeo = 200
+        # Well-behaved: a ping still queued at shutdown is dropped, not waited for.
+        rep.linger = req.linger = 0
         while not stop.is_set():
             req.send(b"ping")
             request = receive(rep)
