@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,8 +16,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_make_demo_installs_only_what_the_demo_needs(tmp_path: Path) -> None:
     # -n: print the commands a fresh checkout would run, run none of them.
     planned = subprocess.run(
-        ["make", "-n", "demo", f"VENV={tmp_path / 'venv'}"],
+        ["make", "--no-print-directory", "-n", "demo", f"VENV={tmp_path / 'venv'}"],
         cwd=ROOT,
+        # Not as a sub-make of `make test`: its flags would change what is printed.
+        env={k: v for k, v in os.environ.items() if not k.startswith("MAKE")},
         capture_output=True,
         text=True,
         timeout=30,
