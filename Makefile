@@ -1,21 +1,29 @@
 # Two commands do all the set-up on a machine with only Python 3.10+:
-#   make demo   runs the bundled demo app under zmqscope with the TUI attached
-#   make test   creates .venv, installs zmqscope with its test tools,
-#               then runs ruff, mypy --strict and the test suite
+#   make demo   creates .venv with zmqscope alone (pyzmq, rich, textual,
+#               psutil), then runs the bundled demo app with the TUI attached
+#   make test   adds the test tools to .venv, then runs ruff, mypy --strict
+#               and the test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+BASE   := $(VENV)/.installed-base
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo test test-newest-pytest lint typecheck bench screenshots clean
 
-$(STAMP): pyproject.toml
+# zmqscope and its own dependencies: all the demo needs.
+$(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(BASE)
+
+# The test tools on top (pytest and its plugins, ruff, mypy, gevent, ...).
+$(STAMP): $(BASE)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(BASE)
 	$(BIN)/zmqscope demo
 
 lint: $(STAMP)

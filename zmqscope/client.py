@@ -26,16 +26,20 @@ from zmqscope._compact import Decoder, paused_gc
 from zmqscope._curve import existing_user_keys
 from zmqscope._discovery import Discovered as Discovered
 from zmqscope._discovery import discover as discover
+from zmqscope._exit_report import exit_report_paths as exit_report_paths
 from zmqscope.model import (
     ContextRecord,
+    ContextState,
     Culprit,
     Event,
+    LeakKind,
     LimitWarning,
     ProcessInfo,
     ProcessStats,
     SchemaError,
     Snapshot,
     SocketRecord,
+    SocketState,
     ThreadInfo,
     Traffic,
     UsageWarning,
@@ -48,6 +52,7 @@ from zmqscope.protocol import (
     encode_request,
 )
 from zmqscope.reporting import Report, build_report
+from zmqscope.reporting._analysis import find_leak
 
 DEFAULT_TIMEOUT = 3.0
 
@@ -102,6 +107,27 @@ class LiveSnapshot:
             fds, fd_limit = (stats.fds, stats.fd_limit) if stats else (None, None)
             self._report = build_report(self.snapshot, live=True, fds=fds, fd_limit=fd_limit)
         return self._report
+
+    def leaks(self) -> dict[str, LeakKind]:
+        """The leaks among the sockets, by id, as :attr:`report` would list them.
+
+        A saved report's are its own. A running process's open sockets are
+        in use, except those of a context whose ``term()`` waits: only the
+        others are looked at, so a polling TUI does not analyse 10,000 open
+        sockets each second.
+        """
+        if self._report is not None:
+            return {leak.socket: leak.kind for leak in self._report.leaks}
+        snapshot = self.snapshot
+        waiting = {c.id for c in snapshot.contexts if c.state is ContextState.TERMINATING}
+        found = {}
+        for record in snapshot.sockets:
+            if record.state is SocketState.OPEN and record.context not in waiting:
+                continue
+            leak = find_leak(snapshot, record, live=True)
+            if leak is not None:
+                found[record.id] = leak.kind
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +359,26 @@ class ReportClient:
 
     def close(self) -> None:
         pass
+
+
+def read_exit_report(path: Path, pid: int, since: float) -> Report | None:
+    """The report process ``pid`` wrote at ``path`` as it exited, if it is there.
+
+    Only a regular file (never a FIFO, which would block) holding a valid
+    exit report of that process made at ``since`` or later (not a file left
+    by an earlier run, nor the report written while its ``term()`` hung)
+    counts; anything else is None.
+    """
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return None
+        report = ReportClient(path).report()
+    except (OSError, ClientError):
+        return None
+    made_after = report.generated_at >= int(since)  # whole seconds in the file
+    if report.snapshot.process.pid != pid or not report.at_exit or not made_after:
+        return None
+    return report
 
 
 # -- finding and connecting ------------------------------------------------------------

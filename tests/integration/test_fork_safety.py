@@ -31,16 +31,27 @@ from zmqscope import _api
 
 
 def ask_everything(endpoint):
-    # Every request type, as a client asks it (over ipc: zmqscope's stream).
-    from zmqscope.client import LiveClient
-    from zmqscope.protocol import RequestType
+    # Every request type over ipc (zmqscope's stream: a 4-byte big-endian
+    # length, then the JSON), with nothing of zmqscope's imported here: the
+    # imports under test are those of zmqscope's own threads.
+    import socket
+    import struct
 
-    client = LiveClient(endpoint, timeout=20)
-    try:
-        for kind in RequestType:
-            client.request(kind)
-    finally:
-        client.close()
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.settimeout(20)
+    client.connect(endpoint[len("ipc://"):])
+    for number, kind in enumerate(("hello", "snapshot", "report", "threads", "events"), 1):
+        payload = json.dumps({"v": 1, "type": kind, "id": number}).encode()
+        client.sendall(struct.pack("!I", len(payload)) + payload)
+        header = b""
+        while len(header) < 4:
+            header += client.recv(4 - len(header))
+        (length,) = struct.unpack("!I", header)
+        body = b""
+        while len(body) < length:
+            body += client.recv(length - len(body))
+        assert json.loads(body)["id"] == number
+    client.close()
 
 
 def block_a_term():

@@ -11,7 +11,7 @@ import inspect
 import io
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -53,6 +53,14 @@ def utc() -> Iterator[None]:
         time.tzset()
 
 
+@pytest.fixture(autouse=True)
+def state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Exports (``e``) without an export_dir go to a private state folder, not the user's."""
+    folder = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("XDG_STATE_HOME", str(folder))
+    return folder
+
+
 class Recording:
     """Keeps the text of every notification (toast) the app shows, in order.
 
@@ -82,13 +90,20 @@ def make_app(
     *,
     interval: float = QUIET,
     export_dir: Path | None = None,
+    now: Callable[[], float] = clock,
+    exit_reports: tuple[Path, ...] = (),
 ) -> RecordingScopeApp:
-    """A ScopeApp on ``client`` (a default FakeClient) with the fixed clock."""
+    """A ScopeApp on ``client`` (a default FakeClient) with the fixed clock (or ``now``).
+
+    The process's exit report is looked for at ``exit_reports`` only (the
+    fake pids are not processes of ours to read).
+    """
     return RecordingScopeApp(
         client if client is not None else FakeClient(),
         interval=interval,
-        clock=clock,
+        clock=now,
         export_dir=export_dir,
+        exit_reports=lambda pid: exit_reports,
     )
 
 

@@ -427,7 +427,10 @@ class FakeClient:
 
     def snapshot(self) -> LiveSnapshot:
         self._request("snapshot")
-        return LiveSnapshot(self._snapshot(), self._stats())
+        snapshot = self._snapshot()
+        if not self.live:  # a saved report carries its leaks, as ReportClient's does
+            return LiveSnapshot(snapshot, None, build_report(snapshot, live=True))
+        return LiveSnapshot(snapshot, self._stats())
 
     def report(self) -> Report:
         self._request("report")

@@ -57,7 +57,8 @@ from zmqscope.tui.shutdown import ShutdownBanner, ShutdownView
 from zmqscope.tui.sockets import SocketTable
 from zmqscope.tui.threads import ThreadsView
 
-OPEN_IDS = ["s1", "s2", "s3", "s5", "s8"]
+# Shown by default: the open sockets and the leak (s7, collected without close()).
+SHOWN_IDS = ["s1", "s2", "s3", "s5", "s7", "s8"]
 ALL_IDS = ["s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8"]
 
 
@@ -116,9 +117,10 @@ async def test_header_shows_the_process_its_vital_signs_and_live() -> None:
         await settle(pilot)
         first, second = header(app).splitlines()[:2]
     assert first == "pid 4242  /srv/app/main.py --workers 2"
-    for part in ("up 1h02m", "CPU 12%", "RSS 48.3 MB", "fds 37/1024", "threads 5", "live"):
-        assert part in second
-    assert second.endswith("live every 3600s")
+    # The connection first (a narrow terminal cuts the end), then the leaks.
+    assert second == (
+        "live every 3600s  1 leak  up 1h02m  CPU 12%  RSS 48.3 MB  fds 37/1024  threads 5"
+    )
 
 
 # -- sockets table --------------------------------------------------------------------
@@ -141,7 +143,7 @@ async def test_table_lists_open_sockets_with_every_column() -> None:
             "BYTES IN",
             "BYTES OUT",
         ]
-        assert row_ids(app) == OPEN_IDS
+        assert row_ids(app) == SHOWN_IDS
         row = table(app).get_row("s1")
         s8 = table(app).get_row("s8")
         status_line = status(app)
@@ -160,7 +162,7 @@ async def test_table_lists_open_sockets_with_every_column() -> None:
     )
     assert s8[4:7] == ("?", "2h00m", "(adopted)")  # made before zmqscope looked
     assert s8[7:] == ("-", "-", "-", "-")  # no counters for this one
-    assert "5 shown" in status_line and "3 closed hidden (c)" in status_line
+    assert "6 shown" in status_line and "2 closed hidden (c)" in status_line
 
 
 async def test_traffic_columns_only_when_traffic_is_counted() -> None:
@@ -170,24 +172,82 @@ async def test_traffic_columns_only_when_traffic_is_counted() -> None:
         assert labels(app) == ["ID", "TYPE", "STATE", "ENDPOINTS", "OWNER", "AGE", "CREATED AT"]
 
 
-async def test_s_cycles_the_sort_and_the_order_follows() -> None:
+async def test_s_cycles_through_every_column_named_as_on_screen() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert row_ids(app) == OPEN_IDS
+        assert row_ids(app) == SHOWN_IDS
         await pilot.press("s")
-        assert "sorted by type, ascending" in status(app)
-        assert row_ids(app) == ["s5", "s3", "s2", "s1", "s8"]  # DEALER PUB PULL PUSH ROUTER
+        assert "sorted by type, ascending (s, S)" in status(app)
+        assert row_ids(app) == ["s5", "s3", "s2", "s1", "s7", "s8"]  # DEALER PUB PULL PUSH ...
         seen = {}
-        for _ in range(7):  # state, owner, age, created, msgs in, msgs out, back to id
+        statuses = []
+        for _ in range(10):  # every other column, then back to id
             await pilot.press("s")
             seen[table(app).sort_column] = row_ids(app)
+            statuses.append(status(app))
         assert "sorted by id, ascending" in status(app)
-    assert seen["owner"] == ["s8", "s3", "s5", "s1", "s2"]  # ?, reporter, stubborn, ...
-    assert seen["age"] == ["s5", "s2", "s3", "s1", "s8"]  # youngest first
-    assert seen["created"] == ["s8", "s1", "s3", "s5", "s2"]  # (adopted) sorts as "?"
+    assert list(seen) == [
+        "state",
+        "endpoints",
+        "owner",
+        "age",
+        "created",
+        "msgs_in",
+        "msgs_out",
+        "bytes_in",
+        "bytes_out",
+        "id",
+    ]
+    # The status names a column as its header does, not by an internal key.
+    assert "sorted by msgs in, descending" in statuses[5]
+    assert "sorted by created at, ascending" in statuses[4]
+    assert not any("msgs_in" in line or "bytes_out" in line for line in statuses)
+    assert seen["endpoints"] == ["s7", "s3", "s8", "s1", "s2", "s5"]  # as text: inproc, tcp
+    assert seen["owner"][:3] == ["s8", "s7", "s3"]  # ?, MainThread, reporter
+    assert seen["age"][:3] == ["s7", "s5", "s2"]  # youngest first
     assert seen["msgs_out"][0] == "s1"  # the busiest sender first
-    assert seen["id"] == OPEN_IDS
+    assert seen["bytes_in"][0] == "s2"  # the busiest receiver first
+    assert seen["id"] == SHOWN_IDS
+
+
+async def test_shift_s_reverses_the_order_and_a_second_click_on_a_header_too() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("S")
+        assert row_ids(app) == SHOWN_IDS[::-1]
+        assert "sorted by id, descending (s, S)" in status(app)
+        await pilot.press("S")
+        assert row_ids(app) == SHOWN_IDS
+        await pilot.click(SocketTable, offset=(6, 0))  # the TYPE header: by type
+        await pilot.pause()
+        by_type = row_ids(app)
+        await pilot.click(SocketTable, offset=(6, 0))  # again: the other way round
+        await pilot.pause()
+        assert row_ids(app) == by_type[::-1]
+        assert "sorted by type, descending" in status(app)
+
+
+async def test_sort_and_closed_keys_act_only_on_the_sockets_view() -> None:
+    """The footers of Threads and Shutdown offer no s, S or c: they would change a hidden table."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        footer_keys = {b.binding.key for b in app.active_bindings.values() if b.binding.show}
+        assert {"s", "c"} <= footer_keys
+        for tab in ("2", "3"):
+            await pilot.press(tab)
+            await pilot.press("s", "S", "c")
+            await pilot.pause()
+            shown = {b.binding.key for b in app.active_bindings.values() if b.binding.show}
+            assert not {"s", "c"} & shown, shown
+            assert not app.check_action("sort", ())
+            assert not app.check_action("reverse_sort", ())
+        assert table(app).sort_column == "id" and not table(app).sort_reverse
+        assert not table(app).show_closed
+        await pilot.press("1", "s")
+        assert table(app).sort_column == "type"
 
 
 @pytest.mark.parametrize(
@@ -198,6 +258,7 @@ async def test_s_cycles_the_sort_and_the_order_follows() -> None:
         ("status.py", ["s3"]),  # file
         ("reporter", ["s3"]),  # a thread that used it
         ("5557", ["s1", "s2"]),  # endpoint
+        ("leak", ["s7"]),  # the leaks
         ("zzz", []),
     ],
 )
@@ -211,7 +272,7 @@ async def test_slash_filters_by_type_thread_file_or_endpoint(typed: str, shown: 
         assert row_ids(app) == shown
         assert f"filter '{typed}'" in status(app)
         await pilot.press("escape")
-        assert row_ids(app) == OPEN_IDS
+        assert row_ids(app) == SHOWN_IDS
         assert not box.display and box.value == ""
         assert table(app).has_focus
 
@@ -236,10 +297,10 @@ async def test_c_shows_and_hides_closed_and_collected_sockets() -> None:
         await pilot.press("c")
         assert row_ids(app) == ALL_IDS
         assert table(app).get_row("s4")[2] == "closed"
-        assert table(app).get_row("s7")[2] == "collected"
+        assert table(app).get_row("s7")[2] == "collected (leak)"
         assert "closed hidden" not in status(app)
         await pilot.press("c")
-        assert row_ids(app) == OPEN_IDS
+        assert row_ids(app) == SHOWN_IDS  # the collected s7 is a leak: never hidden
 
 
 async def test_a_refresh_updates_rows_in_place_and_the_cursor_stays() -> None:
@@ -256,10 +317,10 @@ async def test_a_refresh_updates_rows_in_place_and_the_cursor_stays() -> None:
         )
         await pilot.press("r")
         await settle(pilot)
-        assert row_ids(app) == ["s1", "s3", "s5", "s8", "s9"]
+        assert row_ids(app) == ["s1", "s3", "s5", "s7", "s8", "s9"]
         update = grid.last_update
-        assert (update.added, update.removed, update.changed, update.kept) == (1, 1, 0, 4)
-        for socket_id in ("s1", "s3", "s5", "s8"):
+        assert (update.added, update.removed, update.changed, update.kept) == (1, 1, 0, 5)
+        for socket_id in ("s1", "s3", "s5", "s7", "s8"):
             assert grid.get_row(socket_id) is rows_before[socket_id]  # not rebuilt
         assert grid.current_socket == "s3"  # same socket, one row up
         assert grid.cursor_row == 1
@@ -656,12 +717,13 @@ async def test_e_exports_the_snapshot_as_report_json(tmp_path: Path) -> None:
     Report.from_json(path.read_text(encoding="utf-8"))  # readable by attach REPORT.json
 
 
-async def test_e_says_so_when_the_folder_is_not_writable(tmp_path: Path) -> None:
-    app = make_app(export_dir=tmp_path / "missing")
+async def test_e_says_so_when_the_folder_cannot_be_made(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("a file, not a folder", encoding="utf-8")
+    app = make_app(export_dir=tmp_path / "taken" / "exports")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("e")
-    assert app.notes[-1].startswith(f"cannot write {tmp_path / 'missing'}")
+    assert app.notes[-1].startswith(f"cannot write {tmp_path / 'taken' / 'exports'}")
 
 
 async def test_question_mark_opens_help_and_escape_closes_it() -> None:
@@ -675,8 +737,9 @@ async def test_question_mark_opens_help_and_escape_closes_it() -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is app.home
-    for key in ("enter", "/", "s", "c", "p", "r", "e", "?", "q"):
-        assert f"\n  {key} " in text
+    lines = [line.strip() for line in text.splitlines()]
+    keys = [line.split()[0] for line in lines[lines.index("Keys") + 1 : lines.index("Keys") + 11]]
+    assert keys == ["enter", "/", "s", "S", "c", "p", "r", "e", "?", "q"]
     assert "Shutdown" in text
 
 
@@ -729,9 +792,12 @@ async def test_offline_header_threads_pause_and_refresh() -> None:
         threads = text_of(app.home.query_one("#threads-body", Static))
         await pilot.press("p", "r")
         await settle(pilot)
-        assert row_ids(app) == OPEN_IDS  # the same table over a saved report
+        assert row_ids(app) == SHOWN_IDS  # the same table over a saved report
     assert text.splitlines()[0] == "pid 4242  /srv/app/main.py --workers 2"
-    assert text.splitlines()[1] == "offline"  # no vital signs in a saved report
+    # Which file, and when it was made; no vital signs in a saved report.
+    assert text.splitlines()[1] == (
+        "offline  1 leak  /srv/reports/report.json, made 2025-11-28 10:00:00 UTC"
+    )
     assert "only known while the process runs" in threads
     assert app.notes == [
         "a saved report does not change: nothing to pause",
@@ -769,8 +835,8 @@ async def test_a_lost_connection_keeps_the_last_snapshot_on_screen() -> None:
         client.fail_next()
         await pilot.press("r")
         await settle(pilot)
-        assert header(app).splitlines()[1].endswith("connection lost")
-        assert row_ids(app) == OPEN_IDS
+        assert header(app).splitlines()[1].startswith("connection lost  1 leak  up 1h02m")
+        assert row_ids(app) == SHOWN_IDS
         assert "no answer within 3 s" in app.notes[-1]
         await pilot.press("2")  # the UI still answers
         assert view(app) == "threads"
@@ -787,8 +853,8 @@ async def test_a_busy_server_keeps_the_view_says_so_and_is_asked_again() -> None
         client.refuse_next(2)
         await pilot.press("r")
         await settle(pilot)
-        assert header(app).splitlines()[1].endswith("server busy")
-        assert row_ids(app) == OPEN_IDS
+        assert header(app).splitlines()[1].startswith("server busy")
+        assert row_ids(app) == SHOWN_IDS
         assert "busy (over its CPU budget): ask again in 2.0 s" in app.notes[-1]
         notes = len(app.notes)
         await pilot.press("r")
@@ -807,8 +873,14 @@ async def test_a_dead_process_says_process_exited_and_stops_asking() -> None:
         client.disconnect()
         await pilot.pause(0.2)
         await settle(pilot)
-        assert header(app).splitlines()[1].endswith("process exited")
-        assert row_ids(app) == OPEN_IDS
+        assert (
+            header(app)
+            .splitlines()[1]
+            .startswith(
+                "process exited  1 leak  last snapshot 10:00:00, less than 1s before the exit"
+            )
+        )
+        assert row_ids(app) == SHOWN_IDS
         asked = client.calls["snapshot"]
         await pilot.pause(0.3)
         assert client.calls["snapshot"] == asked  # no more requests to a dead process
@@ -830,7 +902,7 @@ async def test_an_exited_child_not_yet_reaped_also_says_process_exited() -> None
             client.disconnect()
             await pilot.press("r")
             await settle(pilot)
-            assert header(app).splitlines()[1].endswith("process exited")
+            assert header(app).splitlines()[1].startswith("process exited")
     finally:
         child.wait(timeout=10)
 

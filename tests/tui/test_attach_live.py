@@ -104,7 +104,8 @@ async def test_attach_shows_a_live_app_and_notices_when_it_exits(
             while "process exited" not in header and time.monotonic() < deadline:
                 await pilot.pause(INTERVAL)
                 header = text_of(app.home.query_one(ProcessHeader))
-            assert header.splitlines()[1].endswith("process exited"), header
+            assert header.splitlines()[1].startswith("process exited "), header
+            assert "before the exit" in header  # killed: it wrote no exit report
             assert app.table.row_count == len(rows)  # the last snapshot stays on screen
     finally:
         client.close()
@@ -114,3 +115,60 @@ async def test_attach_shows_a_live_app_and_notices_when_it_exits(
     assert by_type["PUSH"][6] == f"app.py:{line_of(script, 'push-here')}"
     assert by_type["PULL"][3].startswith("tcp://127.0.0.1:")
     assert by_type["PUSH"][4] == "MainThread"
+
+
+EXITING_APP = """
+    import os, time
+    import zmq
+
+    ctx = zmq.Context()
+    kept = ctx.socket(zmq.PULL)  # kept-open
+    kept.bind("tcp://127.0.0.1:*")
+    print("ready", flush=True)
+    deadline = time.monotonic() + 60
+    while not os.path.exists("stop") and time.monotonic() < deadline:
+        time.sleep(0.05)
+"""
+
+
+async def test_when_the_app_exits_its_exit_report_takes_the_last_snapshots_place(
+    tmp_path: Path, runtime: Path
+) -> None:
+    """``zmqscope run --json``: the TUI finds the file from the app's command line."""
+    script = write_app(tmp_path, EXITING_APP)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "zmqscope", "run", "--json", "exit.json", str(script)],
+        cwd=tmp_path,
+        env=clean_env({"XDG_RUNTIME_DIR": str(runtime)}),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        client = attach(child)
+        app = RecordingScopeApp(client, interval=INTERVAL)
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                await settle(pilot)
+                deadline = time.monotonic() + START_TIMEOUT
+                while app.table.row_count < 1 and time.monotonic() < deadline:
+                    await pilot.pause(INTERVAL)
+                live_state = app.table.get_row(app.table.row_ids[0])[2]
+                (tmp_path / "stop").touch()
+                deadline = time.monotonic() + EXIT_TIMEOUT + START_TIMEOUT
+                while app.final_report is None and time.monotonic() < deadline:
+                    await pilot.pause(INTERVAL)
+                await settle(pilot)
+                line = app.header.describe(time.time()).plain.splitlines()[1]
+                rows = [app.table.get_row(socket_id) for socket_id in app.table.row_ids]
+        finally:
+            client.close()
+    finally:
+        child.kill()
+        child.wait(timeout=10)
+    assert live_state == "open"  # in use while the app ran
+    assert app.final_report == tmp_path / "exit.json"
+    assert line.startswith(f"process exited  1 leak  exit report {tmp_path / 'exit.json'}, made ")
+    ((_id, kind, state, *_cells),) = rows
+    assert (kind, state) == ("PULL", "open (leak)")  # at exit, an open socket is a leak

@@ -10,6 +10,7 @@ change of the look, regenerate them and review the SVGs:
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
@@ -22,8 +23,12 @@ Compare = Callable[..., bool]
 INTERVAL = 5.0
 
 
+# The help names the folder exports go to: the same in every picture.
+EXPORTS = Path("/home/user/.local/state/zmqscope")
+
+
 def app(client: FakeClient | None = None) -> RecordingScopeApp:
-    return make_app(client, interval=INTERVAL)
+    return make_app(client, interval=INTERVAL, export_dir=EXPORTS)
 
 
 def on_row(socket_id: str) -> Callable[[Pilot[Any]], Any]:

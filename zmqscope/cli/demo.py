@@ -1,10 +1,18 @@
-"""``zmqscope demo``: the bundled demo application, instrumented, with the TUI on it."""
+"""``zmqscope demo``: the bundled demo application, instrumented, with the TUI on it.
+
+The demo's own output (its prints, tracebacks, and the culprit report its
+blocked ``term()`` prints) goes to a log in a private temporary folder,
+with the exit report it writes as JSON. When the TUI quits, the demo is
+told to finish at once (SIGTERM: its stubborn worker lets go), and its exit
+report is printed here. The folder is removed at the end, unless the demo
+failed or printed a traceback: then the log is kept, and its path said.
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +26,7 @@ from zmqscope.client import ClientError, LiveClient, discover
 
 _START_TIMEOUT = 15.0  # seconds for the demo to start serving
 _BLOCK_TIMEOUT = 30.0  # seconds, headless, for its term() to be reported blocked
+_FINISH_TIMEOUT = 15.0  # seconds for the demo to finish once told to hurry
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
@@ -40,21 +49,39 @@ def main(args: argparse.Namespace) -> int:
     if not args.headless and not (sys.stdin.isatty() and sys.stdout.isatty()):
         print("zmqscope: no terminal for the TUI; running the demo --headless", file=sys.stderr)
         args.headless = True
-    log = Path(tempfile.gettempdir()) / f"zmqscope-demo-{os.getpid()}.log"
+    folder = Path(tempfile.mkdtemp(prefix="zmqscope-demo-"))
+    log, exit_json = folder / "demo.log", folder / "exit.json"
     shutdown_after = 2.0 if args.headless else 90.0
-    child = _start(log, shutdown_after)
+    child = _start(log, exit_json, shutdown_after)
+    keep = True  # the log, unless all went well
     try:
-        client = _attach(child, log)
+        client = _attach(child)
         try:
-            return _headless(client, child) if args.headless else _interactive(client, child)
+            if args.headless:
+                status = _headless(client, child)
+            else:
+                status = _interactive(client, child, exit_json)
         finally:
             client.close()
+        _finish(child)
+        if not args.headless:
+            _print_exit_report(exit_json, child.pid)
+        keep = _troubled(log, child)
+        return status
     finally:
         _stop(child)
+        if keep and log.is_file():
+            print(f"zmqscope: the demo's own output is in {log}", file=sys.stderr)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
-def demo_command(shutdown_after: float, hold: float = 20.0) -> list[str]:
-    """The demo app under ``zmqscope run``, as ``zmqscope demo`` and the screenshots start it."""
+def demo_command(shutdown_after: float, hold: float = 20.0, json: Path | None = None) -> list[str]:
+    """The demo app under ``zmqscope run``, as ``zmqscope demo`` and the screenshots start it.
+
+    ``json``: where it writes its exit report (``zmqscope run --json``).
+    """
+    report = ["--json", str(json)] if json is not None else []
     return [
         sys.executable,
         "-m",
@@ -63,6 +90,7 @@ def demo_command(shutdown_after: float, hold: float = 20.0) -> list[str]:
         "--traffic",
         "--grace",
         "2",
+        *report,
         "-m",
         "zmqscope.examples.demo_app",
         "--shutdown-after",
@@ -72,19 +100,19 @@ def demo_command(shutdown_after: float, hold: float = 20.0) -> list[str]:
     ]
 
 
-def _start(log: Path, shutdown_after: float) -> subprocess.Popen[bytes]:
-    command = demo_command(shutdown_after)
+def _start(log: Path, exit_json: Path, shutdown_after: float) -> subprocess.Popen[bytes]:
+    command = demo_command(shutdown_after, json=exit_json)
     with open(log, "wb") as output:
         return subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
         )
 
 
-def _attach(child: subprocess.Popen[bytes], log: Path) -> LiveClient:
+def _attach(child: subprocess.Popen[bytes]) -> LiveClient:
     deadline = time.monotonic() + _START_TIMEOUT
     while time.monotonic() < deadline:
         if child.poll() is not None:
-            raise CommandError(f"the demo exited early (status {child.returncode}); see {log}")
+            raise CommandError(f"the demo exited early (status {child.returncode})")
         for entry in discover():
             if entry.pid == child.pid:
                 try:
@@ -92,18 +120,54 @@ def _attach(child: subprocess.Popen[bytes], log: Path) -> LiveClient:
                 except ClientError:
                     break
         time.sleep(0.1)
-    raise CommandError(f"the demo did not start serving within {_START_TIMEOUT:g} s; see {log}")
+    raise CommandError(f"the demo did not start serving within {_START_TIMEOUT:g} s")
 
 
-def _interactive(client: LiveClient, child: subprocess.Popen[bytes]) -> int:
+def _interactive(client: LiveClient, child: subprocess.Popen[bytes], exit_json: Path) -> int:
     from zmqscope.tui.demo import DemoApp
 
     def shutdown() -> None:
         with contextlib.suppress(ProcessLookupError):
             child.send_signal(signal.SIGUSR1)
 
-    DemoApp(client, shutdown=shutdown).run()
+    # When the demo exits while the TUI is open, its exit report is shown.
+    DemoApp(client, shutdown=shutdown, exit_reports=lambda pid: (exit_json,)).run()
     return 0
+
+
+def _finish(child: subprocess.Popen[bytes]) -> None:
+    """Let the demo finish at once (SIGTERM: the stubborn worker lets go), exit report and all."""
+    if child.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=_FINISH_TIMEOUT)
+
+
+def _print_exit_report(exit_json: Path, pid: int) -> None:
+    """The report the demo printed as it exited (into its log), printed here."""
+    from rich.console import Console
+
+    from zmqscope.client import read_exit_report
+    from zmqscope.reporting import render_exit
+
+    report = read_exit_report(exit_json, pid, since=0)
+    if report is None:
+        print("zmqscope: the demo ended without an exit report", file=sys.stderr)
+        return
+    print("zmqscope: the demo's exit report:")
+    Console(highlight=False).print(render_exit(report), crop=False)
+
+
+def _troubled(log: Path, child: subprocess.Popen[bytes]) -> bool:
+    """True when the demo failed, hung or printed a traceback: its log is worth keeping."""
+    if child.returncode != 0:
+        return True
+    try:
+        with open(log, "rb") as output:
+            return b"Traceback (most recent call last)" in output.read()
+    except OSError:
+        return False
 
 
 def _headless(client: LiveClient, child: subprocess.Popen[bytes]) -> int:

@@ -10,9 +10,11 @@
 - a worker ("stubborn") that ignores the context's termination and keeps
   its socket open, so shutdown blocks until it gives up.
 
-It runs until SIGUSR1 or SIGTERM (or ``--shutdown-after`` seconds), then
-shuts down: every well-behaved part closes its sockets and ``ctx.term()``
-blocks on the stubborn worker for ``--hold`` seconds.
+It runs until SIGUSR1 (or ``--shutdown-after`` seconds), then shuts down:
+every well-behaved part closes its sockets and ``ctx.term()`` blocks on the
+stubborn worker for ``--hold`` seconds. SIGTERM shuts it down too, with no
+hold: the stubborn worker lets go at once (``zmqscope demo`` sends it when
+the TUI quits, so that the demo's exit report comes at once).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import zmq
 
 Ctx = zmq.Context[zmq.Socket[bytes]]
 stop = threading.Event()
+give_up = threading.Event()  # SIGTERM: the stubborn worker lets go at once
 audit_logs: list[zmq.Socket[bytes]] = []
 
 
@@ -84,16 +87,28 @@ def ticker(ctx: Ctx, url: str) -> None:
 def service(ctx: Ctx, url: str) -> None:
     with ctx.socket(zmq.REP) as rep, ctx.socket(zmq.REQ) as req:
         rep.bind(url)
-        req.connect(url)
-        rep.rcvtimeo = req.rcvtimeo = 500
+        # A wildcard port can be bound, not connected to: ask where it landed.
+        req.connect(rep.getsockopt_string(zmq.LAST_ENDPOINT))
+        rep.rcvtimeo = req.rcvtimeo = 200
+        # Well-behaved: a ping still queued at shutdown is dropped, not waited for.
+        rep.linger = req.linger = 0
         while not stop.is_set():
             req.send(b"ping")
-            try:
-                rep.send(rep.recv() + b"/pong")
-                req.recv()
-            except zmq.Again:
+            request = receive(rep)
+            if request is None:
                 break
-            time.sleep(0.3)
+            rep.send(request + b"/pong")
+            if receive(req) is None:
+                break
+            stop.wait(0.3)
+
+
+def receive(sock: zmq.Socket[bytes]) -> bytes | None:
+    """The next message (waiting as long as it takes), or None once the demo stops."""
+    while not stop.is_set():
+        with contextlib.suppress(zmq.Again):
+            return sock.recv()
+    return None
 
 
 def stubborn(ctx: Ctx, hold: float) -> None:
@@ -102,7 +117,7 @@ def stubborn(ctx: Ctx, hold: float) -> None:
     dealer.connect("tcp://127.0.0.1:9")  # nobody answers there
     with contextlib.suppress(zmq.ContextTerminated):
         dealer.recv()
-    time.sleep(hold)  # ...busy with something else, socket still open
+    give_up.wait(hold)  # ...busy with something else, socket still open
     dealer.close(linger=0)
 
 
@@ -129,6 +144,8 @@ def main() -> int:
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
+        if signum == signal.SIGTERM:
+            give_up.set()
 
     signal.signal(signal.SIGUSR1, on_signal)
     signal.signal(signal.SIGTERM, on_signal)

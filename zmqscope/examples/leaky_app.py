@@ -24,11 +24,14 @@ WORK_ITEMS = 10
 HEARTBEATS: list[zmq.Socket[bytes]] = []
 
 
-def worker(ctx: zmq.Context[zmq.Socket[bytes]], work_url: str, results_url: str) -> None:
+def worker(
+    ctx: zmq.Context[zmq.Socket[bytes]], work_url: str, results_url: str, ready: threading.Event
+) -> None:
     tasks = ctx.socket(zmq.PULL)
     tasks.connect(work_url)
     results = ctx.socket(zmq.PUSH)  # leaked: the thread never closes it
     results.connect(results_url)
+    ready.set()
     for _ in range(WORK_ITEMS):
         number = int(tasks.recv())
         results.send(str(number * number).encode())
@@ -54,12 +57,14 @@ def main() -> int:
     sink = ctx.socket(zmq.PULL)
     sink_port = sink.bind_to_random_port("tcp://127.0.0.1")
 
+    ready = threading.Event()  # the worker's sockets come first: ids the same every run
     thread = threading.Thread(
         target=worker,
-        args=(ctx, f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{sink_port}"),
+        args=(ctx, f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{sink_port}", ready),
         name="squarer",
     )
     thread.start()
+    ready.wait()
     start_heartbeat(ctx)
     report_status(ctx)
     gc.collect()

@@ -20,6 +20,9 @@ from zmqscope.model._text import plural
 
 RETURNED = "returned"
 INTERRUPTED = "interrupted"
+# Not a way a term() ends: the process exited after the snapshot that saw it
+# blocked (the TUI's last view of a process that is gone). Told in the past.
+EXITED = "exited"
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,8 @@ def term_sentence(term: HeldTerm, since: float | None = None, now: float | None 
     length = f" for {waited:.1f} s" if waited is not None else ""
     if term.ended is None:
         return f"{name} has been blocked{length}"
+    if term.ended == EXITED:
+        return f"{name} had been blocked{length} when the process exited"
     how = "it returned" if term.ended == RETURNED else "it was interrupted"
     return f"{name} was blocked{length} until {how}"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.cells import cell_len, set_cell_size
 
-from zmqscope.model import Snapshot, SocketRecord, SocketState
+from zmqscope.model import LeakKind, Snapshot, SocketRecord, SocketState
 from zmqscope.model._text import visible
 from zmqscope.tui import _format
 
@@ -30,7 +30,11 @@ TRAFFIC_COLUMNS = (
     ("bytes_in", "BYTES IN"),
     ("bytes_out", "BYTES OUT"),
 )
-SORTABLE = ("id", "type", "state", "owner", "age", "created", "msgs_in", "msgs_out")
+# Every column sorts; a click on its header or ``s`` (the next column) picks one.
+SORTABLE = tuple(key for key, _label in BASE_COLUMNS + TRAFFIC_COLUMNS)
+LABELS = dict(BASE_COLUMNS + TRAFFIC_COLUMNS)
+# Sorted first in descending order: the busiest, and the youngest, on top.
+DESCENDING = frozenset({"age", "msgs_in", "msgs_out", "bytes_in", "bytes_out"})
 # Long endpoints or thread names are cut so that the other columns stay on screen.
 MAX_CELL = 40
 
@@ -46,19 +50,31 @@ SORT_KEYS: dict[str, Callable[[SocketRecord], Any]] = {
     "state": lambda r: (r.state.value, _number(r.id)),
     "owner": lambda r: (_format.owner(r), _number(r.id)),
     "age": lambda r: r.created.time,
+    "endpoints": lambda r: (_format.endpoints_cell(r), _number(r.id)),
     "created": lambda r: (_format.site(r.created), _number(r.id)),
     "msgs_in": lambda r: r.traffic.msgs_in if r.traffic else -1,
     "msgs_out": lambda r: r.traffic.msgs_out if r.traffic else -1,
+    "bytes_in": lambda r: r.traffic.bytes_in if r.traffic else -1,
+    "bytes_out": lambda r: r.traffic.bytes_out if r.traffic else -1,
 }
 
 
-def haystack(record: SocketRecord) -> str:
-    """What the filter searches: type, state, threads, endpoints and file, lower case."""
+def column_label(key: str) -> str:
+    """How the status line names a column: ``msgs in``, ``created at``."""
+    return LABELS.get(key, key).lower()
+
+
+def haystack(record: SocketRecord, leak: LeakKind | None = None) -> str:
+    """What the filter searches: type, state, threads, endpoints and file, lower case.
+
+    A leak's text has "leak" and its kind, so ``/leak`` shows the leaks.
+    """
     inner, own = record.created.site, record.created.user_site
     parts = [
         record.id,
         record.type,
         record.state.value,
+        f"leak {leak.value}" if leak is not None else "",
         _format.owner(record),
         *(t.name for t in record.threads_used),
         *(e.url for e in record.endpoints),
@@ -84,17 +100,21 @@ def fit(text: str, width: int) -> str:
     return text + " " * (width - size)
 
 
-def row_cells(record: SocketRecord, now: float, traffic: bool) -> tuple[str, ...]:
+def row_cells(
+    record: SocketRecord, now: float, traffic: bool, leak: LeakKind | None = None
+) -> tuple[str, ...]:
     """The text of each column of ``record``'s row at time ``now``, as shown.
 
     Names, types, endpoints and paths are the application's (or a saved
     report's): their control characters are shown as escapes, or a thread
-    named with an escape sequence would retitle the terminal.
+    named with an escape sequence would retitle the terminal. A leak's state
+    says so: ``collected (leak)``.
     """
+    state = _format.state(record)
     cells: tuple[str, ...] = (
         record.id,
         record.type,
-        _format.state(record),
+        f"{state} (leak)" if leak is not None else state,
         _format.endpoints_cell(record),
         _format.owner(record),
         _format.age(now - record.created.time),
@@ -122,7 +142,10 @@ class Rows:
     records: Mapping[str, SocketRecord]
     cells: Mapping[str, tuple[str, ...]]
     widths: tuple[int, ...]
-    closed: int  # sockets not open
+    closed: int  # sockets not open and not leaks: the ones ``c`` hides
+    # The leaks among them (collected without close(), keeping a term()
+    # waiting; at exit, every open socket): never hidden.
+    leaks: Mapping[str, LeakKind] = field(default_factory=dict)
     _orders: dict[tuple[str, bool], list[str]] = field(default_factory=dict)
     _haystacks: dict[str, str] = field(default_factory=dict)
 
@@ -147,12 +170,22 @@ class Rows:
         """What the filter searches in ``socket_id``'s record."""
         text = self._haystacks.get(socket_id)
         if text is None:
-            text = self._haystacks[socket_id] = haystack(self.records[socket_id])
+            record = self.records[socket_id]
+            text = self._haystacks[socket_id] = haystack(record, self.leaks.get(socket_id))
         return text
 
 
-def make_rows(snapshot: Snapshot, now: float, previous: Rows | None = None) -> Rows:
-    """The rows of ``snapshot``; a row whose text did not change is ``previous``'s tuple."""
+def make_rows(
+    snapshot: Snapshot,
+    now: float,
+    previous: Rows | None = None,
+    leaks: Mapping[str, LeakKind] | None = None,
+) -> Rows:
+    """The rows of ``snapshot`` at time ``now``, ``leaks`` marked.
+
+    A row whose text did not change is ``previous``'s tuple.
+    """
+    leaks = leaks or {}
     traffic = any(s.traffic is not None for s in snapshot.sockets)
     old: Mapping[str, tuple[str, ...]] = {}
     if previous is not None and previous.traffic == traffic:
@@ -162,16 +195,17 @@ def make_rows(snapshot: Snapshot, now: float, previous: Rows | None = None) -> R
     cells = {}
     closed = 0
     for record in snapshot.sockets:
-        row = row_cells(record, now, traffic)
+        leak = leaks.get(record.id)
+        row = row_cells(record, now, traffic, leak)
         before = old.get(record.id)
         if before == row:
             row = before  # the table sees by identity that this row is unchanged
         cells[record.id] = row
-        closed += record.state is not SocketState.OPEN
+        closed += record.state is not SocketState.OPEN and leak is None
         for column, text in enumerate(row):
             size = len(text) if text.isascii() else cell_len(text)
             if size > widths[column]:
                 widths[column] = size
     records = {record.id: record for record in snapshot.sockets}
     capped = tuple(min(width, MAX_CELL) for width in widths)
-    return Rows(snapshot, traffic, records, cells, capped, closed)
+    return Rows(snapshot, traffic, records, cells, capped, closed, leaks)

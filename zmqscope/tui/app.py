@@ -4,7 +4,14 @@ The app receives a :class:`~zmqscope.client.Client` and knows nothing about
 sockets or servers: tests drive it with a fake client, ``attach report.json``
 with a saved report. Background I/O runs in worker threads, one at a time
 (the client's socket is used by one thread at a time); a lost connection
-leaves the last snapshot on screen.
+leaves the last snapshot on screen. When the process exits, its exit report
+takes the last snapshot's place if it wrote one where we know to look
+(``zmqscope run --json``, ``ZMQSCOPE_JSON``); else the header says how old
+the last snapshot is.
+
+Times on screen (ages, how long a ``term()`` has been blocked) are counted
+to the moment of the state shown: now, for a live process; when it was
+made, for a saved report or the last snapshot of a process that has exited.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
-from zmqscope._files import FileWriteError, write_whole
+from zmqscope._files import FileWriteError
 from zmqscope._shown import shown, visible
 from zmqscope.client import (
     Client,
@@ -31,10 +38,14 @@ from zmqscope.client import (
     Hello,
     LiveSnapshot,
     ServerBusy,
+    exit_report_paths,
     process_exited,
+    read_exit_report,
 )
 from zmqscope.model import Event, LimitWarning, Snapshot, ThreadInfo, snapshot_limits
-from zmqscope.tui._rows import Rows, make_rows
+from zmqscope.reporting import Report
+from zmqscope.tui._export import export_folder, write_export
+from zmqscope.tui._rows import Rows, column_label, make_rows
 from zmqscope.tui.detail import SocketDetailScreen
 from zmqscope.tui.header import ProcessHeader
 from zmqscope.tui.help import HelpScreen
@@ -57,6 +68,8 @@ class Fetched:
     cursor: int
     rows: Rows
     limits: tuple[LimitWarning, ...]
+    # Where the process will write its exit report (None: not asked this round).
+    exit_reports: tuple[Path, ...] | None = None
 
 
 class ScopeApp(App[None]):
@@ -74,15 +87,22 @@ class ScopeApp(App[None]):
     #table-status { height: 1; padding: 0 1; color: $text-muted; }
     """
 
+    # In the footer's order, the keys a newcomer needs first: an 80-column
+    # footer cuts the last ones.
     BINDINGS: ClassVar = [
         Binding("q", "quit", "Quit"),
+        # Ctrl-C quits, as in any terminal program (Textual's default only
+        # says to press ctrl+q).
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("question_mark", "help", "Help"),
+        Binding("e", "export", "Export"),
         Binding("slash", "filter", "Filter"),
         Binding("s", "sort", "Sort"),
+        Binding("S", "reverse_sort", "Reverse", show=False),
         Binding("c", "toggle_closed", "Closed"),
         Binding("p", "pause", "Pause"),
-        Binding("r", "refresh", "Refresh"),
-        Binding("e", "export", "Export"),
-        Binding("question_mark", "help", "Help"),
+        # Refreshing is what the timer does: the key is in the help, not the footer.
+        Binding("r", "refresh", "Refresh", show=False),
         Binding("1", "view('sockets')", "Sockets", show=False),
         Binding("2", "view('threads')", "Threads", show=False),
         Binding("3", "view('shutdown')", "Shutdown", show=False),
@@ -98,14 +118,21 @@ class ScopeApp(App[None]):
         interval: float = 1.0,
         clock: Callable[[], float] = time.time,
         export_dir: Path | None = None,
+        exit_reports: Callable[[int], tuple[Path, ...]] = exit_report_paths,
     ) -> None:
+        """``export_dir``: where ``e`` writes (default: the user's state folder).
+        ``exit_reports``: where the process of a pid will write its exit report."""
         super().__init__()
         self.client = client
         self._connect = connect
         self._discover = discover
         self.interval = interval
         self.clock = clock
-        self.export_dir = export_dir or Path.cwd()
+        self.export_dir = export_dir or export_folder()
+        self._find_exit_reports = exit_reports
+        self._exit_reports: tuple[Path, ...] = ()
+        self.ended = False  # the live process has exited
+        self.final_report: Path | None = None  # its exit report, shown since
         self.paused = False
         self.hello: Hello | None = None
         self.current: LiveSnapshot | None = None
@@ -144,7 +171,8 @@ class ScopeApp(App[None]):
                 yield self.threads_view
             with TabPane("Shutdown [3]", id="shutdown"):
                 yield self.shutdown_view
-        yield Footer()
+        # Compact, and without the palette's hint: at 80 columns every key shown fits.
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.header.interval = self.interval
@@ -180,7 +208,7 @@ class ScopeApp(App[None]):
             self.set_interval(self.interval, self._tick)
 
     def _tick(self) -> None:
-        if self._views_gone or self.paused or self.header.connection == "process exited":
+        if self._views_gone or self.paused or self.ended:
             return
         self.fetch()
 
@@ -204,15 +232,21 @@ class ScopeApp(App[None]):
 
     def _ask(self, client: Client) -> Fetched:
         hello = client.hello() if self.hello is None else None
+        exit_reports = None
+        if hello is not None and client.live:  # read from the process while it runs
+            exit_reports = self._find_exit_reports(hello.process.pid)
         snapshot = client.snapshot()
         threads = client.threads() if client.live else ()
         page = client.events(self._cursor) if client.live else None
         events = page.events if page else ()
         cursor = page.cursor if page else self._cursor
-        # The table's text is formatted here, off the UI thread.
-        rows = make_rows(snapshot.snapshot, self.clock(), self._rows)
+        # The table's text is formatted here, off the UI thread; a saved
+        # report's ages are counted to when it was made.
+        now = self.clock() if client.live else snapshot.snapshot.taken_at
+        rows = make_rows(snapshot.snapshot, now, self._rows, snapshot.leaks())
         self.table.prepare(rows)
-        return Fetched(hello, snapshot, threads, events, cursor, rows, _limits(snapshot))
+        limits = _limits(snapshot)
+        return Fetched(hello, snapshot, threads, events, cursor, rows, limits, exit_reports)
 
     def _apply(self, fetched: Fetched) -> None:
         if self._views_gone:
@@ -220,6 +254,8 @@ class ScopeApp(App[None]):
         header = self.header
         if fetched.hello is not None:
             self.hello = header.hello = fetched.hello
+        if fetched.exit_reports is not None:
+            self._exit_reports = fetched.exit_reports
         self.current = fetched.snapshot
         self.threads = fetched.threads
         self.events = (self.events + list(fetched.events))[-MAX_EVENTS:]
@@ -227,7 +263,11 @@ class ScopeApp(App[None]):
         self._rows = fetched.rows
         header.stats = fetched.snapshot.stats
         header.limits = fetched.limits
-        if self.client is not None and self.client.live and header.connection != "paused":
+        header.leaks = len(fetched.rows.leaks)
+        if self.client is not None and not self.client.live:
+            header.source = self.client.description
+            header.as_of = fetched.snapshot.snapshot.taken_at
+        elif header.connection != "paused":
             header.connection = "live"
         self.table.show(fetched.rows)
         self.redraw()
@@ -252,20 +292,80 @@ class ScopeApp(App[None]):
             # Once per loss: the timer keeps trying, and a toast per tick piled up.
             self.notify(visible(message), severity="warning", timeout=4, markup=False)
         header.connection = state
+        if state == "process exited" and not self.ended:
+            self._process_ended(pid)
         header.show(self._drawn_at)  # uptime and the like as of the last answer
+
+    def _process_ended(self, pid: int | None) -> None:
+        """The process is gone: say how old the last snapshot is, and look for its exit report."""
+        self.ended = True
+        header = self.header
+        header.exit_seen = self.clock()
+        if self.current is None:
+            return
+        since = self.current.snapshot.taken_at
+        header.as_of = since
+        self.redraw()  # the banner and the Shutdown view speak of the last snapshot
+        if self._exit_reports and pid is not None:
+            self.read_final_report(self._exit_reports, pid, since)
+
+    @work(thread=True, group="final")
+    def read_final_report(self, paths: tuple[Path, ...], pid: int, since: float) -> None:
+        """Show the exit report ``pid`` wrote at one of ``paths`` after ``since``, if any."""
+        for path in paths:
+            report = read_exit_report(path, pid, since)
+            if report is not None:
+                leaks = {leak.socket: leak.kind for leak in report.leaks}
+                rows = make_rows(report.snapshot, report.generated_at, None, leaks)
+                self.table.prepare(rows)
+                self.call_from_thread(self._show_final, path, report, rows)
+                return
+
+    def _show_final(self, path: Path, report: Report, rows: Rows) -> None:
+        if self._views_gone:
+            return
+        self.final_report = path
+        self.current = LiveSnapshot(report.snapshot, None, report)
+        self.threads = ()
+        self._rows = rows
+        header = self.header
+        header.stats = None
+        header.leaks = len(rows.leaks)
+        header.limits = report.limit_warnings
+        header.source = str(path)
+        header.as_of = report.generated_at
+        self.table.show(rows)
+        self.redraw()
+        self.notify(visible(f"the process has exited: its exit report {path}"), markup=False)
 
     # -- drawing ----------------------------------------------------------------
 
+    @property
+    def showing_live(self) -> bool:
+        """True while the views show a running process (not a file, not a process gone)."""
+        return self.client is not None and self.client.live and not self.ended
+
+    def _now(self) -> float:
+        """The moment of the state shown: now, or when that snapshot or report was made."""
+        if self.current is not None and not self.showing_live:
+            return self.current.snapshot.taken_at
+        return self.clock()
+
     def redraw(self) -> None:
         """Draw the views other than the table (that one is updated in place) anew."""
-        now = self._drawn_at = self.clock()
+        now = self._drawn_at = self._now()
         self.header.show(now)
         snapshot = self.current.snapshot if self.current else None
-        self.banner.show(snapshot, now)
+        self.banner.show(snapshot, now, ended=self._past)
         if snapshot is None:
             return
         self._status()
         self._draw_view(self._view, snapshot, now)
+
+    @property
+    def _past(self) -> bool:
+        """The views show the last snapshot of a process that has exited since."""
+        return self.ended and self.final_report is None
 
     def _draw_view(self, view: str, snapshot: Snapshot, now: float) -> None:
         """Rebuild the Threads or Shutdown view, only while it is the one shown.
@@ -274,10 +374,16 @@ class ScopeApp(App[None]):
         a hidden one is drawn when its tab is chosen.
         """
         if view == "threads":
-            live = self.client is not None and self.client.live
-            self.threads_view.show(self.threads, snapshot, live)
+            if self.final_report is not None:
+                self.threads_view.show((), snapshot, False, ended=True)
+            else:
+                self.threads_view.show(self.threads, snapshot, self.client_live)
         elif view == "shutdown":
-            self.shutdown_view.show(snapshot, now)
+            self.shutdown_view.show(snapshot, now, ended=self._past)
+
+    @property
+    def client_live(self) -> bool:
+        return self.client is not None and self.client.live
 
     def _status(self) -> None:
         table = self.table
@@ -285,7 +391,7 @@ class ScopeApp(App[None]):
         if table.hidden_closed:
             parts.append(f"{table.hidden_closed} closed hidden (c)")
         order = "descending" if table.sort_reverse else "ascending"
-        parts.append(f"sorted by {table.sort_column}, {order} (s)")
+        parts.append(f"sorted by {column_label(table.sort_column)}, {order} (s, S)")
         if table.filter_text:
             parts.append(f"filter '{table.filter_text}' (/)")
         self.table_status.update(shown(" · ".join(parts)), layout=False)
@@ -293,11 +399,13 @@ class ScopeApp(App[None]):
     # -- actions ----------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Hide the keys that would act out of sight of the screen on top (and its footer)."""
+        """Hide the keys that would act out of sight (and from the footer): on the
+        picker all but quit and help, and the sockets table's keys on another view."""
         if isinstance(self.screen, PickerScreen):
             return action in ("quit", "help", "command_palette")
-        if isinstance(self.screen, (SocketDetailScreen, HelpScreen)):
-            return action not in ("sort", "toggle_closed")
+        if action in _TABLE_ACTIONS:
+            on_table = not isinstance(self.screen, (SocketDetailScreen, HelpScreen))
+            return on_table and self._view == "sockets"
         return True
 
     def action_view(self, view: str) -> None:
@@ -312,6 +420,7 @@ class ScopeApp(App[None]):
     def tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id is not None:
             self._view = event.pane.id
+            self.refresh_bindings()  # the table's keys only on the Sockets view
             snapshot = self.current.snapshot if self.current else None
             if snapshot is not None:
                 self._draw_view(self._view, snapshot, self._drawn_at)
@@ -369,6 +478,10 @@ class ScopeApp(App[None]):
         self.table.cycle_sort()
         self._status()  # says which column: no toast, which would cost a layout
 
+    def action_reverse_sort(self) -> None:
+        self.table.reverse_sort()
+        self._status()
+
     @on(SocketTable.Sorted)
     def header_clicked(self) -> None:
         self._status()
@@ -378,6 +491,9 @@ class ScopeApp(App[None]):
         self._refilter()
 
     def action_pause(self) -> None:
+        if self.ended:
+            self.notify("the process has exited: nothing to pause", timeout=2)
+            return
         if self.client is None or not self.client.live:
             self.notify("a saved report does not change: nothing to pause", timeout=2)
             return
@@ -386,7 +502,9 @@ class ScopeApp(App[None]):
         self.header.show(self._drawn_at)
 
     def action_refresh(self) -> None:
-        if self.client is not None and self.client.live:
+        if self.ended:
+            self.notify("the process has exited: nothing to refresh", timeout=2)
+        elif self.client is not None and self.client.live:
             self.fetch()
         else:
             self.notify("a saved report does not change", timeout=2)
@@ -396,17 +514,24 @@ class ScopeApp(App[None]):
             self.notify("nothing to export yet", severity="warning")
             return
         pid = self.current.snapshot.process.pid
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock()))
-        path = self.export_dir / f"zmqscope-{pid}-{stamp}.json"
+        folder = self.export_dir
         try:
-            write_whole(path, self.current.report.to_json())
+            path = write_export(folder, pid, self.clock(), self.current.report.to_json())
         except FileWriteError as error:
             self.notify(visible(str(error)), severity="error", markup=False)
             return
+        except OSError as error:  # the folder could not be made
+            where = error.filename or folder
+            note = visible(f"cannot write {where}: {error.strerror}")
+            self.notify(note, severity="error", markup=False)
+            return
         self.notify(visible(f"snapshot saved to {path}"), markup=False)
 
+    # Keys a subclass adds, for the help screen: (key, what it does).
+    EXTRA_KEYS: ClassVar[tuple[tuple[str, str], ...]] = ()
+
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.EXTRA_KEYS, str(self.export_dir)))
 
     @on(SocketTable.Opened)
     def open_socket(self, event: SocketTable.Opened) -> None:
@@ -417,7 +542,8 @@ class ScopeApp(App[None]):
         if record is None:
             return
         peers = self.current.stats.peers if self.current.stats else ()
-        live = self.client is not None and self.client.live
+        # A saved report's paths are not opened; nor, once shown, the exit report's.
+        live = self.client_live and self.final_report is None
         self.push_screen(
             SocketDetailScreen(record, self.events, peers, snapshot.warnings, read_sources=live)
         )
@@ -425,6 +551,9 @@ class ScopeApp(App[None]):
     @on(ShutdownBanner.Clicked)
     def banner_clicked(self) -> None:
         self.action_view("shutdown")
+
+
+_TABLE_ACTIONS = frozenset({"sort", "reverse_sort", "toggle_closed"})
 
 
 def _limits(fetched: LiveSnapshot) -> tuple[LimitWarning, ...]:

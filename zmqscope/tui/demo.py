@@ -5,18 +5,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from textual.app import App
 from textual.binding import Binding
 
 from zmqscope.tui.app import ScopeApp
 
 
-class DemoApp(ScopeApp):
+class DemoApp(ScopeApp, inherit_bindings=False):
     """:class:`ScopeApp` plus ``x``: ask the demo application to shut down."""
 
+    # x comes right after q and ?, where a narrow footer still shows it
+    # (inherited bindings would put it last: this list is all of them).
     BINDINGS: ClassVar = [
-        *ScopeApp.BINDINGS,
-        Binding("x", "shutdown_demo", "Shut demo down"),
+        *App.BINDINGS,
+        *ScopeApp.BINDINGS[:3],
+        Binding("x", "shutdown_demo", "Shut down"),
+        *ScopeApp.BINDINGS[3:],
     ]
+    EXTRA_KEYS: ClassVar = (
+        ("x", "shut the demo down: its term() blocks, and Shutdown [3] shows why"),
+    )
 
     def __init__(self, *args: Any, shutdown: Callable[[], None], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

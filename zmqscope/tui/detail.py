@@ -70,7 +70,7 @@ class SocketDetailScreen(Screen[None]):
             yield Static(self._timeline(), id="detail-timeline")
             if self.warnings:
                 yield Static(self._warnings(), id="detail-warnings")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # as the main screen's
 
     def _summary(self) -> RenderableType:
         record = self.record

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import time
 from typing import Any
 
 from rich.text import Text
@@ -16,10 +17,15 @@ from zmqscope.tui import _format
 
 
 class ProcessHeader(Static):
-    """Two lines: pid and command; vital signs, connection state and refresh interval.
+    """Two lines: pid and command; the connection, the leaks and the vital signs.
 
-    A third, in red (reached) or yellow (near), when a context nears libzmq's
-    MAX_SOCKETS or the process its file-descriptor limit.
+    The connection and the leaks come first (a narrow terminal cuts the end
+    of a line): ``live every 1s``, ``paused``, ``connection lost``,
+    ``offline`` (a saved report: its file and when it was made follow),
+    ``process exited`` (then which exit report is shown, or how old the
+    last snapshot on screen is).
+    A third line, in red (reached) or yellow (near), when a context nears
+    libzmq's MAX_SOCKETS or the process its file-descriptor limit.
     """
 
     DEFAULT_CSS = """
@@ -40,6 +46,12 @@ class ProcessHeader(Static):
         self.interval = 1.0
         # Limits near or reached (MAX_SOCKETS, file descriptors): a third line.
         self.limits: tuple[LimitWarning, ...] = ()
+        self.leaks: int | None = None  # None: no snapshot yet
+        # What is on screen when it is not the live process: a saved report
+        # or the exit report (its path as given), and the time of that state.
+        self.source: str | None = None
+        self.as_of: float | None = None
+        self.exit_seen: float | None = None  # when the process was found gone
 
     def show(self, now: float) -> None:
         height = 3 if self.limits else 2
@@ -62,13 +74,20 @@ class ProcessHeader(Static):
             argv[0] = display_path(argv[0])
         text.append_text(shown("  " + shlex.join(argv)))
         text.append("\n")
+        text.append_text(self._connection())
+        if self.leaks is not None:
+            text.append("  ")
+            text.append_text(_leaks(self.leaks))
+        shown_state = self._shown_state()
+        if shown_state:
+            text.append("  ")
+            text.append_text(shown(shown_state))
         stats = self.stats
         if stats is not None:
-            text.append(f"up {_format.age(now - stats.started)}  ")
-            text.append(f"CPU {stats.cpu_percent:.0f}%  RSS {byte_size(stats.rss)}  ")
+            text.append(f"  up {_format.age(now - stats.started)}")
+            text.append(f"  CPU {stats.cpu_percent:.0f}%  RSS {byte_size(stats.rss)}  ")
             text.append_text(self._fds(stats))
-            text.append(f"  threads {stats.threads}  ")
-        text.append_text(self._connection())
+            text.append(f"  threads {stats.threads}")
         if self.limits:
             text.append("\n")
             text.append_text(self._limits())
@@ -97,3 +116,30 @@ class ProcessHeader(Static):
         if label == "live":
             text.append(f" every {self.interval:g}s", style="dim")
         return text
+
+    def _shown_state(self) -> str | None:
+        """What is on screen when it is not the live process, and from when."""
+        if self.connection == "offline" and self.source is not None:
+            made = f", made {_stamp(self.as_of)}" if self.as_of is not None else ""
+            return f"{self.source}{made}"
+        if self.connection != "process exited" or self.as_of is None:
+            return None
+        when = time.strftime("%H:%M:%S", time.localtime(self.as_of))
+        if self.source is not None:
+            return f"exit report {self.source}, made {when}"
+        if self.exit_seen is None:
+            return None
+        after = self.exit_seen - self.as_of
+        within = "less than 1s" if after < 1 else f"at most {_format.age(after)}"
+        return f"last snapshot {when}, {within} before the exit"
+
+
+def _leaks(count: int) -> Text:
+    if not count:
+        return Text("no leaks", style="green")
+    return Text(f"{count} leak{'s' if count != 1 else ''}", style="bold red")
+
+
+def _stamp(moment: float) -> str:
+    """``2025-11-28 10:00:00 UTC``: a saved report may come from another day (and zone)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(moment))

@@ -2,34 +2,64 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-HELP = """\
-[b]zmqscope attach[/b]: a live view of a running pyzmq application
+from zmqscope._shown import shown
 
-[b]Views[/b]
-  1  Sockets    every socket: type, state, endpoints, owner thread, age, creation site
-  2  Threads    every thread, where it is now, and the sockets it owns
-  3  Shutdown   while term() is blocked: the sockets it waits for, and what to do
+VIEWS = (
+    ("1", "Sockets", "every socket: state, endpoints, owner, age, where it was made"),
+    ("2", "Threads", "every thread, where it is now, and the sockets it owns"),
+    ("3", "Shutdown", "while term() is blocked: what it waits for, and what to do"),
+)
 
-[b]Keys[/b]
-  enter  details of the socket under the cursor (stacks, peers, timeline)
-  /      filter by type, thread, file or endpoint text (escape clears)
-  s      sort by the next column
-  c      show or hide closed sockets
-  p      pause or resume live updates
-  r      refresh now
-  e      export the current snapshot as report JSON
-  ?      this help
-  q      quit (escape closes a detail or this help)
+# One line each in an 80-column terminal: the whole help fits in 80x24.
+KEYS = (
+    ("enter", "a socket's details: stacks, endpoints and peers, timeline"),
+    ("/", "filter by type, thread, file, endpoint or 'leak' (escape clears)"),
+    ("s", "sort by the next column (or click a column's header)"),
+    ("S", "reverse the order (or click the sorted column again)"),
+    ("c", "show or hide closed sockets (leaks are always shown)"),
+    ("p", "pause or resume live updates"),
+    ("r", "refresh now"),
+    ("e", "export the snapshot as report JSON (to the folder below)"),
+    ("?", "this help"),
+    ("q", "quit; so does ctrl+c (escape closes a detail or this help)"),
+)
 
-The mouse works too: click a tab, a row, or the red banner.
-"""
+
+def help_text(
+    extra_keys: Sequence[tuple[str, str]] = (), export_dir: str | None = None
+) -> RenderableType:
+    """The help: views, then keys (``extra_keys`` first), the mouse, where exports go."""
+    views = Table.grid(padding=(0, 1))
+    views.add_column(no_wrap=True)
+    views.add_column(no_wrap=True)
+    views.add_column()
+    for key, name, what in VIEWS:
+        views.add_row(f" {key}", name, what)
+    keys = Table.grid(padding=(0, 1))
+    keys.add_column(no_wrap=True, min_width=6)
+    keys.add_column()
+    for key, what in (*extra_keys, *KEYS):
+        keys.add_row(f" {key}", what)
+    title = Text.assemble(
+        ("zmqscope attach", "bold"), ": a live view of a running pyzmq application"
+    )
+    parts: list[RenderableType] = [title, Text("Views", style="bold"), views]
+    parts += [Text("Keys", style="bold"), keys]
+    parts.append(Text("Mouse: click a tab, a row, a column's header, the red banner."))
+    if export_dir is not None:
+        parts.append(shown(f"Exports go to {export_dir}"))
+    return Group(*parts)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -56,6 +86,12 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
+    def __init__(
+        self, extra_keys: Sequence[tuple[str, str]] = (), export_dir: str | None = None
+    ) -> None:
+        super().__init__()
+        self._text = help_text(extra_keys, export_dir)
+
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(HELP)
+            yield Static(self._text)

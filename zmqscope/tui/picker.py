@@ -46,7 +46,7 @@ class PickerScreen(Screen[Discovered]):
     def compose(self) -> ComposeResult:
         yield Static("Looking for instrumented processes...", id="picker-title")
         yield OptionList(id="picker-list")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # as the main screen's
 
     def on_mount(self) -> None:
         self.scan()

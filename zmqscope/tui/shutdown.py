@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
@@ -14,6 +16,7 @@ from textual.widgets import Static
 from zmqscope._shown import shown, shown_lines
 from zmqscope.model import ContextRecord, Culprit, Snapshot
 from zmqscope.model._terms import (
+    EXITED,
     HeldTerm,
     culprit_count_sentence,
     held_terms,
@@ -52,7 +55,8 @@ class ShutdownBanner(Static):
     class Clicked(Message):
         """The user wants the Shutdown view."""
 
-    def show(self, snapshot: Snapshot | None, now: float) -> None:
+    def show(self, snapshot: Snapshot | None, now: float, ended: bool = False) -> None:
+        """``ended``: the process has exited since ``snapshot`` (taken at ``now``)."""
         blocked = blocked_contexts(snapshot) if snapshot else []
         self.set_class(bool(blocked), "-blocked")
         if not blocked or snapshot is None:
@@ -63,16 +67,22 @@ class ShutdownBanner(Static):
             (t for t in held_terms(snapshot, snapshot.culprits) if t.context_id == context.id),
             None,
         )
+        age = _format.age(now - since)
+        if ended and term is not None:
+            # The process exited after this snapshot: what was then, in the past tense.
+            term = replace(term, ended=term.ended or EXITED)
         # The same words as the reports: "1 socket keeps it waiting, and 1 closed socket may too".
         waiting = "no socket zmqscope knows of keeps it waiting"
         if term is not None:
             waiting = culprit_count_sentence(term)
-        self.update(
-            shown(
-                f"term() of {context.id} blocked for {_format.age(now - since)}: "
+        if ended:
+            line = (
+                f"at the last snapshot, term() of {context.id} had been blocked for {age}: "
                 f"{waiting} - press 3 or click"
             )
-        )
+        else:
+            line = f"term() of {context.id} blocked for {age}: {waiting} - press 3 or click"
+        self.update(shown(line))
 
     def on_click(self) -> None:
         self.post_message(self.Clicked())
@@ -90,7 +100,8 @@ class ShutdownView(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static("", id="shutdown-body")
 
-    def show(self, snapshot: Snapshot | None, now: float) -> None:
+    def show(self, snapshot: Snapshot | None, now: float, ended: bool = False) -> None:
+        """``ended``: the process has exited since ``snapshot`` (taken at ``now``)."""
         body = self.query_one("#shutdown-body", Static)
         if snapshot is None:
             return
@@ -102,18 +113,27 @@ class ShutdownView(VerticalScroll):
             return
         parts: list[RenderableType] = []
         for term in held_terms(snapshot, snapshot.culprits):
-            parts.append(self._context_line(term, now))
+            if ended:
+                # The process exited after this snapshot: its culprits, in the past tense.
+                term = replace(term, ended=term.ended or EXITED)
+            parts.append(self._context_line(term, now, ended))
             parts.extend(self._culprit(snapshot, culprit, term) for culprit in term.culprits)
         body.update(Group(*parts))
 
     @staticmethod
-    def _context_line(term: HeldTerm, now: float) -> Text:
+    def _context_line(term: HeldTerm, now: float, ended: bool) -> Text:
         text = Text(style="bold")
         context = term.context
         since = context.term_blocked_since if context else None
         waiting = since is not None and context is not None
         if since is not None and context is not None:
-            blocked = f"term() of {context.id} blocked for {_format.age(now - since)}"
+            age = _format.age(now - since)
+            blocked = (
+                f"at the last snapshot before the process exited, term() of {context.id} "
+                f"had been blocked for {age}"
+                if ended
+                else f"term() of {context.id} blocked for {age}"
+            )
             text.append_text(shown(blocked, "red"))
         else:
             # Over: how long it waited, and what kept it (culprits stay after it returns).
@@ -121,7 +141,7 @@ class ShutdownView(VerticalScroll):
         called = call_text(context.term_called) if context and context.term_called else None
         if called is not None:
             text.append_text(shown(f", called at {called}"))
-        if not waiting:
+        if not waiting or ended:
             text.append_text(shown(f"; {culprit_count_sentence(term)}"))
         return text
 

@@ -24,7 +24,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from zmqscope.model import SocketState
-from zmqscope.tui._rows import BASE_COLUMNS, SORTABLE, Rows, fit, width_of
+from zmqscope.tui._rows import BASE_COLUMNS, DESCENDING, SORTABLE, Rows, fit, width_of
 
 _PAD = 1  # cells of space on each side of a column
 
@@ -72,6 +72,10 @@ class SocketTable(ScrollView, can_focus=True):
         & > .socket-table--collected {
             color: $text-warning;
         }
+        & > .socket-table--leak {
+            color: $text-error;
+            text-style: bold;
+        }
         & > .socket-table--cursor {
             background: $block-cursor-blurred-background;
             color: $block-cursor-blurred-foreground;
@@ -85,6 +89,7 @@ class SocketTable(ScrollView, can_focus=True):
         "socket-table--even-row",
         "socket-table--closed",
         "socket-table--collected",
+        "socket-table--leak",
         "socket-table--cursor",
     }
 
@@ -108,7 +113,7 @@ class SocketTable(ScrollView, can_focus=True):
             self.socket_id = socket_id
 
     class Sorted(Message):
-        """The user sorted by clicking a column's header."""
+        """The user sorted by clicking a column's header (again: reversed)."""
 
         def __init__(self, column: str) -> None:
             super().__init__()
@@ -205,21 +210,21 @@ class SocketTable(ScrollView, can_focus=True):
         self.refresh()
 
     def _visible(self, rows: Rows) -> list[str]:
-        """The ids of the sockets to show, in the order chosen."""
+        """The ids of the sockets to show, in the order chosen: a leak is never hidden."""
         order = rows.order(self.sort_column, self.sort_reverse)
         records = rows.records
         self.hidden_closed = 0 if self.show_closed else rows.closed
         if not self.show_closed:
-            order = [sid for sid in order if records[sid].state is SocketState.OPEN]
+            leaks = rows.leaks
+            order = [sid for sid in order if records[sid].state is SocketState.OPEN or sid in leaks]
         needle = self.filter_text.lower()
         if needle:
             order = [sid for sid in order if needle in rows.haystack(sid)]
         return order
 
     def cycle_sort(self) -> str:
-        """Sort by the next column (traffic columns only when traffic is counted)."""
-        traffic = self._rows is not None and self._rows.traffic
-        choices = [c for c in SORTABLE if traffic or not c.startswith("msgs")]
+        """Sort by the next column shown (traffic columns only when traffic is counted)."""
+        choices = [key for key, _label in self.columns_shown]
         index = choices.index(self.sort_column) if self.sort_column in choices else -1
         self.sort_by(choices[(index + 1) % len(choices)])
         return self.sort_column
@@ -227,7 +232,12 @@ class SocketTable(ScrollView, can_focus=True):
     def sort_by(self, column: str) -> None:
         """Sort by ``column``: counters and age descending, the rest ascending."""
         self.sort_column = column
-        self.sort_reverse = column in ("age", "msgs_in", "msgs_out")
+        self.sort_reverse = column in DESCENDING
+        self.refilter()
+
+    def reverse_sort(self) -> None:
+        """The same column, the other way round."""
+        self.sort_reverse = not self.sort_reverse
         self.refilter()
 
     # -- the cursor -----------------------------------------------------------------
@@ -276,7 +286,10 @@ class SocketTable(ScrollView, can_focus=True):
         if offset.y == 0:
             column = self._column_at(offset.x + round(self.scroll_x))
             if column in SORTABLE:
-                self.sort_by(column)
+                if column == self.sort_column:
+                    self.reverse_sort()
+                else:
+                    self.sort_by(column)
                 self.post_message(self.Sorted(column))
             return
         row = round(self.scroll_y) + offset.y - 1
@@ -323,7 +336,9 @@ class SocketTable(ScrollView, can_focus=True):
             style += self.get_component_rich_style("socket-table--even-row")
         assert self._rows is not None
         state = self._rows.records[socket_id].state
-        if state is not SocketState.OPEN:
+        if socket_id in self._rows.leaks:
+            style += self.get_component_rich_style("socket-table--leak")
+        elif state is not SocketState.OPEN:
             style += self.get_component_rich_style(f"socket-table--{state.value}")
         if row == self.cursor_row:
             style += self.get_component_rich_style("socket-table--cursor")

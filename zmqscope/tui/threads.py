@@ -29,10 +29,19 @@ class ThreadsView(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static("waiting for the first answer...", id="threads-body")
 
-    def show(self, threads: tuple[ThreadInfo, ...], snapshot: Snapshot | None, live: bool) -> None:
+    def show(
+        self,
+        threads: tuple[ThreadInfo, ...],
+        snapshot: Snapshot | None,
+        live: bool,
+        ended: bool = False,
+    ) -> None:
+        """``live``: the threads of a running process; else a saved report, or
+        (``ended``) the exit report of a process that has exited."""
         body = self.query_one("#threads-body", Static)
         if not live:
-            body.update("Threads are only known while the process runs (this is a saved report).")
+            shown_now = "it has exited" if ended else "this is a saved report"
+            body.update(f"Threads are only known while the process runs ({shown_now}).")
             return
         body.update(Group(*(self._panel(t, snapshot) for t in threads)))
 
