@@ -6,17 +6,29 @@ import argparse
 from typing import Any
 
 from zmqscope.cli._errors import CommandError
-from zmqscope.client import ClientError, connect
+from zmqscope.cli._output import stdout_console
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = commands.add_parser(
         "report",
         help="print the report of a running process or a saved report",
-        description="Print the leak report of TARGET: a pid, an ipc:// or tcp:// endpoint, "
-        "or a report JSON file. With no TARGET: the only instrumented process.",
+        description="""\
+Print the report of TARGET: the sockets a running process has open (by
+creation site) and what leaked, or a saved report (from 'run --json',
+ZMQSCOPE_JSON, the TUI's export, or pytest's --zmqscope-json, shown by test).""",
+        epilog="""\
+examples:
+  zmqscope report 12345
+  zmqscope report zmqscope.json --format markdown >> summary.md""",
     )
-    parser.add_argument("target", nargs="?", metavar="TARGET", help="PID, ENDPOINT or REPORT.json")
+    parser.add_argument(
+        "target",
+        nargs="?",
+        metavar="TARGET",
+        help="a pid, an ipc:// or tcp:// endpoint, or a report JSON file "
+        "(default: the only instrumented process)",
+    )
     parser.add_argument(
         "--format",
         choices=("text", "json", "markdown"),
@@ -27,6 +39,8 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
+    from zmqscope.client import ClientError, connect
+
     try:
         client = connect(args.target)
         try:
@@ -40,9 +54,7 @@ def main(args: argparse.Namespace) -> int:
     elif args.format == "markdown":
         print(report.to_markdown(), end="")
     else:
-        from rich.console import Console
-
         from zmqscope.reporting import render_text
 
-        Console(highlight=False).print(render_text(report), crop=False)
+        stdout_console().print(render_text(report), crop=False)
     return 0
