@@ -387,7 +387,10 @@ def connect(target: str | None, timeout: float = DEFAULT_TIMEOUT) -> Client:
         return ReportClient(path)
     if path.exists():
         raise ClientError(f"{target} is not a file")
-    raise ClientError(f"{target} is not a pid, an ipc:// or tcp:// endpoint, or a report file")
+    raise ClientError(
+        f"cannot read {target}: no such file "
+        "(TARGET is a pid, an ipc:// or tcp:// endpoint, or a report file)"
+    )
 
 
 def client_for(entry: Discovered, timeout: float = DEFAULT_TIMEOUT) -> LiveClient:

@@ -92,7 +92,10 @@ def _enabled(config: pytest.Config) -> bool:
     option = config.getoption("zmqscope")
     if option is not None:
         return bool(option)
-    return bool(config.getini("zmqscope"))
+    try:
+        return bool(config.getini("zmqscope"))
+    except ValueError as error:  # pytest's own reading of a bool ini value
+        raise pytest.UsageError(f"ini option zmqscope must be true or false: {error}") from None
 
 
 def _settings(config: pytest.Config) -> Settings:
