@@ -318,6 +318,8 @@ class ReportClient:
             self._report = Report.from_json(text)
         except SchemaError as error:
             raise ClientError(f"{path}: {error}") from None
+        # As read: a pytest plugin's file has keys a Report does not keep.
+        self.text = text
 
     def hello(self) -> Hello:
         snapshot = self._report.snapshot

@@ -39,7 +39,15 @@ examples:
 
 
 def main(args: argparse.Namespace) -> int:
-    from zmqscope.client import ClientError, connect
+    from zmqscope.client import ClientError, ReportClient, connect
+    from zmqscope.model import SchemaError
+    from zmqscope.reporting import render_text
+    from zmqscope.reporting._by_test import (
+        TestRun,
+        passed_through,
+        render_test_markdown,
+        render_test_text,
+    )
 
     try:
         client = connect(args.target)
@@ -49,12 +57,20 @@ def main(args: argparse.Namespace) -> int:
             client.close()
     except ClientError as error:
         raise CommandError(str(error)) from None
+    run = None
+    document = client.text if isinstance(client, ReportClient) else None
+    if document is not None:
+        try:
+            # A pytest plugin's file: shown test by test.
+            run = TestRun.from_json(document, report)
+        except SchemaError as error:
+            raise CommandError(f"{client.description}: {error}") from None
     if args.format == "json":
-        print(report.to_json())
+        # A plugin's file keeps its keys (test, verdict, ...); a report is written anew.
+        print(passed_through(document) if run is not None and document else report.to_json())
     elif args.format == "markdown":
-        print(report.to_markdown(), end="")
+        print(report.to_markdown() if run is None else render_test_markdown(run), end="")
     else:
-        from zmqscope.reporting import render_text
-
-        stdout_console().print(render_text(report), crop=False)
+        text = render_text(report) if run is None else render_test_text(run)
+        stdout_console().print(text, crop=False)
     return 0
