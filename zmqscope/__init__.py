@@ -7,6 +7,10 @@ explains a hung ``term()`` by naming the sockets it waits for.
 ``import zmqscope`` itself imports nothing else: ``ZMQSCOPE=1`` imports the
 package in every Python process of the environment, and one that never uses
 ZeroMQ must not pay for pyzmq. The names below load on first use.
+
+PYTEST_DONT_REWRITE: this package holds no assert for pytest to rewrite,
+and under ``ZMQSCOPE=1`` it is imported before pytest starts, which would
+make pytest warn that it "cannot be rewritten" (pytest looks for this word).
 """
 
 from zmqscope._version import __version__

@@ -2,15 +2,17 @@
 
 Nothing here calls into an application socket: sockets are described by what
 the hooks recorded, threads by ``sys._current_frames()``, the process by
-psutil.
+:mod:`zmqscope._vitals` and psutil. Reading the process may fail (an
+application out of file descriptors cannot open ``/proc``): what cannot be
+read is unknown, and the answer goes out without it.
 """
 
 from __future__ import annotations
 
 import os
-import resource
 import sys
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -19,10 +21,18 @@ import psutil
 from zmqscope import _threads, hooks
 from zmqscope._compact import FrameTable, encode_socket
 from zmqscope._version import __version__
-from zmqscope.model import EndpointOp, Peer, ProcessStats, SocketState, ThreadInfo, check_limits
+from zmqscope._vitals import VitalSigns
+from zmqscope.model import EndpointOp, Peer, ProcessStats, ThreadInfo, check_limits
 from zmqscope.model._limits import near
 from zmqscope.protocol import Request, RequestType
 from zmqscope.shutdown import thread_stack
+
+# Vital signs are read again at most this often (psutil reads several files).
+STATS_MAX_AGE = 0.5
+# More records than this waiting to be built when the server reads: the
+# application churns sockets, and those it closed meanwhile are not built
+# (Registry.thin_reader).
+UNREAD_HISTORY = 1_000
 
 
 class Answers:
@@ -31,9 +41,10 @@ class Answers:
     def __init__(self, endpoint: str, started: float) -> None:
         self.endpoint = endpoint
         self.started = started
-
-        self._process = psutil.Process()
-        self._process.cpu_percent(None)  # the first reading is always 0: prime it
+        self._psutil_process: psutil.Process | None = None
+        self._vitals = VitalSigns()
+        self._stats: ProcessStats | None = None
+        self._stats_at = 0.0
 
     def answer(self, request: Request) -> Any:
         if request.type is RequestType.EVENTS:
@@ -50,8 +61,7 @@ class Answers:
     def hello(self) -> dict[str, Any]:
         info = hooks.process_info()
         registry = hooks.registry()
-        entries = registry.entries()
-        open_counts = Counter(e.context_id for e in entries if e.state is SocketState.OPEN)
+        open_counts = Counter(e.context_id for e in registry.open_entries())
         contexts = registry.contexts()
         # Only the contexts a warning may be about are frozen (ls asks every process).
         suspects = [
@@ -77,7 +87,8 @@ class Answers:
         from zmqscope.reporting import build_report
 
         snapshot = hooks.registry().snapshot(hooks.process_info())
-        fds, fd_limit = self._fds()
+        stats = self.stats()
+        fds, fd_limit = stats.fds, stats.fd_limit
         report = build_report(snapshot, live=True, fds=fds, fd_limit=fd_limit)
         return report.to_dict()
 
@@ -122,8 +133,8 @@ class Answers:
             return _green_threads(greenlets)
         frames = sys._current_frames()
         owned: dict[int, list[str]] = {}
-        for entry in hooks.registry().entries():
-            if entry.state is SocketState.OPEN and entry.owner is not None:
+        for entry in hooks.registry().open_entries():
+            if entry.owner is not None:
                 owned.setdefault(entry.owner[0], []).append(entry.id)
         infos = []
         for thread in threading.enumerate():
@@ -145,42 +156,47 @@ class Answers:
         return {"events": [e.to_dict() for e in events], "cursor": next_cursor, "missed": missed}
 
     def stats(self) -> ProcessStats:
-        process = self._process
-        with process.oneshot():
-            cpu = process.cpu_percent(None)
-            rss = process.memory_info().rss
-            threads = process.num_threads()
-            fds = process.num_fds()
+        """The process's vital signs, read again when older than STATS_MAX_AGE."""
+        now = time.monotonic()
+        if self._stats is None or now - self._stats_at >= STATS_MAX_AGE:
+            self._stats = self._read_stats()
+            self._stats_at = now
+        return self._stats
+
+    def _read_stats(self) -> ProcessStats:
+        vitals = self._vitals.read()
         return ProcessStats(
             started=self.started,
-            cpu_percent=cpu,
-            rss=rss,
-            threads=threads,
-            fds=fds,
-            fd_limit=_fd_limit(),
+            cpu_percent=vitals.cpu_percent,
+            rss=vitals.rss,
+            threads=vitals.threads,
+            fds=vitals.fds,
+            fd_limit=vitals.fd_limit,
             peers=self._peers(),
         )
 
-    def _fds(self) -> tuple[int | None, int | None]:
-        try:
-            return self._process.num_fds(), _fd_limit()
-        except (psutil.Error, OSError):
-            return None, _fd_limit()
+    def _process(self) -> psutil.Process | None:
+        """psutil's handle on this process, made on first need; None while it cannot be."""
+        if self._psutil_process is None:
+            try:
+                self._psutil_process = psutil.Process()
+            except (psutil.Error, OSError):
+                return None  # (out of descriptors: psutil reads /proc to make one)
+        return self._psutil_process
 
     def _peers(self) -> tuple[Peer, ...]:
         """OS tcp connections matched to the open sockets' tcp endpoints."""
         wanted = []
-        for entry in hooks.registry().entries():
-            if entry.state is not SocketState.OPEN:
-                continue
+        for entry in hooks.registry().open_entries():
             for endpoint in entry.endpoints:
                 parsed = _tcp_host_port(endpoint.url) if endpoint.active else None
                 if parsed is not None:
                     wanted.append((entry.id, endpoint.url, endpoint.op, parsed))
-        if not wanted:
+        process = self._process()
+        if not wanted or process is None:
             return ()
         try:
-            connections = self._process.net_connections(kind="tcp")
+            connections = process.net_connections(kind="tcp")
         except (psutil.Error, OSError):
             return ()
         peers = []
@@ -218,12 +234,6 @@ def _tcp_host_port(url: str) -> tuple[str, int] | None:
     return host.strip("[]"), int(port)
 
 
-def _fd_limit() -> int | None:
-    """The soft limit on open files; None when there is none."""
-    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    return None if soft == resource.RLIM_INFINITY else soft
-
-
 def _green_threads(greenlets: list[tuple[_threads.CallerThread, Any]]) -> list[dict[str, Any]]:
     """Under gevent/eventlet: the greenlets that made or used sockets, each with its stack.
 
@@ -231,8 +241,8 @@ def _green_threads(greenlets: list[tuple[_threads.CallerThread, Any]]) -> list[d
     are matched by the whole recorded owner, ident and name.
     """
     owned: dict[tuple[int, str], list[str]] = {}
-    for entry in hooks.registry().entries():
-        if entry.state is SocketState.OPEN and entry.owner is not None:
+    for entry in hooks.registry().open_entries():
+        if entry.owner is not None:
             owned.setdefault(entry.owner, []).append(entry.id)
     infos = []
     for caller, frame in greenlets:

@@ -14,6 +14,7 @@ from zmqscope import _bounds as bounds
 from zmqscope import _native, _origins, _stderr, hooks
 from zmqscope.hooks import DEFAULT_STACK_DEPTH
 from zmqscope.model import Snapshot
+from zmqscope.model._text import tool_name
 from zmqscope.shutdown import DEFAULT_GRACE, BlockedTerm, Listener, TermDone, TermWatchdog
 
 if TYPE_CHECKING:
@@ -269,7 +270,8 @@ def print_shutdown_event(event: BlockedTerm | TermDone) -> None:
     """
     if isinstance(event, TermDone):
         print(
-            f"zmqscope: term() of context {event.context} returned after {event.waited:.1f} s",
+            f"{tool_name(hooks.process_info())}: term() of context {event.context}"
+            f" returned after {event.waited:.1f} s",
             file=_stderr.stream(),
             flush=True,
         )

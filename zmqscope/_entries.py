@@ -393,6 +393,7 @@ class ContextEntry:
         "max_sockets_ignored",
         "started",
         "state",
+        "term_blocked_for",
         "term_blocked_since",
         "term_called",
         "terminated_at",
@@ -418,6 +419,7 @@ class ContextEntry:
         self.term_called: Site | None = None
         self.term_blocked_since: float | None = None
         self.terminated_at: float | None = None
+        self.term_blocked_for: float | None = None  # a term() reported blocked, once it ended
         # The MAX_SOCKETS libzmq enforces: read when the context was made,
         # changed by ctx.set() only until its first socket (libzmq sizes its
         # tables then). An adopted context may have made sockets already.
@@ -437,6 +439,7 @@ class ContextEntry:
             term_called=self.term_called.freeze() if self.term_called else None,
             term_blocked_since=self.term_blocked_since,
             terminated_at=self.terminated_at,
+            term_blocked_for=self.term_blocked_for,
             adopted=self.adopted,
             internal=self.internal,
             max_sockets=self.max_sockets,

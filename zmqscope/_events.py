@@ -44,6 +44,11 @@ class EventLog:
             (self._seq, time.time() if when is None else when, kind, socket, context, detail, site)
         )
 
+    @property
+    def seq(self) -> int:
+        """The last event's sequence number (0: none yet)."""
+        return self._seq
+
     def since(self, cursor: int) -> tuple[list[tuple[Any, ...]], int, int]:
         """(raw events after ``cursor``, the last sequence number, how many were lost)."""
         events = self._events

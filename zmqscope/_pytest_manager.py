@@ -50,6 +50,7 @@ from zmqscope._pytest_findings import (
     with_culprits,
 )
 from zmqscope._pytest_output import RunTotals, markdown, merged_document
+from zmqscope._pytest_settings import refuse_bad_marks
 from zmqscope._pytest_term import TermInterrupter
 from zmqscope._pytest_text import blocked_text, longrepr, runner_paths, summary_lines
 from zmqscope._pytest_threads import ThreadBook, ThreadOrigin, Threads
@@ -226,6 +227,13 @@ class ZmqscopeManager:
             self._observe()
         self._observe_if_needed()
         return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(
+        self, collector: pytest.Collector
+    ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+        # A mistyped marker argument would be ignored, failing a leak its author allowed.
+        return refuse_bad_marks((yield))
 
     def pytest_plugin_registered(self, plugin: object) -> None:
         # A plugin registered during the run (by a fixture, say) may run the

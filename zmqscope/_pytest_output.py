@@ -21,6 +21,7 @@ from zmqscope import hooks
 from zmqscope._pytest_findings import Finding, Verdict
 from zmqscope._pytest_text import own_frames, thread_origin_text
 from zmqscope.model import Culprit, Leak, Snapshot, SocketRecord
+from zmqscope.model._terms import where_then
 from zmqscope.reporting import Report
 from zmqscope.reporting._format import endpoint_text, frame_text, location, plural
 from zmqscope.reporting._markdown import _cell, _code, _text
@@ -204,7 +205,7 @@ def _culprit_table(blocked: Sequence[tuple[Finding, Culprit]]) -> list[str]:
             _code(finding.test or "session"),
             _text(socket),
             _text(culprit.reason),
-            _text(culprit.where) or "unknown",
+            _text(where_then(culprit)) or "unknown",  # as it was: the term() is over
             _text(culprit.remedy),
             finding.verdict.value,
         ]

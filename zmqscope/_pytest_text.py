@@ -23,7 +23,8 @@ from _pytest._code.code import (
 
 from zmqscope._pytest_findings import Finding, Verdict
 from zmqscope.model import Culprit, Frame, SocketRecord
-from zmqscope.model._text import callers, site_headline, visible
+from zmqscope.model._terms import where_then
+from zmqscope.model._text import callers, endpoints_unknown, site_headline, visible
 from zmqscope.reporting import Report
 from zmqscope.reporting._format import (
     call_text,
@@ -138,7 +139,11 @@ def socket_rows(record: SocketRecord) -> list[str]:
     chain = own_frames(callers(record.created))[:_CALLERS_SHOWN]
     rows += [f"called from {frame_text(frame)}" for frame in chain]
     rows.append(f"thread     {thread_text(record.created.thread)}")
-    endpoints = [endpoint_text(e) for e in record.endpoints] or ["none"]
+    unknown = endpoints_unknown(record)
+    endpoints = [endpoint_text(e) for e in record.endpoints]
+    if unknown is not None:
+        endpoints.append(f"({unknown})" if endpoints else unknown)
+    endpoints = endpoints or ["none"]
     rows.append(f"endpoints  {endpoints[0]}")
     rows += [f"           {text}" for text in endpoints[1:]]
     rows.append(f"linger     {linger_text(record)}")
@@ -160,7 +165,8 @@ def culprit_lines(
         if record is not None and culprit.socket not in described:
             lines += [_INDENT + row for row in socket_rows(record)]
         if culprit.where:
-            lines.append(f"{_INDENT}now        {culprit.where}")
+            # zmqscope interrupted the term(): where the owner was when it was named.
+            lines.append(f"{_INDENT}then       {where_then(culprit)}")
         lines.append(f"{_INDENT}owner      {owner_label(culprit)}")
         if culprit.remedy:
             lines.append(f"{_INDENT}remedy     {culprit.remedy}")

@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import psutil
-import zmq
 
-from zmqscope import hooks
 from zmqscope._access import needs_authentication
 from zmqscope._bounds import PID_MAX
+from zmqscope._channels import Channel, ChannelError, StreamChannel, ZmqChannel
 from zmqscope._compact import Decoder, paused_gc
 from zmqscope._curve import existing_user_keys
 from zmqscope._discovery import Discovered as Discovered
@@ -45,9 +44,8 @@ from zmqscope.model import (
 from zmqscope.model._base import check_count, check_time, check_value, scalar_text
 from zmqscope.protocol import (
     MAX_REPLY_BYTES,
-    ProtocolError,
+    ErrorCode,
     RequestType,
-    decode_reply,
     encode_request,
 )
 from zmqscope.reporting import Report, build_report
@@ -57,6 +55,14 @@ DEFAULT_TIMEOUT = 3.0
 
 class ClientError(Exception):
     """Cannot reach or read the target; the message is one line for the user."""
+
+
+class ServerBusy(ClientError):
+    """The server refused for now (over its budget, too many clients); ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +127,12 @@ class Client(Protocol):
 
 
 class LiveClient:
-    """A client of one server endpoint (its own context and DEALER socket)."""
+    """A client of one server endpoint: a stream connection to an ipc socket file, else a DEALER.
+
+    A server over its budget answers ``busy`` with when to ask again; the
+    client waits and asks again while its timeout allows, then raises
+    :class:`ServerBusy`.
+    """
 
     live = True
 
@@ -134,62 +145,41 @@ class LiveClient:
     ) -> None:
         """``curve_server_key``: the server's public key, to talk CURVE; the client's
         own key pair is made from ``curve_client_secret`` (default: a new one)."""
-        if endpoint.startswith("ipc://") and not endpoint.startswith("ipc://@"):
-            _check_socket_file(endpoint)
         self.endpoint = endpoint
         self.description = endpoint
         self.timeout = timeout
         self._ids = itertools.count(1)
         self._view = _View()
-        # zmqscope's own sockets are never the application's: in an
-        # instrumented process (ZMQSCOPE=1 exported) they stay out of reports.
-        self._ctx: zmq.Context[Any] = hooks.private_context()
-        self._socket: zmq.Socket[Any] = self._ctx.socket(zmq.DEALER)
-        self._socket.linger = 0
-        # libzmq drops a peer that sends more, before holding it in memory.
-        self._socket.maxmsgsize = MAX_REPLY_BYTES
+        self._channel: Channel
         try:
-            if curve_server_key is not None:
-                if curve_client_secret is None:
-                    public, secret = zmq.curve_keypair()
-                else:
-                    public, secret = zmq.curve_public(curve_client_secret), curve_client_secret
-                self._socket.curve_serverkey = curve_server_key
-                self._socket.curve_publickey = public
-                self._socket.curve_secretkey = secret
-            self._socket.connect(endpoint)
-        except zmq.ZMQError as error:
-            self.close()
-            raise ClientError(f"cannot connect to {endpoint}: {error.strerror}") from None
+            if endpoint.startswith("ipc://") and not endpoint.startswith("ipc://@"):
+                _check_socket_file(endpoint)
+                self._channel = StreamChannel(endpoint, timeout)
+            else:
+                self._channel = ZmqChannel(endpoint, timeout, curve_server_key, curve_client_secret)
+        except ChannelError as error:
+            raise ClientError(str(error)) from None
 
     def request(self, kind: RequestType, **params: Any) -> Any:
         """Send one request; its reply's data, or :class:`ClientError`."""
-        request_id = next(self._ids)
         # A deadline, not a count of polls: stale replies must not extend it.
         deadline = time.monotonic() + self.timeout
-        # No peer to send to (a handshake that failed, a server gone) is the
-        # same to the user as a server that does not answer.
-        if not self._socket.poll(max(1, int(self.timeout * 1000)), zmq.POLLOUT):
-            raise ClientError(f"no answer from {self.endpoint} within {self.timeout:g} s")
-        try:
-            self._socket.send(encode_request(kind, request_id, **params), zmq.NOBLOCK)
-        except zmq.Again:
-            raise ClientError(f"no answer from {self.endpoint} within {self.timeout:g} s") from None
-        except zmq.ZMQError as error:
-            raise ClientError(f"cannot send to {self.endpoint}: {error.strerror}") from None
-        while (left := deadline - time.monotonic()) > 0:
-            if not self._socket.poll(max(1, int(left * 1000))):
-                continue
+        while True:
+            request_id = next(self._ids)
+            payload = encode_request(kind, request_id, **params)
             try:
-                reply = decode_reply(self._socket.recv(zmq.NOBLOCK))
-            except ProtocolError as error:
-                raise ClientError(f"{self.endpoint} is not a zmqscope server ({error})") from None
-            if reply.id != request_id:
-                continue  # the late answer to a request that timed out
-            if reply.error is not None:
-                raise ClientError(f"{self.endpoint} refused {kind.value}: {reply.error}")
-            return reply.data
-        raise ClientError(f"no answer from {self.endpoint} within {self.timeout:g} s")
+                reply = self._channel.exchange(payload, request_id, deadline)
+            except ChannelError as failure:
+                raise ClientError(str(failure)) from None
+            refusal = reply.error
+            if refusal is None:
+                return reply.data
+            if refusal.code is not ErrorCode.BUSY:
+                raise ClientError(f"{self.endpoint} refused {kind.value}: {refusal}")
+            wait = refusal.retry_after if refusal.retry_after is not None else 0.5
+            if time.monotonic() + wait >= deadline:
+                raise ServerBusy(f"{self.endpoint}: {refusal}", wait)
+            time.sleep(wait)
 
     def hello(self) -> Hello:
         data = self.request(RequestType.HELLO)
@@ -233,8 +223,7 @@ class LiveClient:
             raise ClientError(f"{self.endpoint} sent malformed events ({error})") from None
 
     def close(self) -> None:
-        self._socket.close(linger=0)
-        hooks.term_private_context(self._ctx)
+        self._channel.close()
 
 
 class _View:

@@ -60,6 +60,9 @@ class _State:
     first_context: list[Callable[[], None]] = field(default_factory=list)
     # A real lock even under gevent: zmqscope's own threads take it too.
     lock: Any = field(default_factory=_native.rlock)
+    # os.fork(): the pid this process was forked from, how many it forked.
+    forked_from: int | None = None
+    forks: int = 0
 
     @property
     def patched(self) -> bool:
@@ -373,6 +376,8 @@ def process_info() -> ProcessInfo:
         pyzmq=zmq.__version__,
         libzmq=zmq.zmq_version(),
         root=_origins.project_root(),
+        forked_from=_state.forked_from,
+        forks=_state.forks,
     )
 
 
@@ -390,9 +395,14 @@ def _after_fork_in_child() -> None:
         frames=old.frames,
         term_observer=old.term_observer,
         first_context=list(old.first_context),
+        forked_from=os.getppid(),
     )
     _state.registry.traffic = old.registry.traffic
     _traffic.forget_all()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+def _after_fork_in_parent() -> None:
+    _state.forks += 1
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child, after_in_parent=_after_fork_in_parent)

@@ -5,13 +5,22 @@ type's parameters; every reply carries the same ``v`` and ``id`` and either
 ``{"type": "<type>.reply", "data": ...}`` or ``{"type": "error", "error":
 {"code": ..., "message": ...}}``. Requests are read-only (hello, snapshot,
 report, threads, events) and small: anything larger than
-:data:`MAX_REQUEST_BYTES` is refused. Imports only the standard library and
+:data:`MAX_REQUEST_BYTES` is refused. A server over its budget answers
+``busy``, with the seconds after which to ask again (``retry_after``).
+
+On the default transport (an ipc socket file) messages travel over a plain
+Unix stream socket, each one its length (4 bytes, big-endian) then its JSON:
+:class:`StreamReader` splits such a stream. Over tcp (and abstract ipc
+names) they are ZeroMQ messages. Imports only the standard library and
 :mod:`zmqscope.model`.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import struct
+from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -23,6 +32,10 @@ MAX_REQUEST_BYTES = 64 * 1024
 MAX_REPLY_BYTES = 512 * 1024 * 1024
 # Of a server's error message, what a client keeps (it is shown in one line).
 MAX_ERROR_CHARS = 500
+# A client waits at most this long when told to retry later.
+MAX_RETRY_AFTER = 60.0
+# The length before each message on a stream (see the module's doc).
+HEADER = struct.Struct("!I")
 
 
 class RequestType(str, Enum):
@@ -39,16 +52,27 @@ class ErrorCode(str, Enum):
     UNKNOWN_TYPE = "unknown-type"
     BAD_VERSION = "bad-version"
     TOO_LARGE = "too-large"
+    BUSY = "busy"  # over the server's budget: ask again after ``retry_after`` seconds
     INTERNAL = "internal"
 
 
 class ProtocolError(Exception):
-    """A message that is not a valid request or reply; ``code`` says why."""
+    """A message that is not a valid request or reply; ``code`` says why.
 
-    def __init__(self, code: ErrorCode, message: str, request_id: int | None = None) -> None:
+    ``retry_after`` (seconds) comes with ``busy``: when asking again may succeed.
+    """
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        request_id: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.request_id = request_id
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,17 +142,26 @@ def decode_request(payload: bytes) -> Request:
 
 
 def encode_reply(request: Request, data: Any) -> bytes:
-    message = {"v": VERSION, "type": f"{request.type.value}.reply", "id": request.id, "data": data}
-    return json.dumps(message, separators=(",", ":")).encode()
+    return encode_reply_data(request, encode_data(data))
+
+
+def encode_data(data: Any) -> bytes:
+    """The JSON of a reply's ``data``, to be sent with :func:`encode_reply_data`."""
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def encode_reply_data(request: Request, data: bytes) -> bytes:
+    """The reply to ``request`` whose data is the JSON ``data`` (kept by the server's cache)."""
+    kind = request.type.value
+    head = f'{{"v":{VERSION},"type":"{kind}.reply","id":{request.id},"data":'
+    return b"".join((head.encode(), data, b"}"))
 
 
 def encode_error(error: ProtocolError) -> bytes:
-    message = {
-        "v": VERSION,
-        "type": "error",
-        "id": error.request_id,
-        "error": {"code": error.code.value, "message": str(error)},
-    }
+    details: dict[str, Any] = {"code": error.code.value, "message": str(error)}
+    if error.retry_after is not None:
+        details["retry_after"] = round(error.retry_after, 3)
+    message = {"v": VERSION, "type": "error", "id": error.request_id, "error": details}
     return json.dumps(message, separators=(",", ":")).encode()
 
 
@@ -161,5 +194,76 @@ def decode_reply(payload: bytes) -> Reply:
         # Shown to the user in one line: text, and not a book of it.
         text = details.get("message")
         text = text[:MAX_ERROR_CHARS] if isinstance(text, str) and text else "error"
-        return Reply(request_id, kind, error=ProtocolError(code, text, request_id))
+        retry_after = _retry_after(details.get("retry_after"))
+        error = ProtocolError(code, text, request_id, retry_after)
+        return Reply(request_id, kind, error=error)
     return Reply(request_id, kind, data=message.get("data"))
+
+
+def _retry_after(value: Any) -> float | None:
+    """A server's ``retry_after``, bounded; None when absent or not a number of seconds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return min(max(float(value), 0.0), MAX_RETRY_AFTER)
+
+
+# -- messages on a stream -----------------------------------------------------------------
+
+
+def stream_header(payload: bytes) -> bytes:
+    """What goes before ``payload`` on a stream: its length."""
+    return HEADER.pack(len(payload))
+
+
+class StreamReader:
+    """Splits a byte stream into messages of at most ``limit`` bytes each.
+
+    It never holds more than one message being read plus what was fed at
+    once (the caller feeds bounded chunks): a header announcing more than
+    ``limit`` raises :class:`ProtocolError` (``too-large``) at once, before
+    any of that message is kept. After that the stream cannot be read on.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._buffer = bytearray()
+        self._ready: deque[bytes] = deque()
+
+    def feed(self, data: bytes) -> None:
+        """Take the next bytes of the stream; complete messages become :meth:`next`'s."""
+        buffer = self._buffer
+        buffer += data
+        start = 0
+        size = HEADER.size
+        while len(buffer) - start >= size:
+            (length,) = HEADER.unpack_from(buffer, start)
+            if length > self.limit:
+                self._buffer = bytearray()
+                raise ProtocolError(
+                    ErrorCode.TOO_LARGE, f"message of {length} bytes, over {self.limit}"
+                )
+            if len(buffer) - start - size < length:
+                break
+            self._ready.append(bytes(buffer[start + size : start + size + length]))
+            start += size + length
+        if start:
+            del buffer[:start]
+
+    def next(self) -> bytes | None:
+        """The oldest complete message not taken yet, or None."""
+        return self._ready.popleft() if self._ready else None
+
+    @property
+    def ready(self) -> int:
+        """How many complete messages wait."""
+        return len(self._ready)
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held: messages waiting and the one being read."""
+        return len(self._buffer) + sum(len(m) for m in self._ready)
+
+    @property
+    def partial(self) -> int:
+        """Bytes of a message begun but not complete (0 between messages)."""
+        return len(self._buffer)

@@ -7,8 +7,9 @@ Registered through the ``pytest11`` entry point and inactive until asked::
     mark: @pytest.mark.zmqscope(allow_leaks=True)
 
 When active, all state lives in one :class:`~zmqscope._pytest_manager.ZmqscopeManager`
-registered in ``pytest_configure``; when inactive the plugin adds its options
-and marker and nothing else runs.
+registered in ``pytest_configure``; when inactive nothing runs. The options,
+ini keys and marker are :mod:`zmqscope._pytest_settings`'s, which stays loaded
+under ``-p no:zmqscope``.
 """
 
 from __future__ import annotations
@@ -18,59 +19,25 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from zmqscope import _pytest_settings
+from zmqscope._pytest_settings import DEFAULT_GRACE
+
 if TYPE_CHECKING:
     from zmqscope._pytest_manager import Settings
 
 MANAGER_NAME = "zmqscope_manager"
-DEFAULT_GRACE = 5.0
-_MARKER = (
-    "zmqscope(allow_leaks=False): with allow_leaks=True, ZeroMQ sockets this test leaves"
-    " open are listed by zmqscope but do not fail it"
-)
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("zmqscope", "zmqscope: ZeroMQ socket leak checks")
-    group.addoption(
-        "--zmqscope",
-        action="store_true",
-        default=None,
-        help="fail every test that leaves a ZeroMQ socket open (ini: zmqscope)",
-    )
-    group.addoption(
-        "--zmqscope-json",
-        metavar="PATH",
-        type=Path,
-        help="write every leak, with its test, as a zmqscope.report/1 JSON document",
-    )
-    group.addoption(
-        "--zmqscope-markdown",
-        metavar="PATH",
-        type=Path,
-        help="write a Markdown summary of the leaks (fits $GITHUB_STEP_SUMMARY)",
-    )
-    group.addoption(
-        "--zmqscope-grace",
-        metavar="SECONDS",
-        type=float,
-        help=f"fail a test whose term()/destroy() blocks longer (default {DEFAULT_GRACE:g})",
-    )
-    parser.addini("zmqscope", "check every test for leaked ZeroMQ sockets", type="bool")
-    parser.addini(
-        "zmqscope_ignore",
-        "globs of files whose sockets zmqscope ignores (matched against the file"
-        " that created the socket, absolute or relative to rootdir)",
-        type="linelist",
-    )
-    parser.addini(
-        "zmqscope_grace",
-        f"seconds a term()/destroy() may block inside a test (default {DEFAULT_GRACE:g})",
-        default=str(DEFAULT_GRACE),
-    )
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    # The options, ini keys and marker live in their own plugin, which
+    # -p no:zmqscope leaves loaded (see _pytest_settings). Loaded without the
+    # entry points (PYTEST_DISABLE_PLUGIN_AUTOLOAD=1, -p zmqscope.pytest_plugin),
+    # the plugin brings it along; registering it here adds its options now.
+    if not pluginmanager.has_plugin(_pytest_settings.PLUGIN_NAME):
+        pluginmanager.register(_pytest_settings, _pytest_settings.PLUGIN_NAME)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", _MARKER)
     if not _enabled(config):
         return
     # Imported only when active: a run without --zmqscope pays nothing for rich.
@@ -89,12 +56,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def _enabled(config: pytest.Config) -> bool:
-    option = config.getoption("zmqscope")
+    option = config.getoption("zmqscope", None)
     if option is not None:
         return bool(option)
     try:
         return bool(config.getini("zmqscope"))
-    except ValueError as error:  # pytest's own reading of a bool ini value
+    except ValueError as error:
+        if not config.pluginmanager.has_plugin(_pytest_settings.PLUGIN_NAME):
+            return False  # -p no:zmqscope_settings: the ini key is unknown, so off
+        # pytest's own reading of a bool ini value: "maybe" is neither.
         raise pytest.UsageError(f"ini option zmqscope must be true or false: {error}") from None
 
 

@@ -90,6 +90,7 @@ _UNREAD_CLOSED = "unread"  # the same, for a caller that would forget them anywa
 _OPEN, _CLOSED, _COLLECTED = SocketState.OPEN, SocketState.CLOSED, SocketState.COLLECTED
 _TERMINATED = ContextState.TERMINATED
 _STATE_TEXT = {state: state.value for state in SocketState}  # .value is a Python call
+_get_ident = _native.original("_thread", "get_ident")  # an OS thread's, even under gevent
 
 __all__ = ["ContextEntry", "Registry", "SocketEntry"]
 
@@ -104,6 +105,16 @@ class Registry:
     through their context's end and the closed bound, up to ``max_leaks``
     (beyond it the oldest go, counted in ``leaks_dropped``).
     """
+
+    # (OS thread ident, items): reads made by that thread (the server's)
+    # with more than that many items unread drop the unread history instead
+    # of building it. It looks often and wants what is open now: under churn
+    # most records waiting are of sockets created and closed since it last
+    # looked, and building each one costs the application more than it is
+    # worth. Those whose close cannot keep term() waiting are dropped unbuilt
+    # (counted in ``dropped``, as past the MAX_UNREAD bound); open sockets,
+    # leaks and closes that may block term() are built as always.
+    thin_reader: tuple[int, int] | None = None
 
     def __init__(
         self, max_closed: int = MAX_CLOSED_RECORDS, max_leaks: int = MAX_LEAKS_KEPT
@@ -156,6 +167,17 @@ class Registry:
         self.generation = 0
         self._removed: deque[tuple[int, str]] = deque(maxlen=MAX_REMOVALS)
         self._collected = self._owner_collected  # bound once, not per socket
+
+    def version(self) -> tuple[int, int] | None:
+        """What changed is told by this pair (generation, last event); lock-free.
+
+        The same pair twice means no record changed and no event happened
+        in between. None while raw records wait to be built: then the next
+        reader will see something new.
+        """
+        if self.journal:
+            return None
+        return (self.generation, self._log.seq)
 
     @property
     def created_total(self) -> int:
@@ -258,6 +280,9 @@ class Registry:
         journal = self.journal
         if not journal or self._draining:
             return  # (a garbage collection inside a drain may come back here)
+        thin = Registry.thin_reader
+        if skip is None and thin and len(journal) > thin[1] and _get_ident() == thin[0]:
+            skip = _ANY_CONTEXT
         self._draining = True
         try:
             while len(journal) > keep:
@@ -432,13 +457,17 @@ class Registry:
                 return False
             entry.state = ContextState.TERMINATING
             entry.term_called = site
+            # Another term() after one that was interrupted: the culprits
+            # named for that one do not describe this one.
+            entry.term_blocked_for = None
+            self._culprits.pop(entry.id, None)
             return True
 
     def term_failed(self, entry: ContextEntry) -> None:
         with self._lock:
             self._drain()
             entry.state = ContextState.OPEN
-            entry.term_blocked_since = None
+            _term_over(entry, time.time())
 
     def term_blocked(self, entry: ContextEntry, culprits: Sequence[Culprit]) -> bool:
         """A term() outlived its grace period: keep its culprits for reports.
@@ -464,7 +493,7 @@ class Registry:
             self._drain()
             entry.state = ContextState.TERMINATED
             entry.terminated_at = time.time()
-            entry.term_blocked_since = None
+            _term_over(entry, entry.terminated_at)
             self._emit("term-done", context=entry.id)
             if self._live_contexts.get(entry.handle) is entry:
                 del self._live_contexts[entry.handle]
@@ -760,6 +789,12 @@ class Registry:
             self._drain()
             return list(self._sockets.values())
 
+    def open_entries(self) -> list[SocketEntry]:
+        """The entries of the sockets open now (not the closed ones kept)."""
+        with self._lock:
+            self._drain()
+            return list(self._open.values())
+
     def created_since(self, mark: int, skip_closed: bool = False) -> list[SocketEntry]:
         """Entries of the sockets recorded after ``created_total`` was ``mark``, oldest first.
 
@@ -859,6 +894,13 @@ class Registry:
             warnings=warnings,
             leaks_dropped=leaks_dropped,
         )
+
+
+def _term_over(entry: ContextEntry, now: float) -> None:
+    """A term() ended: if it had been reported blocked, how long it waited in all."""
+    if entry.term_blocked_since is not None:
+        entry.term_blocked_for = max(0.0, now - entry.term_blocked_since)
+    entry.term_blocked_since = None
 
 
 class _RawRef(weakref.ref):  # type: ignore[type-arg]

@@ -1,13 +1,18 @@
 """The introspection server: answers questions about this process from outside.
 
-It runs on a daemon OS thread with its own ``zmq.Context`` (never recorded),
-so the application's ``term()`` never waits for it and it keeps answering
-while the application is blocked in ``term()``. The thread is a real one even
-under gevent or eventlet (:mod:`zmqscope._native`): a greenlet would only run
-when the application's hub lets it, and its blocking poll would freeze the hub.
-One ROUTER socket serves every client; replies are sent without blocking and
-with a small high-water mark, so a client that stops reading only loses its
-own replies. Requests are read-only (see :mod:`zmqscope.protocol`).
+It runs on a daemon OS thread, so the application's ``term()`` never waits
+for it and it keeps answering while the application is blocked in
+``term()``. The thread is a real one even under gevent or eventlet
+(:mod:`zmqscope._native`): a greenlet would only run when the application's
+hub lets it, and its blocking poll would freeze the hub.
+
+On an ipc socket file (the default) zmqscope accepts and frames the
+connections itself (:mod:`zmqscope._stream_server`: libzmq's ipc listener
+would abort an application out of file descriptors); over tcp, where CURVE
+is needed, a ROUTER on zmqscope's own ``zmq.Context`` (never recorded)
+serves (:mod:`zmqscope._zmq_server`). Either way every request goes through
+:class:`zmqscope._handler.RequestHandler`: within a CPU budget, repeated
+answers from a cache. Requests are read-only (see :mod:`zmqscope.protocol`).
 """
 
 from __future__ import annotations
@@ -25,22 +30,16 @@ import zmq
 
 from zmqscope import _api, _native, _origins, hooks
 from zmqscope._access import Access, AccessError, server_access
-from zmqscope._answers import Answers
+from zmqscope._answers import UNREAD_HISTORY, Answers
+from zmqscope._budget import CpuBudget
 from zmqscope._curve import CurveError, ZapGuard, require_curve, user_keys
 from zmqscope._files import write_whole
+from zmqscope._handler import RequestHandler
 from zmqscope._runtime import RuntimeDirError, discovery_path, ensure_runtime_dir, ipc_path
+from zmqscope._stream_server import StreamServer
 from zmqscope._version import __version__
-from zmqscope.protocol import (
-    MAX_REQUEST_BYTES,
-    ErrorCode,
-    ProtocolError,
-    decode_request,
-    encode_error,
-    encode_reply,
-)
-
-_POLL_MS = 250  # how quickly stop() is noticed; idle wake-ups cost nothing measurable
-_REPLY_HWM = 8  # replies queued per client before further ones are dropped
+from zmqscope._zmq_server import ZmqServer
+from zmqscope.registry import Registry
 
 
 class ServerError(Exception):
@@ -60,30 +59,58 @@ class Server:
         self._curve_secret_key = curve_secret_key
         self._insecure = insecure
         self.access = Access.FILE_PERMISSIONS
-        self._zap: ZapGuard | None = None
         self.endpoint = ""
         self.started = time.time()
-        self.requests = 0
-        self.errors = 0
+        self.handler = RequestHandler(Answers("", self.started), CpuBudget())
         self._files: list[Path] = []
         self._stopping = False
         self._thread: _native.Thread | None = None
         self._ctx: zmq.Context[Any] | None = None
-        self._socket: zmq.Socket[Any] | None = None
+        self._transport: StreamServer | ZmqServer | None = None
+
+    @property
+    def requests(self) -> int:
+        """Requests received (answered, refused or malformed)."""
+        return self.handler.requests
+
+    @property
+    def errors(self) -> int:
+        """Requests that met a bug in the server (each got an ``internal`` error)."""
+        return self.handler.errors
+
+    @property
+    def clients(self) -> int | None:
+        """Connections held now (None over tcp: libzmq holds them)."""
+        if isinstance(self._transport, StreamServer):
+            return self._transport.clients
+        return None
+
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes of replies waiting for clients to take them."""
+        return self._transport.queued_bytes if self._transport is not None else 0
+
+    @property
+    def dropped(self) -> int:
+        """Requests never answered: their client had gone, or read none of its replies."""
+        return self._transport.dropped if self._transport is not None else 0
 
     # -- life ---------------------------------------------------------------
 
     def start(self) -> Server:
         endpoint = self.requested or self._default_endpoint()
         self.access = _check_endpoint(endpoint, self._curve_secret_key, self._insecure)
-        self._ctx = hooks.private_context()
+        # What describing a frame imports, imported now: an application out of
+        # file descriptors later could not open a module's file to answer.
+        _origins.origins()
         try:
-            self._bind(endpoint, self._secret_key(endpoint))
+            self._bind(endpoint)
+            self.handler.answers.endpoint = self.endpoint
             self._write_discovery_file()
         except BaseException as error:
             # Nothing of a server that cannot start may stay behind.
             self._close()
-            if isinstance(error, OSError):
+            if isinstance(error, (OSError, zmq.ZMQError)):
                 reason = error.strerror or str(error)
                 raise ServerError(f"cannot serve on {endpoint}: {reason}") from None
             raise
@@ -104,10 +131,8 @@ class Server:
     def _close(self) -> None:
         """Undo a start() that failed half-way (the thread never ran)."""
         self._remove_files()
-        if self._socket is not None:
-            self._socket.close(linger=0)
-        if self._zap is not None:
-            self._zap.close()
+        if self._transport is not None:
+            self._transport.close()
         if self._ctx is not None:
             hooks.term_private_context(self._ctx)
 
@@ -121,10 +146,20 @@ class Server:
             path.unlink()  # left by a killed process that had the same pid
         return f"ipc://{path}"
 
-    def _secret_key(self, endpoint: str) -> bytes | None:
-        """The key a CURVE server uses; with the user's keys, only their client is let in."""
-        if self.access is Access.GIVEN_CURVE:
-            return self._curve_secret_key
+    def _bind(self, endpoint: str) -> None:
+        if endpoint.startswith("ipc://") and not endpoint.startswith("ipc://@"):
+            stream = self._transport = StreamServer(endpoint[len("ipc://") :])
+            stream.bind()
+            self.endpoint = stream.endpoint
+            self._files.append(Path(stream.path))
+            return
+        self._ctx = hooks.private_context()
+        transport = self._transport = ZmqServer(self._ctx, self._zap_guard(endpoint))
+        transport.bind(endpoint, self._secret_key(endpoint))
+        self.endpoint = transport.endpoint
+
+    def _zap_guard(self, endpoint: str) -> ZapGuard | None:
+        """With the user's keys, only their client is let in."""
         if self.access is not Access.USER_CURVE:
             return None
         assert self._ctx is not None
@@ -132,32 +167,18 @@ class Server:
             keys = user_keys()
         except CurveError as error:
             raise ServerError(f"cannot serve on {endpoint}: {error}") from None
-        self._zap = ZapGuard(self._ctx, [keys.client_public])
-        return keys.server_secret
+        return ZapGuard(self._ctx, [keys.client_public])
 
-    def _bind(self, endpoint: str, curve_secret_key: bytes | None) -> None:
-        assert self._ctx is not None
-        sock: zmq.Socket[Any] = self._ctx.socket(zmq.ROUTER)
-        self._socket = sock
-        sock.linger = 0
-        sock.sndhwm = _REPLY_HWM
-        # Tell a full client queue (Again) from a vanished client
-        # (EHOSTUNREACH) instead of dropping silently: see _send.
-        sock.router_mandatory = True
-        # libzmq drops a peer that sends a bigger message, before we see it.
-        sock.maxmsgsize = MAX_REQUEST_BYTES + 1024
-        if curve_secret_key is not None:
-            sock.curve_server = True
-            sock.curve_secretkey = curve_secret_key
+    def _secret_key(self, endpoint: str) -> bytes | None:
+        """The key a CURVE server uses."""
+        if self.access is Access.GIVEN_CURVE:
+            return self._curve_secret_key
+        if self.access is not Access.USER_CURVE:
+            return None
         try:
-            sock.bind(endpoint)
-        except zmq.ZMQError as error:
-            raise ServerError(f"cannot serve on {endpoint}: {error.strerror}") from None
-        self.endpoint = sock.get_string(zmq.LAST_ENDPOINT)
-        if self.endpoint.startswith("ipc://") and not self.endpoint.startswith("ipc://@"):
-            path = Path(self.endpoint[len("ipc://") :])
-            self._files.append(path)
-            os.chmod(path, 0o600)
+            return user_keys().server_secret
+        except CurveError as error:
+            raise ServerError(f"cannot serve on {endpoint}: {error}") from None
 
     def _write_discovery_file(self) -> None:
         try:
@@ -192,78 +213,33 @@ class Server:
     # -- serving ------------------------------------------------------------
 
     def _run(self) -> None:
-        sock = self._socket
-        assert sock is not None and self._ctx is not None
-        answers = Answers(self.endpoint, self.started)
-        poller = zmq.Poller()
-        poller.register(sock, zmq.POLLIN)
-        if self._zap is not None:
-            poller.register(self._zap.socket, zmq.POLLIN)
+        transport = self._transport
+        assert transport is not None
+        me = _native.get_ident()
+        Registry.thin_reader = (me, UNREAD_HISTORY)
         try:
             while not self._stopping:
-                if poller.poll(_POLL_MS):
-                    if self._zap is not None:
-                        self._zap.admit()  # handshakes first: they wait for us
-                    self._drain(sock, answers)
+                try:
+                    transport.serve(self.handler, self._is_stopping)
+                except Exception:
+                    # The server must outlive anything (it was a bug): count
+                    # it, rest a moment so a repeating failure cannot spin.
+                    self.handler.errors += 1
+                    _native.sleep(0.1)
         finally:
-            sock.close(linger=0)
-            if self._zap is not None:
-                self._zap.close()
-            hooks.term_private_context(self._ctx)
+            if Registry.thin_reader == (me, UNREAD_HISTORY):
+                Registry.thin_reader = None
+            transport.close()
+            if self._ctx is not None:
+                hooks.term_private_context(self._ctx)
 
-    def _drain(self, sock: zmq.Socket[Any], answers: Answers) -> None:
-        for _ in range(100):  # a bounded batch, then back to poll()
-            if self._stopping:
-                return  # stop() waits for this thread: leave the backlog
-            try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            try:
-                self._handle(sock, frames, answers)
-            except Exception:
-                self.errors += 1  # the server must outlive any request
+    def _is_stopping(self) -> bool:
+        return self._stopping
 
-    def _handle(self, sock: zmq.Socket[Any], frames: list[bytes], answers: Answers) -> None:
-        self.requests += 1
-        # DEALER clients send [payload]; REQ clients [b"", payload].
-        if len(frames) == 2:
-            envelope, payload = frames[:1], frames[1]
-        elif len(frames) == 3 and frames[1] == b"":
-            envelope, payload = frames[:2], frames[2]
-        else:
-            error = ProtocolError(ErrorCode.BAD_REQUEST, "a request is one frame")
-            self._send(sock, frames[:1], encode_error(error))
-            return
-        try:
-            request = decode_request(payload)
-            reply = encode_reply(request, answers.answer(request))
-        except ProtocolError as error:
-            reply = encode_error(error)
-        except Exception as error:
-            self.errors += 1
-            request_id = None
-            with contextlib.suppress(Exception):
-                request_id = json.loads(payload).get("id")
-            internal = ProtocolError(ErrorCode.INTERNAL, f"server error: {error}", request_id)
-            reply = encode_error(internal)
-        self._send(sock, envelope, reply)
-
-    def _send(self, sock: zmq.Socket[Any], envelope: list[bytes], reply: bytes) -> None:
-        # Never block: a client that vanished or stopped reading loses the reply.
-        message = [*envelope, reply]
-        with contextlib.suppress(zmq.ZMQError):
-            try:
-                sock.send_multipart(message, zmq.NOBLOCK)
-            except zmq.Again:
-                # With a small HWM a client's queue also looks full while the
-                # I/O thread's "read up to here" notices wait in the socket's
-                # mailbox: send/recv process it at most once a millisecond, and
-                # a quick client can keep the server from polling. Reading
-                # EVENTS processes it; only a client that stopped reading loses
-                # the reply. Measured: ~1 reply in 100 lost without this.
-                sock.getsockopt(zmq.EVENTS)
-                sock.send_multipart(message, zmq.NOBLOCK)
+    def forget_in_child(self) -> None:
+        """In a forked child: let go of the parent's connections (never its files)."""
+        if isinstance(self._transport, StreamServer):
+            self._transport.forget_in_child()
 
 
 def _prepare_thread() -> None:
@@ -357,6 +333,8 @@ def _restart_in_child() -> None:
     _lock = _native.allocate_lock()  # a thread of the parent may have held it
     parent = _server
     _server = None
+    if parent is not None:
+        parent.forget_in_child()
     if parent is not None and parent.requested is None:
         # (Imported at the top: an at-fork handler must not import.)
         _api.serve_when_needed()

@@ -326,7 +326,8 @@ def _where(owner: ThreadRef | None, alive: bool, stack: tuple[Frame, ...]) -> st
     inner = stack[0]
     if inner.file.startswith(_ZMQ_DIR):
         where = short_location(app)
-        return f"{owner.name} is blocked in pyzmq's {inner.function}() at {where}{shown}"
+        blocked_in = call_name(inner.function)
+        return f"{owner.name} is blocked in pyzmq's {blocked_in} at {where}{shown}"
     return f"{owner.name} is at {short_location(app)} in {call_name(app.function)}{shown}"
 
 

@@ -31,12 +31,16 @@ from zmqscope import _api
 
 
 def ask_everything(endpoint):
-    client = zmq.Context.instance().socket(zmq.DEALER)
-    client.connect(endpoint)
-    for number, kind in enumerate(("hello", "snapshot", "report", "threads", "events"), 1):
-        client.send(json.dumps({"v": 1, "type": kind, "id": number}).encode())
-        assert json.loads(client.recv())["id"] == number
-    client.close(linger=0)
+    # Every request type, as a client asks it (over ipc: zmqscope's stream).
+    from zmqscope.client import LiveClient
+    from zmqscope.protocol import RequestType
+
+    client = LiveClient(endpoint, timeout=20)
+    try:
+        for kind in RequestType:
+            client.request(kind)
+    finally:
+        client.close()
 
 
 def block_a_term():

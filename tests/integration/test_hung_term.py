@@ -6,6 +6,7 @@ expects (grace + a few seconds at most) and always kills its child.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tests.integration.conftest import line_of, write_app
@@ -167,3 +168,50 @@ def test_term_that_returns_after_the_grace_period_says_how_long(tmp_path: Path) 
         assert child.wait_exit() == 0
     assert "keeps it waiting" in stderr  # reported while blocked, then resolved
     assert "term() of context c1 returned after" in stderr
+
+
+def test_after_term_returned_the_exit_report_says_what_blocked_it_in_the_past_tense(
+    tmp_path: Path,
+) -> None:
+    app = write_app(
+        tmp_path,
+        """
+        import threading, time
+        import zmq
+
+        ctx = zmq.Context()
+        sock = ctx.socket(zmq.PAIR)  # made-here
+
+        def close_later():
+            time.sleep(2.5)
+            sock.close()
+
+        threading.Thread(target=close_later, name="closer").start()
+        ctx.term()  # term-here
+        """,
+    )
+    report_path = tmp_path / "report.json"
+    with running(app, *GRACE, "--json", str(report_path), cwd=tmp_path) as child:
+        child.wait_for("returned after")
+        assert child.wait_exit() == 0
+        stderr = child.stderr
+    notice, exit_report = stderr.split("returned after", 1)
+    assert "1 socket keeps it waiting" in " ".join(notice.split())  # while it waited
+    words = " ".join(exit_report.split())
+    term_line = line_of(app, "term-here")
+    assert "term() was blocked: 1 culprit" in words  # the summary line
+    assert re.search(
+        r"term\(\) of context c1 was blocked for \d+\.\d s until it returned"
+        rf" \(called at app\.py:{term_line} in <module> by MainThread\);"
+        " 1 socket kept it waiting:",
+        words,
+    ), exit_report
+    assert f"then MainThread was blocked in pyzmq's term() at app.py:{term_line}" in words
+    assert "is waiting" not in words and "keeps it waiting" not in words
+    assert " now " not in exit_report
+    report = read_json_when_written(report_path)
+    (context,) = report["contexts"]
+    assert context["state"] == "terminated"
+    assert context["term_blocked_since"] is None
+    assert context["term_blocked_for"] >= 1.0  # the grace period passed before it was reported
+    assert [c["socket"] for c in report["culprits"]] == ["s1"]

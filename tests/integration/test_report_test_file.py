@@ -136,7 +136,7 @@ def test_text_names_each_test_with_its_verdict_and_sockets(plugin_file: Path) ->
     assert "PUB socket created" in sections[headlines[1]]
     assert "REQ socket created" in sections[headlines[2]]
     assert "ROUTER socket created at test_suite.py" in sections[headlines[3]]
-    assert "term() waited for these sockets:" in sections[headlines[4]]
+    assert "term() of context c2 has been blocked for" in sections[headlines[4]]
     assert "PUSH" in sections[headlines[4]]
 
 
@@ -147,7 +147,7 @@ def test_markdown_has_a_section_per_test(plugin_file: Path) -> None:
     assert result.returncode == 0, describe(result)
     text = result.stdout
     assert text.startswith("## zmqscope: ZeroMQ sockets in tests\n")
-    headings = [line for line in text.splitlines() if line.startswith("### ")]
+    headings = [line for line in text.splitlines() if line.startswith("### `")]
     assert headings == [
         f"### `{T}test_leaks`",
         f"### `{T}test_allowed`",
@@ -157,6 +157,7 @@ def test_markdown_has_a_section_per_test(plugin_file: Path) -> None:
     ]
     assert "failed for it; leaked by the module-scoped fixture 'broker'" in text
     assert "not failed: made by heartbeat, a thread started during" in text
+    assert "### term() of context c2 has been blocked for" in text.split(f"`{T}test_hangs`")[1]
 
 
 def test_json_keeps_what_the_plugin_wrote(plugin_file: Path) -> None:

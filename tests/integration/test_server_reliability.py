@@ -1,8 +1,9 @@
 """The server keeps answering whatever the app and its clients do.
 
 An app hung in ``term()``, 20 clients at once, a client that never reads, a
-client killed mid-request, and 10,000+ malformed messages: none of them stops
-the server, delays other clients for long, or disturbs the app's own sockets.
+client killed mid-request, and 10,000+ malformed messages (over the ipc
+stream and, with multipart shapes, over tcp): none of them stops the server,
+delays other clients for long, or disturbs the app's own sockets.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 import zmq
 
 import zmqscope
+from tests.integration import raw_stream
 from tests.integration.conftest import clean_env, describe, write_app, zmqscope_cli
 from tests.integration.serving import CLIENT_TIMEOUT, runtime_env, serving, short_folder, wait_until
 from zmqscope import hooks
@@ -44,12 +46,22 @@ MAX_FRAME = MAX_REQUEST_BYTES + 1024
 
 
 @pytest.fixture
-def raw_dealer(server: Server) -> Iterator[zmq.Socket[bytes]]:
-    """A bare DEALER connected to the server, on a context zmqscope does not record."""
+def tcp_server(scope: None) -> Iterator[Server]:
+    """A server of this process on loopback tcp (no CURVE: a bare DEALER may talk to it)."""
+    started = Server("tcp://127.0.0.1:0", insecure=True).start()
+    try:
+        yield started
+    finally:
+        started.stop(timeout=10)
+
+
+@pytest.fixture
+def raw_dealer(tcp_server: Server) -> Iterator[zmq.Socket[bytes]]:
+    """A bare DEALER connected to the tcp server, on a context zmqscope does not record."""
     ctx = hooks.private_context()
     sock: zmq.Socket[bytes] = ctx.socket(zmq.DEALER)
     sock.linger = 0
-    sock.connect(server.endpoint)
+    sock.connect(tcp_server.endpoint)
     try:
         yield sock
     finally:
@@ -77,6 +89,11 @@ def assert_pair_works(push: zmq.Socket[bytes], pull: zmq.Socket[bytes], count: i
         push.send(b"%d" % n)
     received = [pull.recv() if pull.poll(5_000) else b"lost" for _ in range(count)]
     assert received == [b"%d" % n for n in range(count)]
+
+
+def generous(server: Server) -> None:
+    """A budget a test cannot exhaust: for tests about something else than load."""
+    server.handler.budget.set(share=1.0, burst=600.0)
 
 
 def ask(server: Server) -> int:
@@ -131,7 +148,9 @@ def test_report_and_ls_answer_while_the_app_is_blocked_in_term(tmp_path: Path) -
 
         text = zmqscope_cli("report", str(live.pid), cwd=tmp_path, env=env)
         assert text.returncode == 0, describe(text)
-        assert "term() is waiting for" in text.stdout
+        words = " ".join(text.stdout.split())
+        assert "term() of context c1 has been blocked for" in words
+        assert "1 socket keeps it waiting:" in words
         assert "svc-thread" in text.stdout
 
         listing = zmqscope_cli("ls", "--json", cwd=tmp_path, env=env)
@@ -177,40 +196,70 @@ def test_twenty_clients_at_once_all_get_answers(server: Server, ctx: Ctx) -> Non
 
 
 @pytest.mark.timeout(60)
-def test_a_client_that_never_reads_blocks_neither_the_server_nor_others(
-    server: Server, ctx: Ctx, raw_dealer: zmq.Socket[bytes]
+def test_a_client_that_never_reads_costs_one_reply_and_blocks_nobody(
+    server: Server, ctx: Ctx
 ) -> None:
+    """Over ipc: its requests wait unread behind one reply it does not take."""
+    generous(server)  # (past the budget, small "busy" replies would fit in the buffers)
     push, pull = app_pair(ctx, "app-while-flooded")
-    others = [ctx.socket(zmq.PAIR) for _ in range(100)]  # bigger snapshots, fuller buffers
-    raw_dealer.rcvhwm = 1
-    requests = [encode_request(RequestType.SNAPSHOT, n) for n in range(20)]
-    requests += [encode_request(RequestType.HELLO, n) for n in range(20, 3_000)]
+    others = [ctx.socket(zmq.PAIR) for _ in range(300)]  # a snapshot bigger than a socket buffer
+    sock = raw_stream.connect(server.endpoint)
+    sock.setblocking(False)
     before = server.requests
+    requests = [encode_request(RequestType.SNAPSHOT, n) for n in range(3_000)]
     sent = 0
     for payload in requests:
         try:
-            raw_dealer.send(payload, zmq.NOBLOCK)
+            sent += sock.send(raw_stream.message(payload))
+        except BlockingIOError:
+            break  # the server stopped reading: the kernel's buffer is full
+    assert sent > 10_000
+    # It answers everybody else meanwhile, and the app's sockets work...
+    assert ask(server) == zmqscope.snapshot().process.pid
+    assert_pair_works(push, pull)
+    # ...while it made, for the client that reads none, the replies the
+    # kernel's socket buffers took and one more, which waits: not thousands.
+    answered = server.requests - before - 1  # (ask's hello)
+    assert 1 <= answered <= 5
+    assert 0 < server.queued_bytes < 2 * 1024 * 1024
+    assert server.errors == 0
+    sock.close()
+    close_all(push, pull, *others)
+
+
+@pytest.mark.timeout(60)
+def test_a_tcp_client_that_never_reads_is_not_answered_past_its_queue(
+    tcp_server: Server, ctx: Ctx, raw_dealer: zmq.Socket[bytes]
+) -> None:
+    """Over tcp: a request is dropped, before any work, while its client's last reply waits."""
+    push, pull = app_pair(ctx, "app-while-flooded-tcp")
+    others = [ctx.socket(zmq.PAIR) for _ in range(300)]
+    raw_dealer.rcvhwm = 1
+    before = tcp_server.requests
+    sent = 0
+    for n in range(3_000):
+        try:
+            raw_dealer.send(encode_request(RequestType.SNAPSHOT, n), zmq.NOBLOCK)
             sent += 1
         except zmq.Again:
             pass  # the client's own queue is full: its problem, not the server's
-    assert sent > 1_000
-    # The server gets through every request although nobody reads the replies...
-    wait_until(lambda: server.requests >= before + sent, "the flood answered", timeout=45)
-    # ...and meanwhile answers everybody else, and the app's sockets work.
-    assert ask(server) == zmqscope.snapshot().process.pid
+    assert sent > 100
+    wait_until(lambda: tcp_server.dropped > 0, "requests of a client that reads nothing dropped")
+    assert tcp_server.requests - before < sent
+    assert ask(tcp_server) == zmqscope.snapshot().process.pid
     assert_pair_works(push, pull)
-    assert server.errors == 0
+    assert tcp_server.errors == 0
     close_all(push, pull, *others)
 
 
 KILLED_CLIENT = """
-import sys, time
-import zmq
+import socket, struct, sys, time
 
-sock = zmq.Context().socket(zmq.DEALER)
-sock.connect(sys.argv[1])
-for n in range(300):
-    sock.send(b'{"v":1,"type":"snapshot","id":%d}' % n)
+sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+sock.connect(sys.argv[1][len("ipc://"):])
+for n in range(4):
+    payload = b'{"v":1,"type":"snapshot","id":%d}' % n
+    sock.sendall(struct.pack("!I", len(payload)) + payload)
 print("sent", flush=True)
 time.sleep(60)
 """
@@ -398,12 +447,13 @@ def probe(sock: zmq.Socket[bytes], probe_id: int) -> list[Frames]:
 
 
 @pytest.mark.timeout(90)
-def test_fuzz_malformed_input_over_the_wire(
-    server: Server, ctx: Ctx, raw_dealer: zmq.Socket[bytes]
+def test_fuzz_malformed_input_over_tcp_in_every_multipart_shape(
+    tcp_server: Server, ctx: Ctx, raw_dealer: zmq.Socket[bytes]
 ) -> None:
+    generous(tcp_server)
     push, pull = app_pair(ctx, "app-under-fuzz")
     try:
-        _fuzz(server, raw_dealer, push, pull)
+        _fuzz(tcp_server, raw_dealer, push, pull)
     finally:
         close_all(push, pull)
 
@@ -429,9 +479,57 @@ def _fuzz(
         raw_dealer.send_multipart([b"", rng.randbytes(size)][n % 2 :])
         assert probe(raw_dealer, PROBE_IDS * (n + 1)) == []
 
-    assert set(codes) == {c.value for c in ErrorCode} - {ErrorCode.INTERNAL.value}
+    assert set(codes) == {c.value for c in ErrorCode} - {ErrorCode.INTERNAL.value, "busy"}
     assert server.errors == 0
     assert ask(server) == zmqscope.snapshot().process.pid
     assert_pair_works(push, pull)
     states = {s.type: s.state.value for s in zmqscope.snapshot().sockets}
     assert states == {"PUSH": "open", "PULL": "open"}
+
+
+@pytest.mark.timeout(90)
+def test_fuzz_malformed_input_over_the_ipc_stream(server: Server, ctx: Ctx) -> None:
+    """Each frame of the fuzz's shapes is a message; then what only a stream can carry."""
+    generous(server)
+    push, pull = app_pair(ctx, "app-under-stream-fuzz")
+    rng = random.Random(FUZZ_SEED + 1)
+    sock = raw_stream.connect(server.endpoint)
+    codes: set[str] = set()
+    for frames in fuzz_inputs(rng, FUZZ_INPUTS // 2):
+        for frame in frames:
+            if len(frame) > MAX_REQUEST_BYTES:
+                continue  # refused from its length: below, on connections of their own
+            reply = raw_stream.exchange(sock, frame)
+            assert (reply.type, reply.id) == expected_reply([frame]), frame
+            if reply.error is not None:
+                codes.add(reply.error.code.value)
+    assert codes >= {"bad-json", "bad-request", "unknown-type", "bad-version"}
+    # Several messages in one write, one split over many writes: the same replies.
+    batch = [encode_request(RequestType.HELLO, 7_000 + n) for n in range(10)]
+    sock.sendall(b"".join(raw_stream.message(p) for p in batch))
+    whole = raw_stream.message(encode_request(RequestType.EVENTS, 7_777, since=3))
+    for n in range(len(whole)):
+        sock.sendall(whole[n : n + 1])
+    replies = [raw_stream.read_reply(sock) for _ in range(11)]
+    assert [r.id for r in replies if r is not None] == [*range(7_000, 7_010), 7_777]
+    sock.close()
+    # A length over the limit is refused at once (nothing of it is kept), and
+    # the connection closed: however much the client goes on to send.
+    for _ in range(OVERSIZED_INPUTS):
+        sock = raw_stream.connect(server.endpoint)
+        size = MAX_REQUEST_BYTES + 1 + rng.randrange(2**32 - MAX_REQUEST_BYTES - 1)
+        sock.sendall(raw_stream.HEADER.pack(size) + rng.randbytes(rng.randrange(1000)))
+        reply = raw_stream.read_reply(sock)
+        assert reply is not None and reply.error is not None
+        assert reply.error.code is ErrorCode.TOO_LARGE
+        assert raw_stream.closed_by_server(sock)
+        sock.close()
+    # A client that leaves mid-message, or mid-header: nothing to answer.
+    for cut in (2, 9):
+        sock = raw_stream.connect(server.endpoint)
+        sock.sendall(raw_stream.message(encode_request(RequestType.HELLO, 1))[:cut])
+        sock.close()
+    assert server.errors == 0
+    assert ask(server) == zmqscope.snapshot().process.pid
+    assert_pair_works(push, pull)
+    close_all(push, pull)

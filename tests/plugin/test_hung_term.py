@@ -43,7 +43,7 @@ def test_a_term_blocked_in_the_test_fails_it_within_the_grace_period(
             "1 socket kept term() waiting:",
             "  s1: PUSH socket, *closed with LINGER -1*tcp://127.0.0.1:5999*",
             f"    created    test_hang.py:{culprit} in test_hangs()",
-            "    now        *",
+            "    then       closed by MainThread at test_hang.py:*",
             "    remedy     set LINGER 0 before closing it*",
         ]
     )

@@ -15,7 +15,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from zmqscope.client import ClientError, EventPage, Hello, LiveSnapshot
+from zmqscope.client import ClientError, EventPage, Hello, LiveSnapshot, ServerBusy
 from zmqscope.model import (
     CallSite,
     ContextRecord,
@@ -305,6 +305,7 @@ class FakeClient:
         self.pid = pid
         self.traffic = traffic
         self.term_blocked = term_blocked
+        self.term_returned = False
         self.sockets = list(default_sockets() if sockets is None else sockets)
         self.thread_infos = tuple(default_threads() if threads is None else threads)
         self.event_log = list(default_events())
@@ -312,6 +313,7 @@ class FakeClient:
         self.closed = False
         self._failures = 0
         self._failure = "connection lost"
+        self._refusals = 0
         self._lock = threading.Lock()
 
     # -- knobs ------------------------------------------------------------------------
@@ -319,6 +321,10 @@ class FakeClient:
     def fail_next(self, calls: int = 1, message: str = "no answer within 3 s") -> None:
         """The next ``calls`` requests raise :class:`ClientError`."""
         self._failures, self._failure = calls, message
+
+    def refuse_next(self, calls: int = 1) -> None:
+        """The next ``calls`` requests raise :class:`ServerBusy`: over the server's budget."""
+        self._refusals = calls
 
     def disconnect(self, message: str = "no answer within 3 s") -> None:
         """Every request from now on raises :class:`ClientError`."""
@@ -347,6 +353,11 @@ class FakeClient:
         """The next snapshot has c1's term() blocked for 12 s, with its culprits."""
         self.term_blocked = True
 
+    def return_term(self) -> None:
+        """The next snapshot has c1's term() returned after 12 s; its culprits stay."""
+        self.term_blocked = False
+        self.term_returned = True
+
     # -- Client -----------------------------------------------------------------------
 
     def _request(self, name: str) -> None:
@@ -355,6 +366,10 @@ class FakeClient:
             if self._failures:
                 self._failures -= 1
                 raise ClientError(f"{ENDPOINT}: {self._failure}")
+            if self._refusals:
+                self._refusals -= 1
+                message = "the server is busy (over its CPU budget): ask again in 2.0 s"
+                raise ServerBusy(f"{ENDPOINT}: {message}", 2.0)
 
     def _stats(self) -> ProcessStats | None:
         if not self.live:
@@ -373,13 +388,18 @@ class FakeClient:
         sockets = self.sockets
         if not self.traffic:
             sockets = [dataclasses.replace(s, traffic=None) for s in sockets]
-        blocked = self.term_blocked
+        blocked, returned = self.term_blocked, self.term_returned
+        state = ContextState.OPEN
+        if blocked or returned:
+            state = ContextState.TERMINATING if blocked else ContextState.TERMINATED
         c1 = ContextRecord(
             "c1",
-            ContextState.TERMINATING if blocked else ContextState.OPEN,
+            state,
             created=call(MAIN, Frame(MAIN_FILE, 33, "main"), ago=3700),
-            term_called=call(MAIN, TERM_CALLED, ago=12) if blocked else None,
+            term_called=call(MAIN, TERM_CALLED, ago=12) if blocked or returned else None,
             term_blocked_since=NOW - 12 if blocked else None,
+            terminated_at=NOW if returned else None,
+            term_blocked_for=12.0 if returned else None,
             max_sockets=self.max_sockets,
         )
         c2 = ContextRecord("c2", ContextState.OPEN, adopted=True)
@@ -389,7 +409,7 @@ class FakeClient:
             contexts=(c1, c2),
             sockets=tuple(sockets),
             created_total=len(sockets),
-            culprits=default_culprits() if blocked else (),
+            culprits=default_culprits() if blocked or returned else (),
             warnings=default_warnings(),
         )
 

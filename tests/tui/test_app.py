@@ -457,6 +457,24 @@ async def test_an_adopted_socket_says_its_creation_site_is_unknown() -> None:
     assert "linger    unknown" in text
 
 
+async def test_an_adopted_socket_says_its_endpoints_before_watch_are_unknown() -> None:
+    client = FakeClient()
+    client.add_socket(make_socket("s9", "DEALER", thread=None, site=None, context="c2"))
+    app = make_app(client)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert table(app).get_row("s9")[3] == "?"  # not "-": unknown, not none
+        await open_detail(pilot, "s9")
+        unbound = detail_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        await open_detail(pilot, "s8")  # bound after watch() adopted it
+        bound = detail_text(app)
+    assert "endpoints unknown (made before watch())" in unbound
+    assert "bind tcp://0.0.0.0:6000" in bound
+    assert "any from before watch(): unknown" in bound
+
+
 async def test_a_refresh_while_the_detail_is_open_lands_on_the_table() -> None:
     client = FakeClient()
     app = make_app(client)
@@ -524,6 +542,27 @@ async def test_2_lists_threads_their_stacks_and_the_sockets_they_own() -> None:
     assert "stubborn · 1005" in text and "owns: s5 DEALER" in text
 
 
+async def test_3_after_term_returned_says_what_blocked_it_in_the_past() -> None:
+    client = FakeClient(term_blocked=True)
+    app = make_app(client)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        client.return_term()
+        await pilot.press("r")
+        await settle(pilot)
+        text = text_of(app.home.query_one("#shutdown-body", Static))
+        banner_shown = app.home.query_one(ShutdownBanner).has_class("-blocked")
+    assert (
+        "term() of context c1 was blocked for 12.0 s until it returned, called at"
+        " /srv/app/main.py:88 in shutdown(); 1 socket kept it waiting, and 1 closed socket"
+        " may have too" in " ".join(text.split())
+    )
+    assert "then        stubborn is in time.sleep(3600) at stubborn.py:16" in text
+    assert "now " not in text
+    assert not banner_shown
+
+
 async def test_3_says_so_when_no_term_is_blocked() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -565,8 +604,8 @@ async def test_the_banner_appears_when_term_blocks_and_a_click_opens_shutdown() 
         await settle(pilot)
         assert banner.display
         assert text_of(banner) == (
-            "term() of c1 blocked for 12s: 1 socket keeps it waiting (1 more may) "
-            "- press 3 or click\n"
+            "term() of c1 blocked for 12s: 1 socket keeps it waiting, and 1 closed socket"
+            " may too - press 3 or click\n"
         )
         await pilot.press("2")
         assert banner.display  # on every view
@@ -736,6 +775,26 @@ async def test_a_lost_connection_keeps_the_last_snapshot_on_screen() -> None:
         await pilot.press("2")  # the UI still answers
         assert view(app) == "threads"
         await pilot.press("r")  # and comes back when the server does
+        await settle(pilot)
+        assert "live every" in header(app)
+
+
+async def test_a_busy_server_keeps_the_view_says_so_and_is_asked_again() -> None:
+    client = FakeClient(pid=os.getpid())
+    app = make_app(client)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        client.refuse_next(2)
+        await pilot.press("r")
+        await settle(pilot)
+        assert header(app).splitlines()[1].endswith("server busy")
+        assert row_ids(app) == OPEN_IDS
+        assert "busy (over its CPU budget): ask again in 2.0 s" in app.notes[-1]
+        notes = len(app.notes)
+        await pilot.press("r")
+        await settle(pilot)
+        assert len(app.notes) == notes  # one notice while it stays busy
+        await pilot.press("r")  # answered again
         await settle(pilot)
         assert "live every" in header(app)
 

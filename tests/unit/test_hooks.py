@@ -14,8 +14,9 @@ import zmq.asyncio
 
 import zmqscope
 from tests.conftest import here
+from zmqscope import hooks
 from zmqscope._entries import Site
-from zmqscope.model import EndpointOp, SocketRecord, SocketState
+from zmqscope.model import ContextState, Culprit, EndpointOp, SocketRecord, SocketState
 from zmqscope.registry import Registry
 
 Ctx = zmq.Context[zmq.Socket[bytes]]
@@ -311,3 +312,26 @@ def test_a_term_that_returned_is_not_reported_blocked_afterwards() -> None:
     registry.term_returned(entry)
     assert registry.term_blocked(entry, ()) is False
     assert entry.term_blocked_since is None
+
+
+def test_a_term_that_ended_after_blocking_says_how_long_and_a_new_term_starts_clean() -> None:
+    """term_blocked_for once a blocked term() ends; an interrupted one's culprits go with it."""
+    registry = Registry()
+    entry = registry.context_created(1, None, adopted=False)
+    called = time.time() - 7.0
+    assert registry.term_called(entry, Site(called, None))
+    culprit = Culprit("s1", "still open", context=entry.id)
+    assert registry.term_blocked(entry, (culprit,))
+    registry.term_failed(entry)  # interrupted: Ctrl-C, the pytest plugin's signal
+    (context,) = registry.snapshot(hooks.process_info()).contexts
+    assert context.state is ContextState.OPEN
+    assert context.term_blocked_since is None
+    assert context.term_blocked_for is not None and context.term_blocked_for >= 7.0
+    assert registry.snapshot(hooks.process_info()).culprits == (culprit,)  # kept: they explain it
+    # Another term() of the same context: the earlier one's culprits do not describe it.
+    assert registry.term_called(entry, Site(time.time(), None))
+    snapshot = registry.snapshot(hooks.process_info())
+    assert snapshot.culprits == ()
+    assert snapshot.contexts[0].term_blocked_for is None
+    registry.term_returned(entry)  # it was never reported blocked
+    assert registry.snapshot(hooks.process_info()).contexts[0].term_blocked_for is None

@@ -1,11 +1,13 @@
 """The wire protocol: what a client sends decodes to what it meant; anything else
 is a :class:`ProtocolError` with a code the client can show, never a crash.
 
-The fuzz tests here run 10,500 generated inputs through ``decode_request``.
+The fuzz tests here run 10,500 generated inputs through ``decode_request``, and
+2,500 cut streams through ``StreamReader``.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -14,12 +16,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from zmqscope.protocol import (
+    HEADER,
     MAX_REQUEST_BYTES,
+    MAX_RETRY_AFTER,
     VERSION,
     ErrorCode,
     ProtocolError,
     Request,
     RequestType,
+    StreamReader,
     decode_reply,
     decode_request,
     encode_error,
@@ -80,6 +85,40 @@ def test_an_error_reply_round_trips_with_its_code_and_message(code: ErrorCode) -
     assert reply.error is not None
     assert (reply.id, reply.type, reply.error.code) == (9, "error", code)
     assert str(reply.error) == "what went wrong"
+
+
+def test_busy_carries_when_to_ask_again() -> None:
+    reply = decode_reply(encode_error(ProtocolError(ErrorCode.BUSY, "busy", 3, retry_after=1.25)))
+    assert reply.error is not None
+    assert (reply.id, reply.error.code, reply.error.retry_after) == (3, ErrorCode.BUSY, 1.25)
+
+
+@pytest.mark.parametrize(
+    ("value", "read"),
+    [
+        (None, None),
+        ("soon", None),
+        (True, None),
+        (-3, 0.0),
+        (1e308, MAX_RETRY_AFTER),
+        (2, 2.0),
+    ],
+)
+def test_a_servers_retry_after_is_read_bounded(value: Any, read: float | None) -> None:
+    """A hostile server cannot make a client wait for ever (or a negative time)."""
+    error = {"code": "busy", "message": "m", "retry_after": value}
+    payload = json.dumps({"v": VERSION, "type": "error", "id": 1, "error": error}).encode()
+    reply = decode_reply(payload)
+    assert reply.error is not None and reply.error.retry_after == read
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_reply_with_a_non_finite_retry_after_is_refused_whole(value: float) -> None:
+    """JSON has no NaN or Infinity: a reply that holds one is not a zmqscope server's."""
+    error = {"code": "busy", "message": "m", "retry_after": value}
+    payload = json.dumps({"v": VERSION, "type": "error", "id": 1, "error": error}).encode()
+    with pytest.raises(ProtocolError):
+        decode_reply(payload)
 
 
 def test_an_error_about_a_request_without_id_has_a_null_id() -> None:
@@ -266,3 +305,56 @@ def test_fuzz_oversized_payloads_are_too_large(chunk: bytes, extra: int) -> None
     payload = (chunk * (MAX_REQUEST_BYTES // len(chunk) + 1))[: MAX_REQUEST_BYTES + 1 + extra]
     outcome = _outcome(payload)
     assert isinstance(outcome, ProtocolError) and outcome.code is ErrorCode.TOO_LARGE
+
+
+# -- the ipc stream: length, then message -------------------------------------------------
+
+_messages = st.lists(st.binary(max_size=300), max_size=12)
+
+
+def _chunks(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+    return [data[a:b] for a, b in itertools.pairwise(points)]
+
+
+@settings(FUZZ, max_examples=1_500)
+@given(_messages, st.lists(st.integers(0, 10_000), max_size=30))
+def test_fuzz_a_stream_cut_anywhere_gives_back_its_messages_in_order(
+    messages: list[bytes], cuts: list[int]
+) -> None:
+    stream = b"".join(HEADER.pack(len(m)) + m for m in messages)
+    reader = StreamReader(limit=300)
+    got = []
+    for chunk in _chunks(stream, cuts):
+        reader.feed(chunk)
+        # Never more held than one message being read and the chunk just fed.
+        assert reader.partial <= HEADER.size + 300 + len(chunk)
+        while (message := reader.next()) is not None:
+            got.append(message)
+    assert got == messages
+    assert reader.partial == 0 and reader.buffered == 0
+
+
+@settings(FUZZ, max_examples=1_000)
+@given(
+    _messages,
+    st.integers(301, 2**32 - 1),
+    st.binary(max_size=2_000),
+    st.lists(st.integers(0, 10_000), max_size=10),
+)
+def test_fuzz_a_length_over_the_limit_is_refused_before_its_bytes_are_kept(
+    before: list[bytes], length: int, body: bytes, cuts: list[int]
+) -> None:
+    stream = b"".join(HEADER.pack(len(m)) + m for m in before) + HEADER.pack(length) + body
+    reader = StreamReader(limit=300)
+    got: list[bytes] = []
+    with pytest.raises(ProtocolError) as caught:
+        for chunk in _chunks(stream, cuts):
+            reader.feed(chunk)
+            while (message := reader.next()) is not None:
+                got.append(message)
+    assert caught.value.code is ErrorCode.TOO_LARGE
+    assert reader.partial == 0  # nothing of it kept
+    while (message := reader.next()) is not None:
+        got.append(message)
+    assert got == before  # those complete before it were taken

@@ -16,7 +16,15 @@ import zmqscope
 from tests.unit.test_report import CONNECT, closed_sock, snap, sock
 from zmqscope import hooks
 from zmqscope._compact import Decoder, FrameTable, encode_socket
-from zmqscope.model import ContextRecord, ContextState, SocketRecord
+from zmqscope._entries import EndpointEntry, Site, SocketEntry, new_counters
+from zmqscope.model import (
+    ContextRecord,
+    ContextState,
+    Culprit,
+    EndpointOp,
+    SocketRecord,
+    SocketState,
+)
 from zmqscope.reporting import Report, build_report
 from zmqscope.tui._rows import row_cells
 from zmqscope.tui.detail import SocketDetailScreen
@@ -42,12 +50,31 @@ def test_a_pyzmq_helpers_socket_is_never_a_leak() -> None:
 
 
 def test_a_closed_socket_a_proxy_sent_for_is_not_ruled_out_by_its_zero_count() -> None:
-    """In traffic mode a closed socket that sent nothing is ruled out, unless a C loop sent."""
-    counted = dataclasses.replace(
-        closed_sock("s1", endpoints=[CONNECT]), traffic=zmqscope.model.Traffic()
+    """In traffic mode a closed socket that sent nothing is ruled out, unless a C loop sent.
+
+    The watchdog decides which closed sockets may block (SocketEntry.may_block_term);
+    the report counts the culprits it names.
+    """
+
+    def closed_connected(proxied_by: str | None) -> SocketEntry:
+        entry = SocketEntry("s1", 1, "c1", "PUSH", Site(1.0, None), adopted=False)
+        entry.endpoints = (EndpointEntry(EndpointOp.CONNECT, "tcp://127.0.0.1:5556", None, None),)
+        entry.state = SocketState.CLOSED
+        entry.traffic = new_counters(0)  # traffic mode: nothing sent through Python
+        entry.proxied_by = proxied_by
+        return entry
+
+    assert not closed_connected(None).may_block_term
+    assert closed_connected("zmq.proxy").may_block_term
+    # Named by the watchdog, the report counts it (no open socket of c1 is left).
+    proxied = dataclasses.replace(
+        closed_sock("s2", endpoints=[CONNECT]),
+        traffic=zmqscope.model.Traffic(),
+        proxied_by="zmq.proxy",
     )
-    proxied = dataclasses.replace(counted, id="s2", proxied_by="zmq.proxy")
-    report = build_report(snap(counted, proxied, context_state=ContextState.TERMINATING))
+    culprit = Culprit("s2", "may block: ...", context="c1", certain=False)
+    snapshot = snap(proxied, context_state=ContextState.TERMINATING)
+    report = build_report(snapshot, culprits=[culprit])
     assert [leak.socket for leak in report.leaks] == ["s2"]
 
 

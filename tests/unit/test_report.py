@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from rich.console import Console
+from rich.console import Console, RenderableType
 
 from zmqscope.model import (
     CallSite,
@@ -28,8 +28,9 @@ from zmqscope.model import (
     SocketRecord,
     SocketState,
     ThreadRef,
+    Traffic,
 )
-from zmqscope.reporting import Report, build_report, render_markdown
+from zmqscope.reporting import Report, build_report, render_exit, render_markdown
 
 WORKER = ThreadRef(140000, "worker-1")
 MAIN = ThreadRef(1, "MainThread")
@@ -113,7 +114,12 @@ def snap(
 
 
 def every_kind_report(root: str = ROOT) -> Report:
-    """One leak of each kind, a clean socket and a culprit: exercises every field."""
+    """One leak of each kind, a clean socket, and two blocked term() calls.
+
+    c2's term() waits for an open socket (s1, sure); c1's only for a closed
+    one that may still hold messages (s2): with no open socket of c1 left,
+    it is counted.
+    """
     culprit = Culprit(
         "s1",
         "open socket with unsent messages",
@@ -122,18 +128,35 @@ def every_kind_report(root: str = ROOT) -> Report:
         owner_alive=True,
         remedy="close it before term()",
         where="worker-1 is at app.py:50 in loop()",
+        context="c2",
+    )
+    maybe = Culprit(
+        "s2",
+        "may block: closed with LINGER -1, and libzmq keeps it until its queued messages"
+        " reach tcp://127.0.0.1:5556",
+        owner=MAIN,
+        owner_alive=True,
+        remedy="set LINGER 0 before closing it (sock.close(linger=0))",
+        where="closed by MainThread at app.py:30 in stop()",
         context="c1",
+        certain=False,
     )
     snapshot = snap(
-        sock("s1", stack=frames(root), endpoints=[WILDCARD_BIND]),
+        dataclasses.replace(
+            sock("s1", stack=frames(root), endpoints=[WILDCARD_BIND]), context="c2"
+        ),
         closed_sock("s2", endpoints=[CONNECT], root=root),
         sock("s3", SocketState.COLLECTED, type_name="SUB", stack=(), thread=None, adopted=True),
         closed_sock("s4", linger=0, endpoints=[CONNECT], root=root),
-        context_state=ContextState.TERMINATING,
         created_total=6,
         dropped=2,
     )
-    return build_report(snapshot, culprits=[culprit])
+    contexts = (
+        ContextRecord("c1", ContextState.TERMINATING),
+        ContextRecord("c2", ContextState.TERMINATING),
+    )
+    snapshot = dataclasses.replace(snapshot, contexts=contexts)
+    return build_report(snapshot, culprits=[culprit, maybe])
 
 
 # -- leak analysis -------------------------------------------------------------
@@ -156,6 +179,21 @@ def test_adopted_socket_says_it_predates_zmqscope() -> None:
     )
 
 
+def test_endpoints_of_an_adopted_socket_are_unknown_not_none() -> None:
+    """A socket watch() adopted may have bound before: its endpoints are not "none"."""
+    adopted = build_report(snap(sock(stack=(), thread=None, adopted=True)))
+    assert has_row(render(adopted), "endpoints", "unknown (made before watch())")
+    assert "| unknown (made before watch()) |" in render_markdown(adopted)
+    # Bound after it was adopted: that one is known, the earlier ones still are not.
+    later = build_report(snap(sock(stack=(), thread=None, adopted=True, endpoints=[WILDCARD_BIND])))
+    output = render(later)
+    assert has_row(output, "endpoints", "bind tcp://127.0.0.1:43211 (asked tcp://127.0.0.1:*)")
+    assert "any from before watch(): unknown" in output
+    assert "any from before watch(): unknown" in render_markdown(later)
+    # A socket zmqscope saw made, with no endpoint, has none.
+    assert has_row(render(build_report(snap(sock()))), "endpoints", "none")
+
+
 def test_unknown_thread_is_named_as_such() -> None:
     (leak,) = build_report(snap(sock(thread=None))).leaks
     # No endpoints, so no "(bound ...)" note either.
@@ -171,20 +209,73 @@ def test_collected_socket_is_reported_as_collected_without_close() -> None:
     )
 
 
+def may_block(socket_id: str = "s2") -> Culprit:
+    """The watchdog's word on a closed socket whose queue may hold messages."""
+    return Culprit(
+        socket_id,
+        "may block: closed with LINGER -1 ...",
+        owner=MAIN,
+        where="closed by MainThread at app.py:30 in stop()",
+        context="c1",
+        certain=False,
+    )
+
+
 @pytest.mark.parametrize(("linger", "said"), [(-1, "LINGER -1"), (None, "an unknown LINGER")])
-def test_closed_socket_with_linger_and_connect_blocks_terminating_context(
+def test_a_closed_culprit_is_a_leak_when_no_open_socket_keeps_term_waiting(
     linger: int | None, said: str
 ) -> None:
     snapshot = snap(
         closed_sock(linger=linger, endpoints=[CONNECT]), context_state=ContextState.TERMINATING
     )
-    (leak,) = build_report(snapshot).leaks
+    (leak,) = build_report(snapshot, culprits=[may_block()]).leaks
     assert leak.kind is LeakKind.BLOCKS_TERM
     assert leak.socket == "s2"
     assert f"was closed with {said} but its connects may still hold unsent messages" in (
         leak.message
     )
-    assert leak.message.endswith("it keeps term() of context c1 waiting")
+    assert leak.message.endswith(
+        "with no socket of context c1 left open, it may be what keeps its term() waiting"
+    )
+
+
+def test_a_closed_socket_is_no_leak_before_the_watchdog_names_it() -> None:
+    """Within the grace period term() may yet return: nothing says the socket holds it."""
+    snapshot = snap(closed_sock(endpoints=[CONNECT]), context_state=ContextState.TERMINATING)
+    report = build_report(snapshot)
+    assert report.leaks == ()
+    assert report.summary_line() == "zmqscope: 1 socket created, no leaks"
+
+
+@pytest.mark.parametrize("live", [False, True], ids=["at-exit", "running"])
+def test_closed_sockets_that_only_may_block_are_not_counted_beside_an_open_culprit(
+    live: bool,
+) -> None:
+    """The demo's case: the open socket keeps term() waiting; the closed ones only may."""
+    sure = Culprit(
+        "s1",
+        "still open",
+        owner=WORKER,
+        owner_alive=True,
+        where="worker-1 is at app.py:50",
+        context="c1",
+    )
+    snapshot = snap(
+        sock("s1", endpoints=[CONNECT]),
+        closed_sock("s2", endpoints=[CONNECT]),
+        closed_sock("s3", endpoints=[CONNECT]),
+        context_state=ContextState.TERMINATING,
+    )
+    report = build_report(snapshot, culprits=[sure, may_block("s2"), may_block("s3")], live=live)
+    assert [(leak.socket, leak.kind) for leak in report.leaks] == [
+        ("s1", LeakKind.BLOCKS_TERM if live else LeakKind.OPEN_AT_EXIT)
+    ]
+    assert report.summary_line().endswith("; term() blocked: 1 culprit")
+    output = render(report)
+    words = " ".join(output.split())
+    assert "1 socket keeps it waiting, and 2 closed sockets may too:" in words
+    assert "s2 · PUSH · context c1 · may block" in output  # still listed
+    assert "s2 · PUSH · blocks-term" not in output
 
 
 @pytest.mark.parametrize(
@@ -217,7 +308,7 @@ def test_leaks_follow_snapshot_order_and_culprits_are_kept() -> None:
         ("s2", LeakKind.BLOCKS_TERM),
         ("s3", LeakKind.COLLECTED_UNCLOSED),
     ]
-    assert [c.socket for c in report.culprits] == ["s1"]
+    assert [c.socket for c in report.culprits] == ["s1", "s2"]
     assert report.generated_at == GENERATED_AT
 
 
@@ -225,7 +316,7 @@ def test_summary_line_counts_each_kind() -> None:
     at_exit = dataclasses.replace(every_kind_report(), at_exit=True)
     assert at_exit.summary_line() == (
         "zmqscope: 6 sockets created, 3 leaks: 1 open at exit, 1 collected without close(),"
-        " 1 blocking term(); term() blocked: 1 culprit"
+        " 1 blocking term(); term() blocked: 2 culprits"
     )
 
 
@@ -358,7 +449,12 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return str(tmp_path)
 
 
-def render(report: Report, *, color: bool = False) -> str:
+def has_row(output: str, label: str, value: str) -> bool:
+    """True when a panel of ``output`` has the row ``label  value`` (any gap between)."""
+    return re.search(rf"│ {re.escape(label)} +{re.escape(value)}", output) is not None
+
+
+def render(report: RenderableType, *, color: bool = False) -> str:
     out = io.StringIO()
     console = Console(
         file=out,
@@ -399,7 +495,9 @@ def test_text_shows_blocking_close_site_and_culprit(project: str) -> None:
     assert "s2 · PUSH · blocks-term" in output
     assert "closed      app.py:30 in stop() by MainThread (id 1)" in output
     assert "connect tcp://127.0.0.1:5556" in output
-    assert "term() is waiting for these sockets:" in output
+    assert "term() of context c2 has been blocked; 1 socket keeps it waiting:" in output
+    assert "term() of context c1 has been blocked; 1 closed socket may keep it waiting:" in output
+    assert "s2 · PUSH · context c1 · may block" in output
     assert "open socket with unsent messages" in output
     assert "app.py:50 in loop()" in output
     assert "close it before term()" in output
@@ -463,10 +561,24 @@ def test_markdown_without_leaks_has_no_table() -> None:
 
 def test_markdown_lists_culprits_with_owner_stack(project: str) -> None:
     markdown = every_kind_report(project).to_markdown()
-    assert "### term() is blocked" in markdown
+    assert "### term() of context c2 has been blocked\n\n1 socket keeps it waiting." in markdown
+    assert "| `s2` (may block) | closed by MainThread at app.py:30 in stop() |" in markdown
     row = (
         "| `s1` | worker-1 is at app.py:50 in loop() | open socket with unsent messages"
         " | worker-1 (id 140000) | close it before term() |"
     )
     assert row in markdown
     assert "```text\napp.py:50 in loop()\n```" in markdown
+
+
+def test_a_report_without_traffic_mode_says_send_recv_were_not_checked_for_sharing() -> None:
+    """Thread sharing through send/recv is seen only in traffic mode: the report says so."""
+    note = "checking send/recv needs traffic mode (--traffic)"
+    plain = build_report(snap(sock()))  # a leak: the full report is printed
+    assert note in " ".join(render(plain).split())
+    assert note in plain.to_markdown()
+    counted = build_report(snap(dataclasses.replace(sock(), traffic=Traffic())))
+    assert note not in " ".join(render(counted).split())
+    assert note not in counted.to_markdown()
+    # A clean exit is one line, without it.
+    assert note not in " ".join(render(render_exit(build_report(snap(closed_sock())))).split())

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import zmq
 from rich.console import Console, RenderableType
 
 from tests.unit.test_report import (
@@ -21,6 +22,7 @@ from tests.unit.test_report import (
     snap,
     sock,
 )
+from zmqscope import shutdown
 from zmqscope.model import (
     CallSite,
     ContextRecord,
@@ -36,6 +38,7 @@ from zmqscope.model import (
     Traffic,
     UsageWarning,
 )
+from zmqscope.model._terms import where_then
 from zmqscope.reporting import Report, build_report, render_blocked, render_exit
 
 SVC = ThreadRef(140001, "svc-thread")
@@ -136,9 +139,10 @@ def diagnosis_report(root: str = ROOT) -> Report:
 
 def culprit_section(output: str) -> str:
     """The part of the text report after the culprits' heading."""
-    heading = "term() is waiting for these sockets:"
+    heading = "term() of context c1 has been blocked for 5.1 s"
     assert heading in output
-    return output.split(heading, 1)[1]
+    # The heading ends "... keep it waiting:", wrapped at the terminal's width.
+    return output.split(heading, 1)[1].split("waiting:\n", 1)[1]
 
 
 # -- building the report ---------------------------------------------------------
@@ -166,7 +170,7 @@ def test_explicit_culprits_replace_the_snapshots() -> None:
 )
 def test_summary_line_counts_warnings_and_culprits(warnings: int, culprits: int, tail: str) -> None:
     snapshot = replace(
-        snap(closed_sock()),
+        hung(closed_sock()),
         warnings=(sharing(),) * warnings,
         culprits=(exited_culprit(),) * culprits,
     )
@@ -233,7 +237,7 @@ def test_culprit_panel_leads_with_where_the_owner_is_now(project: str) -> None:
     assert "s1 · PULL · context c1" in culprits
     assert has_row(culprits, "now", "svc-thread is in time.sleep(3600) at app.py:17")
     # "now" is the first thing the panel says.
-    first_row = culprits.splitlines()[2]
+    first_row = culprits.splitlines()[1]
     assert "now" in first_row
 
 
@@ -300,7 +304,7 @@ def test_traffic_counts_read_naturally(traffic: Traffic, shown: str) -> None:
 
 
 def test_sockets_without_traffic_mode_have_no_traffic_row() -> None:
-    assert "traffic" not in show(build_report(snap(sock())))
+    assert not re.search(r"│ traffic ", show(build_report(snap(sock()))))
 
 
 def test_everything_fits_an_80_column_terminal(project: str) -> None:
@@ -413,3 +417,100 @@ def test_markdown_warning_with_an_unknown_site_and_odd_names(project: str) -> No
 
 def test_markdown_without_warnings_has_no_warnings_section() -> None:
     assert "Thread-sharing" not in build_report(snap(sock())).to_markdown()
+
+
+# -- after term() returned -------------------------------------------------------------
+
+
+def returned(
+    root: str = ROOT,
+    *,
+    blocked_for: float | None = 12.3,
+    state: ContextState = ContextState.TERMINATED,
+) -> Report:
+    """term() of c1, called at app.py:30, was reported blocked by s1 and has ended since."""
+    called = CallSite(GENERATED_AT - 20.0, MAIN, (Frame(f"{root}/app.py", 30, "main"),))
+    ended = GENERATED_AT - 20.0 + 12.3
+    context = ContextRecord(
+        "c1",
+        state,
+        term_called=called,
+        terminated_at=ended if state is ContextState.TERMINATED else None,
+        term_blocked_for=blocked_for,
+    )
+    culprit = replace(
+        sleeping_culprit(root), where="svc-thread is at app.py:17 in serve() `time.sleep(60)`"
+    )
+    snapshot = replace(snap(closed_sock("s1", root=root)), contexts=(context,), culprits=(culprit,))
+    return build_report(snapshot, at_exit=True)
+
+
+def test_after_term_returned_the_report_says_what_blocked_it_in_the_past_tense(
+    project: str,
+) -> None:
+    report = returned(project)
+    assert report.summary_line().endswith("; term() was blocked: 1 culprit")
+    output = show(report, width=200)
+    assert (
+        "term() of context c1 was blocked for 12.3 s until it returned (called at"
+        " app.py:30 in main() by MainThread); 1 socket kept it waiting:" in output
+    )
+    # Where the owner was when the watchdog looked, in the past tense.
+    assert has_row(output, "then", "svc-thread was at app.py:17 in serve() `time.sleep(60)`")
+    assert "has been blocked" not in output and "keeps it waiting" not in output
+    assert not re.search(r"│ now ", output)
+    markdown = report.to_markdown()
+    assert "### term() of context c1 was blocked for 12.3 s until it returned" in markdown
+    assert "1 socket kept it waiting." in markdown
+    assert "| `s1` | svc-thread was at app.py:17 in serve() \\`time.sleep(60)\\` |" in markdown
+    assert "s1: where svc-thread (id 140001) was stuck" in markdown
+
+
+def test_json_says_how_long_the_term_was_blocked_and_older_reports_work_it_out() -> None:
+    data = returned().to_dict()
+    assert data["contexts"][0]["term_blocked_for"] == 12.3
+    assert Report.from_dict(data).snapshot.contexts[0].term_blocked_for == 12.3
+    del data["contexts"][0]["term_blocked_for"]  # written before the key existed
+    output = show(Report.from_dict(data), width=200)
+    assert "was blocked for 12.3 s until it returned" in output  # terminated_at - term_called
+
+
+def test_a_term_interrupted_while_blocked_says_so() -> None:
+    # Ctrl-C, or the pytest plugin's signal: term() raised, the context is open again.
+    output = show(returned(state=ContextState.OPEN), width=200)
+    assert "term() of context c1 was blocked for 12.3 s until it was interrupted" in output
+
+
+def test_no_cut_sentence_when_only_closed_sockets_may_block() -> None:
+    maybe = replace(exited_culprit("s2"), certain=False)
+    report = build_report(hung(closed_sock("s2", endpoints=[CONNECT]), culprits=(maybe,)))
+    output = show(render_blocked(report, "c1", GENERATED_AT - 5.1), width=200)
+    assert output.splitlines()[0].endswith("; 1 closed socket may keep it waiting:")
+    both = build_report(hung(sock("s1"), culprits=(sleeping_culprit(), maybe)))
+    output = show(render_blocked(both, "c1", GENERATED_AT - 5.1), width=200)
+    assert output.splitlines()[0].endswith(
+        "; 1 socket keeps it waiting, and 1 closed socket may too:"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "alive", "inner", "then"),
+    [
+        ("svc", True, "app", "svc was at app.py:5 in serve()"),
+        ("svc", True, "pyzmq", "svc was blocked in pyzmq's recv() at app.py:5"),
+        ("svc", True, None, "svc was running outside Python code"),
+        ("svc", False, None, "svc had exited without closing it"),
+        ("is at has exited", True, "app", "is at has exited was at app.py:5 in serve()"),
+    ],
+)
+def test_every_sentence_the_watchdog_says_has_a_past_tense(
+    tmp_path: Path, name: str, alive: bool, inner: str | None, then: str
+) -> None:
+    """The ``then`` row turns shutdown's own ``now`` sentences, whatever the thread's name."""
+    app = Frame(str(tmp_path / "app.py"), 5, "serve", origin="user", display="app.py")
+    pyzmq = Frame(str(Path(zmq.__file__).parent / "sugar" / "socket.py"), 800, "recv")
+    stack = {"app": (app,), "pyzmq": (pyzmq, app), None: ()}[inner]
+    owner = ThreadRef(7, name)
+    now = shutdown._where(owner, alive, stack)
+    assert now != then
+    assert where_then(Culprit("s1", "still open", owner=owner, where=now)) == then

@@ -70,7 +70,7 @@ def _describe(entry: Discovered) -> dict[str, Any]:
         "state": "unreachable",
         "limits": [],
     }
-    from zmqscope.client import ClientError, client_for
+    from zmqscope.client import ClientError, ServerBusy, client_for
 
     try:
         client = client_for(entry, timeout=_HELLO_TIMEOUT)
@@ -78,6 +78,9 @@ def _describe(entry: Discovered) -> dict[str, Any]:
         return row
     try:
         hello = client.hello()
+    except ServerBusy:
+        row["state"] = "busy"  # over its budget, or full: it lives, ask again later
+        return row
     except ClientError:
         return row
     finally:

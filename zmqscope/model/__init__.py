@@ -2,7 +2,7 @@
 
 Everything here is a plain value: safe to keep, compare, pickle and send over
 the wire. ``to_dict``/``from_dict`` produce and read the shapes of the
-``zmqscope.report/1`` JSON schema (see DESIGN.md, "Report JSON"). This package
+``zmqscope.report/1`` JSON schema (see docs/report-json.md). This package
 imports nothing outside the standard library.
 """
 

@@ -479,6 +479,9 @@ class ContextRecord:
     adopted: bool = False
     internal: str | None = None
     max_sockets: int | None = None
+    # How long a term() reported blocked waited in all, from its call until
+    # it returned (or raised); None while it waits, or if it never blocked.
+    term_blocked_for: float | None = None
     max_sockets_ignored: int | None = None
     socket_failures: tuple[SocketFailure, ...] = ()
     failures_total: int = 0
@@ -491,6 +494,7 @@ class ContextRecord:
             "term_called": self.term_called.to_dict() if self.term_called else None,
             "term_blocked_since": self.term_blocked_since,
             "terminated_at": self.terminated_at,
+            "term_blocked_for": self.term_blocked_for,
             "adopted": self.adopted,
             "internal": self.internal,
             "max_sockets": self.max_sockets,
@@ -513,6 +517,7 @@ class ContextRecord:
             term_called=_callsite_or_none(data, "term_called"),
             term_blocked_since=_optional_time(data, "term_blocked_since"),
             terminated_at=_optional_time(data, "terminated_at"),
+            term_blocked_for=_optional(data, "term_blocked_for", (int, float)),
             adopted=bool(data.get("adopted", False)),
             internal=_optional(data, "internal", str),
             max_sockets=_optional(data, "max_sockets", int),
@@ -534,6 +539,16 @@ class ProcessInfo:
     # The folder the application's paths are shown relative to: the working
     # directory when zmqscope started in the process (None: not recorded).
     root: str | None = None
+    # os.fork() as zmqscope saw it: the pid this process was forked from, and
+    # how many children it forked. Parent and child then print look-alike
+    # reports, which say their pid (:attr:`forked`).
+    forked_from: int | None = None
+    forks: int = 0
+
+    @property
+    def forked(self) -> bool:
+        """True for a process that forked, or was forked: one of several alike."""
+        return self.forked_from is not None or self.forks > 0
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -545,6 +560,10 @@ class ProcessInfo:
         }
         if self.root is not None:
             data["root"] = self.root
+        if self.forked_from is not None:
+            data["forked_from"] = self.forked_from
+        if self.forks:
+            data["forks"] = self.forks
         return data
 
     @classmethod
@@ -557,4 +576,6 @@ class ProcessInfo:
             pyzmq=_text(data, "pyzmq", ""),
             libzmq=_text(data, "libzmq", ""),
             root=_optional(data, "root", str),
+            forked_from=_optional(data, "forked_from", int),
+            forks=_optional(data, "forks", int) or 0,
         )

@@ -17,6 +17,8 @@ from zmqscope.model._records import (
     ORIGIN_STDLIB,
     CallSite,
     Frame,
+    ProcessInfo,
+    SocketRecord,
     ThreadRef,
 )
 
@@ -51,6 +53,29 @@ _RUNNERS = frozenset(
 _CONTROL = re.compile(
     r"[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
 )
+
+
+def tool_name(process: ProcessInfo | None) -> str:
+    """``zmqscope``, or ``zmqscope (pid 1234)`` in a process that forked or was forked.
+
+    After ``os.fork()`` parent and child print look-alike lines to one
+    terminal: the pid tells them apart.
+    """
+    return f"zmqscope (pid {process.pid})" if process is not None and process.forked else "zmqscope"
+
+
+def endpoints_unknown(record: SocketRecord) -> str | None:
+    """What a socket's list of endpoints cannot tell, or None when it is complete.
+
+    A socket ``watch()`` adopted was made, and maybe bound or connected,
+    before zmqscope looked: with no endpoint recorded its endpoints are
+    unknown, not none; with some, those made before are still unknown.
+    """
+    if not record.adopted:
+        return None
+    if not record.endpoints:
+        return "unknown (made before watch())"
+    return "any from before watch(): unknown"
 
 
 def visible(text: str) -> str:
@@ -227,6 +252,11 @@ def started_text(thread: ThreadRef | None, short: bool = False) -> str | None:
 def call_name(function: str) -> str:
     """``start()`` for a function, but ``<module>`` as Python's tracebacks say it."""
     return function if function.startswith("<") else f"{function}()"
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 socket``, ``2 sockets``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def byte_size(count: int) -> str:

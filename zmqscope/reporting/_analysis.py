@@ -14,6 +14,7 @@ from zmqscope.model import (
     SocketRecord,
     SocketState,
 )
+from zmqscope.model._terms import held_terms
 from zmqscope.model._text import is_classified, site_headline, started_text
 from zmqscope.reporting._report import Report
 
@@ -46,13 +47,14 @@ def build_report(
     ``at_exit`` marks the report a process makes as it exits; ``fds`` and
     ``fd_limit`` are its open file descriptors and their soft limit.
     """
+    blocking = snapshot.culprits if culprits is None else tuple(culprits)
+    holding = closed_culprits(snapshot, blocking)
     leaks = tuple(
         leak
         for record in snapshot.sockets
-        if (leak := find_leak(snapshot, record, live=live)) is not None
+        if (leak := find_leak(snapshot, record, live=live, holding=holding)) is not None
     )
     when = snapshot.taken_at if generated_at is None else generated_at
-    blocking = snapshot.culprits if culprits is None else tuple(culprits)
     return Report(
         snapshot=snapshot,
         leaks=leaks,
@@ -64,13 +66,38 @@ def build_report(
     )
 
 
-def find_leak(snapshot: Snapshot, record: SocketRecord, *, live: bool = False) -> Leak | None:
+def closed_culprits(snapshot: Snapshot, culprits: Sequence[Culprit]) -> frozenset[str]:
+    """The closed sockets counted as keeping a ``term()`` waiting, by id.
+
+    Only while that ``term()`` is really blocked (the watchdog named it a
+    culprit past the grace period, and it still waits), and only when no
+    open socket keeps it waiting: an open socket surely does, while a closed
+    one only may (libzmq does not say whether its queue still holds
+    messages). Those are still listed among the culprits, as "may".
+    """
+    return frozenset(
+        culprit.socket
+        for term in held_terms(snapshot, culprits)
+        if term.ended is None and not term.sure
+        for culprit in term.maybe
+    )
+
+
+def find_leak(
+    snapshot: Snapshot,
+    record: SocketRecord,
+    *,
+    live: bool = False,
+    holding: frozenset[str] | None = None,
+) -> Leak | None:
     """The leak ``record`` represents in ``snapshot``, or None if it was cleaned up.
 
     With ``live``, an open socket is a leak only while a ``term()`` of its
     context waits for it. A socket pyzmq made for itself (``record.internal``,
     e.g. the zero-copy tracker's) is never a leak: the application cannot
-    close it, and pyzmq closes it at exit.
+    close it, and pyzmq closes it at exit. A closed socket is a leak when it
+    is among ``holding`` (default: :func:`closed_culprits` of the snapshot's
+    culprits).
     """
     if record.internal is not None:
         return None
@@ -90,37 +117,18 @@ def find_leak(snapshot: Snapshot, record: SocketRecord, *, live: bool = False) -
     if record.state is SocketState.COLLECTED:
         message = f"{subject} was garbage-collected without close()"
         return Leak(record.id, LeakKind.COLLECTED_UNCLOSED, message)
-    if _blocks_term(snapshot, record):
+    if holding is None:
+        holding = closed_culprits(snapshot, snapshot.culprits)
+    if record.state is SocketState.CLOSED and record.id in holding:
+        # Which closed sockets may hold messages (LINGER, tcp/ipc connects,
+        # what traffic mode saw sent) is the watchdog's call: it named them.
         message = (
             f"{subject} was closed with {_linger_phrase(record.linger)} but its connects may"
-            f" still hold unsent messages; it keeps term() of context {record.context} waiting"
+            f" still hold unsent messages; with no socket of context {record.context} left"
+            " open, it may be what keeps its term() waiting"
         )
         return Leak(record.id, LeakKind.BLOCKS_TERM, message)
     return None
-
-
-def _blocks_term(snapshot: Snapshot, record: SocketRecord) -> bool:
-    # libzmq keeps a closed socket alive inside its context while LINGER lets
-    # queued messages wait for a peer; only connects queue for absent peers.
-    # An unknown LINGER (adopted sockets) is treated as libzmq's default, -1.
-    # Inactive (disconnected) connects count too: their pipes linger as well.
-    # When the watchdog named the culprits of that term(), its word counts.
-    if record.state is not SocketState.CLOSED or record.linger == 0:
-        return False
-    context = snapshot.context(record.context)
-    if context is None or context.state is not ContextState.TERMINATING:
-        return False
-    named = [c for c in snapshot.culprits if c.context in (None, context.id)]
-    if named:
-        return any(c.socket == record.id for c in named)
-    # Inproc pipes hold nothing once closed; a socket that sent nothing
-    # (traffic mode knows, unless a C loop such as zmq.proxy sent for it) has
-    # nothing queued.
-    if record.traffic is not None and not record.traffic.msgs_out and record.proxied_by is None:
-        return False
-    return any(
-        e.op is EndpointOp.CONNECT and not e.url.startswith("inproc://") for e in record.endpoints
-    )
 
 
 def _describe(record: SocketRecord) -> str:

@@ -27,14 +27,15 @@ from rich.text import Text
 from zmqscope._shown import shown
 from zmqscope.model import Culprit, Leak, SchemaError, ThreadRef
 from zmqscope.model._base import check_count, scalar_text
+from zmqscope.model._terms import held_terms
 from zmqscope.reporting._format import plural
 from zmqscope.reporting._groups import group_leaks
 from zmqscope.reporting._limits import limits_markdown, limits_text
-from zmqscope.reporting._markdown import _culprit_table, _leak_details, _leak_table
+from zmqscope.reporting._markdown import _culprit_section, _leak_details, _leak_table
 from zmqscope.reporting._markup import md_code, md_text
 from zmqscope.reporting._report import Report
 from zmqscope.reporting._text import _leak_panels, _warning_panel
-from zmqscope.reporting._text_culprits import culprit_panel
+from zmqscope.reporting._text_culprits import render_culprits
 from zmqscope.reporting._text_parts import Unfolded
 
 _VERDICTS = ("failed", "allowed", "reported", "other-thread")
@@ -238,9 +239,8 @@ def render_test_text(run: TestRun) -> Group:
         parts.append(headline)
         part = _part(run, group)
         parts.extend(Unfolded(panel) for panel in _leak_panels(part))
-        if group.culprits:
-            parts.append(Text("term() waited for these sockets:", style="bold red"))
-            parts.extend(Unfolded(culprit_panel(part, c)) for c in group.culprits)
+        # Each term() that blocked in the test: what held it, in its own tense.
+        parts.extend(render_culprits(part))
     if report.warnings:
         parts.append(Text("Thread-sharing warnings:", style="bold yellow"))
         parts.extend(Unfolded(_warning_panel(report, w)) for w in report.warnings)
@@ -261,8 +261,8 @@ def render_test_markdown(run: TestRun) -> str:
             lines += _leak_table(part, leak_groups)
             for leak_group in leak_groups:
                 lines += _leak_details(part, leak_group)
-        if group.culprits:
-            lines += ["term() waited for these sockets:", "", *_culprit_table(group.culprits)]
+        for term in held_terms(part.snapshot, part.culprits):
+            lines += _culprit_section(term)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

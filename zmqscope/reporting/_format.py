@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from zmqscope.model import (
     Culprit,
     Endpoint,
@@ -16,10 +18,12 @@ from zmqscope.model._text import (
     call_text,
     frame_text,
     location,
+    plural,
     started_text,
 )
 
 __all__ = [
+    "SEND_RECV_UNCHECKED",
     "call_text",
     "creation_text",
     "creation_unknown",
@@ -29,11 +33,25 @@ __all__ = [
     "location",
     "owner_label",
     "plural",
+    "send_recv_unchecked",
     "site_text",
     "thread_label",
     "thread_text",
     "traffic_text",
 ]
+
+
+# Said in a full report made without traffic mode: its thread-sharing checks
+# saw only lifecycle calls (README, "Threads sharing a socket").
+SEND_RECV_UNCHECKED = (
+    "Thread sharing: only lifecycle calls (bind, connect, setsockopt, close, ...) were"
+    " checked; checking send/recv needs traffic mode (--traffic)."
+)
+
+
+def send_recv_unchecked(sockets: Sequence[SocketRecord]) -> bool:
+    """True when the report's sockets were recorded without traffic mode."""
+    return bool(sockets) and all(record.traffic is None for record in sockets)
 
 
 def thread_label(thread: ThreadRef | None) -> str:
@@ -103,11 +121,6 @@ def linger_text(record: SocketRecord) -> str:
     else:
         value = f"{linger} ms"
     return f"{value}, source: {record.linger_source}"
-
-
-def plural(count: int, noun: str) -> str:
-    """``1 socket``, ``2 sockets``."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def traffic_text(traffic: Traffic, proxied_by: str | None = None) -> str:

@@ -6,19 +6,29 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from zmqscope.model import CallSite, Frame, SocketRecord
+from zmqscope.model._terms import (
+    HeldTerm,
+    culprit_count_sentence,
+    held_terms,
+    term_sentence,
+    where_then,
+)
 from zmqscope.model._text import (
     display_path,
+    endpoints_unknown,
     headline_index,
     no_user_frame_note,
     shown_stack,
     started_text,
 )
 from zmqscope.reporting._format import (
+    SEND_RECV_UNCHECKED,
     creation_unknown,
     endpoint_text,
     frame_text,
     location,
     owner_label,
+    send_recv_unchecked,
     thread_label,
 )
 from zmqscope.reporting._groups import EXAMPLE_IDS, LeakGroup, group_leaks
@@ -27,7 +37,7 @@ from zmqscope.reporting._limits import limits_markdown
 from zmqscope.reporting._markup import md_cell, md_code, md_fenced, md_html, md_text
 
 if TYPE_CHECKING:
-    from zmqscope.model import Culprit, UsageWarning
+    from zmqscope.model import UsageWarning
     from zmqscope.reporting._report import Report
 
 # The escaping helpers (zmqscope.reporting._markup), by the names this module
@@ -52,14 +62,24 @@ def render_markdown(report: Report) -> str:
     if report.warnings:
         lines += ["### Thread-sharing warnings", ""]
         lines += _warning_table(report.warnings)
-    if report.culprits:
-        lines += ["### term() is blocked", ""]
-        lines += _culprit_table(report.culprits)
-        for culprit in report.culprits:
-            if culprit.owner_stack:
-                summary = f"{culprit.socket}: where {thread_label(culprit.owner)} is stuck"
-                lines += _details(summary, [("", culprit.owner_stack)])
+    if send_recv_unchecked(report.snapshot.sockets):
+        lines += [f"_{SEND_RECV_UNCHECKED}_", ""]
+    for term in held_terms(report.snapshot, report.culprits):
+        lines += _culprit_section(term)
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _culprit_section(term: HeldTerm) -> list[str]:
+    """A blocked ``term()`` (or one that was): its heading, culprits and their owners' stacks."""
+    heading = term_sentence(term)
+    lines = [f"### {_text(heading)}", "", f"{_text(culprit_count_sentence(term))}.", ""]
+    lines += _culprit_table(term)
+    for culprit in term.culprits:
+        if culprit.owner_stack:
+            verb = "is" if term.ended is None else "was"
+            summary = f"{culprit.socket}: where {thread_label(culprit.owner)} {verb} stuck"
+            lines += _details(summary, [("", culprit.owner_stack)])
+    return lines
 
 
 def _process_line(report: Report) -> str:
@@ -101,7 +121,11 @@ def _record_cells(record: SocketRecord | None) -> tuple[str, str, str, str]:
     started = started_text(record.created.thread)
     if started is not None:
         thread += f"<br>{_text(started)}"
-    endpoints = "<br>".join(_code(endpoint_text(e)) for e in record.endpoints) or "none"
+    unknown = endpoints_unknown(record)
+    shown = [_code(endpoint_text(e)) for e in record.endpoints]
+    if unknown is not None:
+        shown.append(_text(f"({unknown})" if shown else unknown))
+    endpoints = "<br>".join(shown) or "none"
     return (_text(record.type), created, thread, endpoints)
 
 
@@ -149,15 +173,18 @@ def _details(summary: str, blocks: Sequence[tuple[str, Sequence[Frame]]]) -> lis
     return [*lines, "</details>", ""]
 
 
-def _culprit_table(culprits: Sequence[Culprit]) -> list[str]:
+def _culprit_table(term: HeldTerm) -> list[str]:
+    """One row a culprit; ``Where`` is where its owner is (was, once the term() ended)."""
     rows = [
         "| Socket | Where | Reason | Owner thread | Remedy |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for culprit in culprits:
+    for culprit in term.culprits:
+        where = culprit.where if term.ended is None else where_then(culprit)
+        socket = _code(culprit.socket) + ("" if culprit.certain else " (may block)")
         cells = [
-            _code(culprit.socket),
-            _text(culprit.where) or "unknown",
+            socket,
+            _text(where) or "unknown",
             _text(culprit.reason),
             _text(owner_label(culprit)),
             _text(culprit.remedy),

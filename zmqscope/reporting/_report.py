@@ -26,6 +26,8 @@ from zmqscope.model import (
     snapshot_limits,
 )
 from zmqscope.model._base import MAX_ITEMS, check_count, check_time
+from zmqscope.model._terms import blocked_summary, held_terms
+from zmqscope.model._text import tool_name
 from zmqscope.reporting._format import plural
 from zmqscope.reporting._groups import group_by_site
 from zmqscope.reporting._markdown import render_markdown
@@ -105,11 +107,17 @@ class Report:
     def summary_line(self) -> str:
         """One line for stderr: ``zmqscope: 5 sockets created, no leaks``.
 
+        In a process that forked or was forked, ``zmqscope (pid 1234): ...``.
+
         A running process's open sockets are counted before the leaks
         (``17 open, no leaks``). Limit warnings, thread-sharing warnings and
-        the culprits of a hung ``term()`` follow, after semicolons.
+        the culprits of a hung ``term()`` follow, after semicolons: ``term()
+        blocked: 1 culprit`` while it waits, ``term() was blocked: ...`` once
+        it is over.
         """
-        line = f"zmqscope: {plural(self.sockets_total, 'socket')} created, "
+        line = (
+            f"{tool_name(self.snapshot.process)}: {plural(self.sockets_total, 'socket')} created, "
+        )
         inventory = self.inventory
         if inventory:
             line += f"{len(inventory)} open, "
@@ -121,7 +129,7 @@ class Report:
         if self.warnings:
             line += f"; {plural(len(self.warnings), 'thread-sharing warning')}"
         if self.culprits:
-            line += f"; term() blocked: {plural(len(self.culprits), 'culprit')}"
+            line += f"; {blocked_summary(held_terms(self.snapshot, self.culprits))}"
         return line
 
     def _leak_summary(self) -> str:
@@ -140,7 +148,7 @@ class Report:
         return f"{plural(len(self.leaks), 'leak')}: {', '.join(parts)}"
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``zmqscope.report/1`` document (DESIGN.md, "Report JSON")."""
+        """The ``zmqscope.report/1`` document (docs/report-json.md)."""
         snapshot = self.snapshot
         return {
             "schema": SCHEMA,

@@ -12,10 +12,12 @@ from rich.text import Text
 from zmqscope._shown import shown
 from zmqscope.model import LeakKind, SocketRecord, SocketState
 from zmqscope.reporting._format import (
+    SEND_RECV_UNCHECKED,
     call_text,
     creation_text,
     linger_text,
     plural,
+    send_recv_unchecked,
     site_text,
     thread_label,
     thread_text,
@@ -23,7 +25,7 @@ from zmqscope.reporting._format import (
 from zmqscope.reporting._groups import group_leaks
 from zmqscope.reporting._inventory import inventory_text
 from zmqscope.reporting._limits import limits_text
-from zmqscope.reporting._text_culprits import culprit_panel
+from zmqscope.reporting._text_culprits import render_culprits
 from zmqscope.reporting._text_groups import group_panel
 from zmqscope.reporting._text_parts import (
     Unfolded,
@@ -70,9 +72,9 @@ def render_text(report: Report) -> Group:
     if report.warnings:
         parts.append(Text("Thread-sharing warnings:", style="bold yellow"))
         parts.extend(Unfolded(_warning_panel(report, warning)) for warning in report.warnings)
-    if report.culprits:
-        parts.append(Text("term() is waiting for these sockets:", style="bold red"))
-        parts.extend(Unfolded(culprit_panel(report, culprit)) for culprit in report.culprits)
+    if send_recv_unchecked(report.snapshot.sockets):
+        parts.append(Text(SEND_RECV_UNCHECKED, style="dim"))
+    parts.extend(render_culprits(report))
     return Group(*parts)
 
 

@@ -1,4 +1,9 @@
-"""Why ``term()`` hangs, as rich renderables: culprit panels and the blocked notice."""
+"""Why ``term()`` hangs, as rich renderables: culprit panels and the blocked notice.
+
+While a ``term()`` waits, each culprit says where its owner is ``now``; once
+it has ended (the exit report keeps its culprits), what blocked it and for
+how long, in the past tense (:mod:`zmqscope.model._terms`).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,19 @@ from rich.text import Text
 
 from zmqscope._shown import shown
 from zmqscope.model import Culprit
+from zmqscope.model._terms import (
+    HeldTerm,
+    culprit_context,
+    culprit_count_sentence,
+    held_terms,
+    term_sentence,
+    where_then,
+)
+from zmqscope.model._text import tool_name
 from zmqscope.reporting._format import (
     call_text,
     linger_text,
     owner_label,
-    plural,
     thread_text,
 )
 from zmqscope.reporting._text_parts import (
@@ -51,37 +64,69 @@ def render_blocked(report: Report, context_id: str, since: float) -> RenderableT
     wait is counted up to the snapshot's time. Only the culprits of
     ``context_id`` are shown.
     """
-    culprits = [c for c in report.culprits if culprit_context(report, c) == context_id]
-    certain = sum(1 for c in culprits if c.certain)
-    header = shown(
-        _blocked_header(report, context_id, since, certain, len(culprits) - certain),
-        style="bold red",
+    snapshot = report.snapshot
+    term = next(
+        (t for t in held_terms(snapshot, report.culprits) if t.context_id == context_id),
+        HeldTerm(context_id, snapshot.context(context_id), (), None, None),
     )
-    if culprits:
-        return Group(header, *(Unfolded(culprit_panel(report, c)) for c in culprits))
+    heading = term_heading(term, since, snapshot.taken_at)
+    header = shown(f"{tool_name(snapshot.process)}: {heading}", style="bold red")
+    if term.culprits:
+        return Group(header, *(Unfolded(culprit_panel(report, c, term)) for c in term.culprits))
     remedy = grid()
     remedy.add_row("remedy", _GENERIC_REMEDY)
     return Group(header, Text(_NO_KNOWN_CULPRIT), remedy)
 
 
-def culprit_context(report: Report, culprit: Culprit) -> str | None:
-    """The context a culprit holds up; older reports only say it through the socket."""
-    if culprit.context is not None:
-        return culprit.context
-    record = report.snapshot.socket(culprit.socket)
-    return record.context if record else None
+def render_culprits(report: Report) -> list[RenderableType]:
+    """Each ``term()`` with culprits: a heading (still waiting, or over), then their panels."""
+    parts: list[RenderableType] = []
+    for term in held_terms(report.snapshot, report.culprits):
+        style = "bold red" if term.ended is None else "bold"
+        parts.append(shown(term_heading(term), style=style))
+        parts.extend(Unfolded(culprit_panel(report, c, term)) for c in term.culprits)
+    return parts
 
 
-def culprit_panel(report: Report, culprit: Culprit) -> Panel:
-    """Where the owner of a blocking socket is now, what the socket is, and the fix."""
+def term_heading(term: HeldTerm, since: float | None = None, now: float | None = None) -> str:
+    """``term() of context c1 has been blocked for 5.1 s (called at ...); 2 sockets keep it
+    waiting:``; once it has ended, ``... was blocked for 12.3 s until it returned (called at
+    ...); 1 socket kept it waiting:``."""
+    head = term_sentence(term, since, now)
+    called = term.context.term_called if term.context else None
+    if called is not None:
+        parts = []
+        where = call_text(called)
+        if where is not None:
+            parts.append(f"at {where}")
+        if called.thread is not None:
+            parts.append(f"by {called.thread.name}")
+        if parts:
+            head += f" (called {' '.join(parts)})"
+    if not term.culprits:
+        return head + "."
+    return f"{head}; {culprit_count_sentence(term)}:"
+
+
+def culprit_panel(report: Report, culprit: Culprit, term: HeldTerm | None = None) -> Panel:
+    """Where the owner of a blocking socket is now, what the socket is, and the fix.
+
+    Once its ``term()`` has ended (``term``), the ``then`` row says where the
+    owner was when the watchdog looked, in the past tense.
+    """
     record = report.snapshot.socket(culprit.socket)
     title = f"{culprit.socket} · {record.type}" if record else culprit.socket
-    context = culprit_context(report, culprit)
+    context = culprit_context(report.snapshot, culprit)
     if context is not None:
         title += f" · context {context}"
+    if not culprit.certain:
+        title += " · may block"
     table = grid()
     if culprit.where:
-        table.add_row("now", shown(culprit.where, style="bold"))
+        if term is not None and term.ended is not None:
+            table.add_row("then", shown(where_then(culprit), style="bold"))
+        else:
+            table.add_row("now", shown(culprit.where, style="bold"))
     table.add_row("owner", shown(owner_label(culprit)))
     if record is not None:
         # Where it was made, as a leak panel says it: the application's line,
@@ -99,31 +144,5 @@ def culprit_panel(report: Report, culprit: Culprit) -> Panel:
         table.add_row("remedy", shown(culprit.remedy, style="green"))
     if culprit.owner_stack:
         table.add_row("stack", frames(culprit.owner_stack, _OWNER_FRAMES_SHOWN))
-    return Panel(table, title=shown(title), title_align="left", border_style="red")
-
-
-def _blocked_header(
-    report: Report, context_id: str, since: float, count: int, maybe: int = 0
-) -> str:
-    """``zmqscope: term() of context c1 has been blocked for 5.1 s (...); 2 sockets ...``."""
-    waited = max(0.0, report.snapshot.taken_at - since)
-    head = f"zmqscope: term() of context {context_id} has been blocked for {waited:.1f} s"
-    context = report.snapshot.context(context_id)
-    called = context.term_called if context else None
-    if called is not None:
-        parts = []
-        where = call_text(called)
-        if where is not None:
-            parts.append(f"at {where}")
-        if called.thread is not None:
-            parts.append(f"by {called.thread.name}")
-        if parts:
-            head += f" (called {' '.join(parts)})"
-    if not count and not maybe:
-        return head + "."
-    parts = []
-    if count:
-        parts.append(f"{plural(count, 'socket')} {'keeps' if count == 1 else 'keep'} it waiting")
-    if maybe:
-        parts.append(f"{plural(maybe, 'closed socket')} may")
-    return f"{head}; {', '.join(parts)}:"
+    border = "red" if culprit.certain else "yellow"
+    return Panel(table, title=shown(title), title_align="left", border_style=border)

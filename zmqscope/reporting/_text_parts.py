@@ -13,7 +13,7 @@ from rich.text import Text
 
 from zmqscope._shown import shown, shown_lines
 from zmqscope.model import CallSite, Frame, SocketRecord
-from zmqscope.model._text import callers, headline_index, via_frames
+from zmqscope.model._text import callers, endpoints_unknown, headline_index, via_frames
 from zmqscope.reporting._format import creation_text, endpoint_text, frame_text, traffic_text
 
 if TYPE_CHECKING:
@@ -60,10 +60,13 @@ class Unfolded:
 
 
 def endpoints(record: SocketRecord) -> Text:
-    """One endpoint a line, inactive ones dimmed."""
+    """One endpoint a line, inactive ones dimmed; what is unknown (adopted sockets) said."""
+    unknown = endpoints_unknown(record)
     if not record.endpoints:
-        return Text("none")
+        return shown(unknown or "none")
     lines = [shown(endpoint_text(e), style="" if e.active else "dim") for e in record.endpoints]
+    if unknown is not None:
+        lines.append(shown(f"({unknown})", style="dim"))
     return Text("\n").join(lines)
 
 

@@ -72,7 +72,8 @@ def endpoint(item: Endpoint) -> str:
 def endpoints_cell(record: SocketRecord) -> str:
     urls = [e.url for e in record.active_endpoints]
     if not urls:
-        return "-"
+        # An adopted socket's endpoints are unknown, not none (see endpoints_unknown).
+        return "?" if record.adopted and not record.endpoints else "-"
     return urls[0] if len(urls) == 1 else f"{urls[0]} +{len(urls) - 1}"
 
 

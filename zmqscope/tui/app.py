@@ -30,6 +30,7 @@ from zmqscope.client import (
     Discovered,
     Hello,
     LiveSnapshot,
+    ServerBusy,
     process_exited,
 )
 from zmqscope.model import Event, LimitWarning, Snapshot, ThreadInfo, snapshot_limits
@@ -192,6 +193,8 @@ class ScopeApp(App[None]):
             return  # one request at a time: the previous one is still out
         try:
             fetched = self._ask(client)
+        except ServerBusy as error:
+            self.call_from_thread(self._refused, str(error))
         except ClientError as error:
             self.call_from_thread(self._lost, str(error))
         else:
@@ -228,6 +231,16 @@ class ScopeApp(App[None]):
             header.connection = "live"
         self.table.show(fetched.rows)
         self.redraw()
+
+    def _refused(self, message: str) -> None:
+        """The server answered busy: the view stays, the next tick asks again."""
+        if self._views_gone:
+            return
+        header = self.header
+        if header.connection != "server busy":
+            self.notify(message, severity="warning", timeout=4)  # once per refusal spell
+        header.connection = "server busy"
+        header.show(self._drawn_at)
 
     def _lost(self, message: str) -> None:
         if self._views_gone:

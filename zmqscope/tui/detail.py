@@ -19,6 +19,7 @@ from zmqscope.model import ORIGIN_USER, CallSite, Event, Frame, Peer, SocketReco
 from zmqscope.model._text import (
     byte_size,
     call_text,
+    endpoints_unknown,
     no_user_frame_note,
     shown_stack,
     started_text,
@@ -104,8 +105,9 @@ class SocketDetailScreen(Screen[None]):
         return grid
 
     def _endpoints(self) -> Text:
+        unknown = endpoints_unknown(self.record)
         if not self.record.endpoints:
-            return Text("none", style="dim")
+            return Text(unknown or "none", style="dim")
         lines = []
         for endpoint in self.record.endpoints:
             lines.append(shown(_format.endpoint(endpoint), style="" if endpoint.active else "dim"))
@@ -114,6 +116,8 @@ class SocketDetailScreen(Screen[None]):
                 for peer in self.peers
                 if peer.endpoint == endpoint.url
             )
+        if unknown is not None:
+            lines.append(Text(f"({unknown})", style="dim"))
         return Text("\n").join(lines)
 
     def _stack(self, title: str, call: CallSite) -> RenderableType:

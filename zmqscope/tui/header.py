@@ -91,7 +91,7 @@ class ProcessHeader(Static):
         return Text(shown, style=style)
 
     def _connection(self) -> Text:
-        styles = {"live": "green", "paused": "yellow", "offline": "cyan"}
+        styles = {"live": "green", "paused": "yellow", "offline": "cyan", "server busy": "yellow"}
         label = self.connection
         text = Text(label, style=styles.get(label, "bold red"))
         if label == "live":

@@ -13,7 +13,14 @@ from textual.widgets import Static
 
 from zmqscope._shown import shown, shown_lines
 from zmqscope.model import ContextRecord, Culprit, Snapshot
-from zmqscope.model._text import call_text, callers, via_frames
+from zmqscope.model._terms import (
+    HeldTerm,
+    culprit_count_sentence,
+    held_terms,
+    term_sentence,
+    where_then,
+)
+from zmqscope.model._text import call_text, callers, endpoints_unknown, via_frames
 from zmqscope.tui import _format
 
 _FRAMES_SHOWN = 6
@@ -52,14 +59,18 @@ class ShutdownBanner(Static):
             return
         context = blocked[0]
         since = context.term_blocked_since or now
-        mine = [c for c in snapshot.culprits if c.context in (None, context.id)]
-        count = sum(1 for c in mine if c.certain)
-        maybe = f" ({len(mine) - count} more may)" if len(mine) > count else ""
+        term = next(
+            (t for t in held_terms(snapshot, snapshot.culprits) if t.context_id == context.id),
+            None,
+        )
+        # The same words as the reports: "1 socket keeps it waiting, and 1 closed socket may too".
+        waiting = "no socket zmqscope knows of keeps it waiting"
+        if term is not None:
+            waiting = culprit_count_sentence(term)
         self.update(
             shown(
                 f"term() of {context.id} blocked for {_format.age(now - since)}: "
-                f"{count} socket{'s' if count != 1 else ''} keep{'s' if count == 1 else ''} "
-                f"it waiting{maybe} - press 3 or click"
+                f"{waiting} - press 3 or click"
             )
         )
 
@@ -90,35 +101,40 @@ class ShutdownView(VerticalScroll):
             )
             return
         parts: list[RenderableType] = []
-        for context in snapshot.contexts:
-            culprits = [c for c in snapshot.culprits if c.context in (None, context.id)]
-            if culprits:
-                parts.append(self._context_line(context, now))
-                parts.extend(self._culprit(snapshot, culprit) for culprit in culprits)
+        for term in held_terms(snapshot, snapshot.culprits):
+            parts.append(self._context_line(term, now))
+            parts.extend(self._culprit(snapshot, culprit, term) for culprit in term.culprits)
         body.update(Group(*parts))
 
     @staticmethod
-    def _context_line(context: ContextRecord, now: float) -> Text:
+    def _context_line(term: HeldTerm, now: float) -> Text:
         text = Text(style="bold")
-        since = context.term_blocked_since
-        if since is not None:
+        context = term.context
+        since = context.term_blocked_since if context else None
+        waiting = since is not None and context is not None
+        if since is not None and context is not None:
             blocked = f"term() of {context.id} blocked for {_format.age(now - since)}"
             text.append_text(shown(blocked, "red"))
         else:
-            state = context.state.value
-            text.append_text(shown(f"term() of {context.id} was blocked ({state} now)"))
-        called = call_text(context.term_called) if context.term_called else None
+            # Over: how long it waited, and what kept it (culprits stay after it returns).
+            text.append_text(shown(term_sentence(term)))
+        called = call_text(context.term_called) if context and context.term_called else None
         if called is not None:
             text.append_text(shown(f", called at {called}"))
+        if not waiting:
+            text.append_text(shown(f"; {culprit_count_sentence(term)}"))
         return text
 
     @staticmethod
-    def _culprit(snapshot: Snapshot, culprit: Culprit) -> RenderableType:
+    def _culprit(snapshot: Snapshot, culprit: Culprit, term: HeldTerm) -> RenderableType:
         record = snapshot.socket(culprit.socket)
         grid = Table.grid(padding=(0, 1))
         grid.add_column(style="dim", no_wrap=True)
         grid.add_column()
-        grid.add_row("now", shown(culprit.where, style="bold"))
+        if term.ended is None:
+            grid.add_row("now", shown(culprit.where, style="bold"))
+        else:
+            grid.add_row("then", shown(where_then(culprit), style="bold"))
         if record is not None:
             # Where it was made, said as the reports say it.
             grid.add_row("created", shown(call_text(record.created) or "(adopted)"))
@@ -128,8 +144,11 @@ class ShutdownView(VerticalScroll):
             chain = callers(record.created)
             if chain:
                 grid.add_row("called from", shown_lines(_format.location(f) for f in chain))
-            endpoints = ", ".join(_format.endpoint(e) for e in record.endpoints)
-            grid.add_row("endpoints", shown(endpoints))
+            listed = [_format.endpoint(e) for e in record.endpoints]
+            unknown = endpoints_unknown(record)
+            if unknown is not None:
+                listed.append(f"({unknown})" if listed else unknown)
+            grid.add_row("endpoints", shown(", ".join(listed) or "none"))
             grid.add_row("linger", shown(_format.linger(record)))
         grid.add_row("why", shown(culprit.reason))
         grid.add_row("remedy", shown(culprit.remedy, style="green"))
