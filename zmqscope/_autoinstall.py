@@ -188,6 +188,13 @@ def _arm() -> None:
     settings = _settings
     if settings is None or _armed:
         return
+    # Checked only now that zmq is in use: most processes never import it.
+    from zmqscope import _platform
+
+    unsupported = _platform.problem()
+    if unsupported is not None:  # Windows: one line, and the application runs as it is
+        print(f"zmqscope: instrumentation is off: {unsupported}", file=sys.stderr)
+        return
     _armed = True
     _armed_by = os.getpid()
     try:

@@ -40,6 +40,11 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
 def pytest_configure(config: pytest.Config) -> None:
     if not _enabled(config):
         return
+    from zmqscope import _platform
+
+    unsupported = _platform.problem()
+    if unsupported is not None:
+        raise pytest.UsageError(unsupported)
     # Imported only when active: a run without --zmqscope pays nothing for rich.
     from zmqscope._pytest_manager import ZmqscopeManager
 

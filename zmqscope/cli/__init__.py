@@ -5,24 +5,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from zmqscope import _platform
 from zmqscope._version import __version__
-from zmqscope.cli import attach as attach_command
-from zmqscope.cli import demo as demo_command
-from zmqscope.cli import ls as ls_command
-from zmqscope.cli import report as report_command
-from zmqscope.cli import run as run_command
 from zmqscope.cli._errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_USAGE, CommandError
 from zmqscope.model._text import visible
 
 __all__ = ["CommandError", "main"]
 
-# In the order ``zmqscope --help`` lists them.
-_COMMANDS = (run_command, attach_command, ls_command, report_command, demo_command)
+# One module each, in the order ``zmqscope --help`` lists them; imported when
+# the parser is built, after the platform check (on Windows they cannot load).
+_COMMANDS = ("run", "attach", "ls", "report", "demo")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,10 +49,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     )
     parser.add_argument("--version", action="version", version=f"zmqscope {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    parsers = {module.__name__: module.add_parser(commands) for module in _COMMANDS}
-    for module in _COMMANDS:
-        parsers[module.__name__].set_defaults(entrypoint=module.main)
-    return parser, parsers[run_command.__name__]
+    parsers = {}
+    for name in _COMMANDS:
+        module = importlib.import_module(f"zmqscope.cli.{name}")
+        parsers[name] = module.add_parser(commands)
+        parsers[name].set_defaults(entrypoint=module.main)
+    return parser, parsers["run"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ls --json | head -1``) ends it quietly with status 141, as it ends ``cat``.
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    unsupported = _platform.problem()
+    if unsupported is not None:
+        _say(f"zmqscope: error: {unsupported}")
+        return EXIT_USAGE
     try:
         return _dispatch(args)
     except CommandError as error:
@@ -80,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: list[str]) -> int:
     parser, run_parser = build_parser()
     if args[:1] == ["run"]:
+        from zmqscope.cli import run as run_command
+
         # ``run`` hands everything after the script to the application,
         # so it splits its own arguments before argparse sees them.
         return run_command.main(args[1:], run_parser)
@@ -99,7 +105,7 @@ def _check_command(args: list[str]) -> None:
     """An unknown command is named, with the one the user probably meant."""
     if not args or args[0].startswith("-"):
         return
-    names = [module.__name__.rpartition(".")[2] for module in _COMMANDS]
+    names = list(_COMMANDS)
     if args[0] in names:
         return
     close = difflib.get_close_matches(args[0], names, n=1)
