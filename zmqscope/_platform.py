@@ -29,7 +29,9 @@ class UnsupportedPlatform(RuntimeError):
 def missing() -> "list[str]":
     """What zmqscope needs and this Python lacks: empty on Linux and macOS."""
     lacking = [f"os.{name}" for name in _OS_NAMES if not hasattr(os, name)]
-    if os.open not in os.supports_dir_fd:
+    # By name: eventlet's monkey-patching puts its own os.open in place, and
+    # the set holds the originals.
+    if "open" not in {getattr(f, "__name__", "") for f in os.supports_dir_fd}:
         lacking.append("dir_fd")
     try:
         import resource  # noqa: F401

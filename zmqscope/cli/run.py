@@ -180,6 +180,11 @@ def main(args: Sequence[str], parser: argparse.ArgumentParser) -> int:
     """Run the application; return the exit status zmqscope should end with."""
     options, target = parse(args, parser)
 
+    # pyzmq first, on its own: with ZMQSCOPE=1 inherited, its import arms
+    # zmqscope (_autoinstall), which needs zmqscope.hooks whole, not halfway
+    # through its own import of zmq.
+    import zmq  # noqa: F401
+
     import zmqscope
     from zmqscope import _autoinstall, _stderr, hooks
     from zmqscope._api import exit_report, serve_when_needed
