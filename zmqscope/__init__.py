@@ -37,6 +37,9 @@ _FROM_API = frozenset({"install", "report", "serve", "snapshot", "uninstall", "w
 
 def __getattr__(name: str) -> object:
     if name in _FROM_API:
+        from zmqscope import _platform
+
+        _platform.require()  # one clear line on Windows, not an AttributeError inside
         from zmqscope import _api
 
         value = getattr(_api, name)

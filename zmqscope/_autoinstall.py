@@ -16,6 +16,8 @@ Settings come from the environment:
   reported (default 5);
 - ``ZMQSCOPE_TRAFFIC=1``: count messages and bytes per socket;
 - ``ZMQSCOPE_SERVE=0``: do not start the introspection server;
+- on/off values are ``1``, ``true``, ``yes``, ``on`` and ``0``, ``false``,
+  ``no``, ``off`` or empty (any case); another value is an error;
 - ``ZMQSCOPE_JSON`` / ``ZMQSCOPE_MARKDOWN``: write the report there at exit
   (``{pid}`` in the path is replaced by the process id).
 
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 _OFF = {"", "0", "false", "no", "off"}
+_ON = {"1", "true", "yes", "on"}
 _exit_report = True
 _settings: "_Settings | None" = None  # what the environment asked for, once read
 _armed = False
@@ -70,12 +73,27 @@ class _Settings:
                 self.stack_depth = _bounds.stack_depth(depth, "ZMQSCOPE_STACK_DEPTH")
             if grace:
                 self.grace = _bounds.grace(grace, "ZMQSCOPE_GRACE")
-        self.traffic = _is_on(os.environ.get("ZMQSCOPE_TRAFFIC", ""))
-        self.serve = _is_on(os.environ.get("ZMQSCOPE_SERVE", "1"))
+        _switch("ZMQSCOPE", "")  # on, or the .pth would not have imported this module
+        self.traffic = _switch("ZMQSCOPE_TRAFFIC", "")
+        self.serve = _switch("ZMQSCOPE_SERVE", "1")
 
 
 def _is_on(value: str) -> bool:
     return value.strip().lower() not in _OFF
+
+
+def _switch(name: "str", default: "str") -> bool:
+    """An on/off variable; ``ValueError`` naming it for a value that is neither.
+
+    ``ZMQSCOPE_TRAFFIC=maybe`` used to turn traffic mode on in silence.
+    """
+    value = os.environ.get(name, default)
+    word = value.strip().lower()
+    if word in _OFF:
+        return False
+    if word in _ON:
+        return True
+    raise ValueError(f"{name} must be 1 or 0 (or true/false, yes/no, on/off), not {value!r}")
 
 
 def _enabled() -> bool:
@@ -169,6 +187,13 @@ def _arm() -> None:
     global _armed, _armed_by
     settings = _settings
     if settings is None or _armed:
+        return
+    # Checked only now that zmq is in use: most processes never import it.
+    from zmqscope import _platform
+
+    unsupported = _platform.problem()
+    if unsupported is not None:  # Windows: one line, and the application runs as it is
+        print(f"zmqscope: instrumentation is off: {unsupported}", file=sys.stderr)
         return
     _armed = True
     _armed_by = os.getpid()

@@ -15,6 +15,7 @@ import contextlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import zmq
@@ -73,9 +74,13 @@ def user_keys() -> CurveKeys:
         raise CurveError(f"no CURVE keys: {error}") from None
 
 
-def existing_user_keys() -> CurveKeys | None:
-    """This user's keys if a server made them (for a client; never made here)."""
-    with contextlib.suppress(RuntimeDirError, CurveError), RuntimeFolder.open() as folder:
+def existing_user_keys(where: Path | None = None) -> CurveKeys | None:
+    """This user's keys if a server made them (for a client; never made here).
+
+    ``where``: the runtime folder to read them from (default: this process's),
+    the one of the server to talk to.
+    """
+    with contextlib.suppress(RuntimeDirError, CurveError), RuntimeFolder.open(where) as folder:
         if KEYS_FILE in folder.names():
             return _read_keys(folder)
     return None

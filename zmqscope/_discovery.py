@@ -31,7 +31,13 @@ from pathlib import Path
 
 import psutil
 
-from zmqscope._runtime import RuntimeDirError, RuntimeDirMissing, RuntimeFolder
+from zmqscope._runtime import (
+    RuntimeDirError,
+    RuntimeDirMissing,
+    RuntimeFolder,
+    runtime_dir_of,
+    runtime_dirs,
+)
 
 # argv can be long; a discovery file never needs more than this.
 MAX_DISCOVERY_BYTES = 1 << 20
@@ -70,6 +76,133 @@ def discover(on_refused: Callable[[str], None] | None = None) -> list[Discovered
     with folder:
         found = [entry for entry in _entries(folder) if entry.pid != os.getpid()]
     return sorted(found, key=lambda d: d.pid)
+
+
+class NotServing(LookupError):
+    """No server of the process was found; the message says why, and where it looked."""
+
+
+def find_server(pid: int) -> Discovered:
+    """The server of this user's process ``pid``, in whichever runtime folder it is.
+
+    Looks in every folder a server of this user may use (see
+    :func:`~zmqscope._runtime.runtime_dirs`) and in the one the process
+    itself chose (from its environment, which the kernel keeps), each
+    checked before it is read. :class:`NotServing` says what was searched,
+    and whether the process is instrumented but serves nothing yet.
+    """
+    process = _own_process(pid)
+    folders = runtime_dirs()
+    if process is not None:
+        with contextlib.suppress(psutil.Error, OSError):
+            folders = list(dict.fromkeys([*folders, runtime_dir_of(process.environ())]))
+    looked: list[str] = []
+    refused: list[str] = []
+    for index, path in enumerate(folders):
+        try:
+            folder = RuntimeFolder.open(path)
+        except RuntimeDirMissing:
+            looked.append(f"{path} (does not exist)")
+            continue
+        except RuntimeDirError as error:
+            looked.append(f"{path} (refused)")
+            if index == 0:
+                refused.append(str(error))
+            continue
+        with folder:
+            entry = _entry_of(folder, pid)
+        if entry is not None:
+            return entry
+        looked.append(str(path))
+    if refused:
+        raise NotServing(f"{refused[0]} (where process {pid} would be listed)")
+    raise NotServing(_why_not_serving(pid, process, "; ".join(looked)))
+
+
+def _own_process(pid: int) -> psutil.Process | None:
+    """The running process ``pid`` if it is this user's."""
+    try:
+        process = psutil.Process(pid)
+        uids = process.uids()
+    except (psutil.Error, OSError, OverflowError, ValueError):
+        return None
+    if os.getuid() not in (uids.real, uids.effective):
+        return None
+    return process
+
+
+def _entry_of(folder: RuntimeFolder, pid: int) -> Discovered | None:
+    """``pid``'s entry in ``folder``, believed as :func:`discover` believes one."""
+    name = f"{pid}.json"
+    if name not in folder.names():
+        return None
+    entry = _read(folder, name, pid)
+    if entry is None or not _alive(entry) or not _serves(entry, folder.path):
+        return None
+    return entry
+
+
+def _why_not_serving(pid: int, process: psutil.Process | None, looked: str) -> str:
+    if process is None:
+        if _running(pid):
+            return f"process {pid} is not yours: zmqscope reaches only your own processes"
+        return f"no process with pid {pid}"
+    how = _instrumented_by(process)
+    if how is None:
+        return (
+            f"process {pid} is not instrumented by zmqscope (start it with 'zmqscope run' "
+            f"or ZMQSCOPE=1); no server of it in {looked}"
+        )
+    if _serving_off(process, how):
+        return (
+            f"process {pid} is instrumented ({how}) but was told not to serve "
+            "(--no-serve or ZMQSCOPE_SERVE=0): it has no server"
+        )
+    return (
+        f"process {pid} is instrumented ({how}) but has made no ZeroMQ context yet: its "
+        f"server starts with the first one (no server of it in {looked})"
+    )
+
+
+_ON = {"1", "true", "yes", "on"}
+
+
+def _instrumented_by(process: psutil.Process) -> str | None:
+    """``zmqscope run`` or ``ZMQSCOPE=1``, as the process was started; None if neither."""
+    with contextlib.suppress(psutil.Error, OSError):
+        argv = process.cmdline()
+        for index, arg in enumerate(argv[:-1]):
+            if os.path.basename(arg) == "zmqscope" and argv[index + 1] == "run":
+                return "zmqscope run"
+    with contextlib.suppress(psutil.Error, OSError):
+        value = process.environ().get("ZMQSCOPE")
+        if value is not None and value.strip().lower() in _ON:
+            return f"ZMQSCOPE={value}"
+    return None
+
+
+_RUN_VALUED = frozenset({"--json", "--markdown", "--grace", "--stack-depth"})
+
+
+def _serving_off(process: psutil.Process, how: str) -> bool:
+    """Started with ``run --no-serve``, or with ``ZMQSCOPE_SERVE=0`` beside ``ZMQSCOPE=1``."""
+    try:
+        argv = process.cmdline() if how == "zmqscope run" else []
+        environ = process.environ() if how != "zmqscope run" else {}
+    except (psutil.Error, OSError):
+        return False
+    names = [os.path.basename(arg) for arg in argv]
+    if "zmqscope" in names:
+        own = iter(argv[names.index("zmqscope") + 2 :])  # run's options, then the script
+        for arg in own:
+            if arg == "--no-serve":
+                return True
+            if arg in _RUN_VALUED:
+                next(own, None)
+            elif not arg.startswith("-") or arg in ("-m", "--"):
+                break
+    value = environ.get("ZMQSCOPE_SERVE")
+    return value is not None and value.strip().lower() in {"", "0", "false", "no", "off"}
 
 
 def _entries(folder: RuntimeFolder) -> list[Discovered]:

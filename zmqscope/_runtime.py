@@ -23,6 +23,7 @@ import re
 import secrets
 import stat
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -45,6 +46,46 @@ def runtime_dir() -> Path:
     if _own_folder(root):
         return Path(root) / "zmqscope"
     return Path(tempfile.gettempdir()) / f"zmqscope-{os.getuid()}"
+
+
+def runtime_dirs() -> list[Path]:
+    """Every folder where a server of this user may be, :func:`runtime_dir` first.
+
+    A server chooses its folder from its own environment, which need not be
+    the client's: one started from a service manager, cron or ``sudo -u``
+    may have had no ``XDG_RUNTIME_DIR`` (its folder is in the temp folder),
+    or had the usual ``/run/user/<uid>`` when this shell has none. So a
+    client looks in the XDG folder (its own variable's, else the usual
+    place) and in the per-user temp folder. Each is checked before it is
+    read, as the client's own is (:meth:`RuntimeFolder.open`).
+    """
+    folders = [runtime_dir()]
+    root = os.environ.get("XDG_RUNTIME_DIR", "")
+    if not _own_folder(root):
+        root = f"/run/user/{os.getuid()}"
+    if _own_folder(root):
+        folders.append(Path(root) / "zmqscope")
+    folders.append(Path(tempfile.gettempdir()) / f"zmqscope-{os.getuid()}")
+    return list(dict.fromkeys(folders))
+
+
+def runtime_dir_of(environ: Mapping[str, str]) -> Path:
+    """The folder a server started with ``environ`` chose (as :func:`runtime_dir` does).
+
+    The temp folder is worked out as :func:`tempfile.gettempdir` would in
+    that environment, without the writability probe: the first of
+    ``TMPDIR``, ``TEMP`` and ``TMP`` naming a folder, else ``/tmp``.
+    """
+    root = environ.get("XDG_RUNTIME_DIR", "")
+    if _own_folder(root):
+        return Path(root) / "zmqscope"
+    temp = "/tmp"
+    for name in ("TMPDIR", "TEMP", "TMP"):
+        value = environ.get(name, "")
+        if value and os.path.isdir(value):
+            temp = os.path.abspath(value)
+            break
+    return Path(temp) / f"zmqscope-{os.getuid()}"
 
 
 def _own_folder(root: str) -> bool:

@@ -25,6 +25,7 @@ from zmqscope._channels import Channel, ChannelError, StreamChannel, ZmqChannel
 from zmqscope._compact import Decoder, paused_gc
 from zmqscope._curve import existing_user_keys
 from zmqscope._discovery import Discovered as Discovered
+from zmqscope._discovery import NotServing, find_server
 from zmqscope._discovery import discover as discover
 from zmqscope._exit_report import exit_report_paths as exit_report_paths
 from zmqscope.model import (
@@ -332,6 +333,8 @@ class ReportClient:
             self._report = Report.from_json(text)
         except SchemaError as error:
             raise ClientError(f"{path}: {error}") from None
+        # As read: a pytest plugin's file has keys a Report does not keep.
+        self.text = text
 
     def hello(self) -> Hello:
         snapshot = self._report.snapshot
@@ -421,12 +424,16 @@ def connect(target: str | None, timeout: float = DEFAULT_TIMEOUT) -> Client:
         return ReportClient(path)
     if path.exists():
         raise ClientError(f"{target} is not a file")
-    raise ClientError(f"{target} is not a pid, an ipc:// or tcp:// endpoint, or a report file")
+    raise ClientError(
+        f"cannot read {target}: no such file "
+        "(TARGET is a pid, an ipc:// or tcp:// endpoint, or a report file)"
+    )
 
 
 def client_for(entry: Discovered, timeout: float = DEFAULT_TIMEOUT) -> LiveClient:
     """A client of a discovered server, with this user's CURVE keys if it wants them."""
-    return _client(entry.endpoint, timeout, curve=entry.curve)
+    # The keys are those of the runtime folder the server was found in.
+    return _client(entry.endpoint, timeout, curve=entry.curve, keys_in=entry.path.parent)
 
 
 def _connect_endpoint(endpoint: str, timeout: float) -> LiveClient:
@@ -444,8 +451,8 @@ def _connect_endpoint(endpoint: str, timeout: float) -> LiveClient:
     return _client(endpoint, timeout, curve=True)
 
 
-def _client(endpoint: str, timeout: float, curve: bool) -> LiveClient:
-    keys = existing_user_keys() if curve else None
+def _client(endpoint: str, timeout: float, curve: bool, keys_in: Path | None = None) -> LiveClient:
+    keys = existing_user_keys(keys_in) if curve else None
     if keys is None:
         return LiveClient(endpoint, timeout)
     return LiveClient(
@@ -480,15 +487,10 @@ def _check_socket_file(endpoint: str) -> None:
 
 
 def _connect_pid(pid: int, timeout: float) -> Client:
-    refused: list[str] = []
-    for entry in discover(refused.append):
-        if entry.pid == pid:
-            return client_for(entry, timeout)
-    if refused:
-        raise ClientError(f"{refused[0]} (where process {pid} would be listed)")
-    if psutil.pid_exists(pid):
-        raise ClientError(
-            f"process {pid} is not instrumented by zmqscope, or has made no ZeroMQ context "
-            "yet (start it with 'zmqscope run' or ZMQSCOPE=1; it serves from its first context)"
-        )
-    raise ClientError(f"no process with pid {pid}")
+    # Looked for in every runtime folder this user's servers may use, not
+    # only in this shell's (as ls and the picker list them).
+    try:
+        entry = find_server(pid)
+    except NotServing as error:
+        raise ClientError(str(error)) from None
+    return client_for(entry, timeout)

@@ -40,6 +40,11 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
 def pytest_configure(config: pytest.Config) -> None:
     if not _enabled(config):
         return
+    from zmqscope import _platform
+
+    unsupported = _platform.problem()
+    if unsupported is not None:
+        raise pytest.UsageError(unsupported)
     # Imported only when active: a run without --zmqscope pays nothing for rich.
     from zmqscope._pytest_manager import ZmqscopeManager
 
@@ -61,8 +66,11 @@ def _enabled(config: pytest.Config) -> bool:
         return bool(option)
     try:
         return bool(config.getini("zmqscope"))
-    except ValueError:  # -p no:zmqscope_settings: the ini key is unknown, so off
-        return False
+    except ValueError as error:
+        if not config.pluginmanager.has_plugin(_pytest_settings.PLUGIN_NAME):
+            return False  # -p no:zmqscope_settings: the ini key is unknown, so off
+        # pytest's own reading of a bool ini value: "maybe" is neither.
+        raise pytest.UsageError(f"ini option zmqscope must be true or false: {error}") from None
 
 
 def _settings(config: pytest.Config) -> Settings:

@@ -188,7 +188,7 @@ ERRORS = {
     "corrupt JSON file": "invalid JSON",
     "JSON of another schema": "unsupported report schema 'someone-else/3'",
     "a directory": "is not a file",
-    "nothing at all": "is not a pid, an ipc:// or tcp:// endpoint, or a report file",
+    "nothing at all": "missing.json: no such file (TARGET is a pid, an ipc:// or tcp://",
 }
 
 

@@ -8,6 +8,7 @@ and compares what the app saw: ``sys.argv``, ``__name__``, ``__file__``,
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +154,50 @@ def test_script_runs_like_python(tmp_path: Path, layout: str, env: dict[str, str
         assert seen["path"][0] == str(folder)
         assert seen["helper"] == str(folder / "helper.py")
     assert not (tmp_path / "out.json").exists()
+
+
+def _runnable_layout(root: Path, layout: str) -> str:
+    """A folder or a zip archive holding ``__main__.py`` (and ``helper.py``); its name."""
+    if layout == "folder":
+        write_app(root, IDENTITY, "service/__main__.py")
+        write_app(root, "", "service/helper.py")
+        return "service"
+    archive = root / "service.pyz"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("__main__.py", IDENTITY)
+        bundle.writestr("helper.py", "")
+    return archive.name
+
+
+@pytest.mark.parametrize("layout", ["folder", "zip"])
+@pytest.mark.parametrize("env", [{}, {"PYTHONSAFEPATH": "1"}], ids=["", "PYTHONSAFEPATH"])
+def test_a_folder_or_zip_with_main_runs_like_python(
+    tmp_path: Path, layout: str, env: dict[str, str]
+) -> None:
+    """``zmqscope run DIR`` (or ``app.pyz``) runs its ``__main__.py`` as ``python DIR`` does."""
+    name = _runnable_layout(tmp_path, layout)
+    report_path = tmp_path / "report.json"
+
+    plain = run_python(name, *APP_ARGS, cwd=tmp_path, env=env)
+    assert plain.returncode == 0, describe(plain)
+    scoped = zmqscope_cli("run", "--json", str(report_path), name, *APP_ARGS, cwd=tmp_path, env=env)
+    assert scoped.returncode == 0, describe(scoped)
+
+    expected = identity(plain.stdout)
+    seen = identity(scoped.stdout)
+    assert seen == expected
+    assert seen["argv"] == [name, *APP_ARGS]
+    assert seen["file"] == str(tmp_path / name / "__main__.py")
+    assert seen["path"][0] == str(tmp_path / name)  # even under PYTHONSAFEPATH
+    assert seen["helper"] == str(tmp_path / name / "helper.py")
+    assert seen["pickled"] == ["__main__", "Order", 3]
+    assert read_report(report_path)["process"]["argv"] == seen["argv"]
+
+
+def test_a_folder_without_main_is_one_line_and_status_2(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    scoped = zmqscope_cli("run", "empty", cwd=tmp_path)
+    assert scoped.returncode == 2, describe(scoped)
+    assert scoped.stderr.splitlines() == [
+        f"zmqscope: error: can't find '__main__' module in {str(tmp_path / 'empty')!r}"
+    ]

@@ -1,9 +1,11 @@
-"""The one error type every command raises for problems a user can cause."""
+"""The one error type every command raises for problems a user can cause, and exit statuses."""
 
 from __future__ import annotations
 
 EXIT_USAGE = 2  # bad usage or bad input: missing script, unknown pid, bad report
 EXIT_LEAKS = 3  # ``run --fail-on-leak`` and the report has leaks
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report a command it stopped
+EXIT_BROKEN_PIPE = 141  # the reader went away (128 + SIGPIPE), as ``yes | head -1`` reports
 
 
 class CommandError(Exception):

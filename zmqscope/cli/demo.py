@@ -19,10 +19,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zmqscope.cli._errors import CommandError
-from zmqscope.client import ClientError, LiveClient, discover
+from zmqscope.cli._output import stdout_console
+
+if TYPE_CHECKING:
+    from zmqscope.client import LiveClient
 
 _START_TIMEOUT = 15.0  # seconds for the demo to start serving
 _BLOCK_TIMEOUT = 30.0  # seconds, headless, for its term() to be reported blocked
@@ -33,9 +36,14 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = commands.add_parser(
         "demo",
         help="run the bundled demo application with the TUI attached",
-        description="Start a small ZeroMQ application with typical bugs (a leaked socket, a "
-        "socket shared by two threads, a worker that blocks shutdown) under zmqscope, and "
-        "attach the TUI. Press x to shut the demo down and watch its term() block.",
+        description="""\
+Start a small ZeroMQ application with typical bugs (a leaked socket, a socket
+shared by two threads, a worker that blocks shutdown) under zmqscope, and
+attach the TUI. Press x to shut the demo down and watch its term() block.
+Without a terminal it runs --headless.""",
+        epilog="""\
+example:
+  zmqscope demo --headless""",
     )
     parser.add_argument(
         "--headless",
@@ -109,6 +117,8 @@ def _start(log: Path, exit_json: Path, shutdown_after: float) -> subprocess.Pope
 
 
 def _attach(child: subprocess.Popen[bytes]) -> LiveClient:
+    from zmqscope.client import ClientError, LiveClient, discover
+
     deadline = time.monotonic() + _START_TIMEOUT
     while time.monotonic() < deadline:
         if child.poll() is not None:
@@ -171,8 +181,7 @@ def _troubled(log: Path, child: subprocess.Popen[bytes]) -> bool:
 
 
 def _headless(client: LiveClient, child: subprocess.Popen[bytes]) -> int:
-    from rich.console import Console
-
+    from zmqscope.client import ClientError
     from zmqscope.reporting import render_text
 
     deadline = time.monotonic() + _BLOCK_TIMEOUT
@@ -189,7 +198,7 @@ def _headless(client: LiveClient, child: subprocess.Popen[bytes]) -> int:
         report = client.report()
     except ClientError as error:
         raise CommandError(f"could not read the demo's report: {error}") from None
-    Console(highlight=False).print(render_text(report), crop=False)
+    stdout_console().print(render_text(report), crop=False)
     return 0
 
 
@@ -201,4 +210,6 @@ def _stop(child: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait(timeout=5)
+    from zmqscope.client import discover
+
     discover()  # removes the discovery files of a demo that had to be killed

@@ -4,28 +4,43 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from zmqscope.client import ClientError, Discovered, ServerBusy, client_for, discover
+from zmqscope.cli._output import stdout_console
+
+if TYPE_CHECKING:
+    from zmqscope.client import Discovered
 
 _HELLO_TIMEOUT = 1.0  # per process: ls must stay quick with a hung app around
+_UNBOUNDED = 1 << 16  # columns: wider than any row
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = commands.add_parser(
         "ls",
         help="list instrumented processes",
-        description="List the processes of this user that zmqscope instruments "
-        "(started with 'zmqscope run' or ZMQSCOPE=1). Files of dead processes are removed.",
+        description="""\
+List the processes of this user that zmqscope instruments (started with
+'zmqscope run' or ZMQSCOPE=1) and serve, once they have made a ZeroMQ context:
+pid, uptime, open sockets, state, endpoint and command. Files of processes
+that are gone are removed.""",
+        epilog="""\
+example:
+  zmqscope ls | grep worker.py     (a process is one line, into a pipe too)""",
     )
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--json", action="store_true", help="print a JSON list instead of a table (default: table)"
+    )
     return parser
 
 
 def main(args: argparse.Namespace) -> int:
+    from zmqscope.client import discover
+
     rows = [_describe(entry) for entry in discover(_say_refused)]
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -55,6 +70,8 @@ def _describe(entry: Discovered) -> dict[str, Any]:
         "state": "unreachable",
         "limits": [],
     }
+    from zmqscope.client import ClientError, ServerBusy, client_for
+
     try:
         client = client_for(entry, timeout=_HELLO_TIMEOUT)
     except ClientError:
@@ -75,16 +92,16 @@ def _describe(entry: Discovered) -> dict[str, Any]:
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     from zmqscope._shown import shown
 
     table = Table(box=None, pad_edge=False)
-    # On a narrow terminal (or a pipe: 80 columns) the endpoint and the
-    # command wrap onto more lines; nothing is cut (the endpoint is what
-    # `zmqscope attach` takes) and no column is dropped.
+    # On a narrow terminal the endpoint and the command wrap onto more
+    # lines; nothing is cut (the endpoint is what `zmqscope attach` takes)
+    # and no column is dropped. Into a pipe (awk, grep, a CI log) a row is
+    # one line, however long, unless COLUMNS asks for a width.
     for column in ("PID", "UPTIME", "SOCKETS", "STATE"):
         table.add_column(column, no_wrap=True)
     for column in ("ENDPOINT", "COMMAND"):
@@ -109,10 +126,17 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
             shown(row["endpoint"]),
             shown(row["command"]),
         )
-    console = Console(highlight=False)
+    console = stdout_console(width=_pipe_width())
     console.print(table)
     for note in notes:  # one line each, whole: what to grep for
         console.print(note, soft_wrap=True)
+
+
+def _pipe_width() -> int | None:
+    """No width for a terminal or with COLUMNS set (rich's own); into a pipe, no limit."""
+    if os.environ.get("COLUMNS") or sys.stdout.isatty():
+        return None
+    return _UNBOUNDED
 
 
 def _duration(seconds: float) -> str:

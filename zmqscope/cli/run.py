@@ -40,11 +40,24 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = commands.add_parser(
         "run",
         help="run a Python script or module with zmqscope's instrumentation",
-        description="Run SCRIPT (or -m MODULE) like python does, record every ZeroMQ socket, "
-        "and print a leak report at exit.",
+        description="""\
+Run SCRIPT (or -m MODULE) as python does, record every ZeroMQ socket it makes,
+and print a one-line summary at exit, with the report when sockets leaked.
+SCRIPT may also be a folder or a zip file holding __main__.py. Everything after
+SCRIPT (or -m MODULE) goes to the application, even when it looks like an option.""",
+        epilog="""\
+example:
+  zmqscope run --fail-on-leak --json leaks.json app.py --port 5555
+
+exit status: the application's own; 3 with --fail-on-leak when sockets leaked;
+2 for bad usage, before the application starts.""",
     )
-    parser.add_argument("--json", metavar="PATH", help="write the report as JSON")
-    parser.add_argument("--markdown", metavar="PATH", help="write it as Markdown")
+    parser.add_argument(
+        "--json", metavar="PATH", help="also write the report there as JSON (default: none)"
+    )
+    parser.add_argument(
+        "--markdown", metavar="PATH", help="also write it there as Markdown (default: none)"
+    )
     parser.add_argument(
         "--fail-on-leak", action="store_true", help="exit with status 3 when sockets leaked"
     )
@@ -52,13 +65,13 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "--stack-depth",
         metavar="N",
         default="12",
-        help="frames kept per call site (default 12)",
+        help="frames kept per call site, 1 to 1000 (default 12)",
     )
     parser.add_argument(
         "--grace",
         metavar="SECONDS",
         default="5",
-        help="report the culprits when term() blocks longer than this (default 5)",
+        help="print the culprits when a term() blocks longer than this, 0 to 86400 (default 5)",
     )
     parser.add_argument(
         "--traffic",
@@ -66,11 +79,22 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         help="also count messages and bytes per socket (costs throughput)",
     )
     parser.add_argument(
-        "--no-serve", action="store_true", help="do not start the introspection server"
+        "--no-serve",
+        action="store_true",
+        help="do not start the introspection server (default: it starts with the first context)",
     )
-    parser.add_argument("-m", metavar="MODULE", dest="module", help="run a library module")
-    parser.add_argument("script", nargs="?", metavar="SCRIPT", help="the script to run")
-    parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
+    parser.add_argument(
+        "-m", metavar="MODULE", dest="module", help="run a module, as python -m does"
+    )
+    parser.add_argument(
+        "script",
+        nargs="?",
+        metavar="SCRIPT",
+        help="the script to run, or a folder or zip file with __main__.py",
+    )
+    parser.add_argument(
+        "args", nargs=argparse.REMAINDER, metavar="ARGS", help="the application's arguments"
+    )
     return parser
 
 
@@ -156,6 +180,11 @@ def main(args: Sequence[str], parser: argparse.ArgumentParser) -> int:
     """Run the application; return the exit status zmqscope should end with."""
     options, target = parse(args, parser)
 
+    # pyzmq first, on its own: with ZMQSCOPE=1 inherited, its import arms
+    # zmqscope (_autoinstall), which needs zmqscope.hooks whole, not halfway
+    # through its own import of zmq.
+    import zmq  # noqa: F401
+
     import zmqscope
     from zmqscope import _autoinstall, _stderr, hooks
     from zmqscope._api import exit_report, serve_when_needed
@@ -221,6 +250,11 @@ def _settle(outcome: BaseException | None) -> tuple[int, bool]:
     if isinstance(outcome, SystemExit):
         status = _system_exit_status(outcome)
     elif outcome is not None:
+        # As the interpreter does before its hook: post-mortem tools read these.
+        sys.last_type, sys.last_value = type(outcome), outcome
+        sys.last_traceback = outcome.__traceback__
+        if sys.version_info >= (3, 12):
+            sys.last_exc = outcome
         sys.excepthook(type(outcome), outcome, outcome.__traceback__)
         status = 1
     waited = True
