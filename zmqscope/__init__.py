@@ -40,7 +40,10 @@ def __getattr__(name: str) -> object:
         from zmqscope import _platform
 
         _platform.require()  # one clear line on Windows, not an AttributeError inside
-        from zmqscope import _api
+        from zmqscope import _native
+
+        with _native.fork_waits():  # a fork must not copy zmqscope half imported
+            from zmqscope import _api
 
         value = getattr(_api, name)
     elif name == "Snapshot":

@@ -19,6 +19,7 @@ from types import CodeType, FrameType
 from typing import Any
 
 # Who is calling lives in _threads (greenlets included); imported from here too.
+from zmqscope import _native
 from zmqscope._threads import current_thread_ref as current_thread_ref
 from zmqscope._threads import thread_alive as thread_alive
 
@@ -65,9 +66,10 @@ def _module_file(name: str) -> str | None:
     module = sys.modules.get(name)
     if module is not None:
         return getattr(module, "__file__", None)
-    import importlib.util
+    with _native.fork_waits():  # (see _native.fork_waits)
+        import importlib.util
 
-    spec = importlib.util.find_spec(name)
+        spec = importlib.util.find_spec(name)
     return os.path.abspath(spec.origin) if spec is not None and spec.origin else None
 
 

@@ -100,7 +100,9 @@ class Thread:
     that no import of zmqscope's threads is ever under way when the
     application forks. An exception from ``prepare`` or ``target`` is counted
     in ``failures`` and dropped: a thread of zmqscope's never prints into the
-    application's stderr.
+    application's stderr. ``target`` runs even when ``prepare`` failed (an
+    application that ran out of file descriptors while the thread was
+    importing): what it lacks, it imports when it needs it, or fails there.
     """
 
     def __init__(
@@ -130,8 +132,11 @@ class Thread:
         _running[self.ident] = self.name
         try:
             if self._prepare is not None:
-                with fork_waits():
-                    self._prepare()
+                try:
+                    with fork_waits():
+                        self._prepare()
+                except Exception:
+                    self.failures += 1
             self._target()
         except BaseException:
             self.failures += 1

@@ -27,6 +27,7 @@ import sys
 import threading
 from pathlib import PurePath
 
+from zmqscope import _native
 from zmqscope._frames import RawFrame, is_bundled_example
 from zmqscope._source import source_line
 from zmqscope.model import ORIGIN_LIBRARY, ORIGIN_STDLIB, ORIGIN_USER, Frame
@@ -58,13 +59,18 @@ def project_root() -> str:
 
 
 def _stdlib_dirs() -> tuple[str, ...]:
-    import sysconfig  # only once something is classified: start-up stays light
-
     # os.py lives in the standard library's folder in every layout; sysconfig
     # names the same folder, maybe by another path. (Not "platstdlib": in a
     # virtual environment that is the environment's lib folder.)
     folders = {os.path.dirname(os.path.abspath(os.__file__))}
-    stdlib = sysconfig.get_paths().get("stdlib")
+    # Imported only once something is classified (start-up stays light), on
+    # whichever thread that is, so while forks wait: a fork that copied
+    # sysconfig (or the _sysconfigdata module get_paths() loads) half
+    # imported hung the child's first report (see _native.fork_waits).
+    with _native.fork_waits():
+        import sysconfig
+
+        stdlib = sysconfig.get_paths().get("stdlib")
     if stdlib:
         folders.add(os.path.abspath(stdlib))
     return tuple(folder + os.sep for folder in sorted(folders))

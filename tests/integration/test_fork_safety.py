@@ -71,12 +71,35 @@ from zmqscope import _native
 unguarded = []
 
 
+def importer():
+    # The frame that asked for the import (past importlib's), or None.
+    frame = sys._getframe(2)
+    while frame is not None and "importlib" in frame.f_code.co_filename:
+        frame = frame.f_back
+    return frame
+
+
 def note(event, args):
-    if event != "import":
+    if event != "import" or _native.imports_under_way():
         return
     name = _native.own_thread_names().get(_native.get_ident())
-    if name is not None and not _native.imports_under_way():
+    if name is not None:
         unguarded.append([name, args[0]])
+        return
+    # On the application's threads: zmqscope's late imports (inside its
+    # functions, not a module's own imports as the app imports zmqscope).
+    # Except the platform check of the app's first call to zmqscope's API:
+    # it says "not on Windows" before the guard (POSIX-only) can load.
+    frame = importer()
+    if (
+        frame is not None
+        and frame.f_code.co_name != "<module>"
+        and "/zmqscope/" in frame.f_code.co_filename
+        and args[0] != "zmqscope._platform"
+        and not frame.f_code.co_filename.endswith("/zmqscope/_platform.py")
+    ):
+        where = f"{frame.f_code.co_filename.rsplit('/zmqscope/', 1)[1]} in {frame.f_code.co_name}"
+        unguarded.append(["app thread", args[0], where])
 
 
 sys.addaudithook(note)
@@ -91,8 +114,12 @@ print(json.dumps(unguarded))
 )
 
 
-def test_zmqscopes_threads_import_only_while_forks_wait(tmp_path: Path) -> None:
-    """Every module the server and the watchdog need is imported in their guarded start."""
+def test_zmqscope_imports_only_while_forks_wait(tmp_path: Path) -> None:
+    """Every module zmqscope imports late, on its threads or the app's, is imported as forks wait.
+
+    (The app's thread: a fork while the first context's server start was
+    importing sysconfig, unguarded, hung the child's first report.)
+    """
     app = write_app(tmp_path, IMPORTS_OF_ZMQSCOPES_THREADS)
     with short_folder() as base:
         result = run_python(str(app), cwd=tmp_path, env=runtime_env(base))

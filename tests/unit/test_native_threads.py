@@ -44,6 +44,19 @@ def test_a_native_thread_swallows_its_exception(capfd: pytest.CaptureFixture[str
     assert capfd.readouterr().err == ""  # no "Exception ignored in thread started by"
 
 
+def test_a_native_thread_does_its_work_when_its_preparation_failed() -> None:
+    """An import that failed (an app out of descriptors) must not cost the server its thread."""
+    done: list[str] = []
+
+    def prepare() -> None:
+        raise OSError(24, "Too many open files")
+
+    thread = _native.Thread(lambda: done.append("served"), "zmqscope-test", prepare).start()
+    thread.join(10)
+    assert done == ["served"]
+    assert thread.failures == 1
+
+
 def test_a_wakeup_raised_before_the_wait_is_not_lost() -> None:
     wakeup = _native.Wakeup()
     wakeup.set()

@@ -76,6 +76,9 @@ def main(args: argparse.Namespace) -> int:
             _print_exit_report(exit_json, child.pid)
         keep = _troubled(log, child)
         return status
+    except KeyboardInterrupt:
+        keep = False  # stopped by the user: nothing went wrong to look into
+        raise
     finally:
         _stop(child)
         if keep and log.is_file():
