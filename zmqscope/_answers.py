@@ -87,7 +87,10 @@ class Answers:
         from zmqscope.reporting import build_report
 
         snapshot = hooks.registry().snapshot(hooks.process_info())
-        stats = self.stats()
+        # Read now, not the polls' cached reading: a report is asked for
+        # once, often right after something went wrong (the last descriptor
+        # taken), and its limit warnings come from these figures.
+        stats = self.stats(fresh=True)
         fds, fd_limit = stats.fds, stats.fd_limit
         report = build_report(snapshot, live=True, fds=fds, fd_limit=fd_limit)
         return report.to_dict()
@@ -155,10 +158,10 @@ class Answers:
         events, next_cursor, missed = hooks.registry().events_since(cursor)
         return {"events": [e.to_dict() for e in events], "cursor": next_cursor, "missed": missed}
 
-    def stats(self) -> ProcessStats:
-        """The process's vital signs, read again when older than STATS_MAX_AGE."""
+    def stats(self, fresh: bool = False) -> ProcessStats:
+        """The process's vital signs, read again when older than STATS_MAX_AGE (or ``fresh``)."""
         now = time.monotonic()
-        if self._stats is None or now - self._stats_at >= STATS_MAX_AGE:
+        if fresh or self._stats is None or now - self._stats_at >= STATS_MAX_AGE:
             self._stats = self._read_stats()
             self._stats_at = now
         return self._stats

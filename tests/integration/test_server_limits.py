@@ -91,8 +91,10 @@ def raw_close(client: Any) -> None:
 @pytest.mark.timeout(60)
 def test_past_its_cpu_budget_the_server_answers_busy(any_server: Server, ctx: Ctx) -> None:
     sockets = [ctx.socket(zmq.PAIR) for _ in range(50)]
-    # A thousandth of a core, ten microseconds at once: spent at once.
-    any_server.handler.budget.set(share=0.001, burst=0.00001)
+    # A millionth of a core, ten microseconds at once: spent at once, and
+    # refilled too slowly for the client's retries within its timeout to be
+    # answered (a thousandth let half of them through on a loaded machine).
+    any_server.handler.budget.set(share=0.000001, burst=0.00001)
     client = LiveClient(any_server.endpoint, timeout=0.5)
     try:
         outcomes = []

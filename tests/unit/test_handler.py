@@ -7,6 +7,7 @@ it must never raise, whatever the bytes.
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
@@ -167,3 +168,21 @@ def test_fuzz_every_multipart_shape_is_split_or_refused(frames: list[bytes]) -> 
     assert [*envelope, payload] == frames  # nothing lost, nothing added
     assert envelope[0] == frames[0]
     assert len(envelope) == 1 or envelope[1] == b""
+
+
+def test_a_report_counts_the_descriptors_open_now_not_at_the_last_poll(scope: None) -> None:
+    """A poll's reading is reused for half a second; a report reads again.
+
+    (An application that took its last descriptors right after a poll got a
+    report saying it had 13 of 128 open, and no warning.)
+    """
+    answers = Answers("ipc://test", time.time())
+    polled = answers.stats().fds
+    assert polled is not None
+    opened = [os.open(os.devnull, os.O_RDONLY) for _ in range(20)]
+    try:
+        report = answers.report()
+    finally:
+        for descriptor in opened:
+            os.close(descriptor)
+    assert report["limits"]["fds"] >= polled + 20
