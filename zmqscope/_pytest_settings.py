@@ -53,7 +53,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=float,
         help=f"fail a test whose term()/destroy() blocks longer (default {DEFAULT_GRACE:g})",
     )
-    parser.addini("zmqscope", "check every test for leaked ZeroMQ sockets", type="bool")
+    # Read as text and judged by the plugin: pytest 9 rejects a bad "bool"
+    # value itself, in a line that does not name the setting.
+    parser.addini("zmqscope", "check every test for leaked ZeroMQ sockets (true or false)")
     parser.addini(
         "zmqscope_ignore",
         "globs of files whose sockets zmqscope ignores (matched against the file"

@@ -65,12 +65,22 @@ def _enabled(config: pytest.Config) -> bool:
     if option is not None:
         return bool(option)
     try:
-        return bool(config.getini("zmqscope"))
-    except ValueError as error:
-        if not config.pluginmanager.has_plugin(_pytest_settings.PLUGIN_NAME):
-            return False  # -p no:zmqscope_settings: the ini key is unknown, so off
-        # pytest's own reading of a bool ini value: "maybe" is neither.
-        raise pytest.UsageError(f"ini option zmqscope must be true or false: {error}") from None
+        value = config.getini("zmqscope")
+    except ValueError:
+        return False  # -p no:zmqscope_settings: the ini key is unknown, so off
+    word = str(value).strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise pytest.UsageError(
+        f"ini option zmqscope must be true or false: invalid truth value {value!r}"
+    )
+
+
+# What pytest reads as true or false in a "bool" ini value.
+_TRUE = frozenset({"1", "yes", "y", "true", "t", "on"})
+_FALSE = frozenset({"", "0", "no", "n", "false", "f", "off"})
 
 
 def _settings(config: pytest.Config) -> Settings:
