@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from zmqscope import _bounds as bounds
 from zmqscope import _native, _origins, _stderr, hooks
-from zmqscope.hooks import DEFAULT_STACK_DEPTH
+from zmqscope._defaults import DEFAULT_GRACE, DEFAULT_STACK_DEPTH
 from zmqscope.model import Snapshot
 from zmqscope.model._text import tool_name
-from zmqscope.shutdown import DEFAULT_GRACE, BlockedTerm, Listener, TermDone, TermWatchdog
+from zmqscope.shutdown import BlockedTerm, Listener, TermDone, TermWatchdog
 
 if TYPE_CHECKING:
     import zmq

@@ -63,7 +63,7 @@ class _Settings:
             self.start_dir = None
         depth = os.environ.get("ZMQSCOPE_STACK_DEPTH")
         grace = os.environ.get("ZMQSCOPE_GRACE")
-        self.stack_depth = 12  # hooks.DEFAULT_STACK_DEPTH
+        self.stack_depth: int | None = None  # None: install()'s default
         self.grace: float | None = None  # None: the watchdog's default
         if depth or grace:
             # Loaded only when a number was given: most processes give none.
@@ -202,10 +202,13 @@ def _arm() -> None:
 
         with _native.fork_waits():  # another thread may fork meanwhile: see fork_waits
             from zmqscope import _api, _origins, _stderr
+            from zmqscope._defaults import DEFAULT_STACK_DEPTH
         _stderr.keep()  # before an application (ipykernel) points fd 2 elsewhere
         _origins.fix_root(settings.start_dir)
         _api.install(
-            traffic=settings.traffic, stack_depth=settings.stack_depth, grace=settings.grace
+            traffic=settings.traffic,
+            stack_depth=settings.stack_depth or DEFAULT_STACK_DEPTH,
+            grace=settings.grace,
         )
     except Exception as error:  # a broken install must not stop the application
         print(f"zmqscope: instrumentation is off: {error}", file=sys.stderr)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from zmqscope import _bounds as bounds
+from zmqscope._defaults import DEFAULT_GRACE, DEFAULT_STACK_DEPTH
 from zmqscope._files import FileWriteError, check_writable, write_whole
 from zmqscope.cli._errors import EXIT_LEAKS, CommandError
 from zmqscope.cli._target import Target, resolve_module, resolve_script
@@ -64,14 +65,16 @@ exit status: the application's own; 3 with --fail-on-leak when sockets leaked;
     parser.add_argument(
         "--stack-depth",
         metavar="N",
-        default="12",
-        help="frames kept per call site, 1 to 1000 (default 12)",
+        default=str(DEFAULT_STACK_DEPTH),
+        help=f"frames kept per call site, 1 to {bounds.STACK_DEPTH_MAX}"
+        f" (default {DEFAULT_STACK_DEPTH})",
     )
     parser.add_argument(
         "--grace",
         metavar="SECONDS",
-        default="5",
-        help="print the culprits when a term() blocks longer than this, 0 to 86400 (default 5)",
+        default=f"{DEFAULT_GRACE:g}",
+        help="print the culprits when a term() blocks longer than this,"
+        f" 0 to {bounds.GRACE_MAX:g} (default {DEFAULT_GRACE:g})",
     )
     parser.add_argument(
         "--traffic",

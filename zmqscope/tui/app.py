@@ -29,6 +29,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
+from zmqscope._defaults import DEFAULT_INTERVAL
 from zmqscope._files import FileWriteError
 from zmqscope._shown import shown, visible
 from zmqscope.client import (
@@ -115,7 +116,7 @@ class ScopeApp(App[None]):
         *,
         connect: Callable[[Discovered], Client] | None = None,
         discover: Callable[[], list[Discovered]] | None = None,
-        interval: float = 1.0,
+        interval: float = DEFAULT_INTERVAL,
         clock: Callable[[], float] = time.time,
         export_dir: Path | None = None,
         exit_reports: Callable[[int], tuple[Path, ...]] = exit_report_paths,
