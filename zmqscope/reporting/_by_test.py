@@ -257,7 +257,7 @@ def render_test_markdown(run: TestRun) -> str:
         lines += [f"### {test}", "", md_text(who.outcome()), ""]
         part = _part(run, group)
         if group.leaks:
-            leak_groups = group_leaks(part)
+            leak_groups = group_leaks(part.leaks, part.snapshot)
             lines += _leak_table(part, leak_groups)
             for leak_group in leak_groups:
                 lines += _leak_details(part, leak_group)

@@ -55,7 +55,7 @@ def render_markdown(report: Report) -> str:
     lines += limits_markdown(report)
     lines += inventory_markdown(report)
     if report.leaks:
-        groups = group_leaks(report)
+        groups = group_leaks(report.leaks, report.snapshot)
         lines += _leak_table(report, groups)
         for group in groups:
             lines += _leak_details(report, group)

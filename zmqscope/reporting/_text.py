@@ -97,7 +97,7 @@ def _needs_attention(report: Report) -> bool:
 def _leak_panels(report: Report) -> list[Panel]:
     """A panel per leak; one per group of leaks from one line (see ``_groups``)."""
     panels = []
-    for group in group_leaks(report):
+    for group in group_leaks(report.leaks, report.snapshot):
         if len(group) == 1:
             panels.append(_leak_panel(report, group.first))
             continue
