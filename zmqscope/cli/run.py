@@ -310,46 +310,27 @@ def _system_exit_status(exit: SystemExit) -> int:
 
 def _emit(report: Any, options: RunOptions, status: int) -> int:
     """Print the report, write its files; the status to exit with (the app's, or 3)."""
-    from zmqscope import _stderr
-    from zmqscope.reporting import render_exit
-
-    _stderr.console().print(render_exit(report), crop=False)
-    _write_files(report, options)
-    if options.fail_on_leak and report.has_leaks:
-        return EXIT_LEAKS
-    return status
-
-
-def _write_files(report: Any, options: RunOptions) -> None:
-    """Every file that can be written is; one line for each that cannot.
-
-    A failed file changes nothing else: the exit status stays the
-    application's (or 3 for leaks), and the other file is still written.
-    """
-    from zmqscope import _stderr
+    from zmqscope._api import ReportFile, emit_exit_report
 
     files = [
-        (path, render)
-        for path, render in ((options.json, report.to_json), (options.markdown, report.to_markdown))
+        ReportFile(path, markdown=markdown)
+        for path, markdown in ((options.json, False), (options.markdown, True))
         if path is not None
     ]
     if files and os.getpid() != options.owner:
         # A forked child (a daemonizing application) ends here too: the
         # files are the report of the process run started, not the child's.
-        names = " and ".join(str(path) for path, _ in files)
-        print(
+        names = " and ".join(str(file.path) for file in files)
+        note = (
             f"zmqscope: process {os.getpid()} is a fork of {options.owner}: "
-            f"its report is not written to {names} (they are {options.owner}'s)",
-            file=_stderr.stream(),
-            flush=True,
+            f"its report is not written to {names} (they are {options.owner}'s)"
         )
-        return
-    for path, render in files:
-        try:
-            write_whole(path, render())
-        except Exception as error:  # OSError, or a renderer's failure: the next file still
-            message = str(error) if isinstance(error, FileWriteError) else f"{path}: {error}"
-            print(f"zmqscope: error: {message}", file=_stderr.stream(), flush=True)
+        emit_exit_report(report, notes=[note])
+    else:
+        emit_exit_report(report, files)
+    if options.fail_on_leak and report.has_leaks:
+        return EXIT_LEAKS
+    return status
 
 
 def _exit_now(status: int) -> None:
