@@ -17,7 +17,7 @@ from zmqscope import _bounds as bounds
 from zmqscope import _native, _origins, _stderr, hooks
 from zmqscope._defaults import DEFAULT_GRACE, DEFAULT_STACK_DEPTH
 from zmqscope.model import Snapshot
-from zmqscope.model._text import tool_name
+from zmqscope.model._text import duration, tool_name
 from zmqscope.shutdown import BlockedTerm, Listener, TermDone, TermWatchdog
 
 if TYPE_CHECKING:
@@ -317,7 +317,7 @@ def print_shutdown_event(event: BlockedTerm | TermDone) -> None:
     if isinstance(event, TermDone):
         print(
             f"{tool_name(hooks.process_info())}: term() of context {event.context}"
-            f" returned after {event.waited:.1f} s",
+            f" returned after {duration(event.waited)}",
             file=_stderr.stream(),
             flush=True,
         )

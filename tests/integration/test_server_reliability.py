@@ -218,6 +218,7 @@ def test_a_client_that_never_reads_costs_one_reply_and_blocks_nobody(
     # It answers everybody else meanwhile, and the app's sockets work...
     assert ask(server) == zmqscope.snapshot().process.pid
     assert_pair_works(push, pull)
+
     # ...while it made, for the client that reads none, the replies the
     # kernel's socket buffers took and one more, which waits: not thousands.
     # (A loaded machine may still be making them: wait until it stops.)

@@ -418,7 +418,7 @@ async def test_enter_opens_the_detail_of_the_socket_and_escape_returns() -> None
         assert table(app).has_focus
     assert "s3 PUB (open)" in text
     assert "threads   MainThread, reporter" in text
-    assert "linger    -1 (wait forever), from default" in text
+    assert "linger    -1 (wait forever), source: default" in text
     assert "bind inproc://status" in text
     assert "created at 09:00:05 by MainThread" in text  # 10:00:00 UTC less 3595 s
     assert "/srv/app/status.py:9 in open_status()" in text
@@ -439,7 +439,7 @@ async def test_detail_shows_endpoints_with_their_peers_options_and_traffic() -> 
     assert "bind tcp://127.0.0.1:5557 (asked tcp://127.0.0.1:*)" in text
     assert "peer 127.0.0.1:40412 (established)" in text
     assert "sndhwm    1000" in text
-    assert "traffic   1520 msgs out (152.0 KB), 0 in (0 B)" in text
+    assert "traffic   1520 msgs out (1520 frames, 152.0 KB) · 0 in (0 frames, 0 B)" in text
     assert "thread-sharing" not in text
 
 
@@ -453,7 +453,7 @@ async def test_detail_of_a_closed_socket_shows_where_it_was_closed() -> None:
     assert "s4 SUB (closed)" in text
     assert "closed at 09:58:20 by ticker" in text
     assert "/srv/app/ticks.py:44 in stop_ticker()" in text
-    assert "connect inproc://ticks (gone)" in text
+    assert "connect inproc://ticks [inactive: disconnected]" in text
 
 
 async def test_detail_shows_each_frames_source_line_when_the_file_is_readable(

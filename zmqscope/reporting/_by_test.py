@@ -28,7 +28,7 @@ from zmqscope._shown import shown
 from zmqscope.model import Culprit, Leak, SchemaError, ThreadRef
 from zmqscope.model._base import check_count, scalar_text
 from zmqscope.model._terms import held_terms
-from zmqscope.reporting._format import plural
+from zmqscope.model._text import plural
 from zmqscope.reporting._groups import group_leaks
 from zmqscope.reporting._limits import limits_markdown, limits_text
 from zmqscope.reporting._markdown import _culprit_section, _leak_details, _leak_table

@@ -33,8 +33,7 @@ from zmqscope.model import (
 )
 from zmqscope.model._base import MAX_ITEMS, check_count, check_time
 from zmqscope.model._terms import blocked_summary, held_terms
-from zmqscope.model._text import tool_name
-from zmqscope.reporting._format import plural
+from zmqscope.model._text import plural, tool_name
 from zmqscope.reporting._groups import group_by_site
 
 if TYPE_CHECKING:
