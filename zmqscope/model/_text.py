@@ -19,17 +19,8 @@ import re
 from pathlib import PurePath
 
 from zmqscope.model._base import EndpointOp
-from zmqscope.model._records import (
-    ORIGIN_LIBRARY,
-    ORIGIN_STDLIB,
-    CallSite,
-    Endpoint,
-    Frame,
-    ProcessInfo,
-    SocketRecord,
-    ThreadRef,
-    Traffic,
-)
+from zmqscope.model._records import Endpoint, ProcessInfo, SocketRecord, Traffic
+from zmqscope.model._sites import ORIGIN_LIBRARY, ORIGIN_STDLIB, CallSite, Frame, ThreadRef
 
 # Code that runs the application rather than being it: test runners, the
 # module runner, a notebook's shell, a thread pool's worker loop. Their frames
