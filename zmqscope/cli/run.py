@@ -53,6 +53,14 @@ example:
 exit status: the application's own; 3 with --fail-on-leak when sockets leaked;
 2 for bad usage, before the application starts.""",
     )
+    _add_report_options(parser)
+    _add_recording_options(parser)
+    _add_target(parser)
+    return parser
+
+
+def _add_report_options(parser: argparse.ArgumentParser) -> None:
+    """Where the exit report goes, and whether leaks fail the run."""
     parser.add_argument(
         "--json", metavar="PATH", help="also write the report there as JSON (default: none)"
     )
@@ -62,6 +70,10 @@ exit status: the application's own; 3 with --fail-on-leak when sockets leaked;
     parser.add_argument(
         "--fail-on-leak", action="store_true", help="exit with status 3 when sockets leaked"
     )
+
+
+def _add_recording_options(parser: argparse.ArgumentParser) -> None:
+    """What the instrumentation records, and the server."""
     parser.add_argument(
         "--stack-depth",
         metavar="N",
@@ -86,6 +98,10 @@ exit status: the application's own; 3 with --fail-on-leak when sockets leaked;
         action="store_true",
         help="do not start the introspection server (default: it starts with the first context)",
     )
+
+
+def _add_target(parser: argparse.ArgumentParser) -> None:
+    """What to run: SCRIPT or -m MODULE, and the application's own arguments."""
     parser.add_argument(
         "-m", metavar="MODULE", dest="module", help="run a module, as python -m does"
     )
@@ -98,7 +114,6 @@ exit status: the application's own; 3 with --fail-on-leak when sockets leaked;
     parser.add_argument(
         "args", nargs=argparse.REMAINDER, metavar="ARGS", help="the application's arguments"
     )
-    return parser
 
 
 def split_arguments(
