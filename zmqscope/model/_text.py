@@ -259,6 +259,11 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+def more(count: int, noun: str) -> str:
+    """``… 3 more frames``: what a cut list leaves out."""
+    return f"… {plural(count, f'more {noun}')}"
+
+
 def byte_size(count: int) -> str:
     """``300 B``, ``1.2 KB``, ``3.4 MB``: decimal units, as network tools count."""
     if count < 1000:

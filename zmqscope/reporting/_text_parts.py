@@ -20,7 +20,7 @@ from zmqscope.model._text import (
     endpoints_unknown,
     frame_text,
     headline_index,
-    plural,
+    more,
     traffic_text,
     via_frames,
 )
@@ -89,7 +89,7 @@ def frames(stack: Sequence[Frame], limit: int | None = None) -> Text:
             lines.append(f"    {frame.source}")
     hidden = len(stack) - len(shown)
     if hidden:
-        lines.append(f"… {plural(hidden, 'more frame')}")
+        lines.append(more(hidden, "frame"))
     return shown_lines(lines)
 
 

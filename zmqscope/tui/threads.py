@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from zmqscope._shown import shown
 from zmqscope.model import Snapshot, ThreadInfo
-from zmqscope.model._text import frame_text
+from zmqscope.model._text import frame_text, more
 from zmqscope.tui import _format
 
 _FRAMES_SHOWN = 8
@@ -58,7 +58,7 @@ class ThreadsView(VerticalScroll):
                 lines.append_text(shown(f"    {code}", style="dim"))
                 lines.append("\n")
         if len(thread.stack) > _FRAMES_SHOWN:
-            lines.append(f"... {len(thread.stack) - _FRAMES_SHOWN} more frames\n", style="dim")
+            lines.append(more(len(thread.stack) - _FRAMES_SHOWN, "frame") + "\n", style="dim")
         if not thread.stack:
             lines.append("(no Python frames)\n", style="dim")
         owned = thread.sockets[:_SOCKETS_SHOWN]
