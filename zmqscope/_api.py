@@ -8,14 +8,17 @@ watchdog, whose default listener prints the culprit report to stderr when a
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zmqscope import _bounds as bounds
 from zmqscope import _native, _origins, _stderr, hooks
-from zmqscope.hooks import DEFAULT_STACK_DEPTH
+from zmqscope._defaults import DEFAULT_GRACE, DEFAULT_STACK_DEPTH
 from zmqscope.model import Snapshot
-from zmqscope.model._text import tool_name
-from zmqscope.shutdown import DEFAULT_GRACE, BlockedTerm, Listener, TermDone, TermWatchdog
+from zmqscope.model._text import duration, tool_name
+from zmqscope.shutdown import BlockedTerm, Listener, TermDone, TermWatchdog
 
 if TYPE_CHECKING:
     import zmq
@@ -104,6 +107,49 @@ def exit_report() -> Report:
     """
     soft_limit = _room_to_report()
     return _report(at_exit=True, fd_limit=soft_limit)
+
+
+@dataclass(frozen=True)
+class ReportFile:
+    """A file the exit report is also written to.
+
+    ``setting`` names it in the line said when it cannot be written
+    (``ZMQSCOPE_JSON: cannot write ...``); None: the error names the path.
+    """
+
+    path: Path | str
+    markdown: bool = False
+    setting: str | None = None
+
+
+def emit_exit_report(
+    report: Report, files: Sequence[ReportFile] = (), notes: Sequence[str] = ()
+) -> None:
+    """Print ``report`` as the process exits, then write it to each of ``files``.
+
+    The summary line (and the report, when sockets leaked) goes to the stderr
+    the process started with (:mod:`zmqscope._stderr`), then ``notes`` (why a
+    file asked for is not written). Every file that can be written is; one
+    line for each that cannot, and the others still are. What ``zmqscope
+    run`` and ``ZMQSCOPE=1`` both do at exit.
+    """
+    from zmqscope._files import FileWriteError, write_whole
+    from zmqscope.reporting import render_exit
+
+    _stderr.console().print(render_exit(report), crop=False)
+    for note in notes:
+        print(note, file=_stderr.stream(), flush=True)
+    for file in files:
+        try:
+            write_whole(file.path, report.to_markdown() if file.markdown else report.to_json())
+        except Exception as error:  # OSError, or a renderer's failure: the next file still
+            if file.setting is not None:
+                message = f"zmqscope: {file.setting}: {error}"
+            elif isinstance(error, FileWriteError):
+                message = f"zmqscope: error: {error}"
+            else:
+                message = f"zmqscope: error: {file.path}: {error}"
+            print(message, file=_stderr.stream(), flush=True)
 
 
 def _report(live: bool = False, at_exit: bool = False, fd_limit: int | None = None) -> Report:
@@ -271,7 +317,7 @@ def print_shutdown_event(event: BlockedTerm | TermDone) -> None:
     if isinstance(event, TermDone):
         print(
             f"{tool_name(hooks.process_info())}: term() of context {event.context}"
-            f" returned after {event.waited:.1f} s",
+            f" returned after {duration(event.waited)}",
             file=_stderr.stream(),
             flush=True,
         )

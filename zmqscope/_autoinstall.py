@@ -63,7 +63,7 @@ class _Settings:
             self.start_dir = None
         depth = os.environ.get("ZMQSCOPE_STACK_DEPTH")
         grace = os.environ.get("ZMQSCOPE_GRACE")
-        self.stack_depth = 12  # hooks.DEFAULT_STACK_DEPTH
+        self.stack_depth: int | None = None  # None: install()'s default
         self.grace: float | None = None  # None: the watchdog's default
         if depth or grace:
             # Loaded only when a number was given: most processes give none.
@@ -202,10 +202,13 @@ def _arm() -> None:
 
         with _native.fork_waits():  # another thread may fork meanwhile: see fork_waits
             from zmqscope import _api, _origins, _stderr
+            from zmqscope._defaults import DEFAULT_STACK_DEPTH
         _stderr.keep()  # before an application (ipykernel) points fd 2 elsewhere
         _origins.fix_root(settings.start_dir)
         _api.install(
-            traffic=settings.traffic, stack_depth=settings.stack_depth, grace=settings.grace
+            traffic=settings.traffic,
+            stack_depth=settings.stack_depth or DEFAULT_STACK_DEPTH,
+            grace=settings.grace,
         )
     except Exception as error:  # a broken install must not stop the application
         print(f"zmqscope: instrumentation is off: {error}", file=sys.stderr)
@@ -218,51 +221,43 @@ def _report_at_exit() -> None:
     if not (_exit_report and _armed):
         return
     try:
-        from zmqscope import _api, _stderr
+        from zmqscope import _api
 
         seen = _api.snapshot()
         if not seen.contexts and not seen.sockets:
             return  # imported zmq, never used it: no report, nor rich to import for one
         report = _api.exit_report()  # (its modules imported while forks wait)
-        from zmqscope.reporting import render_exit
-
-        _stderr.console().print(render_exit(report), crop=False)
+        files, notes = _report_files()
+        _api.emit_exit_report(report, files, notes)
     except Exception as error:  # never turn a clean exit into a crash
         print(f"zmqscope: could not make the exit report: {error}", file=sys.stderr)
-        return
-    _write_files(report)
 
 
-def _write_files(report: "Any") -> None:
-    """ZMQSCOPE_JSON and ZMQSCOPE_MARKDOWN: each written whole, or one line saying why not.
+def _report_files() -> "tuple[list[Any], list[str]]":
+    """ZMQSCOPE_JSON and ZMQSCOPE_MARKDOWN (:class:`zmqscope._api.ReportFile`), and notes.
 
     A path without ``{pid}`` belongs to the process that armed zmqscope: a
     forked child (a daemonizing application) writes only to ``{pid}`` paths,
-    and says so on its stderr, instead of replacing its parent's report.
+    and says so on its stderr (a note), instead of replacing its parent's
+    report.
     """
-    from zmqscope import _stderr
-    from zmqscope._files import write_whole
+    from zmqscope._api import ReportFile
 
     pid = str(os.getpid())
-    for variable, render in (
-        ("ZMQSCOPE_JSON", report.to_json),
-        ("ZMQSCOPE_MARKDOWN", report.to_markdown),
-    ):
+    files = []
+    notes = []
+    for variable, markdown in (("ZMQSCOPE_JSON", False), ("ZMQSCOPE_MARKDOWN", True)):
         path = os.environ.get(variable)
         if not path:
             continue
         if "{pid}" not in path and os.getpid() != _armed_by:
-            print(
+            notes.append(
                 f"zmqscope: process {pid} is a fork of {_armed_by}: its report is not written "
-                f"to {variable}={path} (without {{pid}} it is {_armed_by}'s)",
-                file=_stderr.stream(),
-                flush=True,
+                f"to {variable}={path} (without {{pid}} it is {_armed_by}'s)"
             )
             continue
-        try:
-            write_whole(path.replace("{pid}", pid), render())
-        except Exception as error:  # never turn a clean exit into a crash
-            print(f"zmqscope: {variable}: {error}", file=_stderr.stream(), flush=True)
+        files.append(ReportFile(path.replace("{pid}", pid), markdown=markdown, setting=variable))
+    return files, notes
 
 
 def _start() -> None:

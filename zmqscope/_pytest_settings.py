@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from zmqscope._defaults import DEFAULT_GRACE
+
 # The entry point's name; the plugin registers this module under it when the
 # entry points were not loaded (PYTEST_DISABLE_PLUGIN_AUTOLOAD with -p).
 PLUGIN_NAME = "zmqscope_settings"
-DEFAULT_GRACE = 5.0
 MARKER_ARGUMENTS = ("allow_leaks",)
 _MARKER = (
     "zmqscope(allow_leaks=False): with allow_leaks=True, ZeroMQ sockets this test leaves"

@@ -24,12 +24,11 @@ import zmq
 
 from zmqscope import _bounds as bounds
 from zmqscope import _native, _origins, _threads, _traffic, _wrappers
+from zmqscope._defaults import DEFAULT_STACK_DEPTH
 from zmqscope._entries import RawThread, Site, SiteRef
 from zmqscope._frames import FrameFilter, RawFrame, current_thread_ref, thread_alive
 from zmqscope.model import ProcessInfo
 from zmqscope.registry import ContextEntry, Registry, SocketEntry
-
-DEFAULT_STACK_DEPTH = 12
 
 
 class TermObserver(Protocol):

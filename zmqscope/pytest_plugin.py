@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from zmqscope import _pytest_settings
-from zmqscope._pytest_settings import DEFAULT_GRACE
+from zmqscope._defaults import DEFAULT_GRACE
 
 if TYPE_CHECKING:
     from zmqscope._pytest_manager import Settings

@@ -22,6 +22,7 @@ from types import FrameType
 import zmq
 
 from zmqscope import _native, _origins, _threads, hooks
+from zmqscope._defaults import DEFAULT_GRACE
 from zmqscope._entries import ContextEntry, SocketEntry, frozen_frame
 from zmqscope._frames import is_zmqscope_file
 from zmqscope._origins import classified_frame
@@ -29,7 +30,6 @@ from zmqscope._source import source_line
 from zmqscope.model import ORIGIN_USER, Culprit, EndpointOp, Frame, SocketState, ThreadRef
 from zmqscope.model._text import call_name, short_location
 
-DEFAULT_GRACE = 5.0
 _OWNER_STACK_DEPTH = 30
 _THREADING = os.path.abspath(threading.__file__)
 _ZMQ_DIR = os.path.dirname(os.path.abspath(zmq.__file__ or "")) + os.sep

@@ -116,7 +116,7 @@ def default_sockets() -> list[SocketRecord]:
             thread=VENTILATOR,
             site=Frame("/srv/app/pipeline.py", 21, "start_ventilator"),
             endpoints=[_bind("tcp://127.0.0.1:5557", requested="tcp://127.0.0.1:*")],
-            traffic=Traffic(msgs_out=1520, bytes_out=152_000, last_send=NOW - 1),
+            traffic=Traffic(msgs_out=1520, frames_out=1520, bytes_out=152_000, last_send=NOW - 1),
             ago=3600,
             options=[("SNDHWM", "1000")],
         ),
@@ -126,7 +126,7 @@ def default_sockets() -> list[SocketRecord]:
             thread=WORKER,
             site=Frame("/srv/app/worker.py", 14, "run_worker"),
             endpoints=[_connect("tcp://127.0.0.1:5557")],
-            traffic=Traffic(msgs_in=760, bytes_in=76_000, last_recv=NOW - 1),
+            traffic=Traffic(msgs_in=760, frames_in=760, bytes_in=76_000, last_recv=NOW - 1),
             ago=3590,
         ),
         make_socket(
@@ -136,7 +136,7 @@ def default_sockets() -> list[SocketRecord]:
             site=Frame("/srv/app/status.py", 9, "open_status"),
             endpoints=[_bind("inproc://status")],
             used_by=[MAIN, REPORTER],
-            traffic=Traffic(msgs_out=42, bytes_out=420),
+            traffic=Traffic(msgs_out=42, frames_out=42, bytes_out=420),
             ago=3595,
         ),
         make_socket(

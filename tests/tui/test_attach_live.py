@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import clean_env, line_of, write_app
-from tests.tui.conftest import SIZE, RecordingScopeApp, settle, text_of
+from tests.tui.helpers import SIZE, RecordingScopeApp, settle, text_of
 from zmqscope.client import LiveClient, discover
 from zmqscope.tui.header import ProcessHeader
 

@@ -1,4 +1,4 @@
-"""Paths in the TUI: relative to the working directory only when under it."""
+"""Frames and cells in the TUI: paths relative to the working directory only when under it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from zmqscope.model import CallSite, Frame
-from zmqscope.model._text import display_path
+from zmqscope.model._text import display_path, frame_text
 from zmqscope.tui import _format
 
 
@@ -16,7 +16,7 @@ def test_a_frame_under_the_cwd_reads_relative(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     frame = Frame(str(tmp_path / "pkg" / "app.py"), 12, "start")
-    assert _format.location(frame) == "pkg/app.py:12 in start()"
+    assert frame_text(frame) == "pkg/app.py:12 in start()"
 
 
 def test_a_frame_elsewhere_keeps_its_absolute_path(
@@ -26,9 +26,7 @@ def test_a_frame_elsewhere_keeps_its_absolute_path(
     monkeypatch.chdir(tmp_path / "work")
     sibling = str(tmp_path / "work2" / "app.py")  # shares the cwd's text, not its folder
     assert display_path(sibling) == sibling
-    assert _format.location(Frame("/srv/app/worker.py", 3, "run")) == (
-        "/srv/app/worker.py:3 in run()"
-    )
+    assert frame_text(Frame("/srv/app/worker.py", 3, "run")) == ("/srv/app/worker.py:3 in run()")
 
 
 def test_the_created_at_cell_names_the_applications_line_and_the_library() -> None:
@@ -48,6 +46,6 @@ def test_the_created_at_cell_names_the_applications_line_and_the_library() -> No
 
 def test_a_notebook_cell_reads_as_ipython_shows_it_with_its_recorded_source() -> None:
     cell = Frame("<ipython-input-3-abc>", 4, "<module>", "user", None, 3, "s = ctx.socket(1)")
-    assert _format.location(cell) == "Cell In[3], line 4 in <module>"
+    assert frame_text(cell) == "Cell In[3], line 4 in <module>"
     # Carried by the frame: shown from a saved report too, where no file is read.
     assert _format.source(cell, read_files=False) == "s = ctx.socket(1)"

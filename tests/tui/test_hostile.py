@@ -22,9 +22,8 @@ from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
 
 from tests.hostile import ARG, NAME, NOW, controls, hostile_snapshot
-from tests.tui.conftest import QUIET, SIZE, RecordingScopeApp, settle, text_of
 from tests.tui.fake_client import clock
-from tests.tui.test_app import found
+from tests.tui.helpers import QUIET, SIZE, RecordingScopeApp, found, settle, text_of
 from zmqscope.client import ClientError, EventPage, Hello, LiveSnapshot, ReportClient
 from zmqscope.model import (
     CallSite,

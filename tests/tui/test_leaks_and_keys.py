@@ -10,9 +10,19 @@ import pytest
 from textual.widgets import Static
 from textual.widgets._footer import FooterKey
 
-from tests.tui.conftest import QUIET, SIZE, RecordingDemoApp, make_app, settle, text_of
 from tests.tui.fake_client import FakeClient, clock
-from tests.tui.test_app import header, row_ids, status, table
+from tests.tui.helpers import (
+    QUIET,
+    SIZE,
+    RecordingDemoApp,
+    header,
+    make_app,
+    row_ids,
+    settle,
+    status,
+    table,
+    text_of,
+)
 from zmqscope.tui._export import export_folder
 from zmqscope.tui.help import HelpScreen
 from zmqscope.tui.picker import PickerScreen

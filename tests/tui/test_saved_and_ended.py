@@ -13,9 +13,18 @@ from pathlib import Path
 
 from textual.widgets import Static
 
-from tests.tui.conftest import SIZE, RecordingScopeApp, make_app, settle, text_of
 from tests.tui.fake_client import NOW, FakeClient
-from tests.tui.test_app import dead_pid, header, row_ids, table
+from tests.tui.helpers import (
+    SIZE,
+    RecordingScopeApp,
+    dead_pid,
+    header,
+    make_app,
+    row_ids,
+    settle,
+    table,
+    text_of,
+)
 from zmqscope.client import ReportClient
 from zmqscope.reporting import build_report
 from zmqscope.tui.shutdown import ShutdownBanner

@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from zmqscope import _bounds as bounds
+from zmqscope._defaults import DEFAULT_INTERVAL
 from zmqscope.cli._errors import CommandError
 
 if TYPE_CHECKING:
@@ -36,9 +37,10 @@ examples:
     )
     parser.add_argument(
         "--interval",
-        default="1",
+        default=f"{DEFAULT_INTERVAL:g}",
         metavar="SECONDS",
-        help="refresh interval, 0.1 to 3600 (default 1)",
+        help=f"refresh interval, {bounds.INTERVAL_MIN:g} to {bounds.INTERVAL_MAX:g}"
+        f" (default {DEFAULT_INTERVAL:g})",
     )
     return parser
 

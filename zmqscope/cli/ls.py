@@ -96,6 +96,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     from rich.text import Text
 
     from zmqscope._shown import shown
+    from zmqscope.model._text import age
 
     table = Table(box=None, pad_edge=False)
     # On a narrow terminal the endpoint and the command wrap onto more
@@ -119,7 +120,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
             notes.extend(shown(f"{row['pid']}: {w['message']}", style=style) for w in limits)
         table.add_row(
             Text(str(row["pid"])),
-            Text(_duration(row["uptime"])),
+            Text(age(row["uptime"])),
             Text(sockets),
             Text(state, style=style),
             # What the discovery file and the process say: shown, never read as markup.
@@ -137,11 +138,3 @@ def _pipe_width() -> int | None:
     if os.environ.get("COLUMNS") or sys.stdout.isatty():
         return None
     return _UNBOUNDED
-
-
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"

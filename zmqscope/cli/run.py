@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from zmqscope import _bounds as bounds
+from zmqscope._defaults import DEFAULT_GRACE, DEFAULT_STACK_DEPTH
 from zmqscope._files import FileWriteError, check_writable, write_whole
 from zmqscope.cli._errors import EXIT_LEAKS, CommandError
 from zmqscope.cli._target import Target, resolve_module, resolve_script
@@ -52,6 +53,14 @@ example:
 exit status: the application's own; 3 with --fail-on-leak when sockets leaked;
 2 for bad usage, before the application starts.""",
     )
+    _add_report_options(parser)
+    _add_recording_options(parser)
+    _add_target(parser)
+    return parser
+
+
+def _add_report_options(parser: argparse.ArgumentParser) -> None:
+    """Where the exit report goes, and whether leaks fail the run."""
     parser.add_argument(
         "--json", metavar="PATH", help="also write the report there as JSON (default: none)"
     )
@@ -61,17 +70,23 @@ exit status: the application's own; 3 with --fail-on-leak when sockets leaked;
     parser.add_argument(
         "--fail-on-leak", action="store_true", help="exit with status 3 when sockets leaked"
     )
+
+
+def _add_recording_options(parser: argparse.ArgumentParser) -> None:
+    """What the instrumentation records, and the server."""
     parser.add_argument(
         "--stack-depth",
         metavar="N",
-        default="12",
-        help="frames kept per call site, 1 to 1000 (default 12)",
+        default=str(DEFAULT_STACK_DEPTH),
+        help=f"frames kept per call site, 1 to {bounds.STACK_DEPTH_MAX}"
+        f" (default {DEFAULT_STACK_DEPTH})",
     )
     parser.add_argument(
         "--grace",
         metavar="SECONDS",
-        default="5",
-        help="print the culprits when a term() blocks longer than this, 0 to 86400 (default 5)",
+        default=f"{DEFAULT_GRACE:g}",
+        help="print the culprits when a term() blocks longer than this,"
+        f" 0 to {bounds.GRACE_MAX:g} (default {DEFAULT_GRACE:g})",
     )
     parser.add_argument(
         "--traffic",
@@ -83,6 +98,10 @@ exit status: the application's own; 3 with --fail-on-leak when sockets leaked;
         action="store_true",
         help="do not start the introspection server (default: it starts with the first context)",
     )
+
+
+def _add_target(parser: argparse.ArgumentParser) -> None:
+    """What to run: SCRIPT or -m MODULE, and the application's own arguments."""
     parser.add_argument(
         "-m", metavar="MODULE", dest="module", help="run a module, as python -m does"
     )
@@ -95,7 +114,6 @@ exit status: the application's own; 3 with --fail-on-leak when sockets leaked;
     parser.add_argument(
         "args", nargs=argparse.REMAINDER, metavar="ARGS", help="the application's arguments"
     )
-    return parser
 
 
 def split_arguments(
@@ -307,46 +325,27 @@ def _system_exit_status(exit: SystemExit) -> int:
 
 def _emit(report: Any, options: RunOptions, status: int) -> int:
     """Print the report, write its files; the status to exit with (the app's, or 3)."""
-    from zmqscope import _stderr
-    from zmqscope.reporting import render_exit
-
-    _stderr.console().print(render_exit(report), crop=False)
-    _write_files(report, options)
-    if options.fail_on_leak and report.has_leaks:
-        return EXIT_LEAKS
-    return status
-
-
-def _write_files(report: Any, options: RunOptions) -> None:
-    """Every file that can be written is; one line for each that cannot.
-
-    A failed file changes nothing else: the exit status stays the
-    application's (or 3 for leaks), and the other file is still written.
-    """
-    from zmqscope import _stderr
+    from zmqscope._api import ReportFile, emit_exit_report
 
     files = [
-        (path, render)
-        for path, render in ((options.json, report.to_json), (options.markdown, report.to_markdown))
+        ReportFile(path, markdown=markdown)
+        for path, markdown in ((options.json, False), (options.markdown, True))
         if path is not None
     ]
     if files and os.getpid() != options.owner:
         # A forked child (a daemonizing application) ends here too: the
         # files are the report of the process run started, not the child's.
-        names = " and ".join(str(path) for path, _ in files)
-        print(
+        names = " and ".join(str(file.path) for file in files)
+        note = (
             f"zmqscope: process {os.getpid()} is a fork of {options.owner}: "
-            f"its report is not written to {names} (they are {options.owner}'s)",
-            file=_stderr.stream(),
-            flush=True,
+            f"its report is not written to {names} (they are {options.owner}'s)"
         )
-        return
-    for path, render in files:
-        try:
-            write_whole(path, render())
-        except Exception as error:  # OSError, or a renderer's failure: the next file still
-            message = str(error) if isinstance(error, FileWriteError) else f"{path}: {error}"
-            print(f"zmqscope: error: {message}", file=_stderr.stream(), flush=True)
+        emit_exit_report(report, notes=[note])
+    else:
+        emit_exit_report(report, files)
+    if options.fail_on_leak and report.has_leaks:
+        return EXIT_LEAKS
+    return status
 
 
 def _exit_now(status: int) -> None:

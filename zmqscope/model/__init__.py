@@ -20,19 +20,21 @@ from zmqscope.model._diagnosis import Culprit, Leak, UsageWarning
 from zmqscope.model._limits import LimitWarning, SiteCount, check_limits, snapshot_limits
 from zmqscope.model._live import Event, Peer, ProcessStats, ThreadInfo
 from zmqscope.model._records import (
+    ContextRecord,
+    Endpoint,
+    ProcessInfo,
+    SocketFailure,
+    SocketRecord,
+    Traffic,
+)
+from zmqscope.model._sites import (
     ORIGIN_LIBRARY,
     ORIGIN_STDLIB,
     ORIGIN_USER,
     ORIGINS,
     CallSite,
-    ContextRecord,
-    Endpoint,
     Frame,
-    ProcessInfo,
-    SocketFailure,
-    SocketRecord,
     ThreadRef,
-    Traffic,
     first_user_frame,
     frames_from_list,
     frames_to_list,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zmqscope.model._base import LeakKind, SchemaError, _list, _optional, _require, _text, _time
-from zmqscope.model._records import Frame, ThreadRef, frames_from_list, frames_to_list
+from zmqscope.model._sites import Frame, ThreadRef, frames_from_list, frames_to_list
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,10 +37,10 @@ from zmqscope.model._records import (
     LIMIT_FDS,
     LIMIT_MAX_SOCKETS,
     ContextRecord,
-    Frame,
     SocketFailure,
     SocketRecord,
 )
+from zmqscope.model._sites import Frame
 from zmqscope.model._text import frame_text, headline_frames, location, visible
 
 # The share of a limit at which zmqscope warns (the TUI's fd gauge turns red

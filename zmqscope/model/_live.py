@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zmqscope.model._base import _list, _optional, _require, _text, _time, scalar_text
-from zmqscope.model._records import Frame, frames_from_list, frames_to_list
+from zmqscope.model._sites import Frame, frames_from_list, frames_to_list
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,10 @@ from zmqscope.model._base import ContextState
 from zmqscope.model._diagnosis import Culprit
 from zmqscope.model._records import ContextRecord
 from zmqscope.model._snapshot import Snapshot
-from zmqscope.model._text import plural
+from zmqscope.model._text import duration, plural
 
+# Said where a blocked term() has no culprit zmqscope could name.
+NO_KNOWN_CULPRIT = "no socket zmqscope knows of keeps it waiting"
 RETURNED = "returned"
 INTERRUPTED = "interrupted"
 # Not a way a term() ends: the process exited after the snapshot that saw it
@@ -120,7 +122,7 @@ def term_sentence(term: HeldTerm, since: float | None = None, now: float | None 
     waited = term.blocked_for
     if since is not None and now is not None:
         waited = max(0.0, now - since)
-    length = f" for {waited:.1f} s" if waited is not None else ""
+    length = f" for {duration(waited)}" if waited is not None else ""
     if term.ended is None:
         return f"{name} has been blocked{length}"
     if term.ended == EXITED:

@@ -1,9 +1,15 @@
-"""Plain-text wording both the reports and the TUI use (standard library only).
+"""The one home of the words every view uses: reports, the TUI, the plugin (stdlib only).
 
-A call site is named by the first frame of the application's own code, and
-by the library line it went through when a library made the call:
-``app.py:7 in main(), via jupyter_client/connect.py:697``. These functions
-say that once, for every view.
+Each fact a user reads is said here once, in plain text, and every view
+calls these functions: the views add only what belongs to their medium
+(rich styles, Markdown code spans, table cells). A frame is
+``app.py:7 in main()``; a call site is named by the first frame of the
+application's own code, and by the library line it went through when a
+library made the call: ``app.py:7 in main(), via
+jupyter_client/connect.py:697``. An endpoint is ``bind tcp://127.0.0.1:5555
+[inactive: unbound]``, LINGER ``-1 (wait forever), source: default``,
+traffic ``12 msgs out (14 frames, 1.2 KB) · 3 in (3 frames, 300 B)``, a
+count ``1 socket``/``2 sockets``, an age ``3m`` and a wait ``5.1 s``.
 """
 
 from __future__ import annotations
@@ -12,15 +18,9 @@ import os
 import re
 from pathlib import PurePath
 
-from zmqscope.model._records import (
-    ORIGIN_LIBRARY,
-    ORIGIN_STDLIB,
-    CallSite,
-    Frame,
-    ProcessInfo,
-    SocketRecord,
-    ThreadRef,
-)
+from zmqscope.model._base import EndpointOp
+from zmqscope.model._records import Endpoint, ProcessInfo, SocketRecord, Traffic
+from zmqscope.model._sites import ORIGIN_LIBRARY, ORIGIN_STDLIB, CallSite, Frame, ThreadRef
 
 # Code that runs the application rather than being it: test runners, the
 # module runner, a notebook's shell, a thread pool's worker loop. Their frames
@@ -259,6 +259,11 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+def more(count: int, noun: str) -> str:
+    """``… 3 more frames``: what a cut list leaves out."""
+    return f"… {plural(count, f'more {noun}')}"
+
+
 def byte_size(count: int) -> str:
     """``300 B``, ``1.2 KB``, ``3.4 MB``: decimal units, as network tools count."""
     if count < 1000:
@@ -270,3 +275,114 @@ def byte_size(count: int) -> str:
         if value < 999.95:
             return f"{value:.1f} {unit}"
     return f"{value / 1000:.1f} TB"
+
+
+def age(seconds: float) -> str:
+    """``42s``, ``3m``, ``1h05m``, ``2d03h``: how long something has been, coarsely.
+
+    Coarse on purpose: a table of ages changes (and is redrawn) rarely.
+    """
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+    return f"{seconds // 86400}d{(seconds % 86400) // 3600:02d}h"
+
+
+def duration(seconds: float) -> str:
+    """``5.1 s``: how long a ``term()`` waited, to a tenth of a second."""
+    return f"{seconds:.1f} s"
+
+
+# -- sockets ----------------------------------------------------------------------
+
+
+def thread_label(thread: ThreadRef | None) -> str:
+    """A thread's name and id, for the detailed views."""
+    return f"{thread.name} (id {thread.id})" if thread else "unknown"
+
+
+def thread_text(thread: ThreadRef | None) -> str:
+    """:func:`thread_label`, and where the thread was started when that was seen.
+
+    ``Thread-1 (id 5), started at app.py:12 in main() by MainThread``.
+    """
+    text = thread_label(thread)
+    started = started_text(thread)
+    if started is None or thread is None or thread.started is None:
+        return text
+    starter = thread.started.thread
+    return f"{text}, {started}" + (f" by {starter.name}" if starter is not None else "")
+
+
+def site_text(frame: Frame | None) -> str:
+    """``path:line in function()``, or that the site is not known."""
+    return frame_text(frame) if frame is not None else "an unknown site"
+
+
+def creation_text(record: SocketRecord) -> str:
+    """Where a socket was made (:func:`call_text`), or why that is not known."""
+    text = call_text(record.created)
+    return text if text is not None else creation_unknown(record)
+
+
+def creation_unknown(record: SocketRecord) -> str:
+    """Why a socket's creation site is not known."""
+    if record.adopted:
+        return "before zmqscope was watching"
+    # The walk found only pyzmq's, zmqscope's and threading's frames: pyzmq's
+    # own code made it (a device's or an authenticator's thread).
+    return "unknown: no frame outside pyzmq and zmqscope on the stack"
+
+
+def internal_text(record: SocketRecord) -> str:
+    """Who made a socket pyzmq made for itself, and what that means."""
+    return f"pyzmq's own ({record.internal}), not the application's: never a leak"
+
+
+def endpoint_text(endpoint: Endpoint) -> str:
+    """``bind tcp://127.0.0.1:43211 (asked tcp://127.0.0.1:*)``, marked when inactive."""
+    text = f"{endpoint.op.value} {endpoint.url}"
+    if endpoint.requested and endpoint.requested != endpoint.url:
+        text += f" (asked {endpoint.requested})"
+    if not endpoint.active:
+        undone = "unbound" if endpoint.op is EndpointOp.BIND else "disconnected"
+        text += f" [inactive: {undone}]"
+    return text
+
+
+def linger_text(record: SocketRecord) -> str:
+    """The LINGER value with what it means for ``term()``, and who set it.
+
+    ``-1 (wait forever), source: default``; an adopted socket's is
+    ``unknown`` (no source to name either).
+    """
+    linger = record.linger
+    if linger is None:
+        value = "unknown"
+    elif linger < 0:
+        value = "-1 (wait forever)"
+    elif linger == 0:
+        value = "0 (drop unsent messages)"
+    else:
+        value = f"{linger} ms"
+    if record.linger_source == "unknown":
+        return value
+    return f"{value}, source: {record.linger_source}"
+
+
+def traffic_text(traffic: Traffic, proxied_by: str | None = None) -> str:
+    """``12 msgs out (14 frames, 1.2 KB) · 3 in (3 frames, 300 B)``.
+
+    ``proxied_by``: the C loop the socket was handed to, whose messages are not counted.
+    """
+    if proxied_by is not None:
+        return f"not counted: handed to {proxied_by}(), which moves its messages in C"
+    if not (traffic.msgs_out or traffic.msgs_in):
+        return "no messages sent or received"
+    sent = f"{plural(traffic.frames_out, 'frame')}, {byte_size(traffic.bytes_out)}"
+    received = f"{plural(traffic.frames_in, 'frame')}, {byte_size(traffic.bytes_in)}"
+    return f"{plural(traffic.msgs_out, 'msg')} out ({sent}) · {traffic.msgs_in} in ({received})"

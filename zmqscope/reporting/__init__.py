@@ -10,9 +10,12 @@ from __future__ import annotations
 from zmqscope.reporting._analysis import build_report
 from zmqscope.reporting._limits import fd_usage
 from zmqscope.reporting._markdown import render_markdown
-from zmqscope.reporting._report import Report
+from zmqscope.reporting._report import Report, use_renderers
 from zmqscope.reporting._text import render_exit, render_text
 from zmqscope.reporting._text_culprits import render_blocked
+
+# The renderers import Report; Report gets them from here (no import loop).
+use_renderers(text=render_text, markdown=render_markdown)
 
 __all__ = [
     "Report",

@@ -28,7 +28,7 @@ from zmqscope._shown import shown
 from zmqscope.model import Culprit, Leak, SchemaError, ThreadRef
 from zmqscope.model._base import check_count, scalar_text
 from zmqscope.model._terms import held_terms
-from zmqscope.reporting._format import plural
+from zmqscope.model._text import plural
 from zmqscope.reporting._groups import group_leaks
 from zmqscope.reporting._limits import limits_markdown, limits_text
 from zmqscope.reporting._markdown import _culprit_section, _leak_details, _leak_table
@@ -257,7 +257,7 @@ def render_test_markdown(run: TestRun) -> str:
         lines += [f"### {test}", "", md_text(who.outcome()), ""]
         part = _part(run, group)
         if group.leaks:
-            leak_groups = group_leaks(part)
+            leak_groups = group_leaks(part.leaks, part.snapshot)
             lines += _leak_table(part, leak_groups)
             for leak_group in leak_groups:
                 lines += _leak_details(part, leak_group)

@@ -11,13 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from zmqscope.model import Frame, Leak, LeakKind, SocketRecord
+from zmqscope.model import Frame, Leak, LeakKind, Snapshot, SocketRecord
 from zmqscope.model._text import headline_frames
-
-if TYPE_CHECKING:
-    from zmqscope.reporting._report import Report
 
 # Ids named where a group stands for many sockets (the JSON has them all).
 EXAMPLE_IDS = 5
@@ -66,12 +62,11 @@ class SiteGroup:
         }
 
 
-def group_leaks(report: Report) -> list[LeakGroup]:
-    """The report's leaks, grouped; groups in the order of their first leak."""
-    snapshot = report.snapshot
+def group_leaks(leaks: Sequence[Leak], snapshot: Snapshot) -> list[LeakGroup]:
+    """A report's leaks, grouped; groups in the order of their first leak."""
     groups: dict[object, list[Leak]] = {}
     records: dict[object, SocketRecord | None] = {}
-    for leak in report.leaks:
+    for leak in leaks:
         record = snapshot.socket(leak.socket)
         key: object = leak.socket if record is None else _leak_key(leak, record)
         if key not in groups:

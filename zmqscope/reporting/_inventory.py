@@ -18,8 +18,7 @@ from rich.text import Text
 
 from zmqscope._shown import shown
 from zmqscope.model import SocketRecord
-from zmqscope.model._text import site_headline, visible
-from zmqscope.reporting._format import creation_unknown, plural
+from zmqscope.model._text import creation_unknown, plural, site_headline, visible
 from zmqscope.reporting._groups import SiteGroup, group_by_site
 from zmqscope.reporting._markup import md_code, md_row, md_text
 from zmqscope.reporting._text_parts import Unfolded

@@ -14,23 +14,19 @@ from zmqscope.model._terms import (
     where_then,
 )
 from zmqscope.model._text import (
+    creation_unknown,
     display_path,
+    endpoint_text,
     endpoints_unknown,
+    frame_text,
     headline_index,
+    location,
     no_user_frame_note,
     shown_stack,
     started_text,
-)
-from zmqscope.reporting._format import (
-    SEND_RECV_UNCHECKED,
-    creation_unknown,
-    endpoint_text,
-    frame_text,
-    location,
-    owner_label,
-    send_recv_unchecked,
     thread_label,
 )
+from zmqscope.reporting._format import SEND_RECV_UNCHECKED, owner_label, send_recv_unchecked
 from zmqscope.reporting._groups import EXAMPLE_IDS, LeakGroup, group_leaks
 from zmqscope.reporting._inventory import inventory_markdown
 from zmqscope.reporting._limits import limits_markdown
@@ -55,7 +51,7 @@ def render_markdown(report: Report) -> str:
     lines += limits_markdown(report)
     lines += inventory_markdown(report)
     if report.leaks:
-        groups = group_leaks(report)
+        groups = group_leaks(report.leaks, report.snapshot)
         lines += _leak_table(report, groups)
         for group in groups:
             lines += _leak_details(report, group)

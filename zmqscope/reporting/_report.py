@@ -1,4 +1,10 @@
-"""The :class:`Report` value and its ``zmqscope.report/1`` JSON form."""
+"""The :class:`Report` value and its ``zmqscope.report/1`` JSON form.
+
+The text and Markdown renderers read a :class:`Report`, so this module does
+not import them: the package's ``__init__`` hands them over
+(:func:`use_renderers`) as it loads, before any report can be rendered (the
+package is always loaded before one of its modules).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from zmqscope.model import (
     SCHEMA,
@@ -27,16 +33,34 @@ from zmqscope.model import (
 )
 from zmqscope.model._base import MAX_ITEMS, check_count, check_time
 from zmqscope.model._terms import blocked_summary, held_terms
-from zmqscope.model._text import tool_name
-from zmqscope.reporting._format import plural
+from zmqscope.model._text import plural, tool_name
 from zmqscope.reporting._groups import group_by_site
-from zmqscope.reporting._markdown import render_markdown
-from zmqscope.reporting._text import render_text
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType
 
 _T = TypeVar("_T")
+
+
+def _not_loaded(report: Report) -> NoReturn:
+    raise RuntimeError("zmqscope.reporting's renderers are not loaded")
+
+
+@dataclass(slots=True)
+class _Renderers:
+    text: Callable[[Report], RenderableType] = _not_loaded
+    markdown: Callable[[Report], str] = _not_loaded
+
+
+_renderers = _Renderers()
+
+
+def use_renderers(
+    text: Callable[[Report], RenderableType], markdown: Callable[[Report], str]
+) -> None:
+    """What :class:`Report` renders itself with, as text (rich) and as Markdown."""
+    _renderers.text = text
+    _renderers.markdown = markdown
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +200,7 @@ class Report:
 
     def to_markdown(self) -> str:
         """The report as Markdown, suited to ``$GITHUB_STEP_SUMMARY``."""
-        return render_markdown(self)
+        return _renderers.markdown(self)
 
     @classmethod
     def from_dict(cls, data: Any) -> Report:
@@ -231,7 +255,7 @@ class Report:
     def __rich_console__(
         self, console: Console, options: ConsoleOptions
     ) -> Iterator[RenderableType]:
-        yield render_text(self)
+        yield _renderers.text(self)
 
     def _summary(self) -> dict[str, int]:
         states = Counter(record.state for record in self.snapshot.sockets)

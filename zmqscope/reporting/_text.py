@@ -11,17 +11,16 @@ from rich.text import Text
 
 from zmqscope._shown import shown
 from zmqscope.model import LeakKind, SocketRecord, SocketState
-from zmqscope.reporting._format import (
-    SEND_RECV_UNCHECKED,
+from zmqscope.model._text import (
     call_text,
     creation_text,
     linger_text,
     plural,
-    send_recv_unchecked,
     site_text,
     thread_label,
     thread_text,
 )
+from zmqscope.reporting._format import SEND_RECV_UNCHECKED, send_recv_unchecked
 from zmqscope.reporting._groups import group_leaks
 from zmqscope.reporting._inventory import inventory_text
 from zmqscope.reporting._limits import limits_text
@@ -97,7 +96,7 @@ def _needs_attention(report: Report) -> bool:
 def _leak_panels(report: Report) -> list[Panel]:
     """A panel per leak; one per group of leaks from one line (see ``_groups``)."""
     panels = []
-    for group in group_leaks(report):
+    for group in group_leaks(report.leaks, report.snapshot):
         if len(group) == 1:
             panels.append(_leak_panel(report, group.first))
             continue

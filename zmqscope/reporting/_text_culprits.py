@@ -16,6 +16,7 @@ from rich.text import Text
 from zmqscope._shown import shown
 from zmqscope.model import Culprit
 from zmqscope.model._terms import (
+    NO_KNOWN_CULPRIT,
     HeldTerm,
     culprit_context,
     culprit_count_sentence,
@@ -23,13 +24,8 @@ from zmqscope.model._terms import (
     term_sentence,
     where_then,
 )
-from zmqscope.model._text import tool_name
-from zmqscope.reporting._format import (
-    call_text,
-    linger_text,
-    owner_label,
-    thread_text,
-)
+from zmqscope.model._text import call_text, linger_text, thread_text, tool_name
+from zmqscope.reporting._format import owner_label
 from zmqscope.reporting._text_parts import (
     Unfolded,
     add_callers,
@@ -47,7 +43,7 @@ if TYPE_CHECKING:
 _OWNER_FRAMES_SHOWN = 5
 
 _NO_KNOWN_CULPRIT = (
-    "No socket zmqscope knows of keeps it waiting. Sockets made before zmqscope was"
+    f"{NO_KNOWN_CULPRIT[0].upper()}{NO_KNOWN_CULPRIT[1:]}. Sockets made before zmqscope was"
     " installed, or made by C extensions, are invisible to it: one of those may be what"
     " it waits for."
 )

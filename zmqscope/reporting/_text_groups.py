@@ -8,7 +8,7 @@ from rich.console import Group, RenderableType
 from rich.panel import Panel
 
 from zmqscope._shown import shown
-from zmqscope.reporting._format import plural
+from zmqscope.model._text import plural
 from zmqscope.reporting._groups import LeakGroup
 
 if TYPE_CHECKING:

@@ -13,8 +13,17 @@ from rich.text import Text
 
 from zmqscope._shown import shown, shown_lines
 from zmqscope.model import CallSite, Frame, SocketRecord
-from zmqscope.model._text import callers, endpoints_unknown, headline_index, via_frames
-from zmqscope.reporting._format import creation_text, endpoint_text, frame_text, traffic_text
+from zmqscope.model._text import (
+    callers,
+    creation_text,
+    endpoint_text,
+    endpoints_unknown,
+    frame_text,
+    headline_index,
+    more,
+    traffic_text,
+    via_frames,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
@@ -80,7 +89,7 @@ def frames(stack: Sequence[Frame], limit: int | None = None) -> Text:
             lines.append(f"    {frame.source}")
     hidden = len(stack) - len(shown)
     if hidden:
-        lines.append(f"… {hidden} more frame{'s' if hidden > 1 else ''}")
+        lines.append(more(hidden, "frame"))
     return shown_lines(lines)
 
 

@@ -1,27 +1,15 @@
-"""Small text helpers shared by the TUI's widgets (no Textual imports here)."""
+"""What only the TUI writes: its table cells, and source lines read live (no Textual here).
+
+Every phrase a report also writes (a frame, an endpoint, LINGER, traffic,
+ages) comes from :mod:`zmqscope.model._text`; these are the compact forms a
+table cell needs.
+"""
 
 from __future__ import annotations
 
 from zmqscope._source import source_line
-from zmqscope.model import CallSite, Endpoint, Frame, SocketRecord, Traffic
-from zmqscope.model._text import (
-    byte_size,
-    frame_text,
-    headline_index,
-    short_location,
-)
-
-
-def age(seconds: float) -> str:
-    """A coarse age that changes rarely (rows are updated only when it does)."""
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    if seconds < 86400:
-        return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
-    return f"{seconds // 86400}d{(seconds % 86400) // 3600:02d}h"
+from zmqscope.model import CallSite, Frame, SocketRecord, Traffic
+from zmqscope.model._text import byte_size, headline_index, short_location
 
 
 def site(call: CallSite) -> str:
@@ -42,11 +30,6 @@ def site(call: CallSite) -> str:
     return text
 
 
-def location(frame: Frame) -> str:
-    """``path:line in function()`` (``Cell In[3], line 4`` for a notebook cell)."""
-    return frame_text(frame)
-
-
 def source(frame: Frame, *, read_files: bool) -> str:
     """The frame's source line: a notebook cell's as recorded, else read from its file.
 
@@ -58,15 +41,6 @@ def source(frame: Frame, *, read_files: bool) -> str:
     if frame.source is not None:
         return frame.source
     return source_line(frame.file, frame.line) if read_files else ""
-
-
-def endpoint(item: Endpoint) -> str:
-    text = f"{item.op.value} {item.url}"
-    if item.requested:
-        text += f" (asked {item.requested})"
-    if not item.active:
-        text += " (gone)"
-    return text
 
 
 def endpoints_cell(record: SocketRecord) -> str:
@@ -101,15 +75,3 @@ def state(record: SocketRecord) -> str:
     """The state, marked for a socket pyzmq made for itself (never the application's leak)."""
     value = record.state.value
     return f"{value} (pyzmq)" if record.internal is not None else value
-
-
-def internal(record: SocketRecord) -> str:
-    """Who made a socket pyzmq made for itself, and what that means."""
-    return f"pyzmq's own ({record.internal}), not the application's: never a leak"
-
-
-def linger(record: SocketRecord) -> str:
-    if record.linger is None:
-        return "unknown"
-    meaning = {-1: " (wait forever)", 0: " (drop at close)"}.get(record.linger, " ms")
-    return f"{record.linger}{meaning}, from {record.linger_source}"

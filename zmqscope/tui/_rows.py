@@ -12,7 +12,7 @@ from typing import Any
 from rich.cells import cell_len, set_cell_size
 
 from zmqscope.model import LeakKind, Snapshot, SocketRecord, SocketState
-from zmqscope.model._text import visible
+from zmqscope.model._text import age, visible
 from zmqscope.tui import _format
 
 BASE_COLUMNS = (
@@ -117,7 +117,7 @@ def row_cells(
         f"{state} (leak)" if leak is not None else state,
         _format.endpoints_cell(record),
         _format.owner(record),
-        _format.age(now - record.created.time),
+        age(now - record.created.time),
         _format.site(record.created) if not record.adopted else "(adopted)",
     )
     if traffic:

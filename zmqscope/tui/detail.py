@@ -17,12 +17,16 @@ from textual.widgets import Footer, Static
 from zmqscope._shown import shown, shown_lines
 from zmqscope.model import ORIGIN_USER, CallSite, Event, Frame, Peer, SocketRecord, UsageWarning
 from zmqscope.model._text import (
-    byte_size,
     call_text,
+    endpoint_text,
     endpoints_unknown,
+    frame_text,
+    internal_text,
+    linger_text,
     no_user_frame_note,
     shown_stack,
     started_text,
+    traffic_text,
 )
 from zmqscope.tui import _format
 
@@ -81,27 +85,15 @@ class SocketDetailScreen(Screen[None]):
         grid.add_column()
         grid.add_row("socket", shown(f"{record.id} {record.type} ({record.state.value})"))
         if record.internal is not None:
-            grid.add_row("made by", shown(_format.internal(record)))
+            grid.add_row("made by", shown(internal_text(record)))
         grid.add_row("context", shown(record.context or "?"))
         grid.add_row("threads", shown(", ".join(t.name for t in record.threads_used) or "?"))
-        grid.add_row("linger", shown(_format.linger(record)))
+        grid.add_row("linger", shown(linger_text(record)))
         for name, value in record.options:
             grid.add_row(shown(name.lower()), shown(value))
         grid.add_row("endpoints", self._endpoints())
-        if record.traffic is not None and record.proxied_by is not None:
-            grid.add_row(
-                "traffic",
-                shown(
-                    f"not counted: handed to {record.proxied_by}(), which moves its messages in C"
-                ),
-            )
-        elif record.traffic is not None:
-            t = record.traffic
-            grid.add_row(
-                "traffic",
-                f"{t.msgs_out} msgs out ({byte_size(t.bytes_out)}), "
-                f"{t.msgs_in} in ({byte_size(t.bytes_in)})",
-            )
+        if record.traffic is not None:
+            grid.add_row("traffic", shown(traffic_text(record.traffic, record.proxied_by)))
         return grid
 
     def _endpoints(self) -> Text:
@@ -110,7 +102,7 @@ class SocketDetailScreen(Screen[None]):
             return Text(unknown or "none", style="dim")
         lines = []
         for endpoint in self.record.endpoints:
-            lines.append(shown(_format.endpoint(endpoint), style="" if endpoint.active else "dim"))
+            lines.append(shown(endpoint_text(endpoint), style="" if endpoint.active else "dim"))
             lines.extend(
                 shown(f"    peer {peer.remote} ({peer.status.lower()})", style="cyan")
                 for peer in self.peers
@@ -161,7 +153,7 @@ class SocketDetailScreen(Screen[None]):
 
 def _frame_lines(frame: Frame, read_sources: bool) -> Text:
     theirs = frame.origin is not None and frame.origin != ORIGIN_USER
-    text = shown(f"  {_format.location(frame)}", style="dim" if theirs else "")
+    text = shown(f"  {frame_text(frame)}", style="dim" if theirs else "")
     code = _format.source(frame, read_files=read_sources)
     if code:
         text.append_text(shown_lines(["", f"      {code}"], style="dim"))

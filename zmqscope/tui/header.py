@@ -12,8 +12,7 @@ from textual.widgets import Static
 from zmqscope._shown import shown
 from zmqscope.client import Hello
 from zmqscope.model import LimitWarning, ProcessStats
-from zmqscope.model._text import byte_size, display_path
-from zmqscope.tui import _format
+from zmqscope.model._text import age, byte_size, display_path, plural
 
 
 class ProcessHeader(Static):
@@ -84,7 +83,7 @@ class ProcessHeader(Static):
             text.append_text(shown(shown_state))
         stats = self.stats
         if stats is not None:
-            text.append(f"  up {_format.age(now - stats.started)}")
+            text.append(f"  up {age(now - stats.started)}")
             text.append(f"  CPU {stats.cpu_percent:.0f}%  RSS {byte_size(stats.rss)}  ")
             text.append_text(self._fds(stats))
             text.append(f"  threads {stats.threads}")
@@ -130,14 +129,14 @@ class ProcessHeader(Static):
         if self.exit_seen is None:
             return None
         after = self.exit_seen - self.as_of
-        within = "less than 1s" if after < 1 else f"at most {_format.age(after)}"
+        within = "less than 1s" if after < 1 else f"at most {age(after)}"
         return f"last snapshot {when}, {within} before the exit"
 
 
 def _leaks(count: int) -> Text:
     if not count:
         return Text("no leaks", style="green")
-    return Text(f"{count} leak{'s' if count != 1 else ''}", style="bold red")
+    return Text(plural(count, "leak"), style="bold red")
 
 
 def _stamp(moment: float) -> str:

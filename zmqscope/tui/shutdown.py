@@ -17,14 +17,24 @@ from zmqscope._shown import shown, shown_lines
 from zmqscope.model import ContextRecord, Culprit, Snapshot
 from zmqscope.model._terms import (
     EXITED,
+    NO_KNOWN_CULPRIT,
     HeldTerm,
     culprit_count_sentence,
     held_terms,
     term_sentence,
     where_then,
 )
-from zmqscope.model._text import call_text, callers, endpoints_unknown, via_frames
-from zmqscope.tui import _format
+from zmqscope.model._text import (
+    age,
+    call_text,
+    callers,
+    creation_text,
+    endpoint_text,
+    endpoints_unknown,
+    frame_text,
+    linger_text,
+    via_frames,
+)
 
 _FRAMES_SHOWN = 6
 
@@ -67,21 +77,21 @@ class ShutdownBanner(Static):
             (t for t in held_terms(snapshot, snapshot.culprits) if t.context_id == context.id),
             None,
         )
-        age = _format.age(now - since)
+        blocked_for = age(now - since)
         if ended and term is not None:
             # The process exited after this snapshot: what was then, in the past tense.
             term = replace(term, ended=term.ended or EXITED)
         # The same words as the reports: "1 socket keeps it waiting, and 1 closed socket may too".
-        waiting = "no socket zmqscope knows of keeps it waiting"
+        waiting = NO_KNOWN_CULPRIT
         if term is not None:
             waiting = culprit_count_sentence(term)
         if ended:
             line = (
-                f"at the last snapshot, term() of {context.id} had been blocked for {age}: "
+                f"at the last snapshot, term() of {context.id} had been blocked for {blocked_for}: "
                 f"{waiting} - press 3 or click"
             )
         else:
-            line = f"term() of {context.id} blocked for {age}: {waiting} - press 3 or click"
+            line = f"term() of {context.id} blocked for {blocked_for}: {waiting} - press 3 or click"
         self.update(shown(line))
 
     def on_click(self) -> None:
@@ -127,12 +137,12 @@ class ShutdownView(VerticalScroll):
         since = context.term_blocked_since if context else None
         waiting = since is not None and context is not None
         if since is not None and context is not None:
-            age = _format.age(now - since)
+            blocked_for = age(now - since)
             blocked = (
                 f"at the last snapshot before the process exited, term() of {context.id} "
-                f"had been blocked for {age}"
+                f"had been blocked for {blocked_for}"
                 if ended
-                else f"term() of {context.id} blocked for {age}"
+                else f"term() of {context.id} blocked for {blocked_for}"
             )
             text.append_text(shown(blocked, "red"))
         else:
@@ -157,24 +167,24 @@ class ShutdownView(VerticalScroll):
             grid.add_row("then", shown(where_then(culprit), style="bold"))
         if record is not None:
             # Where it was made, said as the reports say it.
-            grid.add_row("created", shown(call_text(record.created) or "(adopted)"))
+            grid.add_row("created", shown(creation_text(record)))
             via = via_frames(record.created)
             if via:
-                grid.add_row("via", shown_lines(_format.location(frame) for frame in via))
+                grid.add_row("via", shown_lines(frame_text(frame) for frame in via))
             chain = callers(record.created)
             if chain:
-                grid.add_row("called from", shown_lines(_format.location(f) for f in chain))
-            listed = [_format.endpoint(e) for e in record.endpoints]
+                grid.add_row("called from", shown_lines(frame_text(f) for f in chain))
+            listed = [endpoint_text(e) for e in record.endpoints]
             unknown = endpoints_unknown(record)
             if unknown is not None:
                 listed.append(f"({unknown})" if listed else unknown)
             grid.add_row("endpoints", shown(", ".join(listed) or "none"))
-            grid.add_row("linger", shown(_format.linger(record)))
+            grid.add_row("linger", shown(linger_text(record)))
         grid.add_row("why", shown(culprit.reason))
         grid.add_row("remedy", shown(culprit.remedy, style="green"))
         if culprit.owner_stack:
             frames = culprit.owner_stack[:_FRAMES_SHOWN]
-            grid.add_row("stack", shown_lines(_format.location(frame) for frame in frames))
+            grid.add_row("stack", shown_lines(frame_text(frame) for frame in frames))
         title = f"{culprit.socket} {record.type if record else '?'}"
         if not culprit.certain:
             # A closed socket may still hold queued messages: a suspect, not a sure culprit.

@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from zmqscope._shown import shown
 from zmqscope.model import Snapshot, ThreadInfo
+from zmqscope.model._text import frame_text, more
 from zmqscope.tui import _format
 
 _FRAMES_SHOWN = 8
@@ -49,7 +50,7 @@ class ThreadsView(VerticalScroll):
     def _panel(thread: ThreadInfo, snapshot: Snapshot | None) -> RenderableType:
         lines = Text()
         for frame in thread.stack[:_FRAMES_SHOWN]:
-            lines.append_text(shown(_format.location(frame)))
+            lines.append_text(shown(frame_text(frame)))
             lines.append("\n")
             # Only a live process has threads: its files are read (safely).
             code = _format.source(frame, read_files=True)
@@ -57,7 +58,7 @@ class ThreadsView(VerticalScroll):
                 lines.append_text(shown(f"    {code}", style="dim"))
                 lines.append("\n")
         if len(thread.stack) > _FRAMES_SHOWN:
-            lines.append(f"... {len(thread.stack) - _FRAMES_SHOWN} more frames\n", style="dim")
+            lines.append(more(len(thread.stack) - _FRAMES_SHOWN, "frame") + "\n", style="dim")
         if not thread.stack:
             lines.append("(no Python frames)\n", style="dim")
         owned = thread.sockets[:_SOCKETS_SHOWN]
