@@ -14,8 +14,10 @@ zmqscope CLI call whose modules are imported beforehand).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import os
+import pkgutil
 import pwd
 import secrets
 import shutil
@@ -48,6 +50,7 @@ class OtherUser:
         in the output if it raised, -signal if it was killed after
         :data:`_WAIT` seconds.
         """
+        _import_the_cli()
         with tempfile.TemporaryFile() as output:
             pid = os.fork()
             if pid == 0:  # the child: never returns into pytest
@@ -55,6 +58,17 @@ class OtherUser:
             status = _wait(pid)
             output.seek(0)
             return status, output.read().decode("utf-8", "replace")
+
+
+def _import_the_cli() -> None:
+    """Every module of zmqscope's command line, so that the child imports none.
+
+    (A step that ran first in its worker found ``pkgutil`` unreadable.)
+    """
+    import zmqscope.cli
+
+    for module in pkgutil.walk_packages(zmqscope.cli.__path__, "zmqscope.cli."):
+        importlib.import_module(module.name)
 
 
 def _child(user: OtherUser, step: Callable[[], int | None], output: int) -> None:
