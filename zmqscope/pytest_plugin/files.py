@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from zmqscope import hooks
-from zmqscope._pytest_findings import Finding, Verdict
-from zmqscope._pytest_text import own_frames, thread_origin_text
 from zmqscope.model import Culprit, Leak, Snapshot, SocketRecord
 from zmqscope.model._terms import where_then
+from zmqscope.pytest_plugin.findings import Finding, Verdict
+from zmqscope.pytest_plugin.terminal_text import own_frames, thread_origin_text
 from zmqscope.reporting import Report
 from zmqscope.reporting._format import endpoint_text, frame_text, location, plural
 from zmqscope.reporting._markdown import _cell, _code, _text

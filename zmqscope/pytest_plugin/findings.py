@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from zmqscope import hooks
-from zmqscope._pytest_threads import ThreadOrigin
 from zmqscope.model import Culprit, SchemaError, Snapshot, SocketState
+from zmqscope.pytest_plugin.threads import ThreadOrigin
 from zmqscope.registry import Registry, SocketEntry
 from zmqscope.reporting import Report, build_report
 

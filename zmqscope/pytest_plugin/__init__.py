@@ -6,9 +6,9 @@ Registered through the ``pytest11`` entry point and inactive until asked::
     ini:  zmqscope = true   zmqscope_ignore = <globs>   zmqscope_grace = <seconds>
     mark: @pytest.mark.zmqscope(allow_leaks=True)
 
-When active, all state lives in one :class:`~zmqscope._pytest_manager.ZmqscopeManager`
+When active, all state lives in one :class:`~zmqscope.pytest_plugin.manager.ZmqscopeManager`
 registered in ``pytest_configure``; when inactive nothing runs. The options,
-ini keys and marker are :mod:`zmqscope._pytest_settings`'s, which stays loaded
+ini keys and marker are :mod:`zmqscope.pytest_plugin.settings`'s, which stays loaded
 under ``-p no:zmqscope``.
 """
 
@@ -19,22 +19,22 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from zmqscope import _pytest_settings
-from zmqscope._pytest_settings import DEFAULT_GRACE
+from zmqscope.pytest_plugin import settings as _settings_plugin
+from zmqscope.pytest_plugin.settings import DEFAULT_GRACE
 
 if TYPE_CHECKING:
-    from zmqscope._pytest_manager import Settings
+    from zmqscope.pytest_plugin.manager import Settings
 
 MANAGER_NAME = "zmqscope_manager"
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     # The options, ini keys and marker live in their own plugin, which
-    # -p no:zmqscope leaves loaded (see _pytest_settings). Loaded without the
+    # -p no:zmqscope leaves loaded (see settings.py). Loaded without the
     # entry points (PYTEST_DISABLE_PLUGIN_AUTOLOAD=1, -p zmqscope.pytest_plugin),
     # the plugin brings it along; registering it here adds its options now.
-    if not pluginmanager.has_plugin(_pytest_settings.PLUGIN_NAME):
-        pluginmanager.register(_pytest_settings, _pytest_settings.PLUGIN_NAME)
+    if not pluginmanager.has_plugin(_settings_plugin.PLUGIN_NAME):
+        pluginmanager.register(_settings_plugin, _settings_plugin.PLUGIN_NAME)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -46,7 +46,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if unsupported is not None:
         raise pytest.UsageError(unsupported)
     # Imported only when active: a run without --zmqscope pays nothing for rich.
-    from zmqscope._pytest_manager import ZmqscopeManager
+    from zmqscope.pytest_plugin.manager import ZmqscopeManager
 
     manager = ZmqscopeManager(config, _settings(config))
     manager.start()
@@ -67,7 +67,7 @@ def _enabled(config: pytest.Config) -> bool:
     try:
         return bool(config.getini("zmqscope"))
     except ValueError as error:
-        if not config.pluginmanager.has_plugin(_pytest_settings.PLUGIN_NAME):
+        if not config.pluginmanager.has_plugin(_settings_plugin.PLUGIN_NAME):
             return False  # -p no:zmqscope_settings: the ini key is unknown, so off
         # pytest's own reading of a bool ini value: "maybe" is neither.
         raise pytest.UsageError(f"ini option zmqscope must be true or false: {error}") from None
@@ -75,7 +75,7 @@ def _enabled(config: pytest.Config) -> bool:
 
 def _settings(config: pytest.Config) -> Settings:
     from zmqscope import _bounds as bounds
-    from zmqscope._pytest_manager import Settings
+    from zmqscope.pytest_plugin.manager import Settings
 
     grace = config.getoption("zmqscope_grace")
     name = "--zmqscope-grace"

@@ -1,6 +1,6 @@
 """The pytest plugin's state and hooks, registered by :mod:`zmqscope.pytest_plugin` when active.
 
-Per test: a :class:`~zmqscope._pytest_findings.Window` opens before setup;
+Per test: a :class:`~zmqscope.pytest_plugin.findings.Window` opens before setup;
 after teardown, the sockets recorded since (less those of wider-scoped
 fixtures) that are still open after a garbage collection, or were collected
 without ``close()``, fail the test. Sockets a class/module/package/session
@@ -40,7 +40,9 @@ from _pytest.runner import call_and_report, show_test_item
 import zmqscope
 from zmqscope import _api, hooks
 from zmqscope._files import FileWriteError, write_whole
-from zmqscope._pytest_findings import (
+from zmqscope.model import SocketState
+from zmqscope.pytest_plugin.files import RunTotals, markdown, merged_document
+from zmqscope.pytest_plugin.findings import (
     Finding,
     IgnoreRules,
     Verdict,
@@ -49,12 +51,10 @@ from zmqscope._pytest_findings import (
     unclean,
     with_culprits,
 )
-from zmqscope._pytest_output import RunTotals, markdown, merged_document
-from zmqscope._pytest_settings import refuse_bad_marks
-from zmqscope._pytest_term import TermInterrupter
-from zmqscope._pytest_text import blocked_text, longrepr, runner_paths, summary_lines
-from zmqscope._pytest_threads import ThreadBook, ThreadOrigin, Threads
-from zmqscope.model import SocketState
+from zmqscope.pytest_plugin.hung_term import TermInterrupter
+from zmqscope.pytest_plugin.settings import refuse_bad_marks
+from zmqscope.pytest_plugin.terminal_text import blocked_text, longrepr, runner_paths, summary_lines
+from zmqscope.pytest_plugin.threads import ThreadBook, ThreadOrigin, Threads
 from zmqscope.registry import Registry, SocketEntry
 from zmqscope.reporting import Report
 from zmqscope.shutdown import BlockedTerm

@@ -21,10 +21,10 @@ from _pytest._code.code import (
     TerminalRepr,
 )
 
-from zmqscope._pytest_findings import Finding, Verdict
 from zmqscope.model import Culprit, Frame, SocketRecord
 from zmqscope.model._terms import where_then
 from zmqscope.model._text import callers, endpoints_unknown, site_headline, visible
+from zmqscope.pytest_plugin.findings import Finding, Verdict
 from zmqscope.reporting import Report
 from zmqscope.reporting._format import (
     call_text,
