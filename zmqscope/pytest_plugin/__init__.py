@@ -1,29 +1,48 @@
 """zmqscope's pytest plugin: every leaked ZeroMQ socket fails the test that leaked it.
 
-Registered through the ``pytest11`` entry point and inactive until asked::
+This module is the ``zmqscope`` ``pytest11`` entry point (``-p
+zmqscope.pytest_plugin``, ``-p no:zmqscope``), inactive until asked::
 
     pytest --zmqscope [--zmqscope-json PATH] [--zmqscope-markdown PATH] [--zmqscope-grace S]
     ini:  zmqscope = true   zmqscope_ignore = <globs>   zmqscope_grace = <seconds>
     mark: @pytest.mark.zmqscope(allow_leaks=True)
 
-When active, all state lives in one :class:`~zmqscope.pytest_plugin.manager.ZmqscopeManager`
-registered in ``pytest_configure``; when inactive nothing runs. The options,
-ini keys and marker are :mod:`zmqscope.pytest_plugin.settings`'s, which stays loaded
-under ``-p no:zmqscope``.
+When active, all state lives in one
+:class:`~zmqscope.pytest_plugin.manager.ZmqscopeManager` registered in
+``pytest_configure``; when inactive nothing runs, and nothing but pytest and
+:mod:`~zmqscope.pytest_plugin.settings` is imported. The package owns:
+
+- ``settings``: the ``zmqscope_settings`` entry point (options, ini keys,
+  marker and its checks), which stays loaded under ``-p no:zmqscope``;
+- ``manager``: the hooks, the run of each test's protocol, its reports
+  held and logged; ``observers``: the helper plugins registered only while
+  needed; ``running``: the test being run;
+- ``pytest_internals``: every use of pytest's private internals;
+- ``windows``: which sockets a test made and which leaked; ``claims``: wider
+  fixtures' sockets; ``threads``: which test started each thread;
+  ``checks``: the findings they make; ``findings``: the finding values;
+- ``hung_term``: a blocked ``term()`` interrupted and failed;
+- ``terminal_text``: failure texts and the terminal summary;
+  ``runner_frames``: which frames are pytest's; ``files``: the JSON and
+  Markdown files.
+
+What it may import: pytest's public API, and pytest's internals only through
+``pytest_internals``; of zmqscope, the public API and ``_api`` (install,
+uninstall, the watchdog's listeners), the instrumentation (``hooks``, the
+registry and its entries, ``shutdown``), ``model``, ``reporting`` and small
+helpers (``_files``, ``_bounds``, ``_platform``, ``_native``). Never the CLI,
+the TUI or the introspection server and client; nothing else in zmqscope
+imports this package.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
 from zmqscope.pytest_plugin import settings as _settings_plugin
-from zmqscope.pytest_plugin.settings import DEFAULT_GRACE
-
-if TYPE_CHECKING:
-    from zmqscope.pytest_plugin.manager import Settings
+from zmqscope.pytest_plugin.settings import DEFAULT_GRACE, Settings
 
 MANAGER_NAME = "zmqscope_manager"
 
@@ -75,7 +94,6 @@ def _enabled(config: pytest.Config) -> bool:
 
 def _settings(config: pytest.Config) -> Settings:
     from zmqscope import _bounds as bounds
-    from zmqscope.pytest_plugin.manager import Settings
 
     grace = config.getoption("zmqscope_grace")
     name = "--zmqscope-grace"
