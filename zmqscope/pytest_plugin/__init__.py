@@ -85,10 +85,12 @@ def _enabled(config: pytest.Config) -> bool:
         return bool(option)
     try:
         return bool(config.getini("zmqscope"))
-    except ValueError as error:
+    # pytest's own reading of a bool ini value: "maybe" is neither. pytest 8
+    # raises ValueError, pytest 9.2 a UsageError, whose message
+    # does not name the setting.
+    except (ValueError, pytest.UsageError) as error:
         if not config.pluginmanager.has_plugin(_settings_plugin.PLUGIN_NAME):
             return False  # -p no:zmqscope_settings: the ini key is unknown, so off
-        # pytest's own reading of a bool ini value: "maybe" is neither.
         raise pytest.UsageError(f"ini option zmqscope must be true or false: {error}") from None
 
 
