@@ -197,7 +197,7 @@ class ZmqscopeManager:
         run.logs = True
         ihook = run.ihook = item.ihook
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-        on_report = partial(self._reported, run) if direct else None
+        on_report = partial(self._reported, run) if direct else _unread
         with pytest_internals.fixture_request(item):
             try:
                 pytest_internals.run_phases(item, nextitem, self._options, on_report)
@@ -326,6 +326,10 @@ def _fail(report: pytest.TestReport, findings: list[Finding]) -> None:
     # An unexpected pass (non-strict xfail) that leaked: a failure like any
     # other, not an XPASS.
     pytest_internals.not_xfail(report)
+
+
+def _unread(report: pytest.TestReport) -> None:
+    """Where reports go when the observer reads them as they are made."""
 
 
 def _worker_id(config: pytest.Config) -> str:

@@ -51,8 +51,8 @@ from _pytest._code.code import (
 from _pytest._code.code import TerminalRepr as TerminalRepr  # what failure_repr returns
 from _pytest.runner import call_and_report, show_test_item
 
-# A phase's report as it is made (None: nobody wants it here).
-OnReport = Callable[[pytest.TestReport], None] | None
+# Is handed each phase's report as it is made.
+OnReport = Callable[[pytest.TestReport], None]
 
 # Typed loosely on purpose: pytest 8's takes the item alone, pytest 9's
 # also a keyword-only add_space; this module calls the one installed.
@@ -101,21 +101,16 @@ def run_phases(
 ) -> None:
     """Setup, call (unless setup failed, or ``--setup-only``) and teardown, none logged."""
     setup = call_and_report(item, "setup", log=False)
-    if on_report is not None:
-        on_report(setup)
+    on_report(setup)
     if setup.passed:
         if options.setup_show:
             _show_setup(item, options.setup_only)
         if not options.setup_only:
-            call = call_and_report(item, "call", log=False)
-            if on_report is not None:
-                on_report(call)
+            on_report(call_and_report(item, "call", log=False))
     session = item.session
     if session.shouldfail or session.shouldstop:
         nextitem = None  # the run stops: every scope is torn down now
-    teardown = call_and_report(item, "teardown", log=False, nextitem=nextitem)
-    if on_report is not None:
-        on_report(teardown)
+    on_report(call_and_report(item, "teardown", log=False, nextitem=nextitem))
 
 
 def _show_setup(item: pytest.Item, setup_only: bool) -> None:
