@@ -198,14 +198,16 @@ class ZmqscopeManager:
         ihook = run.ihook = item.ihook
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         on_report = partial(self._reported, run) if direct else _unread
-        with pytest_internals.fixture_request(item):
-            try:
-                pytest_internals.run_phases(item, nextitem, self._options, on_report)
-            finally:
-                # Interrupted (KeyboardInterrupt, pytest.exit()) before the
-                # teardown's report: the call report still gets logged, as
-                # pytest would have.
-                self._log(run, None)
+        request = pytest_internals.renew_request(item)
+        try:
+            pytest_internals.run_phases(item, nextitem, self._options, on_report)
+        finally:
+            # Interrupted (KeyboardInterrupt, pytest.exit()) before the
+            # teardown's report: the call report still gets logged, as pytest
+            # would have.
+            self._log(run, None)
+            if request:  # the fixtures' values go, whatever happened
+                pytest_internals.release_request(item)
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
 
     def observed(self, item: pytest.Item, report: pytest.TestReport) -> None:

@@ -36,8 +36,7 @@ the ``_pytest`` package, to find where its files are: no API of it is used.)
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,23 +76,25 @@ class RunnerOptions:
         )
 
 
-@contextmanager
-def fixture_request(item: pytest.Item) -> Iterator[None]:
-    """Around a test's phases: a fresh fixture request if it runs again; its values let go after.
+def renew_request(item: pytest.Item) -> bool:
+    """Before a test's phases: a fresh fixture request if it runs again.
 
-    The values go whatever happened, as in pytest's own protocol.
+    True if the item has a fixture request, which :func:`release_request`
+    lets go of once the test is over, whatever happened (as pytest does).
     """
     # Attributes of pytest.Function (and of any item built like one), not of Item.
     node: Any = item
     request = hasattr(node, "_request")
     if request and not node._request:
         node._initrequest()  # a test run again
-    try:
-        yield
-    finally:
-        if request:
-            node._request = False
-            node.funcargs = None
+    return request
+
+
+def release_request(item: pytest.Item) -> None:
+    """After a test's phases: its fixture request and the fixtures' values go."""
+    node: Any = item
+    node._request = False
+    node.funcargs = None
 
 
 def run_phases(
