@@ -50,7 +50,7 @@ from _pytest._code.code import (
 from _pytest._code.code import TerminalRepr as TerminalRepr  # what failure_repr returns
 from _pytest.runner import call_and_report, show_test_item
 
-# Is handed each phase's report as it is made.
+# What run_phases hands each phase's report to, as it is made.
 OnReport = Callable[[pytest.TestReport], None]
 
 # Typed loosely on purpose: pytest 8's takes the item alone, pytest 9's

@@ -29,7 +29,7 @@ class RunningTest:
     blocked: list[Report] = field(default_factory=list)  # culprits of term() calls interrupted
     scope_ends: list[Finding] = field(default_factory=list)  # wider fixtures ended here
     logs: bool = False  # the plugin runs the protocol: it logs the reports, pytest does not
-    direct: bool = False  # ... and reads them from call_and_report, not the observer
+    direct: bool = False  # ... and reads them as its phases end, not from the observer
     held: pytest.TestReport | None = None  # a passed call report, logged after teardown
     ihook: Any = None  # item.ihook, looked up once (each lookup searches conftests)
 
