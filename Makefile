@@ -39,14 +39,16 @@ test: lint typecheck
 	$(BIN)/pytest -n 2 --zmqscope
 
 # The pytest plugin runs pytest's test protocol itself, so it follows pytest's
-# internals: its tests again under the newest pytest (the suite above runs the
+# internals (zmqscope/pytest_plugin/pytest_internals.py): its tests again, and
+# mypy over the package, under the newest pytest (the suite above runs the
 # pytest the snapshot tests pin), in a virtualenv of their own.
 NEWEST := .venv-newest-pytest
 test-newest-pytest:
 	$(PYTHON) -m venv $(NEWEST)
 	$(NEWEST)/bin/python -m pip install --quiet --upgrade pip
-	$(NEWEST)/bin/python -m pip install --quiet --upgrade -e . pytest pytest-timeout pytest-asyncio pytest-xdist
+	$(NEWEST)/bin/python -m pip install --quiet --upgrade -e . pytest pytest-timeout pytest-asyncio pytest-xdist mypy types-psutil
 	$(NEWEST)/bin/python -m pytest --version
+	$(NEWEST)/bin/mypy --strict zmqscope
 	$(NEWEST)/bin/python -m pytest -n 2 -p no:cacheprovider tests/plugin
 
 bench: $(STAMP)

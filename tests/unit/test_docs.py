@@ -20,7 +20,6 @@ from _pytest.config.argparsing import Parser
 
 import zmqscope
 from zmqscope import hooks
-from zmqscope._pytest_settings import pytest_addoption
 from zmqscope.cli import build_parser
 from zmqscope.model import (
     CallSite,
@@ -32,6 +31,7 @@ from zmqscope.model import (
     ThreadRef,
     UsageWarning,
 )
+from zmqscope.pytest_plugin.settings import pytest_addoption
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"

@@ -28,12 +28,17 @@ from tests.hostile import (
     hostile_text,
     structure,
 )
-from zmqscope._pytest_findings import Finding, Verdict
-from zmqscope._pytest_output import RunTotals
-from zmqscope._pytest_output import markdown as plugin_markdown
-from zmqscope._pytest_text import blocked_text, crash_line, failure_text, summary_lines
 from zmqscope.cli import ls
 from zmqscope.model._text import visible
+from zmqscope.pytest_plugin.files import RunTotals
+from zmqscope.pytest_plugin.files import markdown as plugin_markdown
+from zmqscope.pytest_plugin.findings import Finding, Verdict
+from zmqscope.pytest_plugin.terminal_text import (
+    blocked_text,
+    crash_line,
+    failure_text,
+    summary_lines,
+)
 from zmqscope.reporting import Report, build_report, render_blocked, render_exit, render_text
 from zmqscope.reporting._markup import md_code, md_text
 from zmqscope.tui._rows import make_rows

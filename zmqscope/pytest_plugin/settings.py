@@ -7,11 +7,12 @@ its ``@pytest.mark.zmqscope(...)`` marks valid: with ``--strict-config`` and
 ``--strict-markers`` pytest would otherwise refuse them. Disabled, the plugin
 checks nothing, whatever the options and ini say.
 
-It imports only pytest: a disabled plugin costs nothing.
+It imports only pytest (and the standard library): a disabled plugin costs nothing.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,16 @@ _MARKER = (
     "zmqscope(allow_leaks=False): with allow_leaks=True, ZeroMQ sockets this test leaves"
     " open are listed by zmqscope but do not fail it"
 )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The plugin's options, read once from the command line and ini file."""
+
+    grace: float
+    ignore: tuple[str, ...]
+    json_path: Path | None
+    markdown_path: Path | None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

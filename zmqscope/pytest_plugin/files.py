@@ -1,5 +1,8 @@
 """The pytest plugin's files: one ``zmqscope.report/1`` JSON document and a Markdown summary.
 
+Each is written whole (:func:`write_files`), at the end of the run, by the
+process that ran the tests or, with pytest-xdist, by the controller.
+
 Findings come from one process or from several xdist workers; each finding is
 a report over its own sockets. Merged, they make one report whose leaks and
 culprits carry the node id of their test (``test``), the scope that leaked
@@ -12,31 +15,47 @@ those get their origin as a prefix, e.g. ``gw1-s3``.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from zmqscope import hooks
-from zmqscope._pytest_findings import Finding, Verdict
-from zmqscope._pytest_text import own_frames, thread_origin_text
+from zmqscope._files import FileWriteError, write_whole
 from zmqscope.model import Culprit, Leak, Snapshot, SocketRecord
 from zmqscope.model._terms import where_then
+from zmqscope.pytest_plugin.findings import Finding, RunTotals, Verdict
+from zmqscope.pytest_plugin.runner_frames import own_frames
+from zmqscope.pytest_plugin.settings import Settings
+from zmqscope.pytest_plugin.terminal_text import thread_origin_text
 from zmqscope.reporting import Report
 from zmqscope.reporting._format import endpoint_text, frame_text, location, plural
 from zmqscope.reporting._markdown import _cell, _code, _text
 from zmqscope.reporting._markup import md_fenced, md_html
 
 
-@dataclass(frozen=True, slots=True)
-class RunTotals:
-    """What the whole run checked, summed over workers."""
+def write_files(settings: Settings, findings: Sequence[Finding], totals: RunTotals) -> list[str]:
+    """Write the files ``settings`` asks for; one line per file: where, or why not."""
+    written: list[str] = []
+    if settings.json_path is not None:
+        text = json.dumps(merged_document(findings, totals), indent=2) + "\n"
+        written.append(_write("JSON report", settings.json_path, text))
+    if settings.markdown_path is not None:
+        text = markdown(findings, totals)
+        written.append(_write("Markdown summary", settings.markdown_path, text))
+    return written
 
-    tests: int = 0
-    sockets: int = 0
 
-    def to_dict(self) -> dict[str, int]:
-        return {"tests": self.tests, "sockets": self.sockets}
+def _write(what: str, path: Path, text: str) -> str:
+    """Write one file whole; a failure is one line in the summary, not pytest's crash."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_whole(path, text)
+    except OSError as error:
+        reason = str(error) if isinstance(error, FileWriteError) else error.strerror
+        return f"zmqscope: {what} not written: {reason}"
+    return f"zmqscope: {what} written to {path}"
 
 
 class _Ids:

@@ -1,29 +1,24 @@
-"""What the pytest plugin found, per test or per fixture scope, and how it finds it.
+"""What the pytest plugin found: per test or fixture scope, a verdict and a report.
 
-A :class:`Window` notes the registry's ``created_total`` when a test (or a
-wider-scoped fixture) starts; the sockets recorded since are that test's.
-After its teardown, those still open after a garbage collection, or collected
-without ``close()``, are leaks. A :class:`Finding` holds them as a
-:class:`~zmqscope.reporting.Report` over just those sockets, with the test
-and the scope it belongs to.
+A :class:`Finding` holds the leaks of one test (or of a wider fixture, or
+of a thread the test did not start) as a :class:`~zmqscope.reporting.Report`
+over just those sockets, with the test and scope it belongs to and what it
+did to the test (:class:`Verdict`). :class:`RunTotals` counts what the whole
+run checked. Which sockets leaked is :mod:`~zmqscope.pytest_plugin.windows`'s.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
-import gc
-import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
 from zmqscope import hooks
-from zmqscope._pytest_threads import ThreadOrigin
-from zmqscope.model import Culprit, SchemaError, Snapshot, SocketState
+from zmqscope.model import Culprit, SchemaError, Snapshot
+from zmqscope.pytest_plugin.threads import ThreadOrigin
 from zmqscope.registry import Registry, SocketEntry
 from zmqscope.reporting import Report, build_report
 
@@ -96,83 +91,14 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
-class Window:
-    """The sockets recorded in ``registry`` after its ``created_total`` was ``mark``."""
+class RunTotals:
+    """What the whole run checked, summed over workers."""
 
-    registry: Registry
-    mark: int
+    tests: int = 0
+    sockets: int = 0
 
-    @classmethod
-    def open(cls) -> Window:
-        registry = hooks.registry()
-        return cls(registry, registry.created_total)
-
-    def entries(self) -> list[SocketEntry]:
-        """The records made since the window opened, oldest first."""
-        registry = hooks.registry()
-        # Code under test may replace the registry (zmqscope's own tests call
-        # hooks.reset_registry()): then only the new one's records are visible.
-        mark = self.mark if registry is self.registry else 0
-        # Sockets made and closed since the last look, whose close cannot keep
-        # term() waiting, are counted but never built: the plugin would only
-        # forget them.
-        return registry.created_since(mark, skip_closed=True)
-
-    def created(self) -> int:
-        registry = hooks.registry()
-        base = self.mark if registry is self.registry else 0
-        return max(0, registry.created_total - base)
-
-
-class IgnoreRules:
-    """``zmqscope_ignore`` globs, matched against the file that created a socket.
-
-    A pattern matches the creation site's absolute path or its path relative
-    to pytest's rootdir (``/`` separators either way); ``*`` crosses folders,
-    as in :mod:`fnmatch`.
-    """
-
-    def __init__(self, patterns: Sequence[str], rootdir: Path) -> None:
-        self._patterns = tuple(p.strip() for p in patterns if p.strip())
-        self._rootdir = str(rootdir)
-        self._verdicts: dict[str, bool] = {}
-
-    def ignores(self, entry: SocketEntry) -> bool:
-        if not self._patterns:
-            return False
-        stack = entry.created.stack
-        if not stack:
-            return False
-        path = stack[0][0]
-        verdict = self._verdicts.get(path)
-        if verdict is None:
-            verdict = self._verdicts[path] = self._matches(path)
-        return verdict
-
-    def _matches(self, path: str) -> bool:
-        candidates = [path.replace(os.sep, "/")]
-        relative = os.path.relpath(path, self._rootdir) if os.path.isabs(path) else path
-        if not relative.startswith(".."):
-            candidates.append(relative.replace(os.sep, "/"))
-        return any(fnmatch.fnmatch(c, p) for c in candidates for p in self._patterns)
-
-
-def unclean(entries: Iterable[SocketEntry], registry: Registry) -> list[SocketEntry]:
-    """The entries still open after a garbage collection, or collected without ``close()``.
-
-    The collection runs only when something is still open: a socket held by a
-    reference cycle is closed by pyzmq's ``__del__`` only then, and a suite of
-    clean tests should not pay for a ``gc.collect()`` per test. ``registry``
-    (the entries') applies the closes its hooks recorded before states are read.
-    """
-    entries = list(entries)
-    registry.settle()
-    for entry in entries:
-        if entry.state is SocketState.OPEN:
-            gc.collect()
-            registry.settle()
-            break
-    return [e for e in entries if e.state is not SocketState.CLOSED]
+    def to_dict(self) -> dict[str, int]:
+        return {"tests": self.tests, "sockets": self.sockets}
 
 
 def report_on(

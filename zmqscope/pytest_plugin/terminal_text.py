@@ -1,4 +1,4 @@
-"""The pytest plugin's words: failure texts, the hung-term message, summary lines.
+"""The pytest plugin's words: failure texts, the hung-term message, the terminal summary.
 
 Plain text, no colour or box drawing: the same text lands in a terminal, a CI
 log and a JUnit XML file, and people grep all three. Every line is shown
@@ -8,23 +8,14 @@ escape sequence must not retitle the terminal that shows the failure).
 
 from __future__ import annotations
 
-import functools
-import os
-import sys
 from collections.abc import Collection, Sequence
 
-from _pytest._code.code import (
-    ReprEntryNative,
-    ReprExceptionInfo,
-    ReprFileLocation,
-    ReprTraceback,
-    TerminalRepr,
-)
-
-from zmqscope._pytest_findings import Finding, Verdict
 from zmqscope.model import Culprit, Frame, SocketRecord
 from zmqscope.model._terms import where_then
 from zmqscope.model._text import callers, endpoints_unknown, site_headline, visible
+from zmqscope.pytest_plugin.findings import Finding, RunTotals, Verdict
+from zmqscope.pytest_plugin.pytest_internals import TerminalRepr, failure_repr
+from zmqscope.pytest_plugin.runner_frames import own_frames
 from zmqscope.reporting import Report
 from zmqscope.reporting._format import (
     call_text,
@@ -40,12 +31,6 @@ from zmqscope.reporting._format import (
 
 _CALLERS_SHOWN = 3
 _INDENT = "    "
-# The test runner's own code: never where a test made a socket, and noise in
-# a call chain. Recorded stacks end where it begins (hooks.stop_walks_at);
-# frames of it that a stack still holds (the call site itself, a thread's
-# runner) are left out when shown.
-_RUNNER_MODULES = ("_pytest", "pytest", "pluggy", "pytest_asyncio", "pytest_timeout", "xdist")
-
 HINT = (
     "Close every socket a test creates (sock.close(), or `with ctx.socket(...) as sock:`);"
     " to accept a leak, mark the test @pytest.mark.zmqscope(allow_leaks=True)."
@@ -102,35 +87,6 @@ def _leak_headline(finding: Finding) -> str:
 
 def _test_name(nodeid: str) -> str:
     return nodeid.rsplit("::", 1)[-1] or "the session"
-
-
-# unittest's runner, which pytest calls for a unittest.TestCase: the frames
-# between pytest's and the test method. Files, not the package: unittest.mock
-# runs application code (side effects, patched functions) in between.
-_UNITTEST_RUNNER_FILES = ("case.py", "async_case.py")
-
-
-@functools.cache
-def runner_paths() -> tuple[str, ...]:
-    paths = []
-    for name in _RUNNER_MODULES:
-        file = getattr(sys.modules.get(name), "__file__", None)
-        if file:
-            is_package = os.path.basename(file) == "__init__.py"
-            paths.append(os.path.dirname(file) + os.sep if is_package else file)
-    # Where unittest lives, without importing what has not been (async_case
-    # brings asyncio): beside the standard library's os module.
-    unittest_dir = os.path.join(os.path.dirname(os.path.abspath(os.__file__)), "unittest")
-    paths += [os.path.join(unittest_dir, name) for name in _UNITTEST_RUNNER_FILES]
-    # Not the launcher (``__main__``): it may be a test file that calls
-    # pytest.main() on itself, and its frames sit above pytest's anyway.
-    return tuple(paths)
-
-
-def own_frames(stack: Sequence[Frame]) -> list[Frame]:
-    """``stack`` without the test runner's frames (pytest, pluggy, their plugins)."""
-    runner = runner_paths()
-    return [frame for frame in stack if not frame.file.startswith(runner)]
 
 
 def socket_rows(record: SocketRecord) -> list[str]:
@@ -214,11 +170,8 @@ def longrepr(findings: Sequence[Finding]) -> TerminalRepr:
     representation with a single native entry does, and xdist serialises it.
     """
     site = _first_site(findings)
-    crash = ReprFileLocation(
-        visible(site.file) if site else "", site.line if site else 0, crash_line(findings)
-    )
-    entry = ReprEntryNative([failure_text(findings)])
-    return ReprExceptionInfo(ReprTraceback([entry], None, "native"), crash)
+    file, line = (visible(site.file), site.line) if site else ("", 0)
+    return failure_repr(failure_text(findings), file, line, crash_line(findings))
 
 
 def _first_site(findings: Sequence[Finding]) -> Frame | None:
@@ -316,3 +269,24 @@ def _started_at(finding: Finding) -> str:
         if where:
             return f" at {where}"
     return ""
+
+
+def run_summary_line(totals: RunTotals, findings: Sequence[Finding]) -> str:
+    """``zmqscope: 120 tests checked, 40 sockets created, 2 leaks in 1 test``."""
+    line = f"zmqscope: {_count(totals.tests, 'test')} checked"
+    line += f", {_count(totals.sockets, 'socket')} created"
+    others = sum(len(f.report.leaks) for f in findings if f.verdict is Verdict.OTHER_THREAD)
+    findings = [f for f in findings if f.verdict is not Verdict.OTHER_THREAD]
+    leaks = sum(len(f.report.leaks) for f in findings)
+    leaky = len({f.test for f in findings if f.report.leaks})
+    line += f", {_count(leaks, 'leak')} in {_count(leaky, 'test')}" if leaks else ", no leaks"
+    if others:
+        line += f"; {_count(others, 'socket')} left by threads the tests did not start"
+    blocked = len({f.test for f in findings if f.report.culprits})
+    if blocked:
+        line += f"; term() blocked in {_count(blocked, 'test')}"
+    return line
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

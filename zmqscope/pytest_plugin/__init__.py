@@ -1,40 +1,60 @@
 """zmqscope's pytest plugin: every leaked ZeroMQ socket fails the test that leaked it.
 
-Registered through the ``pytest11`` entry point and inactive until asked::
+This module is the ``zmqscope`` ``pytest11`` entry point (``-p
+zmqscope.pytest_plugin``, ``-p no:zmqscope``), inactive until asked::
 
     pytest --zmqscope [--zmqscope-json PATH] [--zmqscope-markdown PATH] [--zmqscope-grace S]
     ini:  zmqscope = true   zmqscope_ignore = <globs>   zmqscope_grace = <seconds>
     mark: @pytest.mark.zmqscope(allow_leaks=True)
 
-When active, all state lives in one :class:`~zmqscope._pytest_manager.ZmqscopeManager`
-registered in ``pytest_configure``; when inactive nothing runs. The options,
-ini keys and marker are :mod:`zmqscope._pytest_settings`'s, which stays loaded
-under ``-p no:zmqscope``.
+When active, all state lives in one
+:class:`~zmqscope.pytest_plugin.manager.ZmqscopeManager` registered in
+``pytest_configure``; when inactive nothing runs, and nothing but pytest and
+:mod:`~zmqscope.pytest_plugin.settings` is imported. The package owns:
+
+- ``settings``: the ``zmqscope_settings`` entry point (options, ini keys,
+  marker and its checks), which stays loaded under ``-p no:zmqscope``;
+- ``manager``: the hooks, the run of each test's protocol, its reports
+  held and logged; ``observers``: the helper plugins registered only while
+  needed; ``running``: the test being run;
+- ``pytest_internals``: every use of pytest's private internals;
+- ``windows``: which sockets a test made and which leaked; ``claims``: wider
+  fixtures' sockets; ``threads``: which test started each thread;
+  ``checks``: the findings they make; ``findings``: the finding values;
+- ``hung_term``: a blocked ``term()`` interrupted and failed;
+- ``terminal_text``: failure texts and the terminal summary;
+  ``runner_frames``: which frames are pytest's; ``files``: the JSON and
+  Markdown files.
+
+What it may import: pytest's public API, and pytest's internals only through
+``pytest_internals``; of zmqscope, the public API and ``_api`` (install,
+uninstall, the watchdog's listeners), the instrumentation (``hooks``, the
+registry and its entries, ``shutdown``), ``model``, ``reporting`` and small
+helpers (``_files``, ``_bounds``, ``_platform``, ``_native``). Never the CLI,
+the TUI or the introspection server and client; nothing else in zmqscope
+imports this package.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
-from zmqscope import _pytest_settings
 from zmqscope._defaults import DEFAULT_GRACE
-
-if TYPE_CHECKING:
-    from zmqscope._pytest_manager import Settings
+from zmqscope.pytest_plugin import settings as _settings_plugin
+from zmqscope.pytest_plugin.settings import Settings
 
 MANAGER_NAME = "zmqscope_manager"
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     # The options, ini keys and marker live in their own plugin, which
-    # -p no:zmqscope leaves loaded (see _pytest_settings). Loaded without the
+    # -p no:zmqscope leaves loaded (see settings.py). Loaded without the
     # entry points (PYTEST_DISABLE_PLUGIN_AUTOLOAD=1, -p zmqscope.pytest_plugin),
     # the plugin brings it along; registering it here adds its options now.
-    if not pluginmanager.has_plugin(_pytest_settings.PLUGIN_NAME):
-        pluginmanager.register(_pytest_settings, _pytest_settings.PLUGIN_NAME)
+    if not pluginmanager.has_plugin(_settings_plugin.PLUGIN_NAME):
+        pluginmanager.register(_settings_plugin, _settings_plugin.PLUGIN_NAME)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -46,7 +66,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if unsupported is not None:
         raise pytest.UsageError(unsupported)
     # Imported only when active: a run without --zmqscope pays nothing for rich.
-    from zmqscope._pytest_manager import ZmqscopeManager
+    from zmqscope.pytest_plugin.manager import ZmqscopeManager
 
     manager = ZmqscopeManager(config, _settings(config))
     manager.start()
@@ -68,6 +88,8 @@ def _enabled(config: pytest.Config) -> bool:
         value = config.getini("zmqscope")
     except ValueError:
         return False  # -p no:zmqscope_settings: the ini key is unknown, so off
+    # Registered as text and judged here: pytest 9 judges a "bool" ini value
+    # itself, in a line that does not name the setting.
     word = str(value).strip().lower()
     if word in _TRUE:
         return True
@@ -85,7 +107,6 @@ _FALSE = frozenset({"", "0", "no", "n", "false", "f", "off"})
 
 def _settings(config: pytest.Config) -> Settings:
     from zmqscope import _bounds as bounds
-    from zmqscope._pytest_manager import Settings
 
     grace = config.getoption("zmqscope_grace")
     name = "--zmqscope-grace"
