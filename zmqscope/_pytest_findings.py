@@ -21,10 +21,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from zmqscope import hooks
 from zmqscope._pytest_threads import ThreadOrigin
+from zmqscope.instrument import hooks
+from zmqscope.instrument.registry.store import Registry, SocketEntry
 from zmqscope.model import Culprit, SchemaError, Snapshot, SocketState
-from zmqscope.registry import Registry, SocketEntry
 from zmqscope.reporting import Report, build_report
 
 

@@ -38,7 +38,7 @@ import pytest
 from _pytest.runner import call_and_report, show_test_item
 
 import zmqscope
-from zmqscope import _api, hooks
+from zmqscope import _api
 from zmqscope._files import FileWriteError, write_whole
 from zmqscope._pytest_findings import (
     Finding,
@@ -54,10 +54,11 @@ from zmqscope._pytest_settings import refuse_bad_marks
 from zmqscope._pytest_term import TermInterrupter
 from zmqscope._pytest_text import blocked_text, longrepr, runner_paths, summary_lines
 from zmqscope._pytest_threads import ThreadBook, ThreadOrigin, Threads
+from zmqscope.instrument import hooks
+from zmqscope.instrument.registry.store import Registry, SocketEntry
+from zmqscope.instrument.watchdog import BlockedTerm
 from zmqscope.model import SocketState
-from zmqscope.registry import Registry, SocketEntry
 from zmqscope.reporting import Report
-from zmqscope.shutdown import BlockedTerm
 
 WORKEROUTPUT_KEY = "zmqscope"
 CLAIM_WATCHER_NAME = "zmqscope_claims"

@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from zmqscope import hooks
 from zmqscope._pytest_findings import Finding, Verdict
 from zmqscope._pytest_text import own_frames, thread_origin_text
+from zmqscope.instrument import hooks
 from zmqscope.model import Culprit, Leak, Snapshot, SocketRecord
 from zmqscope.model._terms import where_then
 from zmqscope.reporting import Report

@@ -37,7 +37,6 @@ from tests.tui.fake_client import (
     clock,
     make_socket,
 )
-from zmqscope.client import ClientError, Discovered, ReportClient
 from zmqscope.model import (
     SCHEMA,
     CallSite,
@@ -48,6 +47,7 @@ from zmqscope.model import (
     SocketState,
     ThreadRef,
 )
+from zmqscope.remote.client import ClientError, Discovered, ReportClient
 from zmqscope.reporting import Report
 from zmqscope.tui.detail import SocketDetailScreen
 from zmqscope.tui.header import ProcessHeader

@@ -25,7 +25,6 @@ from tests.hostile import ARG, NAME, NOW, controls, hostile_snapshot
 from tests.tui.conftest import QUIET, SIZE, RecordingScopeApp, settle, text_of
 from tests.tui.fake_client import clock
 from tests.tui.test_app import found
-from zmqscope.client import ClientError, EventPage, Hello, LiveSnapshot, ReportClient
 from zmqscope.model import (
     CallSite,
     Event,
@@ -41,6 +40,7 @@ from zmqscope.model import (
 )
 from zmqscope.model._base import MAX_INT, MAX_TIME
 from zmqscope.model._text import visible
+from zmqscope.remote.client import ClientError, EventPage, Hello, LiveSnapshot, ReportClient
 from zmqscope.reporting import Report, build_report
 from zmqscope.tui.detail import SocketDetailScreen
 from zmqscope.tui.header import ProcessHeader
@@ -50,7 +50,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 class SnapshotClient:
-    """A :class:`~zmqscope.client.Client` over one snapshot, live or not."""
+    """A :class:`~zmqscope.remote.client.Client` over one snapshot, live or not."""
 
     def __init__(
         self,

@@ -16,7 +16,7 @@ from textual.widgets import Static
 from tests.tui.conftest import SIZE, RecordingScopeApp, make_app, settle, text_of
 from tests.tui.fake_client import NOW, FakeClient
 from tests.tui.test_app import dead_pid, header, row_ids, table
-from zmqscope.client import ReportClient
+from zmqscope.remote.client import ReportClient
 from zmqscope.reporting import build_report
 from zmqscope.tui.shutdown import ShutdownBanner
 

@@ -19,9 +19,9 @@ import zmq
 from _pytest.config.argparsing import Parser
 
 import zmqscope
-from zmqscope import hooks
 from zmqscope._pytest_settings import pytest_addoption
 from zmqscope.cli import build_parser
+from zmqscope.instrument import hooks
 from zmqscope.model import (
     CallSite,
     Culprit,

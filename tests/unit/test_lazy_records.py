@@ -27,7 +27,8 @@ from rich.console import Console
 import zmqscope
 import zmqscope.reporting
 from tests.conftest import here
-from zmqscope import hooks, registry
+from zmqscope.instrument import hooks
+from zmqscope.instrument.registry import store as registry
 from zmqscope.model import SocketState
 
 Ctx = zmq.Context[zmq.Socket[bytes]]

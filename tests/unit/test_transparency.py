@@ -15,7 +15,7 @@ import zmq
 
 import zmqscope
 from tests.conftest import here
-from zmqscope import hooks
+from zmqscope.instrument import hooks
 
 Ctx = zmq.Context[zmq.Socket[bytes]]
 PATCHED = [

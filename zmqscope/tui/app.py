@@ -1,6 +1,6 @@
 """``zmqscope attach``: a live view into a running ZeroMQ application.
 
-The app receives a :class:`~zmqscope.client.Client` and knows nothing about
+The app receives a :class:`~zmqscope.remote.client.Client` and knows nothing about
 sockets or servers: tests drive it with a fake client, ``attach report.json``
 with a saved report. Background I/O runs in worker threads, one at a time
 (the client's socket is used by one thread at a time); a lost connection
@@ -31,7 +31,8 @@ from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from zmqscope._files import FileWriteError
 from zmqscope._shown import shown, visible
-from zmqscope.client import (
+from zmqscope.model import Event, LimitWarning, Snapshot, ThreadInfo, snapshot_limits
+from zmqscope.remote.client import (
     Client,
     ClientError,
     Discovered,
@@ -42,7 +43,6 @@ from zmqscope.client import (
     process_exited,
     read_exit_report,
 )
-from zmqscope.model import Event, LimitWarning, Snapshot, ThreadInfo, snapshot_limits
 from zmqscope.reporting import Report
 from zmqscope.tui._export import export_folder, write_export
 from zmqscope.tui._rows import Rows, column_label, make_rows

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import psutil
 
-from zmqscope._runtime import (
+from zmqscope.remote.runtime import (
     RuntimeDirError,
     RuntimeDirMissing,
     RuntimeFolder,
@@ -86,7 +86,7 @@ def find_server(pid: int) -> Discovered:
     """The server of this user's process ``pid``, in whichever runtime folder it is.
 
     Looks in every folder a server of this user may use (see
-    :func:`~zmqscope._runtime.runtime_dirs`) and in the one the process
+    :func:`~zmqscope.remote.runtime.runtime_dirs`) and in the one the process
     itself chose (from its environment, which the kernel keeps), each
     checked before it is read. :class:`NotServing` says what was searched,
     and whether the process is instrumented but serves nothing yet.

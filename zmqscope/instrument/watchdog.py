@@ -21,11 +21,13 @@ from types import FrameType
 
 import zmq
 
-from zmqscope import _native, _origins, _threads, hooks
-from zmqscope._entries import ContextEntry, SocketEntry, frozen_frame
-from zmqscope._frames import is_zmqscope_file
-from zmqscope._origins import classified_frame
+from zmqscope import _native
 from zmqscope._source import source_line
+from zmqscope.instrument import hooks, origins
+from zmqscope.instrument import threads as _threads
+from zmqscope.instrument.frames import is_zmqscope_file
+from zmqscope.instrument.origins import classified_frame
+from zmqscope.instrument.registry.entries import ContextEntry, SocketEntry, frozen_frame
 from zmqscope.model import ORIGIN_USER, Culprit, EndpointOp, Frame, SocketState, ThreadRef
 from zmqscope.model._text import call_name, short_location
 
@@ -130,7 +132,7 @@ class TermWatchdog:
     def _prepare_thread(self) -> None:
         # A term() is overdue only after its grace period: the imports are
         # long done by then.
-        _origins.origins()  # the standard library's folders, to classify stacks
+        origins.origins()  # the standard library's folders, to classify stacks
         for prepare in list(self._prepare):
             try:
                 prepare()

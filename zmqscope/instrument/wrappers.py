@@ -4,7 +4,7 @@ Each wrapper calls pyzmq's own method first and records afterwards, so
 return values and exceptions are pyzmq's; recording runs guarded, so a
 failure inside zmqscope is counted (``hooks.internal_errors()``) and never
 reaches the application. The state they record into lives in
-:mod:`zmqscope.hooks`, read at call time (a forked child gets a new one).
+:mod:`zmqscope.instrument.hooks`, read at call time (a forked child gets a new one).
 """
 
 from __future__ import annotations
@@ -21,12 +21,14 @@ from typing import Any, TypeVar
 
 import zmq
 
-from zmqscope import _threads, _traffic
-from zmqscope import hooks as _hooks
-from zmqscope._entries import THREAD_START, Site, thread_start
-from zmqscope._frames import RawFrame, RawStack, current_thread_ref
-from zmqscope.model import EndpointOp
-from zmqscope.registry import (
+from zmqscope import _own_context
+from zmqscope._own_context import own_handles
+from zmqscope.instrument import hooks as _hooks
+from zmqscope.instrument import threads as _threads
+from zmqscope.instrument import traffic
+from zmqscope.instrument.frames import RawFrame, RawStack, current_thread_ref
+from zmqscope.instrument.registry.entries import THREAD_START, Site, thread_start
+from zmqscope.instrument.registry.store import (
     CALL_ENDPOINT,
     CALL_ENDPOINT_REMOVED,
     CALL_LINGER,
@@ -42,6 +44,7 @@ from zmqscope.registry import (
     Registry,
     SocketEntry,
 )
+from zmqscope.model import EndpointOp
 
 F = TypeVar("F", bound=Callable[..., Any])
 # The caller, inline: ``_active_get(_get_ident()) or _current_thread()`` is the
@@ -117,7 +120,7 @@ def _record_socket(sock: Any, stack: RawStack | None) -> None:
         or frames is None
         or handle in reg.raw
         or handle in reg.by_handle
-        or context.handle in state.ignored
+        or context.handle in own_handles
     ):
         found = _unusual_socket(sock, handle, ctx, stack)
         if found is None:
@@ -127,7 +130,7 @@ def _record_socket(sock: Any, stack: RawStack | None) -> None:
     site = Site(_time(), current_thread_ref(), stack, frames, started)
     entry = reg.socket_created(sock, handle, context, sock._type_name, site)
     if entry.traffic is not None:
-        _traffic.follow(sock, entry)
+        traffic.follow(sock, entry)
 
 
 def _unusual_socket(
@@ -142,7 +145,7 @@ def _unusual_socket(
     existing = state.registry.open_socket(handle)
     if existing is not None:
         # A shadow (Socket.shadow, asyncio's internal shadow): same socket.
-        _traffic.follow(sock, existing)
+        traffic.follow(sock, existing)
         return None
     context = _hooks._context_entry(ctx)
     if context is None and not (ctx is None and state.installed):
@@ -341,9 +344,9 @@ def _subscriptions(entry: SocketEntry, option: int, topic: str) -> str:
 
 @_guarded
 def _record_context(ctx: Any) -> None:
-    if getattr(_hooks._quiet, "on", False):
+    if _own_context.making_one():
         return
-    if _hooks._state.installed and ctx.underlying not in _hooks._state.ignored:
+    if _hooks._state.installed and ctx.underlying not in own_handles:
         site = _hooks.captured_site()
         # Frames: this function, its guard, the __init__ wrapper, its caller.
         internal = pyzmq_helper(ctx, _frame_at(3))
@@ -482,7 +485,7 @@ def _wrap_socket_init(original: F) -> F:
                     context is not None
                     and handle not in reg.raw
                     and (previous is None or reg.is_closing(previous))
-                    and context.handle not in state.ignored
+                    and context.handle not in own_handles
                 ):
                     thread = _active_get(_get_ident()) or _current_thread()
                     reg.socket_seen(

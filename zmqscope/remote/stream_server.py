@@ -13,7 +13,7 @@ Not a ZeroMQ socket, because of what libzmq does inside the application
 - a ROUTER still delivers the requests of clients that have gone.
 
 Here each of those is zmqscope's own decision. Messages are framed by
-:class:`zmqscope.protocol.StreamReader` (length, then JSON), and every
+:class:`zmqscope.remote.protocol.StreamReader` (length, then JSON), and every
 resource a client can make the application spend is bounded:
 
 - at most :data:`MAX_CLIENTS` connections; when full, one whose client
@@ -52,8 +52,8 @@ from typing import Any
 
 from zmqscope import _native
 from zmqscope._gil_io import Receiver
-from zmqscope._handler import RequestHandler, request_id_of
-from zmqscope.protocol import (
+from zmqscope.remote.handler import RequestHandler, request_id_of
+from zmqscope.remote.protocol import (
     MAX_REQUEST_BYTES,
     ProtocolError,
     StreamReader,

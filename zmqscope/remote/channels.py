@@ -1,8 +1,8 @@
 """How a client's request reaches a server and its reply comes back.
 
-Two transports, as the server has (:mod:`zmqscope.server`): a Unix stream
+Two transports, as the server has (:mod:`zmqscope.remote.server`): a Unix stream
 connection to an ipc socket file, each message its length then its JSON
-(:func:`zmqscope.protocol.stream_header`), and a ZeroMQ DEALER for tcp and
+(:func:`zmqscope.remote.protocol.stream_header`), and a ZeroMQ DEALER for tcp and
 abstract ipc names, with CURVE. Either way :meth:`Channel.exchange` sends
 one request and returns the reply with its id, or raises
 :class:`ChannelError` once the deadline has passed.
@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 import zmq
 
-from zmqscope import hooks
-from zmqscope.protocol import (
+from zmqscope import _own_context
+from zmqscope.remote.protocol import (
     HEADER,
     MAX_REPLY_BYTES,
     ProtocolError,
@@ -186,7 +186,7 @@ class ZmqChannel:
         self.timeout = timeout
         # In an instrumented process (ZMQSCOPE=1 exported) the private
         # context keeps this client's socket out of reports.
-        self._ctx: zmq.Context[Any] = hooks.private_context()
+        self._ctx: zmq.Context[Any] = _own_context.private_context()
         self._socket: zmq.Socket[Any] = self._ctx.socket(zmq.DEALER)
         self._socket.linger = 0
         # libzmq drops a peer that sends more, before holding it in memory.
@@ -230,4 +230,4 @@ class ZmqChannel:
 
     def close(self) -> None:
         self._socket.close(linger=0)
-        hooks.term_private_context(self._ctx)
+        _own_context.term_private_context(self._ctx)

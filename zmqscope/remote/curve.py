@@ -21,7 +21,7 @@ from typing import Any
 import zmq
 import zmq.utils.z85
 
-from zmqscope._runtime import RuntimeDirError, RuntimeFolder, ensure_runtime_dir
+from zmqscope.remote.runtime import RuntimeDirError, RuntimeFolder, ensure_runtime_dir
 
 KEYS_FILE = "curve-keys.json"
 _MAX_KEYS_BYTES = 4096

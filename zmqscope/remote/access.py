@@ -5,7 +5,7 @@ endpoint                      who can connect
 ============================  ==================================================
 ``ipc://`` path (default)     the socket file is 0600 in a 0700 folder: this
                               user and root
-``tcp://`` loopback,          CURVE with the user's keys (:mod:`zmqscope._curve`):
+``tcp://`` loopback,          CURVE with the user's keys (:mod:`zmqscope.remote.curve`):
 ``ipc://@`` abstract          clients holding the user's client key, i.e. this
                               user and root
 ... with ``insecure=True``    no authentication: every local user
