@@ -4,8 +4,8 @@ Owns installing and removing the hooks (:mod:`.hooks`), the process's state
 (:mod:`.state`), the wrappers put on pyzmq's classes (:mod:`.wrappers`), the
 opt-in traffic counters (:mod:`.traffic`), call sites and threads
 (:mod:`.frames`, :mod:`.origins`, :mod:`.threads`), the records themselves
-(:mod:`.registry`), the term() watchdog and culprit analysis
-(:mod:`.watchdog`) and what the introspection server answers from the records
+(:mod:`.registry`), the term() watchdog (:mod:`.watchdog`), which sockets
+keep a term() waiting (:mod:`.culprits`) and what the introspection server answers from the records
 (:mod:`.answers`).
 
 May import: the model, reporting, remote (the server it answers through) and

@@ -22,9 +22,9 @@ import psutil
 from zmqscope._version import __version__
 from zmqscope.instrument import hooks, origins
 from zmqscope.instrument import threads as _threads
+from zmqscope.instrument.culprits import thread_stack
 from zmqscope.instrument.registry.store import Registry
 from zmqscope.instrument.vitals import VitalSigns
-from zmqscope.instrument.watchdog import thread_stack
 from zmqscope.model import EndpointOp, Peer, ProcessStats, ThreadInfo, check_limits
 from zmqscope.model._limits import near
 from zmqscope.remote.protocol import Request, RequestType
