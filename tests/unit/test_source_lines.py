@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from zmqscope._source import MAX_SOURCE_BYTES, source_line
-from zmqscope.instrument import watchdog as shutdown
+from zmqscope.instrument import culprits as shutdown
 from zmqscope.model import Frame, ThreadRef
 
 pytestmark = pytest.mark.timeout(60)
