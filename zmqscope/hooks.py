@@ -9,18 +9,13 @@ from zmqscope._own_context import private_context, term_private_context
 from zmqscope.instrument.hooks import (
     DEFAULT_STACK_DEPTH,
     TermObserver,
-    call_site,
-    captured_site,
-    context_recorded,
     fds_exhausted,
     forget_first_context,
     ignore_file,
     install,
     internal_errors,
     is_installed,
-    max_sockets_of,
     note_handed_to,
-    note_thread,
     note_thread_by_object,
     process_info,
     registry,
@@ -30,6 +25,13 @@ from zmqscope.instrument.hooks import (
     uninstall,
     watch,
     when_first_context,
+)
+from zmqscope.instrument.state import (
+    call_site,
+    captured_site,
+    context_recorded,
+    max_sockets_of,
+    note_thread,
 )
 
 __all__ = [

@@ -18,6 +18,7 @@ import zmq
 
 from zmqscope._source import source_line
 from zmqscope.instrument import hooks
+from zmqscope.instrument import state as shared
 from zmqscope.instrument import threads as _threads
 from zmqscope.instrument.frames import is_zmqscope_file
 from zmqscope.instrument.origins import classified_frame
@@ -125,7 +126,7 @@ def thread_stack(frame: FrameType | None) -> tuple[Frame, ...]:
     ``threading``'s bootstrap and frozen start-up frames are left out.
     """
     out: list[Frame] = []
-    launchers = hooks._state.frames
+    launchers = shared.current.frames
     while frame is not None and len(out) < _OWNER_STACK_DEPTH:
         code = frame.f_code
         path = os.path.abspath(code.co_filename)

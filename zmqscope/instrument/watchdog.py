@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from zmqscope import _native
 from zmqscope.instrument import hooks, origins
+from zmqscope.instrument import state as shared
 from zmqscope.instrument.culprits import find_culprits
 from zmqscope.instrument.registry.entries import ContextEntry
 from zmqscope.model import Culprit
@@ -125,7 +126,7 @@ class TermWatchdog:
             try:
                 prepare()
             except Exception:
-                hooks._state.internal_errors += 1
+                shared.current.internal_errors += 1
 
     def _run(self) -> None:
         while True:
@@ -163,14 +164,14 @@ class TermWatchdog:
             if hooks.registry().term_blocked(pending.context, culprits):
                 self._tell(BlockedTerm(pending.context.id, pending.started, culprits))
         except Exception:
-            hooks._state.internal_errors += 1
+            shared.current.internal_errors += 1
 
     def _tell(self, event: BlockedTerm | TermDone) -> None:
         for listener in list(self._listeners):
             try:
                 listener(event)
             except Exception:
-                hooks._state.internal_errors += 1
+                shared.current.internal_errors += 1
 
 
 _watchdogs: weakref.WeakSet[TermWatchdog] = weakref.WeakSet()

@@ -23,7 +23,7 @@ import zmq
 
 from zmqscope import _own_context
 from zmqscope._own_context import own_handles
-from zmqscope.instrument import hooks as _hooks
+from zmqscope.instrument import state as shared
 from zmqscope.instrument import threads as _threads
 from zmqscope.instrument import traffic
 from zmqscope.instrument.frames import RawFrame, RawStack, current_thread_ref
@@ -70,14 +70,10 @@ def _guarded(record: Callable[..., None]) -> Callable[..., None]:
         try:
             record(*args)
         except Exception:
-            _hooks._state.internal_errors += 1
+            shared.current.internal_errors += 1
 
     return run
 
-
-# A close is explained by where it was called from; a short stack keeps the
-# close path cheap (socket()+close() is measured in benchmarks/).
-CLOSE_STACK_DEPTH = 3
 
 # A close() from pyzmq's finalizer means the application never closed it.
 _SOCKET_DEL_CODE = zmq.Socket.__del__.__code__
@@ -108,7 +104,7 @@ _MAX_OPTION_TEXT = 80
 
 def _record_socket(sock: Any, stack: RawStack | None) -> None:
     """Every creation but the usual one (which the ``__init__`` wrapper records raw)."""
-    state = _hooks._state
+    state = shared.current
     reg = state.registry
     handle = sock.underlying
     ctx = getattr(sock, "context", None)
@@ -141,13 +137,13 @@ def _unusual_socket(
     The context's record and the stack to record the socket with, or None
     when there is nothing to record.
     """
-    state = _hooks._state
+    state = shared.current
     existing = state.registry.open_socket(handle)
     if existing is not None:
         # A shadow (Socket.shadow, asyncio's internal shadow): same socket.
         traffic.follow(sock, existing)
         return None
-    context = _hooks._context_entry(ctx)
+    context = context_entry(ctx)
     if context is None and not (ctx is None and state.installed):
         return None  # a context nobody asked zmqscope to watch
     frames = state.frames
@@ -160,7 +156,7 @@ def _unusual_socket(
 
 def _record_close(entry: SocketEntry, linger: Any, caller: FrameType | None) -> None:
     thread = current_thread_ref()
-    state = _hooks._state
+    state = shared.current
     if _called_from_finalizer(caller):
         site = Site(_time(), thread)
         collected = True
@@ -169,7 +165,7 @@ def _record_close(entry: SocketEntry, linger: Any, caller: FrameType | None) -> 
         stack = frames.capture(state.close_depth, 2) if frames else ()
         site = Site(_time(), thread, stack, frames)
         collected = False
-        _hooks.note_thread(entry, site, thread)
+        shared.note_thread(entry, site, thread)
     state.registry.socket_closed(entry, site, collected, None if linger is None else int(linger))
 
 
@@ -236,12 +232,12 @@ def _raw_site() -> RawStack:
     first, before the record is looked up: the call is then recorded as
     soon after it as can be.
     """
-    frames = _hooks._state.frames
+    frames = shared.current.frames
     return frames.capture(1, 5) if frames is not None else ()
 
 
 def _resolved(raw: RawStack) -> RawFrame | None:
-    frames = _hooks._state.frames
+    frames = shared.current.frames
     stack = frames.resolve(raw) if frames is not None and raw else ()
     return stack[0] if stack else None
 
@@ -249,11 +245,11 @@ def _resolved(raw: RawStack) -> RawFrame | None:
 @_guarded
 def _record_endpoint(sock: Any, op: EndpointOp, addr: Any, result: Any) -> None:
     site = _raw_site()
-    reg = _hooks._state.registry
-    requested = _hooks._text(addr)
+    reg = shared.current.registry
+    requested = shared.endpoint_text(addr)
     # pyzmq's bind() returns a context manager holding LAST_ENDPOINT, which
     # is the resolved address of a wildcard bind; no extra libzmq call.
-    url = _hooks._text(getattr(result, "addr", None) or requested)
+    url = shared.endpoint_text(getattr(result, "addr", None) or requested)
     asked = requested if requested != url else None
     rec = _unbuilt(sock, reg)
     if rec is not None:
@@ -261,25 +257,25 @@ def _record_endpoint(sock: Any, op: EndpointOp, addr: Any, result: Any) -> None:
             rec[R_CONNECTED] = True  # its close may keep term() waiting
         reg.call_seen((rec, CALL_ENDPOINT, _time(), site, op, url, asked))
         return
-    entry = _hooks._entry_of(sock)
+    entry = shared.entry_of(sock)
     if entry is not None:
         frame = _resolved(site)
-        _hooks.note_thread(entry, frame)
+        shared.note_thread(entry, frame)
         reg.endpoint_added(entry, op, url, asked, frame)
 
 
 @_guarded
 def _record_endpoint_removed(sock: Any, op: EndpointOp, addr: Any, result: Any) -> None:
     site = _raw_site()
-    reg = _hooks._state.registry
-    url = _hooks._text(addr)
+    reg = shared.current.registry
+    url = shared.endpoint_text(addr)
     rec = _unbuilt(sock, reg)
     if rec is not None:
         reg.call_seen((rec, CALL_ENDPOINT_REMOVED, _time(), site, op, url))
         return
-    entry = _hooks._entry_of(sock)
+    entry = shared.entry_of(sock)
     if entry is not None:
-        _hooks.note_thread(entry, _resolved(site))
+        shared.note_thread(entry, _resolved(site))
         reg.endpoint_removed(entry, op, url)
 
 
@@ -288,9 +284,9 @@ def _record_option(sock: Any, option: Any, value: Any) -> None:
     site = _raw_site()
     option = int(option)
     if option in (_SUBSCRIBE, _UNSUBSCRIBE):
-        _record_subscription(sock, option, _hooks._text(value), _resolved(site))
+        _record_subscription(sock, option, shared.endpoint_text(value), _resolved(site))
         return
-    reg = _hooks._state.registry
+    reg = shared.current.registry
     args: tuple[Any, str]  # (LINGER's value, where it came from) or (name, value)
     if option == _LINGER:
         # Frames: this function, its guard, the set() wrapper, its caller.
@@ -298,16 +294,19 @@ def _record_option(sock: Any, option: Any, value: Any) -> None:
         source = _LINGER_SOURCES.get(caller.f_code, "setsockopt") if caller else "setsockopt"
         kind, args = CALL_LINGER, (int(value), source)
     else:
-        kind, args = CALL_OPTION, (_option_name(option), _hooks._text(value)[:_MAX_OPTION_TEXT])
+        kind, args = (
+            CALL_OPTION,
+            (_option_name(option), shared.endpoint_text(value)[:_MAX_OPTION_TEXT]),
+        )
     rec = _unbuilt(sock, reg)
     if rec is not None:
         if kind is CALL_LINGER:
             rec[R_LINGER] = args[0]  # what its close's linger falls back on
         reg.call_seen((rec, kind, _time(), site, *args))
         return
-    entry = _hooks._entry_of(sock)
+    entry = shared.entry_of(sock)
     if entry is not None:
-        _hooks.note_thread(entry, _resolved(site))
+        shared.note_thread(entry, _resolved(site))
         if kind is CALL_LINGER:
             reg.linger_set(entry, *args)
         else:
@@ -323,11 +322,11 @@ def _option_name(option: int) -> str:
 
 def _record_subscription(sock: Any, option: int, topic: str, site: RawFrame | None) -> None:
     """Topics add up on the entry: a subscription builds it."""
-    entry = _hooks._entry_of(sock)
+    entry = shared.entry_of(sock)
     if entry is not None:
-        _hooks.note_thread(entry, site)
+        shared.note_thread(entry, site)
         subscriptions = _subscriptions(entry, option, topic)
-        _hooks._state.registry.option_set(entry, "SUBSCRIBE", subscriptions)
+        shared.current.registry.option_set(entry, "SUBSCRIBE", subscriptions)
 
 
 def _subscriptions(entry: SocketEntry, option: int, topic: str) -> str:
@@ -346,15 +345,36 @@ def _subscriptions(entry: SocketEntry, option: int, topic: str) -> str:
 def _record_context(ctx: Any) -> None:
     if _own_context.making_one():
         return
-    if _hooks._state.installed and ctx.underlying not in own_handles:
-        site = _hooks.captured_site()
+    if shared.current.installed and ctx.underlying not in own_handles:
+        site = shared.captured_site()
         # Frames: this function, its guard, the __init__ wrapper, its caller.
         internal = pyzmq_helper(ctx, _frame_at(3))
-        limit = _hooks.max_sockets_of(ctx)
-        _hooks._state.registry.context_created(
+        limit = shared.max_sockets_of(ctx)
+        shared.current.registry.context_created(
             ctx.underlying, site, False, internal=internal, max_sockets=limit
         )
-        _hooks.context_recorded()
+        shared.context_recorded()
+
+
+def context_entry(ctx: Any) -> ContextEntry | None:
+    """The record of ``ctx`` if zmqscope is looking at it, else None.
+
+    A context made before zmqscope was installed is adopted on first sight.
+    """
+    if ctx is None:
+        return None
+    handle = ctx.underlying
+    entry = shared.current.registry.context(handle)
+    if entry is not None and shared.current.installed and handle not in own_handles:
+        return entry  # the usual case
+    if not shared.looking_at(handle):
+        return None
+    if entry is not None:
+        return entry
+    internal = pyzmq_helper(ctx, None)
+    return shared.current.registry.context_created(
+        handle, None, True, internal=internal, max_sockets=shared.max_sockets_of(ctx)
+    )
 
 
 def pyzmq_helper(ctx: Any, caller: FrameType | None) -> str | None:
@@ -395,7 +415,7 @@ def _record_thread_start(thread: Any) -> None:
         own = thread.__dict__
         if THREAD_START in own:
             return  # started already: Thread.start() is about to say so
-        state = _hooks._state
+        state = shared.current
         frames = state.frames
         if frames is None:
             return
@@ -403,34 +423,34 @@ def _record_thread_start(thread: Any) -> None:
         stack = frames.capture(state.stack_depth, 3)
         own[THREAD_START] = Site(_time(), current_thread_ref(), stack, frames)
     except Exception:
-        _hooks._state.internal_errors += 1
+        shared.current.internal_errors += 1
 
 
 @_guarded
 def _record_max_sockets(ctx: Any) -> None:
     """``ctx.set(zmq.MAX_SOCKETS, n)`` (or ``ctx.max_sockets = n``), as libzmq took it."""
-    known = _hooks._state.registry.context(ctx.underlying)
-    entry = _hooks._context_entry(ctx)
-    limit = _hooks.max_sockets_of(ctx)
+    known = shared.current.registry.context(ctx.underlying)
+    entry = context_entry(ctx)
+    limit = shared.max_sockets_of(ctx)
     # A context seen here for the first time was adopted with the value just
     # set: whether its first socket came before is not known.
     if known is not None and entry is known and limit is not None:
-        _hooks._state.registry.max_sockets_set(entry, limit)
+        shared.current.registry.max_sockets_set(entry, limit)
 
 
 @_guarded
 def _record_refusal(args: tuple[Any, ...], kwargs: dict[str, Any], stack: Any, error: Any) -> None:
     """libzmq refused a socket (EMFILE): its context's MAX_SOCKETS or the fd limit."""
-    state = _hooks._state
+    state = shared.current
     ctx = args[0] if args else kwargs.get("context")
-    entry = _hooks._context_entry(ctx) if isinstance(ctx, zmq.Context) else None
+    entry = context_entry(ctx) if isinstance(ctx, zmq.Context) else None
     if entry is None:
         return
     frames = state.frames
     if stack is None:
         stack = frames.capture(state.stack_depth, 2) if frames is not None else ()
     site = Site(_time(), current_thread_ref(), stack, frames)
-    exhausted = _hooks.fds_exhausted()
+    exhausted = shared.fds_exhausted()
     state.registry.socket_refused(entry, site, int(error.errno), str(error.strerror), exhausted)
 
 
@@ -453,7 +473,7 @@ def _wrap_socket_init(original: F) -> F:
         # are still in the CPU's caches then (measured: ~1.5 us less per
         # socket). Only when every socket is recorded: watch() looks at a few
         # contexts, and sockets of the others would pay for nothing.
-        state = _hooks._state
+        state = shared.current
         frames = state.frames
         stack = None
         if state.installed and frames is not None:
@@ -494,7 +514,7 @@ def _wrap_socket_init(original: F) -> F:
                     return
             _record_socket(self, stack)
         except Exception:
-            _hooks._state.internal_errors += 1
+            shared.current.internal_errors += 1
 
     return __init__  # type: ignore[return-value]
 
@@ -505,7 +525,7 @@ def _wrap_close(original: F) -> F:
         rec = entry = reg = None
         try:
             if not self.closed:
-                reg = _hooks._state.registry
+                reg = shared.current.registry
                 handle = self.underlying
                 rec = reg.raw.pop(handle, None)  # the usual case: recorded raw
                 if rec is None:
@@ -513,7 +533,7 @@ def _wrap_close(original: F) -> F:
                     if entry is not None:
                         entry.closing = True  # before libzmq may hand its handle on
         except Exception:  # nothing of zmqscope's may reach the application
-            _hooks._state.internal_errors += 1
+            shared.current.internal_errors += 1
         try:
             result = original(self, *args, **kwargs)
         except BaseException:
@@ -526,7 +546,7 @@ def _wrap_close(original: F) -> F:
         if rec is not None:
             try:
                 # The raw record's close (Registry.socket_seen has the layout).
-                state = _hooks._state
+                state = shared.current
                 linger = args[0] if args else kwargs.get("linger") if kwargs else None
                 if linger is not None:
                     linger = int(linger)
@@ -549,13 +569,13 @@ def _wrap_close(original: F) -> F:
                 rec[R_CLOSE] = closing
                 reg.journal.append(rec)  # type: ignore[union-attr]  # the record's own registry
             except Exception:
-                _hooks._state.internal_errors += 1
+                shared.current.internal_errors += 1
         elif entry is not None:
             try:
                 linger = args[0] if args else kwargs.get("linger")
                 _record_close(entry, linger, _frame_at(1))
             except Exception:
-                _hooks._state.internal_errors += 1
+                shared.current.internal_errors += 1
         return result
 
     return close  # type: ignore[return-value]
@@ -631,11 +651,11 @@ def _term_ended(entry: ContextEntry, returned: bool) -> None:
     """Record how term()/destroy() ended; the application's result or error stands."""
     try:
         if returned:
-            _hooks._state.registry.term_returned(entry)
+            shared.current.registry.term_returned(entry)
         else:
-            _hooks._state.registry.term_failed(entry)
+            shared.current.registry.term_failed(entry)
     except Exception:
-        _hooks._state.internal_errors += 1
+        shared.current.internal_errors += 1
 
 
 def _term_starting(ctx: Any) -> ContextEntry | None:
@@ -643,24 +663,24 @@ def _term_starting(ctx: Any) -> ContextEntry | None:
     try:
         if ctx.closed:
             return None
-        entry = _hooks._context_entry(ctx)
+        entry = context_entry(ctx)
         if entry is None:
             return None
-        site = _hooks.captured_site()
-        return entry if _hooks._state.registry.term_called(entry, site) else None
+        site = shared.captured_site()
+        return entry if shared.current.registry.term_called(entry, site) else None
     except Exception:
-        _hooks._state.internal_errors += 1
+        shared.current.internal_errors += 1
         return None
 
 
 def _observe_term(entry: ContextEntry | None) -> object:
-    observer = _hooks._state.term_observer
+    observer = shared.current.term_observer
     if entry is None or observer is None:
         return None
     try:
         return (observer, observer.term_started(entry))
     except Exception:
-        _hooks._state.internal_errors += 1
+        shared.current.internal_errors += 1
         return None
 
 
@@ -670,7 +690,7 @@ def _observe_term_end(token: object) -> None:
         try:
             observer.term_finished(inner)
         except Exception:
-            _hooks._state.internal_errors += 1
+            shared.current.internal_errors += 1
 
 
 def lifecycle_patches() -> list[tuple[type, str, Callable[[Any], Any]]]:
