@@ -19,8 +19,10 @@ from __future__ import annotations
 import enum
 import ipaddress
 
+from zmqscope._errors import ZmqscopeError
 
-class AccessError(Exception):
+
+class AccessError(ZmqscopeError):
     """The server must not serve on this endpoint so; the message says why."""
 
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import zmq
 
 from zmqscope import _own_context
+from zmqscope._errors import ZmqscopeError
 from zmqscope.remote.protocol import (
     HEADER,
     MAX_REPLY_BYTES,
@@ -28,7 +29,7 @@ from zmqscope.remote.protocol import (
 )
 
 
-class ChannelError(Exception):
+class ChannelError(ZmqscopeError):
     """No reply: the message is one line for the user."""
 
 

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import psutil
 
 from zmqscope._bounds import PID_MAX
+from zmqscope._errors import ZmqscopeError
 from zmqscope._exit_report import exit_report_paths as exit_report_paths
 from zmqscope.model import (
     ContextRecord,
@@ -58,7 +59,7 @@ from zmqscope.reporting._analysis import find_leak
 DEFAULT_TIMEOUT = 3.0
 
 
-class ClientError(Exception):
+class ClientError(ZmqscopeError):
     """Cannot reach or read the target; the message is one line for the user."""
 
 

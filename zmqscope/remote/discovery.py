@@ -31,6 +31,7 @@ from pathlib import Path
 
 import psutil
 
+from zmqscope._errors import ZmqscopeError
 from zmqscope.remote.runtime import (
     RuntimeDirError,
     RuntimeDirMissing,
@@ -78,7 +79,7 @@ def discover(on_refused: Callable[[str], None] | None = None) -> list[Discovered
     return sorted(found, key=lambda d: d.pid)
 
 
-class NotServing(LookupError):
+class NotServing(ZmqscopeError, LookupError):
     """No server of the process was found; the message says why, and where it looked."""
 
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from zmqscope._errors import ZmqscopeError
+
 VERSION = 1
 MAX_REQUEST_BYTES = 64 * 1024
 # Replies can be large (a snapshot of 10,000 sockets); this only guards a
@@ -56,7 +58,7 @@ class ErrorCode(str, Enum):
     INTERNAL = "internal"
 
 
-class ProtocolError(Exception):
+class ProtocolError(ZmqscopeError):
     """A message that is not a valid request or reply; ``code`` says why.
 
     ``retry_after`` (seconds) comes with ``busy``: when asking again may succeed.

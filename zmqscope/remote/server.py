@@ -27,6 +27,7 @@ from typing import Any
 import zmq
 
 from zmqscope import _native, _own_context
+from zmqscope._errors import ZmqscopeError
 from zmqscope._files import write_whole
 from zmqscope._version import __version__
 from zmqscope.remote.access import Access, AccessError, server_access
@@ -38,7 +39,7 @@ from zmqscope.remote.stream_server import StreamServer
 from zmqscope.remote.zmq_server import ZmqServer
 
 
-class ServerError(Exception):
+class ServerError(ZmqscopeError):
     """The server cannot start; the message says why, in one line."""
 
 
