@@ -33,13 +33,6 @@ from zmqscope.instrument.registry.store import (
     CALL_ENDPOINT_REMOVED,
     CALL_LINGER,
     CALL_OPTION,
-    R_CLOSE,
-    R_CONNECTED,
-    R_ENTRY,
-    R_HANDLE,
-    R_LINGER,
-    R_REF,
-    R_THREAD,
     ContextEntry,
     Registry,
     SocketEntry,
@@ -214,14 +207,7 @@ def _unbuilt(sock: Any, reg: Registry) -> list[Any] | None:
         handle = sock.underlying
     except Exception:
         return None
-    rec = reg.raw.get(handle)
-    if (
-        rec is None
-        or rec[R_ENTRY] is not None
-        or rec[R_THREAD] is not (_active_get(_get_ident()) or _current_thread())
-    ):
-        return None
-    return rec
+    return reg.unbuilt(handle, _active_get(_get_ident()) or _current_thread())
 
 
 def _raw_site() -> RawStack:
@@ -253,8 +239,6 @@ def _record_endpoint(sock: Any, op: EndpointOp, addr: Any, result: Any) -> None:
     asked = requested if requested != url else None
     rec = _unbuilt(sock, reg)
     if rec is not None:
-        if op is EndpointOp.CONNECT and not url.startswith("inproc://"):
-            rec[R_CONNECTED] = True  # its close may keep term() waiting
         reg.call_seen((rec, CALL_ENDPOINT, _time(), site, op, url, asked))
         return
     entry = shared.entry_of(sock)
@@ -300,8 +284,6 @@ def _record_option(sock: Any, option: Any, value: Any) -> None:
         )
     rec = _unbuilt(sock, reg)
     if rec is not None:
-        if kind is CALL_LINGER:
-            rec[R_LINGER] = args[0]  # what its close's linger falls back on
         reg.call_seen((rec, kind, _time(), site, *args))
         return
     entry = shared.entry_of(sock)
@@ -522,7 +504,7 @@ def _wrap_socket_init(original: F) -> F:
 def _wrap_close(original: F) -> F:
     @functools.wraps(original)
     def close(self: Any, *args: Any, **kwargs: Any) -> Any:
-        rec = entry = reg = None
+        rec = entry = reg = handle = None
         try:
             if not self.closed:
                 reg = shared.current.registry
@@ -538,8 +520,8 @@ def _wrap_close(original: F) -> F:
             result = original(self, *args, **kwargs)
         except BaseException:
             # Still open, as far as anyone knows.
-            if rec is not None and reg is not None:
-                reg.raw[rec[R_HANDLE]] = rec
+            if rec is not None and reg is not None and handle is not None:
+                reg.raw[handle] = rec
             elif entry is not None:
                 entry.closing = False
             raise
@@ -565,9 +547,7 @@ def _wrap_close(original: F) -> F:
                     frames = state.frames
                     stack = frames.capture(state.close_depth, 2) if frames is not None else ()
                     closing = (_time(), thread, stack, False, linger)
-                rec[R_REF] = None  # the weak reference goes: its callback cannot run
-                rec[R_CLOSE] = closing
-                reg.journal.append(rec)  # type: ignore[union-attr]  # the record's own registry
+                reg.raw_closed(rec, closing)  # type: ignore[union-attr]  # the record's own registry
             except Exception:
                 shared.current.internal_errors += 1
         elif entry is not None:

@@ -234,15 +234,42 @@ class Registry:
         ``call`` is ``(raw record, CALL_*, time, raw site, ...)``, made by the thread
         that created the socket (any other thread's call builds the entry, so
         that sharing is judged while both threads run); it is applied
-        to the entry, in order, when the record is built. The caller has
-        already noted on the record what may make its close block term()
-        (``R_CONNECTED``, ``R_LINGER``).
+        to the entry, in order, when the record is built. What may make the
+        socket's close block term() is noted on the record now: a connect
+        beyond inproc, the LINGER set.
         """
+        kind = call[1]
+        if kind is CALL_ENDPOINT:
+            if call[4] is EndpointOp.CONNECT and not call[5].startswith("inproc://"):
+                call[0][R_CONNECTED] = True
+        elif kind is CALL_LINGER:
+            call[0][R_LINGER] = call[4]  # what its close's linger falls back on
         journal = self.journal
         journal.append(call)
         if len(journal) > MAX_JOURNAL:
             with self._lock:
                 self._drain(_ANY_CONTEXT, keep=MAX_JOURNAL // 2)
+
+    def unbuilt(self, handle: int, thread: Any) -> list[Any] | None:
+        """The raw record of ``handle`` while its entry is not built, if ``thread`` made it.
+
+        Its calls are then recorded raw (:meth:`call_seen`); ``thread`` is
+        the caller's, as :meth:`socket_seen` got it.
+        """
+        rec = self.raw.get(handle)
+        if rec is None or rec[R_ENTRY] is not None or rec[R_THREAD] is not thread:
+            return None
+        return rec
+
+    def raw_closed(self, rec: list[Any], closing: tuple[Any, ...]) -> None:
+        """The close of a socket recorded raw (popped from :attr:`raw` by the close hook).
+
+        ``closing`` is ``(time, thread, stack, by the finalizer, linger)``.
+        The close fast path: no lock, applied when the journal is drained.
+        """
+        rec[R_REF] = None  # the weak reference goes: its callback cannot run
+        rec[R_CLOSE] = closing
+        self.journal.append(rec)
 
     def settle(self) -> None:
         """Apply every raw creation, call and close recorded so far to the entries.
