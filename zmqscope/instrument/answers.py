@@ -235,27 +235,34 @@ class ProcessAnswers:
             connections = process.net_connections(kind="tcp")
         except (psutil.Error, OSError):
             return ()
-        peers = []
-        for socket_id, url, op, (host, port) in wanted:
-            for conn in connections:
-                if not conn.raddr:
-                    continue
-                local, remote = conn.laddr, conn.raddr
-                if op is EndpointOp.BIND:
-                    hit = local.port == port
-                else:
-                    hit = remote.port == port and host in (remote.ip, "localhost", "*")
-                if hit:
-                    peers.append(
-                        Peer(
-                            socket=socket_id,
-                            endpoint=url,
-                            local=f"{local.ip}:{local.port}",
-                            remote=f"{remote.ip}:{remote.port}",
-                            status=str(conn.status),
-                        )
+        return tuple(_matching_peers(wanted, connections))
+
+
+def _matching_peers(
+    wanted: list[tuple[str, str, EndpointOp, tuple[str, int]]], connections: list[Any]
+) -> list[Peer]:
+    """The connections (psutil's) at the wanted sockets' tcp endpoints, as peers."""
+    peers = []
+    for socket_id, url, op, (host, port) in wanted:
+        for conn in connections:
+            if not conn.raddr:
+                continue
+            local, remote = conn.laddr, conn.raddr
+            if op is EndpointOp.BIND:
+                hit = local.port == port
+            else:
+                hit = remote.port == port and host in (remote.ip, "localhost", "*")
+            if hit:
+                peers.append(
+                    Peer(
+                        socket=socket_id,
+                        endpoint=url,
+                        local=f"{local.ip}:{local.port}",
+                        remote=f"{remote.ip}:{remote.port}",
+                        status=str(conn.status),
                     )
-        return tuple(peers)
+                )
+    return peers
 
 
 def _tcp_host_port(url: str) -> tuple[str, int] | None:

@@ -71,22 +71,7 @@ class StreamChannel:
         for attempt in range(2):
             sock = self._connected(deadline)
             try:
-                self._settimeout(sock, deadline)
-                try:
-                    sock.sendall(message)
-                except (BrokenPipeError, ConnectionResetError):
-                    # Closed before we asked: it may have said why (too many clients).
-                    parting = self._parting_word(sock, deadline)
-                    if parting is None:
-                        raise
-                    self.close()
-                    return parting
-                while True:
-                    reply = self._read_reply(sock, deadline)
-                    if reply.id is None:
-                        self.close()  # about the connection: the server closes it
-                    if _answers(reply, request_id):
-                        return reply  # (others: late answers to requests that timed out)
+                return self._ask(sock, message, request_id, deadline)
             except (_Closed, BrokenPipeError, ConnectionResetError):
                 self.close()
                 if attempt:
@@ -102,6 +87,25 @@ class StreamChannel:
                 self.close()
                 raise ChannelError(f"cannot talk to {self.endpoint}: {error.strerror}") from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _ask(self, sock: socket.socket, message: bytes, request_id: int, deadline: float) -> Reply:
+        """Send one request on ``sock`` and read until its answer (raises as exchange says)."""
+        self._settimeout(sock, deadline)
+        try:
+            sock.sendall(message)
+        except (BrokenPipeError, ConnectionResetError):
+            # Closed before we asked: it may have said why (too many clients).
+            parting = self._parting_word(sock, deadline)
+            if parting is None:
+                raise
+            self.close()
+            return parting
+        while True:
+            reply = self._read_reply(sock, deadline)
+            if reply.id is None:
+                self.close()  # about the connection: the server closes it
+            if _answers(reply, request_id):
+                return reply  # (others: late answers to requests that timed out)
 
     def close(self) -> None:
         if self._sock is not None:
