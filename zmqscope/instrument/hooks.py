@@ -21,7 +21,7 @@ from typing import Any
 import zmq
 
 from zmqscope import _bounds as bounds
-from zmqscope.instrument import origins
+from zmqscope.instrument import origins, recording
 from zmqscope.instrument import state as shared
 from zmqscope.instrument import threads as _threads
 from zmqscope.instrument import traffic as _traffic
@@ -196,7 +196,7 @@ def watch(ctx: zmq.Context[Any]) -> None:
         shared.current.watched.add(ctx.underlying)
         if not shared.current.patched:
             _patch(_wrappers.lifecycle_patches())
-        entry = _wrappers.context_entry(ctx)
+        entry = recording.context_entry(ctx)
         reg = shared.current.registry
         for sock in list(ctx._sockets):
             if sock.closed or reg.open_socket(sock.underlying) is not None:
