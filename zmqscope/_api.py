@@ -1,8 +1,11 @@
-"""The public entry points: hooks, the shutdown watchdog and its reports, wired.
+"""The public entry points: hooks, the shutdown watchdog, its reports and the server, wired.
 
 ``zmqscope.install()`` is :func:`zmqscope.instrument.hooks.install` plus the term()
 watchdog, whose default listener prints the culprit report to stderr when a
 ``term()`` outlives the grace period (and how long it took when it returns).
+``zmqscope.serve()`` starts the process's one introspection server
+(:class:`zmqscope.instrument.answers.ProcessServer`), again in a forked child
+of a serving parent.
 """
 
 from __future__ import annotations

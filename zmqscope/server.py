@@ -1,8 +1,8 @@
-"""Kept for imports written before zmqscope 0.x's subpackages: use :mod:`zmqscope`.
+"""An older import path, kept working: the home is :mod:`zmqscope.remote.server`.
 
-``serve`` and ``Server`` are also :func:`zmqscope.serve` and ``zmqscope.Server``;
-the server's home is :mod:`zmqscope.remote.server` (``Server`` here is the one
-answering from this process's records, :mod:`zmqscope.instrument.answers`).
+``serve`` is :func:`zmqscope.serve`; ``Server`` here is the server answering
+from this process's records (:class:`zmqscope.instrument.answers.ProcessServer`,
+a ``zmqscope.Server``), as ``Server(endpoint)`` always made one.
 """
 
 from zmqscope._api import serve
