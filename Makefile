@@ -1,7 +1,7 @@
 # Two commands do all the set-up on a machine with only Python 3.10+:
 #   make demo   creates .venv with zmqscope alone (pyzmq, rich, textual,
 #               psutil), then runs the bundled demo app with the TUI attached
-#   make test   adds the test tools to .venv, then runs ruff, mypy --strict
+#   make test   adds the test tools to .venv, then runs ruff, import-linter, mypy --strict
 #               and the test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -29,6 +29,7 @@ demo: $(BASE)
 lint: $(STAMP)
 	$(BIN)/ruff check zmqscope tests benchmarks scripts
 	$(BIN)/ruff format --check zmqscope tests benchmarks scripts
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict zmqscope

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = QUICK if args.quick else FULL
     raise_fd_limit(20_000)
     # An older zmqscope served ipc with a ZeroMQ ROUTER: its attackers speak ZeroMQ.
-    zmq_ipc = importlib.util.find_spec("zmqscope._stream_server") is None
+    zmq_ipc = importlib.util.find_spec("zmqscope.remote.stream_server") is None
     started = time.perf_counter()
     print(f"bench_attack ({'quick' if args.quick else 'full'} run)", file=sys.stderr)
     parts = args.only or PARTS

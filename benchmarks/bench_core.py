@@ -27,8 +27,8 @@ from _core.throughput import bench_throughput
 from _harness import finish, raise_fd_limit
 
 import zmqscope
-from zmqscope import hooks
-from zmqscope.registry import MAX_CLOSED_RECORDS
+from zmqscope.instrument import hooks
+from zmqscope.instrument.registry.store import MAX_CLOSED_RECORDS
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,7 @@ from _server.polling import bench_polled_throughput
 from _server.snapshot import bench_snapshots, profile_snapshot
 
 import zmqscope
-from zmqscope import hooks
+from zmqscope.instrument import hooks
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,7 @@ import zmq
 from _harness import Figure, Target, finish, one_cpu, paired_rounds, push_pull_rate, ratios
 
 import zmqscope
-from zmqscope import hooks
+from zmqscope.instrument import hooks
 
 
 def set_traffic(on: bool) -> None:

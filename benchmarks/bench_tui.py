@@ -38,7 +38,6 @@ from _harness import BENCH_DIR, Figure, Target, finish
 sys.path.insert(0, str(BENCH_DIR.parent))
 
 from tests.tui.fake_client import FakeClient, clock, make_socket
-from zmqscope.client import LiveSnapshot
 from zmqscope.model import (
     Endpoint,
     EndpointOp,
@@ -48,6 +47,7 @@ from zmqscope.model import (
     ThreadRef,
     Traffic,
 )
+from zmqscope.remote.client import LiveSnapshot
 from zmqscope.reporting import Report
 from zmqscope.tui import ScopeApp
 

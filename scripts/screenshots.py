@@ -36,7 +36,7 @@ from typing import Any
 from textual.pilot import Pilot
 
 from zmqscope.cli.demo import demo_command
-from zmqscope.client import LiveClient, discover
+from zmqscope.remote.client import LiveClient, discover
 from zmqscope.tui import ScopeApp
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ import pytest
 import zmq
 
 import zmqscope
-from zmqscope import hooks
+from zmqscope.instrument import hooks
 
 
 @pytest.fixture

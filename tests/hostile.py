@@ -16,7 +16,6 @@ from typing import Any
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from zmqscope._compact import FrameTable, encode_socket
 from zmqscope.model import (
     CallSite,
     ContextRecord,
@@ -35,6 +34,7 @@ from zmqscope.model import (
     ThreadRef,
     UsageWarning,
 )
+from zmqscope.remote.wire import FrameTable, encode_socket
 from zmqscope.reporting import build_report
 
 # The thread name of the issue: markup, a terminal title change, and what

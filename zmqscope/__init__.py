@@ -19,10 +19,24 @@ from zmqscope._version import __version__
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from zmqscope._api import install, report, serve, snapshot, uninstall, watch
-    from zmqscope.model import Snapshot
+    from zmqscope._errors import ZmqscopeError
+    from zmqscope._platform import UnsupportedPlatform
+    from zmqscope.model import SchemaError, Snapshot
+    from zmqscope.remote.client import ClientError
+    from zmqscope.remote.protocol import ProtocolError
+    from zmqscope.remote.server import Server, ServerError
+    from zmqscope.reporting import Report
 
 __all__ = [
+    "ClientError",
+    "ProtocolError",
+    "Report",
+    "SchemaError",
+    "Server",
+    "ServerError",
     "Snapshot",
+    "UnsupportedPlatform",
+    "ZmqscopeError",
     "__version__",
     "install",
     "report",
@@ -33,6 +47,18 @@ __all__ = [
 ]
 
 _FROM_API = frozenset({"install", "report", "serve", "snapshot", "uninstall", "watch"})
+# The other names, by the module that defines them (imported on first use).
+_HOMES = {
+    "ClientError": "zmqscope.remote.client",
+    "ProtocolError": "zmqscope.remote.protocol",
+    "Report": "zmqscope.reporting",
+    "SchemaError": "zmqscope.model",
+    "Server": "zmqscope.remote.server",
+    "ServerError": "zmqscope.remote.server",
+    "Snapshot": "zmqscope.model",
+    "UnsupportedPlatform": "zmqscope._platform",
+    "ZmqscopeError": "zmqscope._errors",
+}
 
 
 def __getattr__(name: str) -> object:
@@ -46,8 +72,10 @@ def __getattr__(name: str) -> object:
             from zmqscope import _api
 
         value = getattr(_api, name)
-    elif name == "Snapshot":
-        from zmqscope.model import Snapshot as value
+    elif name in _HOMES:
+        import importlib
+
+        value = getattr(importlib.import_module(_HOMES[name]), name)
     else:
         raise AttributeError(f"module 'zmqscope' has no attribute {name!r}")
     globals()[name] = value  # once loaded, a plain attribute

@@ -1,30 +1,36 @@
-"""The public entry points: hooks, the shutdown watchdog and its reports, wired.
+"""The public entry points: hooks, the shutdown watchdog, its reports and the server, wired.
 
-``zmqscope.install()`` is :func:`zmqscope.hooks.install` plus the term()
+``zmqscope.install()`` is :func:`zmqscope.instrument.hooks.install` plus the term()
 watchdog, whose default listener prints the culprit report to stderr when a
 ``term()`` outlives the grace period (and how long it took when it returns).
+``zmqscope.serve()`` starts the process's one introspection server
+(:class:`zmqscope.instrument.answers.ProcessServer`), again in a forked child
+of a serving parent.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zmqscope import _bounds as bounds
-from zmqscope import _native, _origins, _stderr, hooks
+from zmqscope import _native, _stderr
 from zmqscope._defaults import DEFAULT_GRACE, DEFAULT_STACK_DEPTH
+from zmqscope.instrument import hooks, origins
+from zmqscope.instrument.watchdog import BlockedTerm, Listener, TermDone, TermWatchdog
 from zmqscope.model import Snapshot
 from zmqscope.model._text import duration, tool_name
-from zmqscope.shutdown import BlockedTerm, Listener, TermDone, TermWatchdog
 
 if TYPE_CHECKING:
     import zmq
 
+    from zmqscope.remote.server import Server
     from zmqscope.reporting import Report
-    from zmqscope.server import Server
 
 _lock = _native.allocate_lock()  # real: the watchdog's thread takes it too
 _watchdog: TermWatchdog | None = None
@@ -207,18 +213,27 @@ def serve(
 ) -> Server:
     """Start the introspection server (``zmqscope attach``/``ls``/``report`` use it).
 
-    Default endpoint ``ipc://<runtime dir>/zmqscope/<pid>.ipc``. On loopback
-    TCP clients must present this user's CURVE key (made in the runtime
-    folder), unless ``insecure=True``: then every local user can read what it
-    answers. Beyond loopback only with ``curve_secret_key``. Returns the
-    running server (``.endpoint``, ``.stop()``); raises ``ServerError`` if it
-    cannot start.
+    Default endpoint ``ipc://<runtime dir>/zmqscope/<pid>.ipc``, with
+    ``<pid>.json`` beside it for ``zmqscope ls``; both are removed at exit.
+    On loopback TCP (or an abstract ipc name) clients must present this
+    user's CURVE key (made in the runtime folder), unless ``insecure=True``:
+    then every local user can read what it answers. Beyond loopback only with
+    ``curve_secret_key``. Returns the running server (``.endpoint``,
+    ``.stop()``), the one already running if there is one; raises
+    ``ServerError`` if it cannot start.
     """
+    global _server
     # Imported here: the server needs psutil, which ``import zmqscope`` avoids.
-    _native.import_modules("zmqscope.server")  # while forks wait (see _native.fork_waits)
-    from zmqscope.server import serve as start
+    _native.import_modules(_SERVER_MODULE)  # while forks wait (see _native.fork_waits)
+    from zmqscope.instrument.answers import ProcessServer
 
-    return start(endpoint, curve_secret_key, insecure)
+    with _server_lock:
+        if _server is not None and _server.running:
+            return _server
+        _register_server_handlers()
+        _server = ProcessServer(endpoint, curve_secret_key, insecure).start()
+        _stop_with_multiprocessing()
+        return _server
 
 
 def serve_when_needed(wanted: bool = True) -> None:
@@ -236,14 +251,65 @@ def serve_when_needed(wanted: bool = True) -> None:
 
 
 def _serve_now() -> None:
-    _native.import_modules("zmqscope.server")  # while forks wait (see _native.fork_waits)
-    from zmqscope.server import ServerError
-    from zmqscope.server import serve as start
+    from zmqscope.remote.server import ServerError
 
     try:
-        start()
+        serve()
     except ServerError as error:
         print(f"zmqscope: not serving introspection: {error}", file=_stderr.stream(), flush=True)
+
+
+# The server's module and what it answers with (psutil): not imported by
+# ``import zmqscope`` nor by install().
+_SERVER_MODULE = "zmqscope.instrument.answers"
+_server_lock = _native.allocate_lock()
+_server: Server | None = None
+
+
+def _stop_server_at_exit() -> None:
+    # No join: the thread is a daemon; what must not outlive us are the files.
+    if _server is not None:
+        _server.stop(timeout=0)
+
+
+def _stop_with_multiprocessing() -> None:
+    """In a multiprocessing child (a pool worker), remove the files before its os._exit().
+
+    Such a child ends with ``os._exit()``: atexit never runs there, but
+    multiprocessing runs its own finalizers first. Not imported here: a
+    process that does not use multiprocessing is left alone.
+    """
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        # Lowest priority: after multiprocessing has joined the child's own children.
+        util.Finalize(None, _stop_server_at_exit, exitpriority=-100)
+
+
+def _restart_server_in_child() -> None:
+    # The parent's server thread does not exist here and its context must not
+    # be touched; leave them be. A child of a serving parent serves too, from
+    # the first context it makes: a child that only execs or exits leaves no
+    # files behind.
+    global _server, _server_lock
+    _server_lock = _native.allocate_lock()  # a thread of the parent may have held it
+    parent = _server
+    _server = None
+    if parent is not None:
+        parent.forget_in_child()
+    if parent is not None and parent.requested is None:
+        serve_when_needed()
+
+
+_handlers_registered = False
+
+
+def _register_server_handlers() -> None:
+    """At the first server (the server's own module did this when it was imported)."""
+    global _handlers_registered
+    if not _handlers_registered:
+        _handlers_registered = True
+        atexit.register(_stop_server_at_exit)
+        os.register_at_fork(after_in_child=_restart_server_in_child)
 
 
 _last_blocked: tuple[BlockedTerm, Report] | None = None
@@ -284,7 +350,7 @@ def prepare_reports() -> None:
     """
     with _native.fork_waits():
         _native.import_modules(*_REPORT_MODULES)
-        _origins.origins()  # the standard library's folders (sysconfig), to classify frames
+        origins.origins()  # the standard library's folders (sysconfig), to classify frames
 
 
 # psutil: the report's count of file descriptors; rich loads its emoji table

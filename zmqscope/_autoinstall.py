@@ -201,10 +201,11 @@ def _arm() -> None:
         from zmqscope import _native
 
         with _native.fork_waits():  # another thread may fork meanwhile: see fork_waits
-            from zmqscope import _api, _origins, _stderr
+            from zmqscope import _api, _stderr
             from zmqscope._defaults import DEFAULT_STACK_DEPTH
+            from zmqscope.instrument import origins
         _stderr.keep()  # before an application (ipykernel) points fd 2 elsewhere
-        _origins.fix_root(settings.start_dir)
+        origins.fix_root(settings.start_dir)
         _api.install(
             traffic=settings.traffic,
             stack_depth=settings.stack_depth or DEFAULT_STACK_DEPTH,

@@ -30,13 +30,15 @@ import secrets
 import stat
 from pathlib import Path
 
+from zmqscope._errors import ZmqscopeError
+
 NEW_FILE_MODE = 0o600
 _OPEN_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _CREATE_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _TRIES = 8  # random temporary names tried before giving up
 
 
-class FileWriteError(OSError):
+class FileWriteError(ZmqscopeError, OSError):
     """A file cannot be written safely; ``str()`` is one line saying which and why."""
 
     def __init__(self, path: Path | str, reason: str) -> None:

@@ -19,10 +19,12 @@ Importing this module costs nothing: ``ZMQSCOPE=1`` reads it at start-up.
 import os
 import sys
 
+from zmqscope._errors import ZmqscopeError
+
 _OS_NAMES = ("register_at_fork", "getuid", "O_NOFOLLOW", "O_DIRECTORY")
 
 
-class UnsupportedPlatform(RuntimeError):
+class UnsupportedPlatform(ZmqscopeError, RuntimeError):
     """This system lacks what zmqscope is built on; the message says what."""
 
 

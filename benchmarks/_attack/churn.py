@@ -29,11 +29,11 @@ from _harness import Figure, Target, progress, ratios
 
 import zmqscope
 from _attack import Settings, child_env, private_folder
-from zmqscope import hooks
+from zmqscope.instrument import hooks
 
 POLLER = """
 import json, sys, threading, time
-from zmqscope.client import ClientError, LiveClient
+from zmqscope.remote.client import ClientError, LiveClient
 
 client = LiveClient(sys.argv[1], timeout=30)
 interval = float(sys.argv[2])

@@ -154,7 +154,7 @@ def _peak_rss(pid: int, seconds: float) -> float:
 
 
 def _one_snapshot(endpoint: str) -> None:
-    from zmqscope.client import LiveClient
+    from zmqscope.remote.client import LiveClient
 
     client = LiveClient(endpoint, timeout=60)
     try:

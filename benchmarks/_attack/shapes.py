@@ -18,7 +18,7 @@ from _harness import Figure, Target, progress
 
 import zmqscope
 from _attack import MiB, Settings, attack, counts_of, private_folder, rss_of
-from zmqscope.server import Server
+from zmqscope.instrument.answers import ProcessServer as Server
 
 
 def _peak_while(process_done: object, pid: int, seconds: float) -> float:

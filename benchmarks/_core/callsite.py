@@ -12,8 +12,8 @@ from functools import partial
 from _harness import Figure, Target, at_depth, progress, ratios
 
 from _core import CALLER_DEPTH, Settings
-from zmqscope import hooks
-from zmqscope._frames import FrameFilter
+from zmqscope.instrument import hooks
+from zmqscope.instrument.frames import FrameFilter
 
 
 def _timed(fn: Callable[[], object], calls: int) -> float:

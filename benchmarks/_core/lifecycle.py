@@ -10,10 +10,10 @@ import zmq
 from _harness import Figure, Target, at_depth, paired_rounds, progress, ratios, set_instrumented
 
 from _core import CALLER_DEPTH, Settings, roomy_context
-from zmqscope import hooks
-from zmqscope._frames import FrameFilter
-from zmqscope.hooks import DEFAULT_STACK_DEPTH
-from zmqscope.registry import MAX_CLOSED_RECORDS
+from zmqscope.instrument import hooks
+from zmqscope.instrument.frames import FrameFilter
+from zmqscope.instrument.hooks import DEFAULT_STACK_DEPTH
+from zmqscope.instrument.registry.store import MAX_CLOSED_RECORDS
 
 
 def pair_cost_once(pairs: int) -> tuple[float, float]:

@@ -12,7 +12,7 @@ from _harness import Figure, Target, at_depth, progress, set_instrumented
 
 import zmqscope
 from _core import CALLER_DEPTH, Settings, roomy_context
-from zmqscope import hooks
+from zmqscope.instrument import hooks
 
 ZMQSCOPE_DIR = str(Path(zmqscope.__file__).resolve().parent)
 

@@ -20,14 +20,14 @@ from _harness import Figure, Target, one_cpu, progress, push_pull_rate, ratios
 import zmqscope
 from _server import Settings, open_sockets, private_runtime
 from _server.idle import child_env
-from zmqscope import hooks
+from zmqscope.instrument import hooks
 
 PAYLOAD = b"x" * 100
 ADDRESS = "inproc://zmqscope-bench-polled"
 
 POLLER = """
 import sys, threading, time
-from zmqscope.client import LiveClient
+from zmqscope.remote.client import LiveClient
 
 client = LiveClient(sys.argv[1], timeout=30)
 interval = float(sys.argv[2])

@@ -19,10 +19,10 @@ from _harness import Figure, Target, progress
 
 import zmqscope
 from _server import Settings, open_sockets, private_runtime
-from zmqscope import hooks
-from zmqscope._answers import Answers
-from zmqscope.client import LiveClient, _View
-from zmqscope.protocol import Request, RequestType, decode_reply, encode_reply
+from zmqscope.instrument import hooks
+from zmqscope.instrument.answers import ProcessAnswers as Answers
+from zmqscope.remote.client import LiveClient, _View
+from zmqscope.remote.protocol import Request, RequestType, decode_reply, encode_reply
 
 T = TypeVar("T")
 

@@ -25,7 +25,7 @@ import zmqscope
 
 if TYPE_CHECKING:
     from tests.integration.second_user import OtherUser
-    from zmqscope.server import Server
+    from zmqscope.instrument.answers import ProcessServer as Server
 
 SCHEMA = "zmqscope.report/1"
 TIMEOUT = 60  # seconds, per subprocess

@@ -2,7 +2,7 @@
 
 The server on an ipc socket file speaks plain Unix stream connections, each
 message its length (4 bytes, big-endian) then its JSON
-(zmqscope.protocol). LiveClient behaves; this does whatever a test asks:
+(zmqscope.remote.protocol). LiveClient behaves; this does whatever a test asks:
 send without reading, announce more than it sends, leave mid-request.
 """
 
@@ -12,7 +12,7 @@ import socket
 import struct
 import time
 
-from zmqscope.protocol import Reply, decode_reply
+from zmqscope.remote.protocol import Reply, decode_reply
 
 HEADER = struct.Struct("!I")
 

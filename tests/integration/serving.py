@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.integration.hanging import WAIT, RunningApp, running
-from zmqscope.client import LiveClient
+from zmqscope.remote.client import LiveClient
 
 # A client's patience in these tests: far above a loaded machine's round trip,
 # far below the per-test timeout.

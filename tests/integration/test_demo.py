@@ -28,8 +28,8 @@ import pytest
 from tests.integration.conftest import ZMQSCOPE_MODULE, clean_env, describe, zmqscope_cli
 from tests.integration.serving import short_folder
 from zmqscope.cli.demo import demo_command
-from zmqscope.client import ClientError, LiveClient, discover
 from zmqscope.model import Snapshot, SocketRecord, SocketState
+from zmqscope.remote.client import ClientError, LiveClient, discover
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -26,8 +26,8 @@ from tests.integration.hanging import running
 from tests.integration.second_user import OtherUser
 from tests.integration.serving import SERVING_APP, runtime_env, serving, short_folder
 from zmqscope import cli
-from zmqscope.client import discover
-from zmqscope.server import Server
+from zmqscope.instrument.answers import ProcessServer as Server
+from zmqscope.remote.client import discover
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import clean_env, write_app
-from zmqscope.client import exit_report_paths
+from zmqscope.remote.client import exit_report_paths
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -27,7 +27,7 @@ from tests.integration.conftest import (
 )
 from tests.integration.hanging import running
 from tests.integration.serving import read_discovery, runtime_env, short_folder
-from zmqscope.client import LiveClient
+from zmqscope.remote.client import LiveClient
 
 
 def installed(library: str) -> bool:

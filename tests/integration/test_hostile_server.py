@@ -24,10 +24,10 @@ import pytest
 import zmq
 
 from tests.hostile import NOW, honest_data
-from zmqscope import hooks
-from zmqscope.client import ClientError, LiveClient
+from zmqscope import _own_context
 from zmqscope.model._base import MAX_TEXT
-from zmqscope.protocol import VERSION
+from zmqscope.remote.client import ClientError, LiveClient
+from zmqscope.remote.protocol import VERSION
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -88,7 +88,7 @@ def hostile_server(request: str, change: Callable[[dict[str, Any]], None]) -> It
     the honest one.
     """
     honest = honest_data()
-    ctx = hooks.private_context()
+    ctx = _own_context.private_context()
     router = ctx.socket(zmq.ROUTER)
     router.linger = 0
     port = router.bind_to_random_port("tcp://127.0.0.1")
@@ -117,7 +117,7 @@ def hostile_server(request: str, change: Callable[[dict[str, Any]], None]) -> It
         stop.set()
         thread.join(timeout=10)
         router.close()
-        hooks.term_private_context(ctx)
+        _own_context.term_private_context(ctx)
 
 
 def ask(client: LiveClient, request: str) -> Any:

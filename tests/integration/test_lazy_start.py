@@ -61,7 +61,7 @@ def test_importing_zmq_arms_the_hooks_but_starts_nothing(tmp_path: Path) -> None
         files = list(base.rglob("*"))
     assert result.returncode == 0, describe(result)
     state = state_of(result.stdout)
-    assert "zmqscope.hooks" in state["modules"]  # type: ignore[operator]
+    assert "zmqscope.instrument.hooks" in state["modules"]  # type: ignore[operator]
     # No server, no thread, no files, and no report for a process that made no context.
     assert state["threads"] == 1
     assert files == []
@@ -82,7 +82,7 @@ def test_hooks_go_on_when_zmq_is_imported_however_it_is(tmp_path: Path, make_con
         pytest.skip("zmq.green needs gevent (in the test extra)")
     source = f"""
 import sys
-print("zmqscope.hooks" in sys.modules)
+print("zmqscope.instrument.hooks" in sys.modules)
 {make_context}
 leak = ctx.socket(1)  # made
 """
@@ -191,7 +191,9 @@ def test_a_bad_setting_is_one_line_and_nothing_is_loaded(tmp_path: Path) -> None
 
 
 def test_zmq_imported_after_a_bad_setting_is_not_instrumented(tmp_path: Path) -> None:
-    code = "import sys, zmq\nzmq.Context().term()\nprint('zmqscope.hooks' in sys.modules)"
+    code = (
+        "import sys, zmq\nzmq.Context().term()\nprint('zmqscope.instrument.hooks' in sys.modules)"
+    )
     result = run_python("-c", code, cwd=tmp_path, env={"ZMQSCOPE": "1", "ZMQSCOPE_GRACE": "x"})
     assert result.returncode == 0, describe(result)
     assert result.stdout == "False\n"

@@ -69,7 +69,7 @@ def test_zmqscope_1_leaves_the_application_alone_and_says_why(tmp_path: Path) ->
         ctx = zmq.Context()
         ctx.socket(zmq.PUSH).close()
         ctx.term()
-        print("the application ran", "zmqscope.hooks" in sys.modules)
+        print("the application ran", "zmqscope.instrument.hooks" in sys.modules)
         """
     )
     result = run_python("-c", code, cwd=tmp_path, env={"ZMQSCOPE": "1"})

@@ -29,10 +29,13 @@ from tests.integration.serving import (
     short_folder,
     wait_until,
 )
-from zmqscope import _events, hooks
-from zmqscope.client import ClientError, LiveClient, connect
+from zmqscope import _own_context
+from zmqscope.instrument import hooks
+from zmqscope.instrument.answers import ProcessServer as Server
+from zmqscope.instrument.registry import events as _events
 from zmqscope.model import EndpointOp, ThreadInfo
-from zmqscope.server import Server, ServerError
+from zmqscope.remote.client import ClientError, LiveClient, connect
+from zmqscope.remote.server import ServerError
 
 Ctx = zmq.Context[zmq.Socket[bytes]]
 pytestmark = pytest.mark.timeout(60)
@@ -399,7 +402,7 @@ def test_a_peer_that_keeps_answering_other_requests_cannot_hold_a_client(
     runtime: Path,
 ) -> None:
     """Stale replies (other ids) arriving all the time do not extend the timeout."""
-    ctx = hooks.private_context()
+    ctx = _own_context.private_context()
     peer = ctx.socket(zmq.ROUTER)
     peer.linger = 0
     port = peer.bind_to_random_port("tcp://127.0.0.1")
@@ -425,4 +428,4 @@ def test_a_peer_that_keeps_answering_other_requests_cannot_hold_a_client(
         flood.join(10)
         client.close()
         peer.close()
-        hooks.term_private_context(ctx)
+        _own_context.term_private_context(ctx)

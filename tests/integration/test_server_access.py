@@ -23,8 +23,9 @@ from tests.integration.conftest import describe, run_python, write_app, zmqscope
 from tests.integration.hanging import running
 from tests.integration.second_user import OtherUser
 from tests.integration.serving import CLIENT_TIMEOUT, runtime_env, short_folder
-from zmqscope.client import ClientError, LiveClient, connect
-from zmqscope.server import Server, ServerError
+from zmqscope.instrument.answers import ProcessServer as Server
+from zmqscope.remote.client import ClientError, LiveClient, connect
+from zmqscope.remote.server import ServerError
 
 KEYS_FILE = "curve-keys.json"  # in the runtime folder, as the README says
 

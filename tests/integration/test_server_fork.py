@@ -18,7 +18,7 @@ import pytest
 
 from tests.integration.conftest import describe, line_of, write_app, zmqscope_cli
 from tests.integration.serving import read_discovery, runtime_env, serving, short_folder
-from zmqscope.client import LiveClient
+from zmqscope.remote.client import LiveClient
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -33,11 +33,11 @@ from tests.integration.serving import (
     short_folder,
     wait_until,
 )
-from zmqscope import hooks
-from zmqscope._stream_server import MAX_CLIENTS
-from zmqscope.client import LiveClient, ServerBusy
-from zmqscope.protocol import ErrorCode, RequestType, encode_request
-from zmqscope.server import Server
+from zmqscope import _own_context
+from zmqscope.instrument.answers import ProcessServer as Server
+from zmqscope.remote.client import LiveClient, ServerBusy
+from zmqscope.remote.protocol import ErrorCode, RequestType, encode_request
+from zmqscope.remote.stream_server import MAX_CLIENTS
 
 Ctx = zmq.Context[zmq.Socket[bytes]]
 MiB = 1024 * 1024
@@ -62,7 +62,7 @@ def raw_client(server: Server) -> Any:
     """A connection that sends what it is told: a stream socket on ipc, a DEALER on tcp."""
     if server.endpoint.startswith("ipc://"):
         return raw_stream.connect(server.endpoint)
-    ctx = hooks.private_context()
+    ctx = _own_context.private_context()
     dealer = ctx.socket(zmq.DEALER)
     dealer.linger = 0
     dealer.connect(server.endpoint)
@@ -82,7 +82,7 @@ def raw_close(client: Any) -> None:
     else:
         ctx = client.context
         client.close(linger=0)
-        hooks.term_private_context(ctx)
+        _own_context.term_private_context(ctx)
 
 
 # -- CPU: a budget, then "busy" ----------------------------------------------------------

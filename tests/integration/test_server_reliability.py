@@ -25,9 +25,10 @@ import zmqscope
 from tests.integration import raw_stream
 from tests.integration.conftest import clean_env, describe, write_app, zmqscope_cli
 from tests.integration.serving import CLIENT_TIMEOUT, runtime_env, serving, short_folder, wait_until
-from zmqscope import hooks
-from zmqscope.client import LiveClient
-from zmqscope.protocol import (
+from zmqscope import _own_context
+from zmqscope.instrument.answers import ProcessServer as Server
+from zmqscope.remote.client import LiveClient
+from zmqscope.remote.protocol import (
     MAX_REQUEST_BYTES,
     ErrorCode,
     ProtocolError,
@@ -36,7 +37,6 @@ from zmqscope.protocol import (
     decode_request,
     encode_request,
 )
-from zmqscope.server import Server
 
 Ctx = zmq.Context[zmq.Socket[bytes]]
 Frames = list[bytes]
@@ -59,7 +59,7 @@ def tcp_server(scope: None) -> Iterator[Server]:
 @pytest.fixture
 def raw_dealer(tcp_server: Server) -> Iterator[zmq.Socket[bytes]]:
     """A bare DEALER connected to the tcp server, on a context zmqscope does not record."""
-    ctx = hooks.private_context()
+    ctx = _own_context.private_context()
     sock: zmq.Socket[bytes] = ctx.socket(zmq.DEALER)
     sock.linger = 0
     sock.connect(tcp_server.endpoint)
@@ -67,7 +67,7 @@ def raw_dealer(tcp_server: Server) -> Iterator[zmq.Socket[bytes]]:
         yield sock
     finally:
         sock.close()
-        hooks.term_private_context(ctx)
+        _own_context.term_private_context(ctx)
 
 
 def app_pair(ctx: Ctx, name: str) -> tuple[zmq.Socket[bytes], zmq.Socket[bytes]]:

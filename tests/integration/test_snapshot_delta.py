@@ -9,11 +9,11 @@ import pytest
 import zmq
 
 import zmqscope
-from zmqscope._compact import Decoder
-from zmqscope.client import LiveClient
+from zmqscope.instrument.answers import ProcessServer as Server
 from zmqscope.model import SocketState
-from zmqscope.protocol import RequestType
-from zmqscope.server import Server
+from zmqscope.remote.client import LiveClient
+from zmqscope.remote.protocol import RequestType
+from zmqscope.remote.wire import Decoder
 
 Ctx = zmq.Context[zmq.Socket[bytes]]
 

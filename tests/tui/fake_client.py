@@ -1,6 +1,6 @@
 """A hand-built target for the TUI: fixed sockets, threads and events, and a fixed clock.
 
-:class:`FakeClient` implements :class:`zmqscope.client.Client` the way memray's
+:class:`FakeClient` implements :class:`zmqscope.remote.client.Client` the way memray's
 ``MockReader`` stands in for a live tracker: the app cannot tell it from a
 server, and a test can change what the next refresh sees (``add_socket``,
 ``close_socket``, ``remove_socket``, ``block_term``) or make it fail
@@ -15,7 +15,6 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from zmqscope.client import ClientError, EventPage, Hello, LiveSnapshot, ServerBusy
 from zmqscope.model import (
     CallSite,
     ContextRecord,
@@ -36,6 +35,7 @@ from zmqscope.model import (
     Traffic,
     UsageWarning,
 )
+from zmqscope.remote.client import ClientError, EventPage, Hello, LiveSnapshot, ServerBusy
 from zmqscope.reporting import Report, build_report
 
 NOW = 1_764_324_000.0  # 2025-11-28T10:00:00Z: every time below is relative to it
@@ -280,9 +280,9 @@ def default_peers() -> tuple[Peer, ...]:
 
 
 class FakeClient:
-    """A :class:`~zmqscope.client.Client` over hand-built records.
+    """A :class:`~zmqscope.remote.client.Client` over hand-built records.
 
-    ``live=False`` behaves like :class:`~zmqscope.client.ReportClient`: no
+    ``live=False`` behaves like :class:`~zmqscope.remote.client.ReportClient`: no
     stats, threads or events. ``calls`` counts every request by name.
     """
 

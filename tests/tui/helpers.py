@@ -18,7 +18,7 @@ from textual.pilot import Pilot
 from textual.widgets import Static, TabbedContent
 
 from tests.tui.fake_client import NOW, FakeClient, clock
-from zmqscope.client import Discovered
+from zmqscope.remote.client import Discovered
 from zmqscope.tui import ScopeApp
 from zmqscope.tui.demo import DemoApp
 from zmqscope.tui.detail import SocketDetailScreen

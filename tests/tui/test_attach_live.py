@@ -18,7 +18,7 @@ import pytest
 
 from tests.integration.conftest import clean_env, line_of, write_app
 from tests.tui.helpers import SIZE, RecordingScopeApp, settle, text_of
-from zmqscope.client import LiveClient, discover
+from zmqscope.remote.client import LiveClient, discover
 from zmqscope.tui.header import ProcessHeader
 
 START_TIMEOUT = 20.0  # seconds for the app to start serving (a loaded CI machine)

@@ -24,7 +24,6 @@ from textual.widgets import Input, OptionList, Static
 from tests.hostile import ARG, NAME, NOW, controls, hostile_snapshot
 from tests.tui.fake_client import clock
 from tests.tui.helpers import QUIET, SIZE, RecordingScopeApp, found, settle, text_of
-from zmqscope.client import ClientError, EventPage, Hello, LiveSnapshot, ReportClient
 from zmqscope.model import (
     CallSite,
     Event,
@@ -40,6 +39,7 @@ from zmqscope.model import (
 )
 from zmqscope.model._base import MAX_INT, MAX_TIME
 from zmqscope.model._text import visible
+from zmqscope.remote.client import ClientError, EventPage, Hello, LiveSnapshot, ReportClient
 from zmqscope.reporting import Report, build_report
 from zmqscope.tui.detail import SocketDetailScreen
 from zmqscope.tui.header import ProcessHeader
@@ -49,7 +49,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 class SnapshotClient:
-    """A :class:`~zmqscope.client.Client` over one snapshot, live or not."""
+    """A :class:`~zmqscope.remote.client.Client` over one snapshot, live or not."""
 
     def __init__(
         self,

@@ -33,7 +33,7 @@ from tests.tui.helpers import (
     text_of,
     view,
 )
-from zmqscope.client import ReportClient
+from zmqscope.remote.client import ReportClient
 
 # -- offline --------------------------------------------------------------------------
 

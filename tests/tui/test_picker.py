@@ -19,7 +19,7 @@ from tests.tui.helpers import (
     settle,
     text_of,
 )
-from zmqscope.client import ClientError, Discovered
+from zmqscope.remote.client import ClientError, Discovered
 from zmqscope.tui.picker import PickerScreen
 
 # -- the picker -----------------------------------------------------------------------

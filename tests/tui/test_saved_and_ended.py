@@ -25,7 +25,7 @@ from tests.tui.helpers import (
     table,
     text_of,
 )
-from zmqscope.client import ReportClient
+from zmqscope.remote.client import ReportClient
 from zmqscope.reporting import build_report
 from zmqscope.tui.shutdown import ShutdownBanner
 

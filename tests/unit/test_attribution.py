@@ -18,9 +18,9 @@ from rich.console import Console
 
 import zmqscope
 from tests.conftest import here
-from zmqscope import _origins, hooks
-from zmqscope._compact import Decoder, FrameTable, encode_socket
-from zmqscope._origins import Origins
+from zmqscope.instrument import hooks
+from zmqscope.instrument import origins as _origins
+from zmqscope.instrument.origins import Origins
 from zmqscope.model import (
     CallSite,
     Frame,
@@ -37,6 +37,7 @@ from zmqscope.model._text import (
     site_headline,
     started_text,
 )
+from zmqscope.remote.wire import Decoder, FrameTable, encode_socket
 from zmqscope.reporting import Report, build_report, render_text
 
 ROOT = "/home/dev/project"

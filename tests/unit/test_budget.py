@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zmqscope._budget import CpuBudget
+from zmqscope.remote.budget import CpuBudget
 
 
 class Clocks:

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from zmqscope._compact import Decoder, FrameTable, encode_socket
 from zmqscope.model import (
     CallSite,
     Endpoint,
@@ -17,6 +16,7 @@ from zmqscope.model import (
     SocketState,
     ThreadRef,
 )
+from zmqscope.remote.wire import Decoder, FrameTable, encode_socket
 
 SITE = Frame("/srv/app/worker.py", 40, "run")
 OUTER = Frame("/srv/app/main.py", 12, "<module>")

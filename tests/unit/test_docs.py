@@ -19,8 +19,8 @@ import zmq
 from _pytest.config.argparsing import Parser
 
 import zmqscope
-from zmqscope import hooks
 from zmqscope.cli import build_parser
+from zmqscope.instrument import hooks
 from zmqscope.model import (
     CallSite,
     Culprit,

@@ -13,9 +13,9 @@ import _pytest
 import pytest
 
 from tests.conftest import here
-from zmqscope import _frames
-from zmqscope._entries import Site
-from zmqscope._frames import FrameFilter, RawFrame, RawStack, line_at
+from zmqscope.instrument import frames as _frames
+from zmqscope.instrument.frames import FrameFilter, RawFrame, RawStack, line_at
+from zmqscope.instrument.registry.entries import Site
 
 THIS_FILE = os.path.abspath(__file__)
 THREADING_FILE = os.path.abspath(threading.__file__)

@@ -16,11 +16,11 @@ import zmq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from zmqscope._answers import Answers
-from zmqscope._budget import CpuBudget
-from zmqscope._handler import CACHE_MAX_AGE, ReplyCache, RequestHandler
-from zmqscope._zmq_server import split_request
-from zmqscope.protocol import ErrorCode, RequestType, decode_reply, encode_request
+from zmqscope.instrument.answers import ProcessAnswers as Answers
+from zmqscope.remote.budget import CpuBudget
+from zmqscope.remote.handler import CACHE_MAX_AGE, ReplyCache, RequestHandler
+from zmqscope.remote.protocol import ErrorCode, RequestType, decode_reply, encode_request
+from zmqscope.remote.zmq_server import split_request
 
 Ctx = zmq.Context[zmq.Socket[bytes]]
 

@@ -14,10 +14,10 @@ import zmq.asyncio
 
 import zmqscope
 from tests.conftest import here
-from zmqscope import hooks
-from zmqscope._entries import Site
+from zmqscope.instrument import hooks
+from zmqscope.instrument.registry.entries import Site
+from zmqscope.instrument.registry.store import Registry
 from zmqscope.model import ContextState, Culprit, EndpointOp, SocketRecord, SocketState
-from zmqscope.registry import Registry
 
 Ctx = zmq.Context[zmq.Socket[bytes]]
 

@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 from rich.console import Console, RenderableType
 
 from tests.hostile import NOW, honest_data, hostile_snapshot
-from zmqscope.client import _View
 from zmqscope.model import SchemaError, Snapshot
 from zmqscope.model._base import MAX_TEXT
+from zmqscope.remote.client import _View
 from zmqscope.reporting import Report, build_report, render_text
 from zmqscope.tui._rows import make_rows
 from zmqscope.tui.detail import SocketDetailScreen

@@ -29,7 +29,8 @@ from rich.console import Console
 import zmqscope
 import zmqscope.reporting
 from tests.conftest import here
-from zmqscope import hooks, registry
+from zmqscope.instrument import hooks, state
+from zmqscope.instrument.registry import store as registry
 from zmqscope.model import SocketState
 
 Ctx = zmq.Context[zmq.Socket[bytes]]
@@ -461,8 +462,8 @@ def test_a_socket_made_during_anothers_close_takes_its_handle_cleanly(
 ) -> None:
     if ran_in_a_fresh_process(request):
         return
-    proxy = _MakesASocketMidClose(hooks._state.frames, ctx)
-    monkeypatch.setattr(hooks._state, "frames", proxy)
+    proxy = _MakesASocketMidClose(state.current.frames, ctx)
+    monkeypatch.setattr(state.current, "frames", proxy)
     reused = made = 0
     # At least 50 rounds; more, with longer pauses, until libzmq has handed a
     # handle on (its reaper thread may be slow to run on a busy machine).
@@ -572,7 +573,7 @@ def test_sockets_dropped_without_close_outlive_the_closed_records_bound(
     """Leaks are never forgotten with the closed records (30,000 / 300 dropped, scaled down)."""
     monkeypatch.setattr(registry, "MAX_UNREAD", 20)
     bounded = registry.Registry(max_closed=50)
-    monkeypatch.setattr(hooks._state, "registry", bounded)
+    monkeypatch.setattr(state.current, "registry", bounded)
     dropped = _drop_every(ctx, 1_000, 100, read=10)
     snapshot = bounded.snapshot(hooks.process_info())
     assert bounded.dropped > 0  # the closed ones went past their bound
@@ -588,7 +589,7 @@ def test_leaks_past_their_own_bound_are_counted_and_said(
     scope: None, ctx: Ctx, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bounded = registry.Registry(max_leaks=4)
-    monkeypatch.setattr(hooks._state, "registry", bounded)
+    monkeypatch.setattr(state.current, "registry", bounded)
     assert _drop_every(ctx, 7, 1) == 7
     snapshot = bounded.snapshot(hooks.process_info())
     assert snapshot.leaks_dropped == 3

@@ -11,7 +11,8 @@ import threading
 
 import pytest
 
-from zmqscope import _native, _threads
+from zmqscope import _native
+from zmqscope.instrument import threads as _threads
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from zmqscope.protocol import (
+from zmqscope.remote.protocol import (
     HEADER,
     MAX_REQUEST_BYTES,
     MAX_RETRY_AFTER,

@@ -14,9 +14,8 @@ from rich.console import Console
 
 import zmqscope
 from tests.unit.test_report import CONNECT, closed_sock, snap, sock
-from zmqscope import hooks
-from zmqscope._compact import Decoder, FrameTable, encode_socket
-from zmqscope._entries import EndpointEntry, Site, SocketEntry, new_counters
+from zmqscope.instrument import hooks
+from zmqscope.instrument.registry.entries import EndpointEntry, Site, SocketEntry, new_counters
 from zmqscope.model import (
     ContextRecord,
     ContextState,
@@ -25,6 +24,7 @@ from zmqscope.model import (
     SocketRecord,
     SocketState,
 )
+from zmqscope.remote.wire import Decoder, FrameTable, encode_socket
 from zmqscope.reporting import Report, build_report
 from zmqscope.tui._rows import row_cells
 from zmqscope.tui.detail import SocketDetailScreen

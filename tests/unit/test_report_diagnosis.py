@@ -22,7 +22,7 @@ from tests.unit.test_report import (
     snap,
     sock,
 )
-from zmqscope import shutdown
+from zmqscope.instrument import culprits as shutdown
 from zmqscope.model import (
     CallSite,
     ContextRecord,

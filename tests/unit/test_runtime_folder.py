@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from zmqscope._runtime import (
+from zmqscope.remote.runtime import (
     RuntimeDirError,
     RuntimeDirMissing,
     RuntimeFolder,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from zmqscope import shutdown
 from zmqscope._source import MAX_SOURCE_BYTES, source_line
+from zmqscope.instrument import culprits as shutdown
 from zmqscope.model import Frame, ThreadRef
 
 pytestmark = pytest.mark.timeout(60)

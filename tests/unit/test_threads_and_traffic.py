@@ -12,7 +12,8 @@ import zmq.asyncio
 
 import zmqscope
 from tests.conftest import here
-from zmqscope import hooks
+from zmqscope import _own_context
+from zmqscope.instrument import hooks
 from zmqscope.model import SocketRecord, Traffic
 
 Ctx = zmq.Context[zmq.Socket[bytes]]
@@ -214,7 +215,7 @@ def test_uninstall_after_traffic_restores_send_and_recv(traffic: Ctx) -> None:
 
 def test_uncounted_sockets_work_in_traffic_mode(traffic: Ctx) -> None:
     """Sockets zmqscope does not count (its own, or made before install) still pass data."""
-    private = hooks.private_context()
+    private = _own_context.private_context()
     push = private.socket(zmq.PUSH)
     push.bind("inproc://uncounted")
     pull = private.socket(zmq.PULL)
@@ -226,7 +227,7 @@ def test_uncounted_sockets_work_in_traffic_mode(traffic: Ctx) -> None:
     assert pull.recv_into(buffer) == 1 and buffer[:1] == b"x"
     push.close()
     pull.close()
-    hooks.term_private_context(private)
+    _own_context.term_private_context(private)
     assert zmqscope.snapshot().sockets == ()
 
 

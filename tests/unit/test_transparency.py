@@ -15,7 +15,7 @@ import zmq
 
 import zmqscope
 from tests.conftest import here
-from zmqscope import hooks
+from zmqscope.instrument import hooks, state
 
 Ctx = zmq.Context[zmq.Socket[bytes]]
 PATCHED = [
@@ -187,8 +187,8 @@ def test_a_failing_hook_never_reaches_the_application(
     zmqscope.install()
 
     # The bind is recorded raw (call_seen) or, had its entry been built, at once.
-    monkeypatch.setattr(hooks._state.registry, "call_seen", broken)
-    monkeypatch.setattr(hooks._state.registry, "endpoint_added", broken)
+    monkeypatch.setattr(state.current.registry, "call_seen", broken)
+    monkeypatch.setattr(state.current.registry, "endpoint_added", broken)
     ctx: Ctx = zmq.Context()
     sock = ctx.socket(zmq.PAIR)
     before = hooks.internal_errors()
@@ -214,7 +214,7 @@ def test_a_failing_close_hook_still_closes_the_socket(
     ctx: Ctx = zmq.Context()
     sock = ctx.socket(zmq.PAIR)
 
-    monkeypatch.setattr(hooks._state.registry, table, _Broken())
+    monkeypatch.setattr(state.current.registry, table, _Broken())
     before = hooks.internal_errors()
     sock.close()  # must not raise
     assert sock.closed
@@ -229,7 +229,7 @@ def test_a_failing_term_hook_never_reaches_the_application(
     zmqscope.install()
     ctx: Ctx = zmq.Context()
 
-    monkeypatch.setattr(hooks._state.registry, method, broken)
+    monkeypatch.setattr(state.current.registry, method, broken)
     before = hooks.internal_errors()
     ctx.term()  # must not raise
     assert ctx.closed

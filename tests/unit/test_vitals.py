@@ -9,7 +9,7 @@ import threading
 import psutil
 import pytest
 
-from zmqscope._vitals import VitalSigns
+from zmqscope.instrument.vitals import VitalSigns
 
 linux_only = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="elsewhere the numbers come from psutil itself"
@@ -52,7 +52,7 @@ def test_cpu_percent_is_the_cpu_time_used_between_two_readings(
 
 OUT_OF_DESCRIPTORS = """
 import os, resource
-from zmqscope._vitals import VitalSigns
+from zmqscope.instrument.vitals import VitalSigns
 signs = VitalSigns()
 signs.read()
 resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))

@@ -12,7 +12,7 @@ from zmqscope._defaults import DEFAULT_INTERVAL
 from zmqscope.cli._errors import CommandError
 
 if TYPE_CHECKING:
-    from zmqscope.client import Client, Discovered, LiveClient
+    from zmqscope.remote.client import Client, Discovered, LiveClient
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
@@ -51,7 +51,7 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise CommandError(str(error)) from None
     # Loaded here, not with the command line: Ctrl-C while they load is a quiet 130 too.
-    from zmqscope.client import ClientError, connect, discover
+    from zmqscope.remote.client import ClientError, connect, discover
     from zmqscope.tui import ScopeApp
 
     try:
@@ -92,7 +92,7 @@ def _need_a_terminal(target: str | None) -> None:
 
 def _pick(interval: float) -> int:
     """The TUI's picker, for none or several instrumented processes."""
-    from zmqscope.client import discover
+    from zmqscope.remote.client import discover
     from zmqscope.tui import ScopeApp
 
     app = ScopeApp(connect=_connect, discover=discover, interval=interval)
@@ -105,6 +105,6 @@ def _pick(interval: float) -> int:
 
 
 def _connect(entry: Discovered) -> LiveClient:
-    from zmqscope.client import client_for
+    from zmqscope.remote.client import client_for
 
     return client_for(entry)

@@ -25,7 +25,7 @@ from zmqscope.cli._errors import CommandError
 from zmqscope.cli._output import stdout_console
 
 if TYPE_CHECKING:
-    from zmqscope.client import LiveClient
+    from zmqscope.remote.client import LiveClient
 
 _START_TIMEOUT = 15.0  # seconds for the demo to start serving
 _BLOCK_TIMEOUT = 30.0  # seconds, headless, for its term() to be reported blocked
@@ -120,7 +120,7 @@ def _start(log: Path, exit_json: Path, shutdown_after: float) -> subprocess.Pope
 
 
 def _attach(child: subprocess.Popen[bytes]) -> LiveClient:
-    from zmqscope.client import ClientError, LiveClient, discover
+    from zmqscope.remote.client import ClientError, LiveClient, discover
 
     deadline = time.monotonic() + _START_TIMEOUT
     while time.monotonic() < deadline:
@@ -161,7 +161,7 @@ def _print_exit_report(exit_json: Path, pid: int) -> None:
     """The report the demo printed as it exited (into its log), printed here."""
     from rich.console import Console
 
-    from zmqscope.client import read_exit_report
+    from zmqscope.remote.client import read_exit_report
     from zmqscope.reporting import render_exit
 
     report = read_exit_report(exit_json, pid, since=0)
@@ -184,7 +184,7 @@ def _troubled(log: Path, child: subprocess.Popen[bytes]) -> bool:
 
 
 def _headless(client: LiveClient, child: subprocess.Popen[bytes]) -> int:
-    from zmqscope.client import ClientError
+    from zmqscope.remote.client import ClientError
     from zmqscope.reporting import render_text
 
     deadline = time.monotonic() + _BLOCK_TIMEOUT
@@ -213,6 +213,6 @@ def _stop(child: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait(timeout=5)
-    from zmqscope.client import discover
+    from zmqscope.remote.client import discover
 
     discover()  # removes the discovery files of a demo that had to be killed

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from zmqscope.cli._output import stdout_console
 
 if TYPE_CHECKING:
-    from zmqscope.client import Discovered
+    from zmqscope.remote.client import Discovered
 
 _HELLO_TIMEOUT = 1.0  # per process: ls must stay quick with a hung app around
 _UNBOUNDED = 1 << 16  # columns: wider than any row
@@ -39,7 +39,7 @@ example:
 
 
 def main(args: argparse.Namespace) -> int:
-    from zmqscope.client import discover
+    from zmqscope.remote.client import discover
 
     rows = [_describe(entry) for entry in discover(_say_refused)]
     if args.json:
@@ -70,7 +70,7 @@ def _describe(entry: Discovered) -> dict[str, Any]:
         "state": "unreachable",
         "limits": [],
     }
-    from zmqscope.client import ClientError, ServerBusy, client_for
+    from zmqscope.remote.client import ClientError, ServerBusy, client_for
 
     try:
         client = client_for(entry, timeout=_HELLO_TIMEOUT)

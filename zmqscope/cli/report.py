@@ -39,8 +39,8 @@ examples:
 
 
 def main(args: argparse.Namespace) -> int:
-    from zmqscope.client import ClientError, ReportClient, connect
     from zmqscope.model import SchemaError
+    from zmqscope.remote.client import ClientError, ReportClient, connect
     from zmqscope.reporting import render_text
     from zmqscope.reporting._by_test import (
         TestRun,

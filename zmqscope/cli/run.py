@@ -199,13 +199,14 @@ def main(args: Sequence[str], parser: argparse.ArgumentParser) -> int:
     options, target = parse(args, parser)
 
     # pyzmq first, on its own: with ZMQSCOPE=1 inherited, its import arms
-    # zmqscope (_autoinstall), which needs zmqscope.hooks whole, not halfway
+    # zmqscope (_autoinstall), which needs zmqscope.instrument.hooks whole, not halfway
     # through its own import of zmq.
     import zmq  # noqa: F401
 
     import zmqscope
-    from zmqscope import _autoinstall, _stderr, hooks
+    from zmqscope import _autoinstall, _stderr
     from zmqscope._api import exit_report, serve_when_needed
+    from zmqscope.instrument import hooks
 
     # Hooks go in before anything of the application is imported (for -m,
     # that includes its parent packages).
@@ -238,7 +239,7 @@ def _write_json_when_term_blocks(path: Path, owner: int) -> None:
     """A hung term() may never let the process reach its exit report: write now."""
     from zmqscope import _stderr
     from zmqscope._api import add_shutdown_listener, blocked_report
-    from zmqscope.shutdown import BlockedTerm
+    from zmqscope.instrument.watchdog import BlockedTerm
 
     def write(event: object) -> None:
         # The file is the process's that run started; a forked child's

@@ -6,10 +6,12 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
+from zmqscope._errors import ZmqscopeError
+
 SCHEMA = "zmqscope.report/1"
 
 
-class SchemaError(ValueError):
+class SchemaError(ZmqscopeError, ValueError):
     """A document is not a zmqscope report this version can read."""
 
 

@@ -98,7 +98,7 @@ class Traffic:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Traffic:
-        """From the compact list a live snapshot carries (see zmqscope.protocol)."""
+        """From the compact list a live snapshot carries (see zmqscope.remote.protocol)."""
         if not isinstance(row, (list, tuple)) or len(row) != 8:
             raise SchemaError("a traffic row has 8 numbers")
         # Counts are integers; an integral float (a server that summed floats) reads too.

@@ -16,7 +16,8 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from zmqscope import hooks
+from zmqscope.instrument import hooks
+from zmqscope.instrument.registry.store import Registry, SocketEntry
 from zmqscope.model import SocketState
 from zmqscope.pytest_plugin.claims import Claim
 from zmqscope.pytest_plugin.findings import (
@@ -29,7 +30,6 @@ from zmqscope.pytest_plugin.findings import (
 from zmqscope.pytest_plugin.running import RunningTest
 from zmqscope.pytest_plugin.threads import ThreadBook, ThreadOrigin
 from zmqscope.pytest_plugin.windows import IgnoreRules, Window, unclean
-from zmqscope.registry import Registry, SocketEntry
 from zmqscope.reporting import Report
 
 _CLOSED = SocketState.CLOSED

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from zmqscope import hooks
+from zmqscope.instrument import hooks
+from zmqscope.instrument.registry.store import Registry, SocketEntry
 from zmqscope.pytest_plugin.observers import WATCHER_NAME, FixtureEndWatcher, registered
 from zmqscope.pytest_plugin.windows import Window
-from zmqscope.registry import Registry, SocketEntry
 
 
 @dataclass

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from zmqscope import hooks
 from zmqscope._files import FileWriteError, write_whole
+from zmqscope.instrument import hooks
 from zmqscope.model import Culprit, Leak, Snapshot, SocketRecord
 from zmqscope.model._terms import where_then
 from zmqscope.pytest_plugin.findings import Finding, RunTotals, Verdict

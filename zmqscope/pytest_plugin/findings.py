@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from zmqscope import hooks
+from zmqscope.instrument import hooks
+from zmqscope.instrument.registry.store import Registry, SocketEntry
 from zmqscope.model import Culprit, SchemaError, Snapshot
 from zmqscope.pytest_plugin.threads import ThreadOrigin
-from zmqscope.registry import Registry, SocketEntry
 from zmqscope.reporting import Report, build_report
 
 

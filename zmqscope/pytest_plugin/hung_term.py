@@ -1,6 +1,6 @@
 """Turn a ``term()`` that hangs inside a test into a failure of that test.
 
-zmqscope's watchdog (:mod:`zmqscope.shutdown`) tells us when a ``term()`` or
+zmqscope's watchdog (:mod:`zmqscope.instrument.watchdog`) tells us when a ``term()`` or
 ``destroy()`` outlives the grace period and which sockets it waits for. Then
 the blocked call has to give control back, and there is only one way in:
 
@@ -36,9 +36,10 @@ from typing import Any
 import pytest
 import zmq
 
-from zmqscope import _api, _native, hooks
+from zmqscope import _api, _native
+from zmqscope.instrument import hooks
+from zmqscope.instrument.watchdog import BlockedTerm, TermDone
 from zmqscope.model import ContextState
-from zmqscope.shutdown import BlockedTerm, TermDone
 
 _SIGNAL = getattr(signal, "SIGURG", None)
 _ZMQ_DIR = os.path.dirname(os.path.abspath(zmq.__file__ or "")) + os.sep

@@ -34,7 +34,9 @@ from typing import Any
 import pytest
 
 import zmqscope
-from zmqscope import _api, hooks
+from zmqscope import _api
+from zmqscope.instrument import hooks
+from zmqscope.instrument.watchdog import BlockedTerm
 from zmqscope.pytest_plugin import pytest_internals
 from zmqscope.pytest_plugin.checks import RunChecks
 from zmqscope.pytest_plugin.claims import Claim, Claims
@@ -60,7 +62,6 @@ from zmqscope.pytest_plugin.terminal_text import (
 )
 from zmqscope.pytest_plugin.threads import ThreadBook
 from zmqscope.pytest_plugin.windows import IgnoreRules, Window
-from zmqscope.shutdown import BlockedTerm
 
 WORKEROUTPUT_KEY = "zmqscope"
 _OFF = {"", "0", "false", "no", "off"}  # ZMQSCOPE values that leave it off (_autoinstall)

@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from zmqscope.instrument.registry.store import R_THREAD, SocketEntry
 from zmqscope.model import SchemaError, ThreadRef
-from zmqscope.registry import R_THREAD, SocketEntry
 
 # threading's own table of running threads, ident -> Thread: compared and
 # copied as it is (both atomic under the GIL) rather than rebuilt as a list

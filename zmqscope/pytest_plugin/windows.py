@@ -16,9 +16,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from zmqscope import hooks
+from zmqscope.instrument import hooks
+from zmqscope.instrument.registry.store import Registry, SocketEntry
 from zmqscope.model import SocketState
-from zmqscope.registry import Registry, SocketEntry
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,8 @@ from textual.app import App
 
 from zmqscope._defaults import DEFAULT_INTERVAL
 from zmqscope._shown import visible
-from zmqscope.client import (
+from zmqscope.model import Event, ThreadInfo
+from zmqscope.remote.client import (
     Client,
     ClientError,
     Hello,
@@ -29,7 +30,6 @@ from zmqscope.client import (
     exit_report_paths,
     process_exited,
 )
-from zmqscope.model import Event, ThreadInfo
 from zmqscope.reporting import Report
 from zmqscope.tui import _fetch
 from zmqscope.tui._fetch import Fetched

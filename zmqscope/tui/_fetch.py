@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from zmqscope.client import Client, Hello, LiveSnapshot, read_exit_report
 from zmqscope.model import Event, LimitWarning, ThreadInfo, snapshot_limits
+from zmqscope.remote.client import Client, Hello, LiveSnapshot, read_exit_report
 from zmqscope.reporting import Report
 from zmqscope.tui._rows import Rows, make_rows
 

@@ -1,6 +1,6 @@
 """``zmqscope attach``: a live view into a running ZeroMQ application.
 
-The app receives a :class:`~zmqscope.client.Client` and knows nothing about
+The app receives a :class:`~zmqscope.remote.client.Client` and knows nothing about
 sockets or servers: tests drive it with a fake client, ``attach report.json``
 with a saved report. What it asks and when, and what happens when the
 connection is lost or the process exits, is :class:`~zmqscope.tui._feed.FeedApp`'s;
@@ -30,8 +30,8 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from zmqscope._defaults import DEFAULT_INTERVAL
 from zmqscope._files import FileWriteError
 from zmqscope._shown import visible
-from zmqscope.client import Client, ClientError, Discovered, exit_report_paths
 from zmqscope.model import Snapshot
+from zmqscope.remote.client import Client, ClientError, Discovered, exit_report_paths
 from zmqscope.tui._export import export_folder, write_export
 from zmqscope.tui._feed import FeedApp
 from zmqscope.tui.detail import SocketDetailScreen

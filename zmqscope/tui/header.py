@@ -10,9 +10,9 @@ from rich.text import Text
 from textual.widgets import Static
 
 from zmqscope._shown import shown
-from zmqscope.client import Hello
 from zmqscope.model import LimitWarning, ProcessStats
 from zmqscope.model._text import age, byte_size, display_path, plural
+from zmqscope.remote.client import Hello
 
 
 class ProcessHeader(Static):

@@ -13,7 +13,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from zmqscope._shown import shown
-from zmqscope.client import Discovered
+from zmqscope.remote.client import Discovered
 
 EMPTY = """\
 [b]No instrumented process is running.[/b]

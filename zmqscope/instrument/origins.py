@@ -13,7 +13,7 @@ source line.
 
 All of it is decided when a recorded stack is frozen (a snapshot, a
 report), once per file, never while a socket is being made: the hooks
-record code objects and offsets only (see :mod:`zmqscope._frames`).
+record code objects and offsets only (see :mod:`zmqscope.instrument.frames`).
 
 The project root is the working directory when zmqscope started in the
 process (:func:`fix_root`), so that an application that changes directory
@@ -28,8 +28,8 @@ import threading
 from pathlib import PurePath
 
 from zmqscope import _native
-from zmqscope._frames import RawFrame, is_bundled_example
 from zmqscope._source import source_line
+from zmqscope.instrument.frames import RawFrame, is_bundled_example
 from zmqscope.model import ORIGIN_LIBRARY, ORIGIN_STDLIB, ORIGIN_USER, Frame
 
 _SITE_FOLDERS = ("site-packages", "dist-packages")

@@ -5,7 +5,7 @@ endpoint                      who can connect
 ============================  ==================================================
 ``ipc://`` path (default)     the socket file is 0600 in a 0700 folder: this
                               user and root
-``tcp://`` loopback,          CURVE with the user's keys (:mod:`zmqscope._curve`):
+``tcp://`` loopback,          CURVE with the user's keys (:mod:`zmqscope.remote.curve`):
 ``ipc://@`` abstract          clients holding the user's client key, i.e. this
                               user and root
 ... with ``insecure=True``    no authentication: every local user
@@ -19,8 +19,10 @@ from __future__ import annotations
 import enum
 import ipaddress
 
+from zmqscope._errors import ZmqscopeError
 
-class AccessError(Exception):
+
+class AccessError(ZmqscopeError):
     """The server must not serve on this endpoint so; the message says why."""
 
 

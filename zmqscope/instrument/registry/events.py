@@ -11,8 +11,8 @@ import time
 from collections import deque
 from typing import Any
 
-from zmqscope._entries import SiteRef, site_frame
-from zmqscope._frames import RawFrame
+from zmqscope.instrument.frames import RawFrame
+from zmqscope.instrument.registry.entries import SiteRef, site_frame
 from zmqscope.model import Event
 
 MAX_EVENTS = 10_000

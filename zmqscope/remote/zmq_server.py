@@ -1,6 +1,6 @@
 """The server's transport over tcp (and Linux's abstract ipc names): a ZeroMQ ROUTER.
 
-There CURVE is needed (:mod:`zmqscope._curve`), so libzmq carries the
+There CURVE is needed (:mod:`zmqscope.remote.curve`), so libzmq carries the
 messages, on zmqscope's own context. libzmq's tcp listener survives an
 application out of file descriptors (it retries the accept; measured), and
 what it does not bound zmqscope bounds around it:
@@ -28,9 +28,9 @@ from typing import Any
 
 import zmq
 
-from zmqscope._curve import ZapGuard
-from zmqscope._handler import RequestHandler, request_id_of
-from zmqscope.protocol import MAX_REQUEST_BYTES, ErrorCode, ProtocolError, encode_error
+from zmqscope.remote.curve import ZapGuard
+from zmqscope.remote.handler import RequestHandler, request_id_of
+from zmqscope.remote.protocol import MAX_REQUEST_BYTES, ErrorCode, ProtocolError, encode_error
 
 _EVENT = struct.Struct("=Hi")
 REQUESTS_HWM = 16

@@ -1,7 +1,7 @@
 """One request in, one reply out, within the server's budget.
 
-Both transports of the server (:mod:`zmqscope._stream_server` for ipc
-socket files, :mod:`zmqscope._zmq_server` for tcp) hand each request's
+Both transports of the server (:mod:`zmqscope.remote.stream_server` for ipc
+socket files, :mod:`zmqscope.remote.zmq_server` for tcp) hand each request's
 bytes to :class:`RequestHandler` and send back what it returns. Over its CPU
 budget it answers ``busy``; a request asked again while the registry has not
 changed (``ls`` asking every process, several TUIs polling one app, a
@@ -16,13 +16,13 @@ import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from typing import Any, Protocol
 
-from zmqscope import hooks
-from zmqscope._answers import Answers
-from zmqscope._budget import CpuBudget
-from zmqscope.protocol import (
+from zmqscope.remote.budget import CpuBudget
+from zmqscope.remote.protocol import (
     ErrorCode,
     ProtocolError,
+    Request,
     decode_request,
     encode_data,
     encode_error,
@@ -80,6 +80,35 @@ class ReplyCache:
             self._bytes -= len(found[2])
 
 
+class Answers(Protocol):
+    """What a server answers: handed to it, so this package never reads the records.
+
+    :class:`zmqscope.instrument.answers.ProcessAnswers` answers from this
+    process's records.
+    """
+
+    endpoint: str  # the server's, once bound
+    started: float  # when the server was made (time.time())
+
+    def answer(self, request: Request) -> Any:
+        """The data of the reply to ``request`` (raises on a bug)."""
+
+    def version(self) -> Hashable | None:
+        """Names the state answers are made from (None: not cacheable now)."""
+
+    def prepare(self) -> None:
+        """Import and read what answering needs, on the thread that starts the server."""
+
+    def prepare_thread(self) -> None:
+        """Likewise, on the server's thread before its first request (forks wait)."""
+
+    def reading(self, ident: int) -> None:
+        """The server's thread ``ident`` starts reading (answering requests)."""
+
+    def done_reading(self, ident: int) -> None:
+        """The server's thread ``ident`` stops."""
+
+
 class RequestHandler:
     """Decodes a request and makes its reply: answered, cached, refused or an error."""
 
@@ -102,11 +131,9 @@ class RequestHandler:
         if not self.budget.available():
             return self.busy(request.id, "over its CPU budget")
         key = (request.type, request.cursor)
-        registry = hooks.registry()
-        version = registry.version()
+        version = self.answers.version()
         if version is not None:
-            version_key = (id(registry), version)
-            data = self.cache.get(key, version_key)
+            data = self.cache.get(key, version)
             if data is not None:
                 self.cached += 1
                 return encode_reply_data(request, data)
@@ -119,7 +146,7 @@ class RequestHandler:
         if version is not None:
             # Stored under the version read before answering: the answer is at
             # least that recent, and any change since makes the next ask a miss.
-            self.cache.put(key, version_key, data)
+            self.cache.put(key, version, data)
         return encode_reply_data(request, data)
 
     def busy(self, request_id: int | None, why: str, retry_after: float | None = None) -> bytes:

@@ -31,7 +31,8 @@ from pathlib import Path
 
 import psutil
 
-from zmqscope._runtime import (
+from zmqscope._errors import ZmqscopeError
+from zmqscope.remote.runtime import (
     RuntimeDirError,
     RuntimeDirMissing,
     RuntimeFolder,
@@ -78,7 +79,7 @@ def discover(on_refused: Callable[[str], None] | None = None) -> list[Discovered
     return sorted(found, key=lambda d: d.pid)
 
 
-class NotServing(LookupError):
+class NotServing(ZmqscopeError, LookupError):
     """No server of the process was found; the message says why, and where it looked."""
 
 
@@ -86,7 +87,7 @@ def find_server(pid: int) -> Discovered:
     """The server of this user's process ``pid``, in whichever runtime folder it is.
 
     Looks in every folder a server of this user may use (see
-    :func:`~zmqscope._runtime.runtime_dirs`) and in the one the process
+    :func:`~zmqscope.remote.runtime.runtime_dirs`) and in the one the process
     itself chose (from its environment, which the kernel keeps), each
     checked before it is read. :class:`NotServing` says what was searched,
     and whether the process is instrumented but serves nothing yet.

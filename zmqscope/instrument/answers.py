@@ -2,7 +2,7 @@
 
 Nothing here calls into an application socket: sockets are described by what
 the hooks recorded, threads by ``sys._current_frames()``, the process by
-:mod:`zmqscope._vitals` and psutil. Reading the process may fail (an
+:mod:`zmqscope.instrument.vitals` and psutil. Reading the process may fail (an
 application out of file descriptors cannot open ``/proc``): what cannot be
 read is unknown, and the answer goes out without it.
 """
@@ -14,18 +14,22 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Hashable
 from typing import Any
 
 import psutil
 
-from zmqscope import _threads, hooks
-from zmqscope._compact import FrameTable, encode_socket
 from zmqscope._version import __version__
-from zmqscope._vitals import VitalSigns
+from zmqscope.instrument import hooks, origins
+from zmqscope.instrument import threads as _threads
+from zmqscope.instrument.culprits import thread_stack
+from zmqscope.instrument.registry.store import Registry
+from zmqscope.instrument.vitals import VitalSigns
 from zmqscope.model import EndpointOp, Peer, ProcessStats, ThreadInfo, check_limits
 from zmqscope.model._limits import near
-from zmqscope.protocol import Request, RequestType
-from zmqscope.shutdown import thread_stack
+from zmqscope.remote.protocol import Request, RequestType
+from zmqscope.remote.server import Server
+from zmqscope.remote.wire import FrameTable, encode_socket
 
 # Vital signs are read again at most this often (psutil reads several files).
 STATS_MAX_AGE = 0.5
@@ -35,8 +39,12 @@ STATS_MAX_AGE = 0.5
 UNREAD_HISTORY = 1_000
 
 
-class Answers:
-    """One per server: keeps the psutil handle so CPU % is measured between calls."""
+class ProcessAnswers:
+    """What the server answers, read from this process's records.
+
+    One per server (:class:`~zmqscope.remote.handler.Answers`): keeps the
+    psutil handle so CPU % is measured between calls.
+    """
 
     def __init__(self, endpoint: str, started: float) -> None:
         self.endpoint = endpoint
@@ -57,6 +65,34 @@ class Answers:
             RequestType.THREADS: self.threads,
         }
         return handlers[request.type]()
+
+    def version(self) -> Hashable | None:
+        """The registry and its version: a cached answer holds while they do."""
+        registry = hooks.registry()
+        version = registry.version()
+        return None if version is None else (id(registry), version)
+
+    def prepare(self) -> None:
+        # What describing a frame imports, imported now: an application out of
+        # file descriptors later could not open a module's file to answer.
+        origins.origins()
+
+    def prepare_thread(self) -> None:
+        """What answering needs, imported before the first request, while forks wait.
+
+        See :func:`zmqscope._native.fork_waits`: nothing may be imported on the
+        server's thread while the application could fork.
+        """
+        import zmqscope.reporting  # noqa: F401  (report answers)
+
+        origins.origins()  # the standard library's folders (sysconfig), to classify frames
+
+    def reading(self, ident: int) -> None:
+        Registry.thin_reader = (ident, UNREAD_HISTORY)
+
+    def done_reading(self, ident: int) -> None:
+        if Registry.thin_reader == (ident, UNREAD_HISTORY):
+            Registry.thin_reader = None
 
     def hello(self) -> dict[str, Any]:
         info = hooks.process_info()
@@ -202,27 +238,34 @@ class Answers:
             connections = process.net_connections(kind="tcp")
         except (psutil.Error, OSError):
             return ()
-        peers = []
-        for socket_id, url, op, (host, port) in wanted:
-            for conn in connections:
-                if not conn.raddr:
-                    continue
-                local, remote = conn.laddr, conn.raddr
-                if op is EndpointOp.BIND:
-                    hit = local.port == port
-                else:
-                    hit = remote.port == port and host in (remote.ip, "localhost", "*")
-                if hit:
-                    peers.append(
-                        Peer(
-                            socket=socket_id,
-                            endpoint=url,
-                            local=f"{local.ip}:{local.port}",
-                            remote=f"{remote.ip}:{remote.port}",
-                            status=str(conn.status),
-                        )
+        return tuple(_matching_peers(wanted, connections))
+
+
+def _matching_peers(
+    wanted: list[tuple[str, str, EndpointOp, tuple[str, int]]], connections: list[Any]
+) -> list[Peer]:
+    """The connections (psutil's) at the wanted sockets' tcp endpoints, as peers."""
+    peers = []
+    for socket_id, url, op, (host, port) in wanted:
+        for conn in connections:
+            if not conn.raddr:
+                continue
+            local, remote = conn.laddr, conn.raddr
+            if op is EndpointOp.BIND:
+                hit = local.port == port
+            else:
+                hit = remote.port == port and host in (remote.ip, "localhost", "*")
+            if hit:
+                peers.append(
+                    Peer(
+                        socket=socket_id,
+                        endpoint=url,
+                        local=f"{local.ip}:{local.port}",
+                        remote=f"{remote.ip}:{remote.port}",
+                        status=str(conn.status),
                     )
-        return tuple(peers)
+                )
+    return peers
 
 
 def _tcp_host_port(url: str) -> tuple[str, int] | None:
@@ -258,3 +301,18 @@ def _green_threads(greenlets: list[tuple[_threads.CallerThread, Any]]) -> list[d
         )
         infos.append(info.to_dict())
     return infos
+
+
+class ProcessServer(Server):
+    """An introspection server answering from this process's records.
+
+    :func:`zmqscope.serve` starts the process's one; tests start others.
+    """
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        curve_secret_key: bytes | None = None,
+        insecure: bool = False,
+    ) -> None:
+        super().__init__(endpoint, curve_secret_key, insecure, ProcessAnswers("", time.time()))

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from types import CodeType
 from typing import Any
 
-from zmqscope._frames import FrameFilter, RawFrame, RawStack
-from zmqscope._origins import classified_frame
+from zmqscope.instrument.frames import FrameFilter, RawFrame, RawStack
+from zmqscope.instrument.origins import classified_frame
 from zmqscope.model import (
     CallSite,
     ContextRecord,

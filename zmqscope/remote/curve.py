@@ -21,7 +21,8 @@ from typing import Any
 import zmq
 import zmq.utils.z85
 
-from zmqscope._runtime import RuntimeDirError, RuntimeFolder, ensure_runtime_dir
+from zmqscope._errors import ZmqscopeError
+from zmqscope.remote.runtime import RuntimeDirError, RuntimeFolder, ensure_runtime_dir
 
 KEYS_FILE = "curve-keys.json"
 _MAX_KEYS_BYTES = 4096
@@ -29,7 +30,7 @@ _MAX_KEYS_BYTES = 4096
 _ZAP_ENDPOINT = "inproc://zeromq.zap.01"
 
 
-class CurveError(Exception):
+class CurveError(ZmqscopeError):
     """CURVE cannot be used; the message says why, in one line."""
 
 

@@ -13,7 +13,7 @@ Not a ZeroMQ socket, because of what libzmq does inside the application
 - a ROUTER still delivers the requests of clients that have gone.
 
 Here each of those is zmqscope's own decision. Messages are framed by
-:class:`zmqscope.protocol.StreamReader` (length, then JSON), and every
+:class:`zmqscope.remote.protocol.StreamReader` (length, then JSON), and every
 resource a client can make the application spend is bounded:
 
 - at most :data:`MAX_CLIENTS` connections; when full, one whose client
@@ -52,8 +52,8 @@ from typing import Any
 
 from zmqscope import _native
 from zmqscope._gil_io import Receiver
-from zmqscope._handler import RequestHandler, request_id_of
-from zmqscope.protocol import (
+from zmqscope.remote.handler import RequestHandler, request_id_of
+from zmqscope.remote.protocol import (
     MAX_REQUEST_BYTES,
     ProtocolError,
     StreamReader,
@@ -183,35 +183,43 @@ class StreamServer:
             budget.charge()
             now = time.monotonic()
             if now >= self._tick_until:
-                self._tick_until = now + _TICK
-                self._refusals_left = _REFUSALS_PER_TICK
-                self._expire(now)
-                handler.cache.expire()
-                if self._reserve is None:
-                    self._take_reserve()
+                self._tick(now, handler)
             answering = budget.available() or self._refusals_left > 0
             ready = self._poller(now, answering).poll(int(self._timeout(now, answering) * 1000))
             now = time.monotonic()
-            listener = self._listener.fileno() if self._listener is not None else -1
-            for fd, events in ready:
-                connection = self._connections.get(fd)
-                if connection is None:
-                    continue
-                if events & (_POLLHUP | _POLLERR):
-                    # Closed by the client: what it asked and has not been
-                    # answered is dropped, unread or not.
-                    connection.gone = True
-                elif events & _POLLIN:
-                    self._read(connection)
-                if events & _POLLOUT and not connection.gone:
-                    self._write(connection, now)
-                if connection.gone:
-                    self._drop(connection)
+            self._handle(ready, now)
             # Accepted last: a newcomer may take the descriptor number of a
             # connection closed above, whose events are in this turn's list.
+            listener = self._listener.fileno() if self._listener is not None else -1
             if any(fd == listener for fd, _ in ready):
                 self._accept(now, handler)
             self._answer(handler, now)
+
+    def _tick(self, now: float, handler: RequestHandler) -> None:
+        """Every _TICK: refusals allowed again, old connections and answers expired."""
+        self._tick_until = now + _TICK
+        self._refusals_left = _REFUSALS_PER_TICK
+        self._expire(now)
+        handler.cache.expire()
+        if self._reserve is None:
+            self._take_reserve()
+
+    def _handle(self, ready: list[tuple[int, int]], now: float) -> None:
+        """Read, write or drop each connection poll() found ready."""
+        for fd, events in ready:
+            connection = self._connections.get(fd)
+            if connection is None:
+                continue
+            if events & (_POLLHUP | _POLLERR):
+                # Closed by the client: what it asked and has not been
+                # answered is dropped, unread or not.
+                connection.gone = True
+            elif events & _POLLIN:
+                self._read(connection)
+            if events & _POLLOUT and not connection.gone:
+                self._write(connection, now)
+            if connection.gone:
+                self._drop(connection)
 
     def _poller(self, now: float, answering: bool) -> Any:
         poller = self._poll_class()

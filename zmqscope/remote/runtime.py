@@ -27,12 +27,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
+from zmqscope._errors import ZmqscopeError
+
 # The only names zmqscope ever removes: what servers create.
 _OWN_NAME = re.compile(r"[0-9]+\.(json|ipc)")
 _OWN_KINDS = {"json": stat.S_ISREG, "ipc": stat.S_ISSOCK}
 
 
-class RuntimeDirError(Exception):
+class RuntimeDirError(ZmqscopeError):
     """The runtime folder cannot be used safely; the message says why."""
 
 

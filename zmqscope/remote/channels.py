@@ -1,8 +1,8 @@
 """How a client's request reaches a server and its reply comes back.
 
-Two transports, as the server has (:mod:`zmqscope.server`): a Unix stream
+Two transports, as the server has (:mod:`zmqscope.remote.server`): a Unix stream
 connection to an ipc socket file, each message its length then its JSON
-(:func:`zmqscope.protocol.stream_header`), and a ZeroMQ DEALER for tcp and
+(:func:`zmqscope.remote.protocol.stream_header`), and a ZeroMQ DEALER for tcp and
 abstract ipc names, with CURVE. Either way :meth:`Channel.exchange` sends
 one request and returns the reply with its id, or raises
 :class:`ChannelError` once the deadline has passed.
@@ -17,8 +17,9 @@ from typing import Any, Protocol
 
 import zmq
 
-from zmqscope import hooks
-from zmqscope.protocol import (
+from zmqscope import _own_context
+from zmqscope._errors import ZmqscopeError
+from zmqscope.remote.protocol import (
     HEADER,
     MAX_REPLY_BYTES,
     ProtocolError,
@@ -28,7 +29,7 @@ from zmqscope.protocol import (
 )
 
 
-class ChannelError(Exception):
+class ChannelError(ZmqscopeError):
     """No reply: the message is one line for the user."""
 
 
@@ -70,22 +71,7 @@ class StreamChannel:
         for attempt in range(2):
             sock = self._connected(deadline)
             try:
-                self._settimeout(sock, deadline)
-                try:
-                    sock.sendall(message)
-                except (BrokenPipeError, ConnectionResetError):
-                    # Closed before we asked: it may have said why (too many clients).
-                    parting = self._parting_word(sock, deadline)
-                    if parting is None:
-                        raise
-                    self.close()
-                    return parting
-                while True:
-                    reply = self._read_reply(sock, deadline)
-                    if reply.id is None:
-                        self.close()  # about the connection: the server closes it
-                    if _answers(reply, request_id):
-                        return reply  # (others: late answers to requests that timed out)
+                return self._ask(sock, message, request_id, deadline)
             except (_Closed, BrokenPipeError, ConnectionResetError):
                 self.close()
                 if attempt:
@@ -101,6 +87,25 @@ class StreamChannel:
                 self.close()
                 raise ChannelError(f"cannot talk to {self.endpoint}: {error.strerror}") from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _ask(self, sock: socket.socket, message: bytes, request_id: int, deadline: float) -> Reply:
+        """Send one request on ``sock`` and read until its answer (raises as exchange says)."""
+        self._settimeout(sock, deadline)
+        try:
+            sock.sendall(message)
+        except (BrokenPipeError, ConnectionResetError):
+            # Closed before we asked: it may have said why (too many clients).
+            parting = self._parting_word(sock, deadline)
+            if parting is None:
+                raise
+            self.close()
+            return parting
+        while True:
+            reply = self._read_reply(sock, deadline)
+            if reply.id is None:
+                self.close()  # about the connection: the server closes it
+            if _answers(reply, request_id):
+                return reply  # (others: late answers to requests that timed out)
 
     def close(self) -> None:
         if self._sock is not None:
@@ -186,7 +191,7 @@ class ZmqChannel:
         self.timeout = timeout
         # In an instrumented process (ZMQSCOPE=1 exported) the private
         # context keeps this client's socket out of reports.
-        self._ctx: zmq.Context[Any] = hooks.private_context()
+        self._ctx: zmq.Context[Any] = _own_context.private_context()
         self._socket: zmq.Socket[Any] = self._ctx.socket(zmq.DEALER)
         self._socket.linger = 0
         # libzmq drops a peer that sends more, before holding it in memory.
@@ -230,4 +235,4 @@ class ZmqChannel:
 
     def close(self) -> None:
         self._socket.close(linger=0)
-        hooks.term_private_context(self._ctx)
+        _own_context.term_private_context(self._ctx)

@@ -1,11 +1,9 @@
-"""Why does ``term()`` hang? A watchdog that names the sockets it waits for.
+"""Which sockets keep a ``term()`` waiting, and what would free it.
 
-When a ``Context.term()`` or ``destroy()`` is still blocked after the grace
-period, the watchdog thread works out which sockets keep it waiting — from
-the registry and ``sys._current_frames()`` only, never touching a socket —
-stores them as culprits (reports, the server and the TUI show them) and tells
-its listeners, without interrupting the wait. When the term finally returns,
-listeners hear how long it took.
+Worked out from the registry and ``sys._current_frames()`` only, never by
+touching a socket; the watchdog (:mod:`.watchdog`) calls :func:`find_culprits`
+when a term() outlives its grace, the server's answers use
+:func:`thread_stack`.
 """
 
 from __future__ import annotations
@@ -14,187 +12,23 @@ import os
 import sys
 import threading
 import time
-import weakref
-from collections.abc import Callable
-from dataclasses import dataclass
 from types import FrameType
 
 import zmq
 
-from zmqscope import _native, _origins, _threads, hooks
-from zmqscope._defaults import DEFAULT_GRACE
-from zmqscope._entries import ContextEntry, SocketEntry, frozen_frame
-from zmqscope._frames import is_zmqscope_file
-from zmqscope._origins import classified_frame
 from zmqscope._source import source_line
+from zmqscope.instrument import hooks
+from zmqscope.instrument import state as shared
+from zmqscope.instrument import threads as _threads
+from zmqscope.instrument.frames import is_zmqscope_file
+from zmqscope.instrument.origins import classified_frame
+from zmqscope.instrument.registry.entries import ContextEntry, SocketEntry, frozen_frame
 from zmqscope.model import ORIGIN_USER, Culprit, EndpointOp, Frame, SocketState, ThreadRef
 from zmqscope.model._text import call_name, short_location
 
 _OWNER_STACK_DEPTH = 30
 _THREADING = os.path.abspath(threading.__file__)
 _ZMQ_DIR = os.path.dirname(os.path.abspath(zmq.__file__ or "")) + os.sep
-
-
-@dataclass(frozen=True)
-class BlockedTerm:
-    """What listeners get when a term() outlives the grace period."""
-
-    context: str
-    since: float
-    culprits: tuple[Culprit, ...]
-
-
-@dataclass(frozen=True)
-class TermDone:
-    """What listeners get when a term() that was reported blocked returns."""
-
-    context: str
-    waited: float
-
-
-Listener = Callable[[BlockedTerm | TermDone], None]
-
-
-class _Pending:
-    __slots__ = ("context", "deadline", "fired", "started")
-
-    def __init__(self, context: ContextEntry, started: float, deadline: float) -> None:
-        self.context = context
-        self.started = started
-        self.deadline = deadline
-        self.fired = False
-
-
-class TermWatchdog:
-    """One daemon thread that wakes when the earliest pending term() is overdue.
-
-    A real OS thread waiting on real locks, also under gevent or eventlet
-    (:mod:`zmqscope._native`): a blocked ``term()`` holds the application's
-    only OS thread there, and a greenlet watchdog would never run.
-    """
-
-    def __init__(self, grace: float = DEFAULT_GRACE) -> None:
-        self.grace = grace
-        self._pending: set[_Pending] = set()
-        self._lock = _native.allocate_lock()
-        self._wake = _native.Wakeup()
-        self._thread: _native.Thread | None = None
-        self._listeners: list[Listener] = []
-        self._prepare: list[Callable[[], None]] = []
-        _watchdogs.add(self)
-
-    def add_listener(self, listener: Listener, prepare: Callable[[], None] | None = None) -> None:
-        """Call ``listener`` with every event; ``prepare`` imports what it needs.
-
-        ``prepare`` runs on the watchdog's thread when it starts, while forks
-        wait (:func:`zmqscope._native.fork_waits`): the listener then imports
-        nothing while the application could fork.
-        """
-        self._listeners.append(listener)
-        if prepare is not None and prepare not in self._prepare:
-            self._prepare.append(prepare)
-
-    def remove_listener(self, listener: Listener) -> bool:
-        """Stop calling ``listener``; False if it was not listening."""
-        if listener in self._listeners:
-            self._listeners.remove(listener)
-            return True
-        return False
-
-    # -- hooks.TermObserver ------------------------------------------------
-
-    def term_started(self, entry: ContextEntry) -> object:
-        now = time.monotonic()
-        pending = _Pending(entry, time.time(), now + self.grace)
-        with self._lock:
-            self._pending.add(pending)
-            self._ensure_thread()
-        self._wake.set()
-        return pending
-
-    def term_finished(self, token: object) -> None:
-        if not isinstance(token, _Pending):
-            return
-        with self._lock:
-            self._pending.discard(token)
-        if token.fired:
-            self._tell(TermDone(token.context.id, time.time() - token.started))
-
-    # -- the watchdog thread -----------------------------------------------
-
-    def _ensure_thread(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            thread = _native.Thread(self._run, "zmqscope-term-watchdog", self._prepare_thread)
-            self._thread = thread.start()
-
-    def _prepare_thread(self) -> None:
-        # A term() is overdue only after its grace period: the imports are
-        # long done by then.
-        _origins.origins()  # the standard library's folders, to classify stacks
-        for prepare in list(self._prepare):
-            try:
-                prepare()
-            except Exception:
-                hooks._state.internal_errors += 1
-
-    def _run(self) -> None:
-        while True:
-            overdue = self._wait_for_overdue()
-            for pending in overdue:
-                self._fire(pending)
-
-    def _wait_for_overdue(self) -> list[_Pending]:
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                waiting = [p for p in self._pending if not p.fired]
-                overdue = [p for p in waiting if p.deadline <= now]
-                if overdue:
-                    for pending in overdue:
-                        pending.fired = True
-                    return overdue
-                timeout = min((p.deadline for p in waiting), default=now + 3600) - now
-            # A term() that starts meanwhile raised the flag: no wake-up is lost.
-            self._wake.wait(timeout)
-
-    def _after_fork_in_child(self) -> None:
-        # The watchdog's thread is not in the child, and its lock may have
-        # been held by it at the fork.
-        self._lock = _native.allocate_lock()
-        self._wake = _native.Wakeup()
-        self._thread = None
-        self._pending = set()  # the parent's term() calls, not the child's
-
-    def _fire(self, pending: _Pending) -> None:
-        try:
-            culprits = find_culprits(pending.context)
-            # A term() that returned just as its grace ran out was told
-            # TermDone already: no BlockedTerm after it.
-            if hooks.registry().term_blocked(pending.context, culprits):
-                self._tell(BlockedTerm(pending.context.id, pending.started, culprits))
-        except Exception:
-            hooks._state.internal_errors += 1
-
-    def _tell(self, event: BlockedTerm | TermDone) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:
-                hooks._state.internal_errors += 1
-
-
-_watchdogs: weakref.WeakSet[TermWatchdog] = weakref.WeakSet()
-
-
-def _reset_watchdogs_in_child() -> None:
-    for watchdog in list(_watchdogs):
-        watchdog._after_fork_in_child()
-
-
-os.register_at_fork(after_in_child=_reset_watchdogs_in_child)
-
-
-# -- culprit analysis ------------------------------------------------------------
 
 
 def find_culprits(context: ContextEntry) -> tuple[Culprit, ...]:
@@ -292,7 +126,7 @@ def thread_stack(frame: FrameType | None) -> tuple[Frame, ...]:
     ``threading``'s bootstrap and frozen start-up frames are left out.
     """
     out: list[Frame] = []
-    launchers = hooks._state.frames
+    launchers = shared.current.frames
     while frame is not None and len(out) < _OWNER_STACK_DEPTH:
         code = frame.f_code
         path = os.path.abspath(code.co_filename)

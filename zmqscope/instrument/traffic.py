@@ -24,7 +24,7 @@ from typing import Any
 import zmq
 
 from zmqscope import _native
-from zmqscope._entries import (
+from zmqscope.instrument.registry.entries import (
     BYTES_IN,
     BYTES_OUT,
     FRAMES_IN,
