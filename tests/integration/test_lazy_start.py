@@ -15,16 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import (
-    describe,
-    line_of,
-    read_report,
-    run_python,
-    write_app,
-    zmqscope_cli,
-)
-from tests.integration.hanging import running
-from tests.integration.serving import read_discovery, runtime_env, short_folder
+from tests.helpers.hanging import running
+from tests.helpers.processes import describe, line_of, run_python, write_app, zmqscope_cli
+from tests.helpers.report_files import read_report
+from tests.helpers.serving import read_discovery, runtime_env, short_folder
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -19,10 +19,10 @@ import pytest
 import zmq
 
 import zmqscope
-from tests.integration.conftest import describe, run_python, write_app, zmqscope_cli
-from tests.integration.hanging import running
-from tests.integration.second_user import OtherUser
-from tests.integration.serving import CLIENT_TIMEOUT, runtime_env, short_folder
+from tests.helpers.hanging import running
+from tests.helpers.processes import describe, run_python, write_app, zmqscope_cli
+from tests.helpers.second_user import OtherUser
+from tests.helpers.serving import CLIENT_TIMEOUT, runtime_env, short_folder
 from zmqscope.instrument.answers import ProcessServer as Server
 from zmqscope.remote.client import ClientError, LiveClient, connect
 from zmqscope.remote.server import ServerError

@@ -23,9 +23,9 @@ import pytest
 import zmq
 
 import zmqscope
-from tests.integration import raw_stream
-from tests.integration.conftest import describe, write_app, zmqscope_cli
-from tests.integration.serving import (
+from tests.helpers import raw_stream
+from tests.helpers.processes import describe, write_app, zmqscope_cli
+from tests.helpers.serving import (
     CLIENT_TIMEOUT,
     ServingApp,
     runtime_env,

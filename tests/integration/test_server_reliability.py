@@ -22,9 +22,9 @@ import pytest
 import zmq
 
 import zmqscope
-from tests.integration import raw_stream
-from tests.integration.conftest import clean_env, describe, write_app, zmqscope_cli
-from tests.integration.serving import CLIENT_TIMEOUT, runtime_env, serving, short_folder, wait_until
+from tests.helpers import raw_stream
+from tests.helpers.processes import clean_env, describe, write_app, zmqscope_cli
+from tests.helpers.serving import CLIENT_TIMEOUT, runtime_env, serving, short_folder, wait_until
 from zmqscope import _own_context
 from zmqscope.instrument.answers import ProcessServer as Server
 from zmqscope.remote.client import LiveClient

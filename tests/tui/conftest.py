@@ -1,6 +1,6 @@
 """Set-up every TUI test gets: async tests, local time in UTC, a private state folder.
 
-Shared helpers (app factories, readers of what is shown) are in helpers.py.
+Shared helpers (app factories, readers of what is shown) are in tests/helpers/tui.py.
 
 pyproject sets no ``asyncio_mode``, so pytest-asyncio runs in strict mode and
 only runs coroutine tests marked ``asyncio``; the hook below marks every

@@ -21,9 +21,9 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
 
-from tests.hostile import ARG, NAME, NOW, controls, hostile_snapshot
-from tests.tui.fake_client import clock
-from tests.tui.helpers import QUIET, SIZE, RecordingScopeApp, found, settle, text_of
+from tests.helpers.fake_client import clock
+from tests.helpers.hostile import ARG, NAME, NOW, controls, hostile_snapshot
+from tests.helpers.tui import QUIET, SIZE, RecordingScopeApp, found, settle, text_of
 from zmqscope.model import (
     CallSite,
     Event,

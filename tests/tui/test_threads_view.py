@@ -1,6 +1,6 @@
 """The Threads view (2), and that only the view shown is rebuilt.
 
-Pilot over a FakeClient at 120x40 (tests/tui/helpers.py), checking what the user sees.
+Pilot over a FakeClient at 120x40 (tests/helpers/tui.py), checking what the user sees.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import re
 import pytest
 from textual.widgets import Static
 
-from tests.tui.fake_client import FakeClient
-from tests.tui.helpers import (
+from tests.helpers.fake_client import FakeClient
+from tests.helpers.tui import (
     SIZE,
     make_app,
     settle,

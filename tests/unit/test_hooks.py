@@ -13,7 +13,7 @@ import zmq
 import zmq.asyncio
 
 import zmqscope
-from tests.conftest import here
+from tests.helpers.call_site import here
 from zmqscope.instrument import hooks
 from zmqscope.instrument.registry.entries import Site
 from zmqscope.instrument.registry.store import Registry

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console, RenderableType
 
-from tests.hostile import NOW, honest_data, hostile_snapshot
+from tests.helpers.hostile import NOW, honest_data, hostile_snapshot
 from zmqscope.model import SchemaError, Snapshot
 from zmqscope.model._base import MAX_TEXT
 from zmqscope.remote.client import _View

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from rich.console import Console, RenderableType
 
-from tests.hostile import (
+from tests.helpers.hostile import (
     MARKDOWN,
     NAME,
     NOW,

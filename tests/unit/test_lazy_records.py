@@ -28,7 +28,7 @@ from rich.console import Console
 
 import zmqscope
 import zmqscope.reporting
-from tests.conftest import here
+from tests.helpers.call_site import here
 from zmqscope.instrument import hooks, state
 from zmqscope.instrument.registry import store as registry
 from zmqscope.model import SocketState

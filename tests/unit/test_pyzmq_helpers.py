@@ -13,7 +13,7 @@ import zmq
 from rich.console import Console
 
 import zmqscope
-from tests.unit.test_report import CONNECT, closed_sock, snap, sock
+from tests.helpers.records import CONNECT, closed_sock, snap, sock
 from zmqscope.instrument import hooks
 from zmqscope.instrument.registry.entries import EndpointEntry, Site, SocketEntry, new_counters
 from zmqscope.model import (

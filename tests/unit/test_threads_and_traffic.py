@@ -11,7 +11,7 @@ import zmq
 import zmq.asyncio
 
 import zmqscope
-from tests.conftest import here
+from tests.helpers.call_site import here
 from zmqscope import _own_context
 from zmqscope.instrument import hooks
 from zmqscope.model import SocketRecord, Traffic

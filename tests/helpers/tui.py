@@ -17,7 +17,7 @@ from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import Static, TabbedContent
 
-from tests.tui.fake_client import NOW, FakeClient, clock
+from tests.helpers.fake_client import NOW, FakeClient, clock
 from zmqscope.remote.client import Discovered
 from zmqscope.tui import ScopeApp
 from zmqscope.tui.demo import DemoApp
