@@ -16,7 +16,7 @@ import zmqscope
 
 if TYPE_CHECKING:
     from tests.helpers.second_user import OtherUser
-    from zmqscope.instrument.answers import ProcessServer as Server
+    from zmqscope import Server
 
 # -- the introspection server, in this process --------------------------------------
 

@@ -36,7 +36,7 @@ pytestmark = [
 
 
 @pytest.fixture
-def tcp_server(runtime: Path, scope: None) -> Iterator[Server]:
+def tcp_server(runtime: Path, scope: None) -> Iterator[zmqscope.Server]:
     served = zmqscope.serve("tcp://127.0.0.1:0")
     try:
         yield served

@@ -21,8 +21,9 @@ import pytest
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) -> None:
-    in_tests = isinstance(collector, pytest.Module | pytest.Class)
-    if in_tests and inspect.iscoroutinefunction(obj) and collector.funcnamefilter(name):
+    if not isinstance(collector, pytest.Module | pytest.Class):
+        return
+    if inspect.iscoroutinefunction(obj) and collector.funcnamefilter(name):
         pytest.mark.asyncio(obj)
 
 

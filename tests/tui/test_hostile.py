@@ -118,6 +118,7 @@ def assert_nothing_obeyed(app: Any) -> None:
 async def walk_every_view(pilot: Pilot[Any]) -> dict[str, str]:
     """The text of the header, each view and a socket's detail; checked on the way."""
     app = pilot.app
+    assert isinstance(app, RecordingScopeApp)  # app_on's, live or offline
     await settle(pilot)
     texts = {"header": text_of(app.home.query_one(ProcessHeader))}
     table = app.home.query_one(SocketTable)

@@ -90,9 +90,10 @@ def replaced(document: Any, path: tuple[Any, ...], value: Any) -> Any:
 
 
 def shown(renderable: RenderableType) -> str:
-    console = Console(file=io.StringIO(), width=200, color_system=None)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=200, color_system=None)
     console.print(renderable, crop=False)
-    return console.file.getvalue()  # type: ignore[attr-defined, no-any-return]
+    return buffer.getvalue()
 
 
 def show_everywhere(snapshot: Snapshot, report: Report) -> None:
