@@ -2,7 +2,7 @@
 #   make demo   creates .venv with zmqscope alone (pyzmq, rich, textual,
 #               psutil), then runs the bundled demo app with the TUI attached
 #   make test   adds the test tools to .venv, then runs ruff, import-linter, mypy --strict
-#               and the test suite
+#               (the package and the tests) and the test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -31,8 +31,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check zmqscope tests benchmarks scripts
 	$(BIN)/lint-imports --no-cache
 
+# The package, then the tests (as strictly: see [tool.mypy] in pyproject.toml).
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict zmqscope
+	$(BIN)/mypy --strict tests
 
 # Two workers: the suite is mostly subprocesses waiting on each other.
 # --zmqscope: our own suite must leak no socket either.

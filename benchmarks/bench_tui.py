@@ -37,7 +37,7 @@ from _harness import BENCH_DIR, Figure, Target, finish
 # The FakeClient of the TUI tests is the fixture here too.
 sys.path.insert(0, str(BENCH_DIR.parent))
 
-from tests.tui.fake_client import FakeClient, clock, make_socket
+from tests.helpers.fake_client import FakeClient, clock, make_socket
 from zmqscope.model import (
     Endpoint,
     EndpointOp,

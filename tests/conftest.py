@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -33,8 +32,3 @@ def ctx(scope: None) -> Iterator[zmq.Context[zmq.Socket[bytes]]]:
         yield context
     finally:
         context.destroy(linger=0)
-
-
-def here() -> int:
-    """The line number of the caller (to assert recorded call sites)."""
-    return sys._getframe(1).f_lineno

@@ -1,237 +1,22 @@
-"""Run ``zmqscope`` (and plain ``python``) on small apps in real subprocesses.
+"""Fixtures of the integration tests: the introspection server in this process, a second user.
 
-Every helper waits at most :data:`TIMEOUT` seconds: a hung exit path fails the
-test with the output so far instead of hanging the run.
+The helpers these tests share (running subprocesses, serving apps, reading
+report files) are in tests/helpers/.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import runpy
-import subprocess
-import sys
-import textwrap
-import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
-import zmq
 
 import zmqscope
 
 if TYPE_CHECKING:
-    from tests.integration.second_user import OtherUser
-    from zmqscope.instrument.answers import ProcessServer as Server
-
-SCHEMA = "zmqscope.report/1"
-TIMEOUT = 60  # seconds, per subprocess
-PYTHON = sys.executable
-ZMQSCOPE_MODULE = (PYTHON, "-m", "zmqscope")
-# The console script pip put next to this interpreter.
-ZMQSCOPE_SCRIPT = Path(PYTHON).parent / "zmqscope"
-
-# Settings that would change what the subprocesses print or how Python sets
-# up sys.path. PYTHONPATH stays: it may be how this run finds zmqscope.
-_SCRUBBED = frozenset(
-    {
-        "COLUMNS",
-        "LINES",
-        "FORCE_COLOR",
-        "TTY_COMPATIBLE",
-        "TTY_INTERACTIVE",
-        "PYTHONSAFEPATH",
-        "PYTHONWARNINGS",
-        "PYTHONDEVMODE",
-        "PYTHONINSPECT",
-        "PYTHONSTARTUP",
-        "PYTHONASYNCIODEBUG",
-    }
-)
-
-Completed = subprocess.CompletedProcess[str]
-Report = dict[str, Any]
-
-
-def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This environment without zmqscope's or Python's switches, plus ``extra``."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in _SCRUBBED and not name.startswith("ZMQSCOPE")
-    }
-    env.update(extra or {})
-    return env
-
-
-def write_app(folder: Path, source: str, name: str = "app.py") -> Path:
-    """Write ``source`` (dedented) to ``folder/name``, making parent folders."""
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(source).lstrip("\n"), encoding="utf-8")
-    return path
-
-
-def line_of(path: Path, marker: str) -> int:
-    """The 1-based number of the only line of ``path`` holding ``# marker``."""
-    lines = [
-        number
-        for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
-        if text.rstrip().endswith(f"# {marker}")
-    ]
-    assert len(lines) == 1, f"marker {marker!r} found on lines {lines} of {path}"
-    return lines[0]
-
-
-def run_command(
-    command: Sequence[str],
-    *,
-    cwd: Path,
-    env: Mapping[str, str] | None = None,
-    timeout: float = TIMEOUT,
-) -> Completed:
-    """Run ``command`` with a clean environment; fail the test if it hangs."""
-    assert timeout <= TIMEOUT, f"a subprocess may take at most {TIMEOUT} s"
-    try:
-        return subprocess.run(
-            list(command),
-            cwd=cwd,
-            env=clean_env(env),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as expired:
-        pytest.fail(
-            f"{' '.join(command)} did not finish within {timeout} s\n"
-            f"stdout: {_text(expired.stdout)}\nstderr: {_text(expired.stderr)}"
-        )
-
-
-def _text(output: str | bytes | None) -> str:
-    if isinstance(output, bytes):
-        return output.decode("utf-8", "replace")
-    return output or ""
-
-
-def run_python(
-    *args: str, cwd: Path, env: Mapping[str, str] | None = None, timeout: float = TIMEOUT
-) -> Completed:
-    """Plain ``python ARGS`` with this test run's interpreter (the venv's)."""
-    return run_command([PYTHON, *args], cwd=cwd, env=env, timeout=timeout)
-
-
-def zmqscope_cli(
-    *args: str,
-    cwd: Path,
-    env: Mapping[str, str] | None = None,
-    launcher: Sequence[str] = ZMQSCOPE_MODULE,
-    timeout: float = TIMEOUT,
-) -> Completed:
-    """``python -m zmqscope ARGS`` (or another launcher) in ``cwd``."""
-    return run_command([*launcher, *args], cwd=cwd, env=env, timeout=timeout)
-
-
-def run_zmqscope(
-    tmp_path: Path,
-    app_source: str,
-    *options: str,
-    app_args: Sequence[str] = (),
-    env: Mapping[str, str] | None = None,
-    launcher: Sequence[str] = ZMQSCOPE_MODULE,
-    timeout: float = TIMEOUT,
-) -> Completed:
-    """Write ``app_source`` to ``tmp_path/app.py`` and run ``zmqscope run OPTIONS app.py ARGS``.
-
-    The working directory is ``tmp_path``; the script is named by its absolute path.
-    """
-    app = write_app(tmp_path, app_source)
-    return zmqscope_cli(
-        "run",
-        *options,
-        str(app),
-        *app_args,
-        cwd=tmp_path,
-        env=env,
-        launcher=launcher,
-        timeout=timeout,
-    )
-
-
-def describe(result: Completed) -> str:
-    """Everything a failing assertion should show about a subprocess."""
-    return (
-        f"command: {result.args}\nexit status: {result.returncode}\n"
-        f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
-    )
-
-
-def read_report(path: Path) -> Report:
-    """A report file written by zmqscope, checked to be ``zmqscope.report/1``."""
-    assert path.is_file(), f"no report written at {path}"
-    report: Report = json.loads(path.read_text(encoding="utf-8"))
-    assert report["schema"] == SCHEMA
-    return report
-
-
-def socket_of(report: Report, socket_id: str) -> dict[str, Any]:
-    """The socket record with id ``socket_id``."""
-    matches: list[dict[str, Any]] = [s for s in report["sockets"] if s["id"] == socket_id]
-    assert len(matches) == 1, f"socket {socket_id!r} in {report['sockets']}"
-    return matches[0]
-
-
-def leaked_sockets(report: Report) -> list[dict[str, Any]]:
-    """The socket records of the report's leaks, in leak order."""
-    return [socket_of(report, leak["socket"]) for leak in report["leaks"]]
-
-
-def leak_of(report: Report, socket_id: str) -> dict[str, Any]:
-    """The leak entry for ``socket_id``."""
-    matches: list[dict[str, Any]] = [
-        leak for leak in report["leaks"] if leak["socket"] == socket_id
-    ]
-    assert len(matches) == 1, f"leak of {socket_id!r} in {report['leaks']}"
-    return matches[0]
-
-
-def _plumbing() -> tuple[str, ...]:
-    """Files and folders whose frames must never be a socket's recorded site."""
-    folders = [
-        os.path.dirname(os.path.abspath(module.__file__ or ""))
-        for module in (zmq, zmqscope, asyncio)
-    ]
-    files = [os.path.abspath(module.__file__ or "") for module in (threading, runpy)]
-    return (*(folder + os.sep for folder in folders), *files)
-
-
-PLUMBING = _plumbing()
-
-
-def own_frame(app: Path, line: int, function: str) -> dict[str, Any]:
-    """A recorded frame of the application's file ``app``, run from its folder."""
-    return {
-        "file": str(app),
-        "line": line,
-        "function": function,
-        "origin": "user",
-        "display": app.name,
-    }
-
-
-def assert_application_stack(stack: Iterable[Mapping[str, Any]], app: Path) -> None:
-    """Every frame is application code, absolute, and the first is in ``app``."""
-    frames = list(stack)
-    assert frames, "no creation stack recorded"
-    assert frames[0]["file"] == str(app), frames
-    for frame in frames:
-        assert os.path.isabs(frame["file"]), frame
-        assert not frame["file"].startswith(PLUMBING), f"plumbing frame {frame} in {frames}"
-
+    from tests.helpers.second_user import OtherUser
+    from zmqscope import Server
 
 # -- the introspection server, in this process --------------------------------------
 
@@ -239,7 +24,7 @@ def assert_application_stack(stack: Iterable[Mapping[str, Any]], app: Path) -> N
 @pytest.fixture
 def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """zmqscope's runtime folder, under a private, short ``XDG_RUNTIME_DIR``."""
-    from tests.integration.serving import short_folder
+    from tests.helpers.serving import short_folder
 
     with short_folder() as base:
         monkeypatch.setenv("XDG_RUNTIME_DIR", str(base))
@@ -261,7 +46,7 @@ def server(runtime: Path, scope: None) -> Iterator[Server]:
 @pytest.fixture(scope="session")
 def other_user() -> Iterator[OtherUser]:
     """A second local user for the whole session (tests using it skip where none can be made)."""
-    from tests.integration.second_user import throwaway_user
+    from tests.helpers.second_user import throwaway_user
 
     with throwaway_user() as user:
         yield user

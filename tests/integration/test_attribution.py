@@ -11,16 +11,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.integration.conftest import (
-    Completed,
-    describe,
-    leaked_sockets,
-    line_of,
-    read_report,
-    write_app,
-    zmqscope_cli,
-)
-from tests.integration.hanging import running
+from tests.helpers.hanging import running
+from tests.helpers.processes import Completed, describe, line_of, write_app, zmqscope_cli
+from tests.helpers.report_files import leaked_sockets, read_report
 
 STANDIN = """
 import threading

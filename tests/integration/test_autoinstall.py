@@ -13,16 +13,12 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import (
+from tests.helpers.processes import describe, line_of, run_python, run_zmqscope, write_app
+from tests.helpers.report_files import (
     assert_application_stack,
-    describe,
     leaked_sockets,
-    line_of,
     own_frame,
     read_report,
-    run_python,
-    run_zmqscope,
-    write_app,
 )
 
 APP = """

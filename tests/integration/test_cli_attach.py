@@ -18,14 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import (
-    Completed,
-    describe,
-    line_of,
-    write_app,
-    zmqscope_cli,
-)
-from tests.integration.serving import SERVING_APP, ServingApp, runtime_env, serving, short_folder
+from tests.helpers.processes import Completed, describe, line_of, write_app, zmqscope_cli
+from tests.helpers.serving import SERVING_APP, ServingApp, runtime_env, serving, short_folder
 
 pytestmark = pytest.mark.timeout(90)
 

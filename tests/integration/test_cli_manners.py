@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.integration.conftest import (
+from tests.helpers.processes import (
     ZMQSCOPE_MODULE,
     Completed,
     clean_env,
@@ -25,7 +25,7 @@ from tests.integration.conftest import (
     write_app,
     zmqscope_cli,
 )
-from tests.integration.serving import SERVING_APP, serving, short_folder
+from tests.helpers.serving import SERVING_APP, serving, short_folder
 from zmqscope.model import ProcessInfo, Snapshot
 from zmqscope.reporting import build_report
 

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import ZMQSCOPE_MODULE, clean_env, describe, zmqscope_cli
-from tests.integration.serving import short_folder
+from tests.helpers.processes import ZMQSCOPE_MODULE, clean_env, describe, zmqscope_cli
+from tests.helpers.serving import short_folder
 from zmqscope.cli.demo import demo_command
 from zmqscope.model import Snapshot, SocketRecord, SocketState
 from zmqscope.remote.client import ClientError, LiveClient, discover

@@ -3,7 +3,7 @@
 Another local user must not be able to make ``zmqscope ls`` show invented
 processes, make ``report PID`` talk to their server, or make ``ls`` (or the
 attach picker's scan) delete files anywhere. Tests that need a second user
-make one where they run as root and skip elsewhere (see ``second_user.py``).
+make one where they run as root and skip elsewhere (see ``tests/helpers/second_user.py``).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import describe, write_app, zmqscope_cli
-from tests.integration.hanging import running
-from tests.integration.second_user import OtherUser
-from tests.integration.serving import SERVING_APP, runtime_env, serving, short_folder
+from tests.helpers.hanging import running
+from tests.helpers.processes import describe, write_app, zmqscope_cli
+from tests.helpers.second_user import OtherUser
+from tests.helpers.serving import SERVING_APP, runtime_env, serving, short_folder
 from zmqscope import cli
 from zmqscope.instrument.answers import ProcessServer as Server
 from zmqscope.remote.client import discover

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import clean_env, write_app
+from tests.helpers.processes import clean_env, write_app
 from zmqscope.remote.client import exit_report_paths
 
 pytestmark = pytest.mark.timeout(60)

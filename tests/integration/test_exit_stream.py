@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import describe, run_python, run_zmqscope, write_app
-from tests.integration.hanging import running
+from tests.helpers.hanging import running
+from tests.helpers.processes import describe, run_python, run_zmqscope, write_app
 
 pytestmark = pytest.mark.timeout(120)
 

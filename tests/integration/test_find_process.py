@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import zmq
 
-from tests.integration.conftest import Completed, describe, write_app, zmqscope_cli
-from tests.integration.hanging import running
-from tests.integration.serving import read_discovery, short_folder
+from tests.helpers.hanging import running
+from tests.helpers.processes import Completed, describe, write_app, zmqscope_cli
+from tests.helpers.serving import read_discovery, short_folder
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import describe, run_python, run_zmqscope, write_app
+from tests.helpers.processes import describe, run_python, run_zmqscope, write_app
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import describe, run_python, write_app
-from tests.integration.serving import runtime_env, short_folder
+from tests.helpers.processes import describe, run_python, write_app
+from tests.helpers.serving import runtime_env, short_folder
 
 pytestmark = pytest.mark.timeout(150)
 

@@ -16,17 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import (
+from tests.helpers.hanging import running
+from tests.helpers.processes import (
     describe,
     line_of,
-    read_report,
     run_python,
     run_zmqscope,
     write_app,
     zmqscope_cli,
 )
-from tests.integration.hanging import running
-from tests.integration.serving import read_discovery, runtime_env, short_folder
+from tests.helpers.report_files import read_report
+from tests.helpers.serving import read_discovery, runtime_env, short_folder
 from zmqscope.remote.client import LiveClient
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import zmq
 
-from tests.hostile import NOW, honest_data
+from tests.helpers.hostile import NOW, honest_data
 from zmqscope import _own_context
 from zmqscope.model._base import MAX_TEXT
 from zmqscope.remote.client import ClientError, LiveClient
@@ -145,7 +145,7 @@ def test_a_hostile_answer_is_a_client_error_of_one_line(case: str) -> None:
 
 
 def test_the_tui_on_a_hostile_server_says_the_connection_is_lost_and_stays_up() -> None:
-    from tests.tui.helpers import RecordingScopeApp, settle
+    from tests.helpers.tui import RecordingScopeApp, settle
 
     async def attach(client: LiveClient) -> tuple[str, list[str]]:
         app = RecordingScopeApp(client, interval=3600.0)

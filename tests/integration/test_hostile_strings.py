@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile import NOW, controls, foreign_html, hostile_snapshot, structure
-from tests.integration.conftest import clean_env, describe, write_app, zmqscope_cli
-from tests.integration.hanging import RunningApp
-from tests.integration.serving import read_discovery, runtime_env, short_folder
+from tests.helpers.hanging import RunningApp
+from tests.helpers.hostile import NOW, controls, foreign_html, hostile_snapshot, structure
+from tests.helpers.processes import clean_env, describe, write_app, zmqscope_cli
+from tests.helpers.serving import read_discovery, runtime_env, short_folder
 from zmqscope.model._text import visible
 from zmqscope.reporting import build_report
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.integration.conftest import line_of, write_app
-from tests.integration.hanging import read_json_when_written, running
+from tests.helpers.hanging import read_json_when_written, running
+from tests.helpers.processes import line_of, write_app
 
 GRACE = ("--grace", "1")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import (
+from tests.helpers.processes import (
     Completed,
     describe,
     line_of,
@@ -18,7 +18,7 @@ from tests.integration.conftest import (
     write_app,
     zmqscope_cli,
 )
-from tests.integration.serving import SERVING_APP, ServingApp, runtime_env, serving, short_folder
+from tests.helpers.serving import SERVING_APP, ServingApp, runtime_env, serving, short_folder
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -12,19 +12,14 @@ import importlib.util
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.integration.conftest import (
-    describe,
-    line_of,
-    read_report,
-    run_python,
-    write_app,
-    zmqscope_cli,
-)
-from tests.integration.hanging import running
-from tests.integration.serving import read_discovery, runtime_env, short_folder
+from tests.helpers.hanging import running
+from tests.helpers.processes import describe, line_of, run_python, write_app, zmqscope_cli
+from tests.helpers.report_files import read_report
+from tests.helpers.serving import read_discovery, runtime_env, short_folder
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -35,8 +30,8 @@ STATE = (
 )
 
 
-def state_of(stdout: str) -> dict[str, object]:
-    document: dict[str, object] = json.loads(stdout.splitlines()[-1])
+def state_of(stdout: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(stdout.splitlines()[-1])
     return document
 
 
@@ -49,7 +44,7 @@ def test_a_process_that_never_imports_zmq_loads_almost_nothing(tmp_path: Path) -
     assert scoped.stderr == "", describe(scoped)
     before, after = state_of(plain.stdout), state_of(scoped.stdout)
     assert after["threads"] == before["threads"] == 1
-    added = set(after["modules"]) - set(before["modules"])  # type: ignore[call-overload]
+    added = set(after["modules"]) - set(before["modules"])
     assert added <= {"zmqscope", "zmqscope._autoinstall", "zmqscope._version", "atexit"}, added
     assert files == []
 
@@ -61,7 +56,7 @@ def test_importing_zmq_arms_the_hooks_but_starts_nothing(tmp_path: Path) -> None
         files = list(base.rglob("*"))
     assert result.returncode == 0, describe(result)
     state = state_of(result.stdout)
-    assert "zmqscope.instrument.hooks" in state["modules"]  # type: ignore[operator]
+    assert "zmqscope.instrument.hooks" in state["modules"]
     # No server, no thread, no files, and no report for a process that made no context.
     assert state["threads"] == 1
     assert files == []

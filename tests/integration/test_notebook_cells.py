@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import describe, leaked_sockets, read_report, run_zmqscope
+from tests.helpers.processes import describe, run_zmqscope
+from tests.helpers.report_files import leaked_sockets, read_report
 
 pytest.importorskip("IPython", reason="IPython is in the test extra; this checks its cells")
 

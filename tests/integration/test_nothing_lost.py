@@ -9,15 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import (
-    describe,
-    read_report,
-    run_python,
-    run_zmqscope,
-    write_app,
-    zmqscope_cli,
-)
-from tests.integration.serving import runtime_env, short_folder
+from tests.helpers.processes import describe, run_python, run_zmqscope, write_app, zmqscope_cli
+from tests.helpers.report_files import read_report
+from tests.helpers.serving import runtime_env, short_folder
 
 pytestmark = pytest.mark.timeout(120)
 

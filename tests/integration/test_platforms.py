@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import describe, run_python, write_app
+from tests.helpers.processes import describe, run_python, write_app
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import describe, line_of, read_report, write_app, zmqscope_cli
-from tests.integration.hanging import read_json_when_written, running
-from tests.integration.serving import runtime_env, serving, short_folder
+from tests.helpers.hanging import read_json_when_written, running
+from tests.helpers.processes import describe, line_of, write_app, zmqscope_cli
+from tests.helpers.report_files import read_report
+from tests.helpers.serving import runtime_env, serving, short_folder
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -18,18 +18,12 @@ import psutil
 import pytest
 
 import zmqscope
-from tests.integration.conftest import (
-    describe,
-    read_report,
-    run_python,
-    run_zmqscope,
-    write_app,
-    zmqscope_cli,
-)
-from tests.integration.serving import short_folder
+from tests.helpers.processes import describe, run_python, run_zmqscope, write_app, zmqscope_cli
+from tests.helpers.report_files import read_report
+from tests.helpers.serving import short_folder
 
 if TYPE_CHECKING:
-    from tests.integration.second_user import OtherUser
+    from tests.helpers.second_user import OtherUser
 
 VICTIM_TEXT = "export PATH=/usr/bin  # the victim's .bashrc\n"
 

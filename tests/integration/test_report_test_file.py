@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import describe, run_command, write_app, zmqscope_cli
+from tests.helpers.processes import describe, run_command, write_app, zmqscope_cli
 
 pytestmark = pytest.mark.timeout(120)
 

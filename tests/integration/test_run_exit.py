@@ -6,17 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import (
-    assert_application_stack,
+from tests.helpers.processes import (
     describe,
-    leaked_sockets,
     line_of,
-    read_report,
     run_python,
     run_zmqscope,
     write_app,
     zmqscope_cli,
 )
+from tests.helpers.report_files import assert_application_stack, leaked_sockets, read_report
 
 LEAK = """
 import zmq

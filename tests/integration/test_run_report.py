@@ -9,19 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import (
+from tests.helpers.processes import (
     ZMQSCOPE_MODULE,
     ZMQSCOPE_SCRIPT,
-    assert_application_stack,
     describe,
-    leak_of,
-    leaked_sockets,
     line_of,
-    own_frame,
-    read_report,
     run_python,
     run_zmqscope,
     write_app,
+)
+from tests.helpers.report_files import (
+    assert_application_stack,
+    leak_of,
+    leaked_sockets,
+    own_frame,
+    read_report,
 )
 
 MODULE_LEVEL_LEAK = """

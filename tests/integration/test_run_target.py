@@ -14,13 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import (
-    describe,
-    read_report,
-    run_python,
-    write_app,
-    zmqscope_cli,
-)
+from tests.helpers.processes import describe, run_python, write_app, zmqscope_cli
+from tests.helpers.report_files import read_report
 
 # The app prints what Python set up for it, as one JSON line on stdout.
 IDENTITY = """

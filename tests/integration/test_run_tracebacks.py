@@ -16,13 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import (
-    describe,
-    read_report,
-    run_python,
-    write_app,
-    zmqscope_cli,
-)
+from tests.helpers.processes import describe, run_python, write_app, zmqscope_cli
+from tests.helpers.report_files import read_report
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -20,9 +20,9 @@ import pytest
 import zmq
 
 import zmqscope
-from tests.conftest import here
-from tests.integration.conftest import describe, line_of, write_app, zmqscope_cli
-from tests.integration.serving import (
+from tests.helpers.call_site import here
+from tests.helpers.processes import describe, line_of, write_app, zmqscope_cli
+from tests.helpers.serving import (
     CLIENT_TIMEOUT,
     SERVING_APP,
     serving,

@@ -19,10 +19,10 @@ import pytest
 import zmq
 
 import zmqscope
-from tests.integration.conftest import describe, run_python, write_app, zmqscope_cli
-from tests.integration.hanging import running
-from tests.integration.second_user import OtherUser
-from tests.integration.serving import CLIENT_TIMEOUT, runtime_env, short_folder
+from tests.helpers.hanging import running
+from tests.helpers.processes import describe, run_python, write_app, zmqscope_cli
+from tests.helpers.second_user import OtherUser
+from tests.helpers.serving import CLIENT_TIMEOUT, runtime_env, short_folder
 from zmqscope.instrument.answers import ProcessServer as Server
 from zmqscope.remote.client import ClientError, LiveClient, connect
 from zmqscope.remote.server import ServerError
@@ -36,7 +36,7 @@ pytestmark = [
 
 
 @pytest.fixture
-def tcp_server(runtime: Path, scope: None) -> Iterator[Server]:
+def tcp_server(runtime: Path, scope: None) -> Iterator[zmqscope.Server]:
     served = zmqscope.serve("tcp://127.0.0.1:0")
     try:
         yield served

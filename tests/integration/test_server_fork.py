@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import describe, line_of, write_app, zmqscope_cli
-from tests.integration.serving import read_discovery, runtime_env, serving, short_folder
+from tests.helpers.processes import describe, line_of, write_app, zmqscope_cli
+from tests.helpers.serving import read_discovery, runtime_env, serving, short_folder
 from zmqscope.remote.client import LiveClient
 
 pytestmark = pytest.mark.timeout(90)

@@ -23,9 +23,9 @@ import pytest
 import zmq
 
 import zmqscope
-from tests.integration import raw_stream
-from tests.integration.conftest import describe, write_app, zmqscope_cli
-from tests.integration.serving import (
+from tests.helpers import raw_stream
+from tests.helpers.processes import describe, write_app, zmqscope_cli
+from tests.helpers.serving import (
     CLIENT_TIMEOUT,
     ServingApp,
     runtime_env,
@@ -34,6 +34,7 @@ from tests.integration.serving import (
     wait_until,
 )
 from zmqscope import _own_context
+from zmqscope.instrument.answers import ProcessAnswers
 from zmqscope.instrument.answers import ProcessServer as Server
 from zmqscope.remote.client import LiveClient, ServerBusy
 from zmqscope.remote.protocol import ErrorCode, RequestType, encode_request
@@ -45,7 +46,9 @@ ON = {"ZMQSCOPE": "1"}  # the apps below run instrumented, as `python app.py`
 
 
 @pytest.fixture(params=["ipc", "tcp"])
-def any_server(request: pytest.FixtureRequest, runtime: Path, scope: None) -> Iterator[Server]:
+def any_server(
+    request: pytest.FixtureRequest, runtime: Path, scope: None
+) -> Iterator[zmqscope.Server]:
     """This process serving on its default ipc endpoint, or on loopback tcp (no CURVE)."""
     if request.param == "ipc":
         started = zmqscope.serve()
@@ -145,6 +148,7 @@ def test_requests_of_a_client_that_has_gone_are_never_answered(
     any_server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     answers = any_server.handler.answers
+    assert isinstance(answers, ProcessAnswers)  # both servers answer from this process
     answering, release = threading.Event(), threading.Event()
     original = answers.hello
 

@@ -22,9 +22,9 @@ import pytest
 import zmq
 
 import zmqscope
-from tests.integration import raw_stream
-from tests.integration.conftest import clean_env, describe, write_app, zmqscope_cli
-from tests.integration.serving import CLIENT_TIMEOUT, runtime_env, serving, short_folder, wait_until
+from tests.helpers import raw_stream
+from tests.helpers.processes import clean_env, describe, write_app, zmqscope_cli
+from tests.helpers.serving import CLIENT_TIMEOUT, runtime_env, serving, short_folder, wait_until
 from zmqscope import _own_context
 from zmqscope.instrument.answers import ProcessServer as Server
 from zmqscope.remote.client import LiveClient
@@ -49,7 +49,8 @@ MAX_FRAME = MAX_REQUEST_BYTES + 1024
 @pytest.fixture
 def tcp_server(scope: None) -> Iterator[Server]:
     """A server of this process on loopback tcp (no CURVE: a bare DEALER may talk to it)."""
-    started = Server("tcp://127.0.0.1:0", insecure=True).start()
+    started = Server("tcp://127.0.0.1:0", insecure=True)
+    started.start()
     try:
         yield started
     finally:
@@ -447,7 +448,8 @@ def probe(sock: zmq.Socket[bytes], probe_id: int) -> list[Frames]:
             reply = decode_reply(frames[-1])
             if reply.type == "hello.reply" and reply.id in ids:
                 return seen
-            if reply.type == "hello.reply" and PROBE_IDS <= reply.id < probe_id:
+            late = reply.id is not None and PROBE_IDS <= reply.id < probe_id
+            if reply.type == "hello.reply" and late:
                 # A busy machine answered an earlier probe's first attempt
                 # after its second: that answer arrives now, and is no news.
                 continue
@@ -528,9 +530,9 @@ def test_fuzz_malformed_input_over_the_ipc_stream(server: Server, ctx: Ctx) -> N
         sock = raw_stream.connect(server.endpoint)
         size = MAX_REQUEST_BYTES + 1 + rng.randrange(2**32 - MAX_REQUEST_BYTES - 1)
         sock.sendall(raw_stream.HEADER.pack(size) + rng.randbytes(rng.randrange(1000)))
-        reply = raw_stream.read_reply(sock)
-        assert reply is not None and reply.error is not None
-        assert reply.error.code is ErrorCode.TOO_LARGE
+        refusal = raw_stream.read_reply(sock)
+        assert refusal is not None and refusal.error is not None
+        assert refusal.error.code is ErrorCode.TOO_LARGE
         assert raw_stream.closed_by_server(sock)
         sock.close()
     # A client that leaves mid-message, or mid-header: nothing to answer.

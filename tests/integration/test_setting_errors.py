@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import describe, run_python
+from tests.helpers.processes import describe, run_python
 
 # Prints whether zmqscope is recording, and whether it counts traffic.
 CODE = """

@@ -1,20 +1,13 @@
 """Run pytest with the zmqscope plugin on small suites, in a subprocess each.
 
 A subprocess, because the plugin installs process-wide hooks and a signal
-handler, and loads through its ``pytest11`` entry point as a user's run does.
+handler, and loads through its ``pytest11`` entry point as a user's run does
+(tests/helpers/pytester_runs.py). This file holds the fixture every such test gets.
 """
 
 from __future__ import annotations
 
-import json
-import textwrap
-from pathlib import Path
-from typing import Any
-
 import pytest
-
-TIMEOUT = 60  # seconds, per pytest subprocess
-SCHEMA = "zmqscope.report/1"
 
 
 @pytest.fixture(autouse=True)
@@ -24,28 +17,3 @@ def _no_zmqscope_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     # Wide enough that pytest does not cut the short summary lines tests match.
     monkeypatch.setenv("COLUMNS", "240")
-
-
-def run(pytester: pytest.Pytester, *args: str, timeout: float = TIMEOUT) -> pytest.RunResult:
-    """``pytest ARGS`` in ``pytester.path``, in a fresh interpreter."""
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-ra", *args, timeout=timeout)
-
-
-def line_of(source: str, marker: str) -> int:
-    """The 1-based line of the dedented ``source`` that ends with ``# marker``."""
-    lines = textwrap.dedent(source).lstrip("\n").splitlines()
-    found = [n for n, text in enumerate(lines, start=1) if text.rstrip().endswith(f"# {marker}")]
-    assert len(found) == 1, f"marker {marker!r} on lines {found}"
-    return found[0]
-
-
-def write_tests(pytester: pytest.Pytester, name: str, source: str) -> Path:
-    """``name.py`` holding the dedented ``source`` (line numbers as :func:`line_of` counts)."""
-    return pytester.makepyfile(**{name: textwrap.dedent(source).lstrip("\n")})
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    assert path.is_file(), f"no JSON written at {path}"
-    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    assert document["schema"] == SCHEMA
-    return document

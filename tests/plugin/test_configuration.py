@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.plugin.conftest import run, write_tests
+from tests.helpers.pytester_runs import run, write_tests
 
 LEAKY = """
 import pytest

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.plugin.conftest import line_of, run, write_tests
+from tests.helpers.pytester_runs import line_of, run, write_tests
 
 
 def test_a_function_fixture_that_never_closes_fails_the_test_using_it(

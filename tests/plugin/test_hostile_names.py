@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.plugin.conftest import run, write_tests
+from tests.helpers.pytester_runs import run, write_tests
 
 NAME = "worker[/x]\x1b]0;pwned\x07"
 SUITE = f"""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.plugin.conftest import line_of, read_json, run, write_tests
+from tests.helpers.pytester_runs import line_of, read_json, run, write_tests
 
 ZERO_COPY = """
 import zmq

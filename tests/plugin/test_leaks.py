@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.plugin.conftest import TIMEOUT, line_of, run, write_tests
+from tests.helpers.pytester_runs import TIMEOUT, line_of, run, write_tests
 
 LEAKY = """
 import zmq

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.plugin.conftest import line_of, read_json, run, write_tests
+from tests.helpers.pytester_runs import line_of, read_json, run, write_tests
 from zmqscope.reporting import Report
 
 SUITE = """

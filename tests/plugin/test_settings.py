@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.plugin.conftest import run
+from tests.helpers.pytester_runs import run
 
 
 @pytest.mark.parametrize("where", ["ini", "-o"])

@@ -1,6 +1,6 @@
 """Set-up every TUI test gets: async tests, local time in UTC, a private state folder.
 
-Shared helpers (app factories, readers of what is shown) are in helpers.py.
+Shared helpers (app factories, readers of what is shown) are in tests/helpers/tui.py.
 
 pyproject sets no ``asyncio_mode``, so pytest-asyncio runs in strict mode and
 only runs coroutine tests marked ``asyncio``; the hook below marks every
@@ -21,8 +21,9 @@ import pytest
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) -> None:
-    in_tests = isinstance(collector, pytest.Module | pytest.Class)
-    if in_tests and inspect.iscoroutinefunction(obj) and collector.funcnamefilter(name):
+    if not isinstance(collector, pytest.Module | pytest.Class):
+        return
+    if inspect.iscoroutinefunction(obj) and collector.funcnamefilter(name):
         pytest.mark.asyncio(obj)
 
 

@@ -1,6 +1,6 @@
 """The keys that act on the whole app: pause, refresh, export, help, quit, tabs, the demo's x.
 
-Pilot over a FakeClient at 120x40 (tests/tui/helpers.py), checking what the user sees.
+Pilot over a FakeClient at 120x40 (tests/helpers/tui.py), checking what the user sees.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from pathlib import Path
 
 from textual.widgets import Static
 
-from tests.tui.fake_client import (
+from tests.helpers.fake_client import (
     ARGV,
     FakeClient,
     clock,
 )
-from tests.tui.helpers import (
+from tests.helpers.tui import (
     ALL_IDS,
     QUIET,
     SIZE,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import clean_env, line_of, write_app
-from tests.tui.helpers import SIZE, RecordingScopeApp, settle, text_of
+from tests.helpers.processes import clean_env, line_of, write_app
+from tests.helpers.tui import SIZE, RecordingScopeApp, settle, text_of
 from zmqscope.remote.client import LiveClient, discover
 from zmqscope.tui.header import ProcessHeader
 

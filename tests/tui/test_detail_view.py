@@ -1,19 +1,19 @@
 """A socket's detail (enter): endpoints, peers, options, traffic, stacks and their sources.
 
-Pilot over a FakeClient at 120x40 (tests/tui/helpers.py), checking what the user sees.
+Pilot over a FakeClient at 120x40 (tests/helpers/tui.py), checking what the user sees.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tests.tui.fake_client import (
+from tests.helpers.fake_client import (
     MAIN,
     NOW,
     FakeClient,
     make_socket,
 )
-from tests.tui.helpers import (
+from tests.helpers.tui import (
     SIZE,
     detail_text,
     make_app,

@@ -1,11 +1,11 @@
 """The header, as a user reads it first: the process, its vital signs, the connection.
 
-Pilot over a FakeClient at 120x40 (tests/tui/helpers.py), checking what the user sees.
+Pilot over a FakeClient at 120x40 (tests/helpers/tui.py), checking what the user sees.
 """
 
 from __future__ import annotations
 
-from tests.tui.helpers import (
+from tests.helpers.tui import (
     SIZE,
     header,
     make_app,

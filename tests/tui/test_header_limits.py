@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.tui.fake_client import FakeClient
-from tests.tui.helpers import SIZE, make_app, settle, text_of
+from tests.helpers.fake_client import FakeClient
+from tests.helpers.tui import SIZE, make_app, settle, text_of
 from zmqscope.tui.header import ProcessHeader
 
 

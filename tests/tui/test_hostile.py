@@ -21,9 +21,9 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
 
-from tests.hostile import ARG, NAME, NOW, controls, hostile_snapshot
-from tests.tui.fake_client import clock
-from tests.tui.helpers import QUIET, SIZE, RecordingScopeApp, found, settle, text_of
+from tests.helpers.fake_client import clock
+from tests.helpers.hostile import ARG, NAME, NOW, controls, hostile_snapshot
+from tests.helpers.tui import QUIET, SIZE, RecordingScopeApp, found, settle, text_of
 from zmqscope.model import (
     CallSite,
     Event,
@@ -118,6 +118,7 @@ def assert_nothing_obeyed(app: Any) -> None:
 async def walk_every_view(pilot: Pilot[Any]) -> dict[str, str]:
     """The text of the header, each view and a socket's detail; checked on the way."""
     app = pilot.app
+    assert isinstance(app, RecordingScopeApp)  # app_on's, live or offline
     await settle(pilot)
     texts = {"header": text_of(app.home.query_one(ProcessHeader))}
     table = app.home.query_one(SocketTable)

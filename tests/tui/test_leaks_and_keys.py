@@ -10,8 +10,8 @@ import pytest
 from textual.widgets import Static
 from textual.widgets._footer import FooterKey
 
-from tests.tui.fake_client import FakeClient, clock
-from tests.tui.helpers import (
+from tests.helpers.fake_client import FakeClient, clock
+from tests.helpers.tui import (
     QUIET,
     SIZE,
     RecordingDemoApp,

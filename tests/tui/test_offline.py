@@ -1,6 +1,6 @@
 """A saved report opened offline, a lost connection, a busy server, a process that exited.
 
-Pilot over a FakeClient at 120x40 (tests/tui/helpers.py), checking what the user sees.
+Pilot over a FakeClient at 120x40 (tests/helpers/tui.py), checking what the user sees.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from pathlib import Path
 import psutil
 from textual.widgets import Static
 
-from tests.tui.fake_client import (
+from tests.helpers.fake_client import (
     FakeClient,
     clock,
 )
-from tests.tui.helpers import (
+from tests.helpers.tui import (
     ALL_IDS,
     QUIET,
     SHOWN_IDS,

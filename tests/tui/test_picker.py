@@ -1,17 +1,17 @@
 """The picker: attach with no target, when zero or several processes run.
 
-Pilot over a FakeClient at 120x40 (tests/tui/helpers.py), checking what the user sees.
+Pilot over a FakeClient at 120x40 (tests/helpers/tui.py), checking what the user sees.
 """
 
 from __future__ import annotations
 
 from textual.widgets import OptionList, Static
 
-from tests.tui.fake_client import (
+from tests.helpers.fake_client import (
     FakeClient,
     clock,
 )
-from tests.tui.helpers import (
+from tests.helpers.tui import (
     SIZE,
     RecordingScopeApp,
     found,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from textual.widgets import Static
 
-from tests.tui.fake_client import NOW, FakeClient
-from tests.tui.helpers import (
+from tests.helpers.fake_client import NOW, FakeClient
+from tests.helpers.tui import (
     SIZE,
     RecordingScopeApp,
     dead_pid,

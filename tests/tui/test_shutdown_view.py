@@ -1,16 +1,16 @@
 """The Shutdown view (3) and the banner: a blocked term(), its culprits, in the past once over.
 
-Pilot over a FakeClient at 120x40 (tests/tui/helpers.py), checking what the user sees.
+Pilot over a FakeClient at 120x40 (tests/helpers/tui.py), checking what the user sees.
 """
 
 from __future__ import annotations
 
 from textual.widgets import Static
 
-from tests.tui.fake_client import (
+from tests.helpers.fake_client import (
     FakeClient,
 )
-from tests.tui.helpers import (
+from tests.helpers.tui import (
     SIZE,
     make_app,
     settle,

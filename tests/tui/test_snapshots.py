@@ -15,8 +15,8 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from tests.tui.fake_client import FakeClient, clock
-from tests.tui.helpers import SIZE, RecordingScopeApp, make_app, settle
+from tests.helpers.fake_client import FakeClient, clock
+from tests.helpers.tui import SIZE, RecordingScopeApp, make_app, settle
 
 Compare = Callable[..., bool]
 # A tick now and then fetches the same data again: the picture does not change.

@@ -1,6 +1,6 @@
 """The Sockets view (1): the table, its columns, sorting, filtering and the cursor.
 
-Pilot over a FakeClient at 120x40 (tests/tui/helpers.py), checking what the user sees.
+Pilot over a FakeClient at 120x40 (tests/helpers/tui.py), checking what the user sees.
 """
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input
 
-from tests.tui.fake_client import (
+from tests.helpers.fake_client import (
     FakeClient,
     make_socket,
 )
-from tests.tui.helpers import (
+from tests.helpers.tui import (
     ALL_IDS,
     SHOWN_IDS,
     SIZE,

@@ -1,17 +1,18 @@
 """The Threads view (2), and that only the view shown is rebuilt.
 
-Pilot over a FakeClient at 120x40 (tests/tui/helpers.py), checking what the user sees.
+Pilot over a FakeClient at 120x40 (tests/helpers/tui.py), checking what the user sees.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from textual.widgets import Static
 
-from tests.tui.fake_client import FakeClient
-from tests.tui.helpers import (
+from tests.helpers.fake_client import FakeClient
+from tests.helpers.tui import (
     SIZE,
     make_app,
     settle,
@@ -28,12 +29,17 @@ from zmqscope.tui.threads import ThreadsView
 async def test_only_the_view_shown_is_rebuilt_on_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
     drawn: list[str] = []
     show_threads, show_shutdown = ThreadsView.show, ShutdownView.show
-    monkeypatch.setattr(
-        ThreadsView, "show", lambda self, *a: drawn.append("threads") or show_threads(self, *a)
-    )
-    monkeypatch.setattr(
-        ShutdownView, "show", lambda self, *a: drawn.append("shutdown") or show_shutdown(self, *a)
-    )
+
+    def threads_shown(self: ThreadsView, *args: Any) -> None:
+        drawn.append("threads")
+        show_threads(self, *args)
+
+    def shutdown_shown(self: ShutdownView, *args: Any) -> None:
+        drawn.append("shutdown")
+        show_shutdown(self, *args)
+
+    monkeypatch.setattr(ThreadsView, "show", threads_shown)
+    monkeypatch.setattr(ShutdownView, "show", shutdown_shown)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

@@ -17,7 +17,7 @@ import zmq
 from rich.console import Console
 
 import zmqscope
-from tests.conftest import here
+from tests.helpers.call_site import here
 from zmqscope.instrument import hooks
 from zmqscope.instrument import origins as _origins
 from zmqscope.instrument.origins import Origins

@@ -12,7 +12,7 @@ from typing import Any
 import _pytest
 import pytest
 
-from tests.conftest import here
+from tests.helpers.call_site import here
 from zmqscope.instrument import frames as _frames
 from zmqscope.instrument.frames import FrameFilter, RawFrame, RawStack, line_at
 from zmqscope.instrument.registry.entries import Site

@@ -13,7 +13,7 @@ import zmq
 import zmq.asyncio
 
 import zmqscope
-from tests.conftest import here
+from tests.helpers.call_site import here
 from zmqscope.instrument import hooks
 from zmqscope.instrument.registry.entries import Site
 from zmqscope.instrument.registry.store import Registry
@@ -62,7 +62,7 @@ def test_socket_constructor_is_recorded(ctx: Ctx) -> None:
 
 
 def test_context_instance_sockets_are_recorded(scope: None) -> None:
-    ctx = zmq.Context.instance()
+    ctx: Ctx = zmq.Context.instance()
     try:
         sock = ctx.socket(zmq.REP)
         assert only_socket().type == "REP"
@@ -102,7 +102,7 @@ def test_shadow_context_sockets_belong_to_the_same_context(ctx: Ctx) -> None:
 
 def test_socket_shadow_collapses_onto_one_record(ctx: Ctx) -> None:
     sock = ctx.socket(zmq.PAIR)
-    shadow = zmq.Socket.shadow(sock.underlying)
+    shadow: zmq.Socket[bytes] = zmq.Socket.shadow(sock.underlying)
     shadow.bind("inproc://shadowed")
     record = only_socket()
     assert [e.url for e in record.endpoints] == ["inproc://shadowed"]
@@ -191,7 +191,7 @@ def test_linger_sources(ctx: Ctx) -> None:
 def test_destroy_with_linger_is_recorded(scope: None) -> None:
     seen: list[SocketRecord] = []
 
-    class Spy(zmq.Socket):  # type: ignore[type-arg]
+    class Spy(zmq.Socket[bytes]):
         def close(self, linger: int | None = None) -> None:
             super().close(linger)
             seen.append(only_socket())  # before term() forgets closed records

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console, RenderableType
 
-from tests.hostile import NOW, honest_data, hostile_snapshot
+from tests.helpers.hostile import NOW, honest_data, hostile_snapshot
 from zmqscope.model import SchemaError, Snapshot
 from zmqscope.model._base import MAX_TEXT
 from zmqscope.remote.client import _View
@@ -90,9 +90,10 @@ def replaced(document: Any, path: tuple[Any, ...], value: Any) -> Any:
 
 
 def shown(renderable: RenderableType) -> str:
-    console = Console(file=io.StringIO(), width=200, color_system=None)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=200, color_system=None)
     console.print(renderable, crop=False)
-    return console.file.getvalue()  # type: ignore[attr-defined, no-any-return]
+    return buffer.getvalue()
 
 
 def show_everywhere(snapshot: Snapshot, report: Report) -> None:

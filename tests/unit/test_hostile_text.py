@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from rich.console import Console, RenderableType
 
-from tests.hostile import (
+from tests.helpers.hostile import (
     MARKDOWN,
     NAME,
     NOW,
@@ -30,9 +30,8 @@ from tests.hostile import (
 )
 from zmqscope.cli import ls
 from zmqscope.model._text import visible
-from zmqscope.pytest_plugin.files import RunTotals
 from zmqscope.pytest_plugin.files import markdown as plugin_markdown
-from zmqscope.pytest_plugin.findings import Finding, Verdict
+from zmqscope.pytest_plugin.findings import Finding, RunTotals, Verdict
 from zmqscope.pytest_plugin.terminal_text import (
     blocked_text,
     crash_line,
@@ -57,9 +56,10 @@ def report_of(text: str) -> Report:
 
 def printed(renderable: RenderableType) -> str:
     """What a terminal would be sent, without colour codes of rich's own."""
-    console = Console(file=io.StringIO(), width=4000, color_system=None, legacy_windows=False)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=4000, color_system=None, legacy_windows=False)
     console.print(renderable, crop=False)
-    output = console.file.getvalue()  # type: ignore[attr-defined]
+    output = buffer.getvalue()
     assert isinstance(output, str)
     return output
 
@@ -162,7 +162,7 @@ def test_ls_rows_show_the_command_endpoint_and_limits_literally(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COLUMNS", "4000")
-    row = {
+    row: dict[str, Any] = {
         "pid": 7,
         "command": f"app.py '{NAME}'",
         "uptime": 3.0,

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import zmq
@@ -28,7 +28,7 @@ from rich.console import Console
 
 import zmqscope
 import zmqscope.reporting
-from tests.conftest import here
+from tests.helpers.call_site import here
 from zmqscope.instrument import hooks, state
 from zmqscope.instrument.registry import store as registry
 from zmqscope.model import SocketState
@@ -100,7 +100,7 @@ def test_calls_of_an_unbuilt_socket_are_recorded_raw_and_applied_in_order(
     second = ctx.socket(zmq.PUSH)
     bound_at = here() + 1
     first.bind("tcp://127.0.0.1:*")
-    port = int(first.last_endpoint.rsplit(b":", 1)[1])
+    port = int(cast(bytes, first.last_endpoint).rsplit(b":", 1)[1])
     second.connect("inproc://lazy-calls")
     first.setsockopt(zmq.LINGER, 0)
     first.setsockopt(zmq.SNDHWM, 5)
@@ -293,7 +293,7 @@ def test_calls_without_end_on_an_unread_socket_stay_bounded(
     sock.close()
 
 
-class _Quiet(zmq.Socket):  # type: ignore[type-arg]
+class _Quiet(zmq.Socket[bytes]):
     """A socket whose finalizer does not close it (as a careless subclass might)."""
 
     def __del__(self) -> None:
@@ -523,7 +523,7 @@ def test_a_forked_child_starts_without_the_parents_waiting_records(
     if pid == 0:  # the child: report what it sees, then leave at once
         try:
             child = hooks.registry()
-            seen = [child is not fresh, len(child.journal)]
+            seen: list[object] = [child is not fresh, len(child.journal)]
             child_ctx: Ctx = zmq.Context()
             child_ctx.socket(zmq.PULL).close()
             seen.append([s.type for s in child.snapshot(hooks.process_info()).sockets])

@@ -14,7 +14,7 @@ import pytest
 import zmq
 
 import zmqscope
-from tests.conftest import here
+from tests.helpers.call_site import here
 from zmqscope.model import (
     CallSite,
     ContextRecord,

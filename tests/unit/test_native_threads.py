@@ -94,12 +94,12 @@ def test_a_thread_threading_does_not_know_is_named_without_a_dummy_thread() -> N
         result.append(_threads.current_thread_ref())
         done.set()
 
-    active_before = dict(threading._active)  # type: ignore[attr-defined]
+    active_before = dict(threading._active)  # type: ignore[attr-defined]  # private, unstubbed
     _thread.start_new_thread(raw, ())
     assert done.wait(10)
     ((ident, name),) = result
     assert name == f"thread {ident}"
-    assert dict(threading._active) == active_before  # type: ignore[attr-defined]
+    assert dict(threading._active) == active_before  # type: ignore[attr-defined]  # private, unstubbed
 
 
 def test_a_threading_thread_is_named_by_threading() -> None:

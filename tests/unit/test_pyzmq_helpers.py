@@ -13,7 +13,7 @@ import zmq
 from rich.console import Console
 
 import zmqscope
-from tests.unit.test_report import CONNECT, closed_sock, snap, sock
+from tests.helpers.records import CONNECT, closed_sock, snap, sock
 from zmqscope.instrument import hooks
 from zmqscope.instrument.registry.entries import EndpointEntry, Site, SocketEntry, new_counters
 from zmqscope.model import (
@@ -109,7 +109,7 @@ def test_the_compact_form_carries_the_new_fields_and_reads_an_older_servers() ->
 
 
 def rows_of(record: SocketRecord) -> dict[str, str]:
-    keys = ("id", "type", "state", "endpoints", "owner", "age", "created")
+    keys: tuple[str, ...] = ("id", "type", "state", "endpoints", "owner", "age", "created")
     keys += ("msgs_in", "msgs_out", "bytes_in", "bytes_out")
     return dict(zip(keys, row_cells(record, 100.0, traffic=True), strict=True))
 

@@ -12,7 +12,7 @@ import pytest
 import zmq
 from rich.console import Console, RenderableType
 
-from tests.unit.test_report import (
+from tests.helpers.records import (
     CONNECT,
     GENERATED_AT,
     MAIN,

@@ -348,7 +348,9 @@ USER_MAIN = Frame("/srv/project/app.py", 5, "main", origin="user", display="app.
 USER_OTHER = Frame("/srv/project/app.py", 9, "other", origin="user", display="app.py")
 
 
-def via(socket_id: str, library: Frame, user: Frame, *, state: SocketState = SocketState.OPEN):
+def via(
+    socket_id: str, library: Frame, user: Frame, *, state: SocketState = SocketState.OPEN
+) -> SocketRecord:
     return SocketRecord(
         id=socket_id,
         context="c1",

@@ -7,18 +7,18 @@ import inspect
 import pickle
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import zmq
 
 import zmqscope
-from tests.conftest import here
+from tests.helpers.call_site import here
 from zmqscope.instrument import hooks, state
 
 Ctx = zmq.Context[zmq.Socket[bytes]]
-PATCHED = [
+PATCHED: list[tuple[type, str]] = [
     (zmq.Socket, name)
     for name in (
         "__init__",
@@ -80,22 +80,24 @@ def observe(ctx: Ctx) -> dict[str, Any]:
     seen["port"] = sock.bind_to_random_port("tcp://127.0.0.1") > 0
     seen["connect"] = type(sock.connect("inproc://nowhere")).__name__
     seen["set"] = sock.setsockopt(zmq.SNDHWM, 10)
-    seen["linger_attr"] = (setattr(sock, "linger", 5), sock.linger)
-    for name, call in {
+    # What each call returns is what the application sees, None included.
+    seen["linger_attr"] = (setattr(sock, "linger", 5), sock.linger)  # type: ignore[func-returns-value]  # None, as seen
+    calls: dict[str, Callable[[], object]] = {
         "bad_bind": lambda: sock.bind("tcp://not an address"),
         "bad_option": lambda: sock.setsockopt(999999, 1),
-        "bad_kwarg": lambda: sock.close(lingr=0),
+        "bad_kwarg": lambda: sock.close(lingr=0),  # type: ignore[call-arg]  # misspelt on purpose
         "bad_unbind": lambda: sock.unbind("tcp://127.0.0.1:1"),
         "pickle": lambda: pickle.dumps(sock),
         "bad_socket_type": lambda: ctx.socket(12345),
-    }.items():
+    }
+    for name, call in calls.items():
         try:
             call()
         except Exception as error:  # the exact type and text must not change
             seen[name] = (type(error).__name__, str(error))
-    seen["close"] = sock.close(linger=0)
+    seen["close"] = sock.close(linger=0)  # type: ignore[func-returns-value]  # None, as seen
     seen["closed"] = sock.closed
-    seen["close_again"] = sock.close()
+    seen["close_again"] = sock.close()  # type: ignore[func-returns-value]  # None, as seen
     return seen
 
 
@@ -155,7 +157,7 @@ def test_watch_adopts_existing_sockets_and_records_new_ones(pristine: dict[Any, 
 
 
 def test_watch_context_instance(pristine: dict[Any, Any]) -> None:
-    ctx = zmq.Context.instance()
+    ctx: Ctx = zmq.Context.instance()
     try:
         sock = ctx.socket(zmq.REQ)
         zmqscope.watch(zmq.Context.instance())
@@ -169,7 +171,7 @@ def test_watch_context_instance(pristine: dict[Any, Any]) -> None:
 
 def test_watch_rejects_what_it_cannot_watch(pristine: dict[Any, Any]) -> None:
     with pytest.raises(TypeError, match=r"zmq\.Context"):
-        zmqscope.watch(object())  # type: ignore[arg-type]
+        zmqscope.watch(object())  # type: ignore[arg-type]  # not a context, on purpose
     ctx: Ctx = zmq.Context()
     ctx.term()
     with pytest.raises(ValueError, match="terminated"):

@@ -6,6 +6,8 @@ that changes here changes everywhere, and only here.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from zmqscope.cli import ls
@@ -13,8 +15,8 @@ from zmqscope.model import CallSite, Endpoint, EndpointOp, SocketRecord, SocketS
 from zmqscope.model._text import age, duration, endpoint_text, linger_text
 
 
-def record(**fields: object) -> SocketRecord:
-    return SocketRecord("s1", "c1", "PUSH", SocketState.OPEN, CallSite(0.0, None, ()), **fields)  # type: ignore[arg-type]
+def record(**fields: Any) -> SocketRecord:
+    return SocketRecord("s1", "c1", "PUSH", SocketState.OPEN, CallSite(0.0, None, ()), **fields)
 
 
 @pytest.mark.parametrize(

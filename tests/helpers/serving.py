@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.integration.hanging import WAIT, RunningApp, running
+from tests.helpers.hanging import WAIT, RunningApp, running
 from zmqscope.remote.client import LiveClient
 
 # A client's patience in these tests: far above a loaded machine's round trip,

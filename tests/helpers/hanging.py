@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.integration.conftest import clean_env
+from tests.helpers.processes import clean_env
 
 # Long enough for a loaded 2-core CI machine; a test waits only as long as
 # it takes the expected text to appear.

@@ -14,10 +14,11 @@ from typing import Any, cast
 import psutil
 from rich.console import Console, RenderableType
 from rich.text import Text
+from textual._types import AnimationLevel  # the type of App.animation_level
 from textual.pilot import Pilot
 from textual.widgets import Static, TabbedContent
 
-from tests.tui.fake_client import NOW, FakeClient, clock
+from tests.helpers.fake_client import NOW, FakeClient, clock
 from zmqscope.remote.client import Discovered
 from zmqscope.tui import ScopeApp
 from zmqscope.tui.demo import DemoApp
@@ -39,11 +40,11 @@ class Recording:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.notes: list[str] = []
-        self.animation_level = "none"
+        self.animation_level: AnimationLevel = "none"
 
     def notify(self, message: str, *args: Any, **kwargs: Any) -> None:
         self.notes.append(message)
-        super().notify(message, *args, **kwargs)  # type: ignore[misc]
+        super().notify(message, *args, **kwargs)  # type: ignore[misc]  # super() is the App mixed in
 
 
 class RecordingScopeApp(Recording, ScopeApp):
