@@ -219,6 +219,27 @@ class EndpointEntry:
 _OPEN = SocketState.OPEN  # read through the class, an enum member costs ~70 ns
 
 
+def holds_messages(op: EndpointOp, url: str) -> bool:
+    """Whether messages queued for this endpoint can outlive the socket's close.
+
+    A tcp or ipc connect: its queue waits for a peer that may never answer.
+    An inproc pipe holds nothing once the socket is closed, and a bind
+    queues nothing for a peer that has not connected.
+    """
+    return op is EndpointOp.CONNECT and not url.startswith("inproc://")
+
+
+def close_may_block_term(connected: bool, linger: int | None) -> bool:
+    """The rule: a closed socket may keep ``term()`` waiting.
+
+    ``connected``: it made a connect that :func:`holds_messages`; ``linger``:
+    its LINGER at the close (None: not known, libzmq's default -1). Used by
+    :attr:`SocketEntry.may_block_term` and by the lazy journal for a record
+    never built (:mod:`.store`), so that both judge a close alike.
+    """
+    return connected and linger != 0
+
+
 class SocketEntry:
     """The live, mutable record of one libzmq socket."""
 
@@ -312,9 +333,8 @@ class SocketEntry:
             return False
         if self.traffic is not None and not self.traffic[FRAMES_OUT] and self.proxied_by is None:
             return False
-        return any(
-            e.op is EndpointOp.CONNECT and not e.url.startswith("inproc://") for e in self.endpoints
-        )
+        connected = any(holds_messages(e.op, e.url) for e in self.endpoints)
+        return close_may_block_term(connected, self.linger)
 
     def sharing_warning(
         self, first: RawThread, second: RawThread, site: SiteRef

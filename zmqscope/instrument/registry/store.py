@@ -34,6 +34,8 @@ from zmqscope.instrument.registry.entries import (
     Site,
     SiteRef,
     SocketEntry,
+    close_may_block_term,
+    holds_messages,
     new_counters,
     stamp_counters,
     thread_start,
@@ -240,7 +242,7 @@ class Registry:
         """
         kind = call[1]
         if kind is CALL_ENDPOINT:
-            if call[4] is EndpointOp.CONNECT and not call[5].startswith("inproc://"):
+            if holds_messages(call[4], call[5]):
                 call[0][R_CONNECTED] = True
         elif kind is CALL_LINGER:
             call[0][R_LINGER] = call[4]  # what its close's linger falls back on
@@ -950,17 +952,19 @@ def _closing(entry: SocketEntry, raw: dict[int, list[Any]]) -> bool:
 
 
 def _may_block_term(rec: list[Any], closing: tuple[Any, ...]) -> bool:
-    """Whether a raw record's close may keep term() waiting (SocketEntry.may_block_term).
+    """Whether a raw record's close may keep term() waiting (:func:`close_may_block_term`).
 
-    A tcp or ipc connect, and LINGER not 0: from ``close(linger=...)``, else
-    the last value set, else libzmq's default (-1).
+    Its LINGER: from ``close(linger=...)``, else the last value set, else
+    not known (libzmq's default, -1).
     """
     if not rec[R_CONNECTED]:
+        # The usual case, answered without the call: the drain at term()
+        # asks this of every record it skips.
         return False
     linger = closing[C_LINGER]
     if linger is None:
         linger = rec[R_LINGER]
-    return bool(linger != 0)
+    return close_may_block_term(rec[R_CONNECTED], linger)
 
 
 def _thread_ref(thread: Any) -> RawThread | None:
