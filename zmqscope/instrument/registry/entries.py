@@ -304,7 +304,7 @@ class SocketEntry:
         self.traffic: list[float] | None = None
         self.pinned = False  # a culprit of a blocked term(): kept after it returns
         self.ref: weakref.ref[Any] | None = None  # to the socket object, while open
-        # The raw record it was built from (registry.socket_seen), if any: while
+        # The raw record it was built from (Journal.socket_seen), if any: while
         # the registry's raw table holds it, the socket's close has not begun.
         self.raw: list[Any] | None = None
         # Set by the close hook before pyzmq's close() (recorded eagerly): a new

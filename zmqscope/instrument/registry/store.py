@@ -7,8 +7,9 @@ context: it keys everything by the libzmq handle and keeps at most a weak
 reference to the Python object.
 
 The busiest records, a socket's creation and its close, arrive raw and
-without the lock (:meth:`Registry.socket_seen`); every locked method first
-builds them into entries, in order (``_drain``), so a reader sees what it
+without the lock, in the journal (:mod:`.journal`, the only module that
+reads a raw record); every locked method first has it build them into
+entries, in order (``_drain``), so a reader sees what it
 would have seen had they been built at once. A socket created and closed
 before anyone looked is counted and never built when its context
 terminates. The design and its measurements: docs/lazy-records.md.
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from zmqscope import _native
-from zmqscope.instrument.frames import RawFrame, thread_alive
+from zmqscope.instrument.frames import RawFrame
 from zmqscope.instrument.registry.entries import (
     OWNER,
     Changes,
@@ -34,14 +35,17 @@ from zmqscope.instrument.registry.entries import (
     Site,
     SiteRef,
     SocketEntry,
-    close_may_block_term,
-    holds_messages,
     new_counters,
     stamp_counters,
-    thread_start,
     traffic_row,
 )
 from zmqscope.instrument.registry.events import EventLog
+from zmqscope.instrument.registry.journal import (
+    CALL_ENDPOINT,
+    CALL_ENDPOINT_REMOVED,
+    CALL_LINGER,
+    Journal,
+)
 from zmqscope.model import (
     ContextState,
     Culprit,
@@ -63,30 +67,6 @@ MAX_TERMINATED_CONTEXTS = 256
 MAX_WARNINGS = 1_000
 MAX_REMOVALS = 20_000
 MAX_FAILURES_KEPT = 3  # refused socket() calls kept per context (all are counted)
-# Raw records waiting to be built: past this many, the oldest half is built
-# (closed ones that cannot keep term() waiting are dropped). Calls recorded
-# raw do not count; the journal's items of any kind have their own, looser
-# bound, against calls without end on sockets nobody reads.
-MAX_UNREAD = MAX_CLOSED_RECORDS
-MAX_JOURNAL = 8 * MAX_CLOSED_RECORDS
-
-# A raw record (see Registry.socket_seen): a list, its fields by index.
-# R_CLOSE: None while open, then (time, thread, raw stack, collected, linger).
-# R_CONNECTED, R_LINGER: what its calls recorded raw (Registry.call_seen)
-# say about whether its close may keep term() waiting.
-R_REF, R_HANDLE, R_CONTEXT, R_TYPE, R_TIME, R_THREAD, R_STACK, R_FRAMES = range(8)
-R_CLOSE, R_ENTRY, R_CONNECTED, R_LINGER = 8, 9, 10, 11
-C_COLLECTED, C_LINGER = 3, 4  # in R_CLOSE
-# A call recorded raw (Registry.call_seen): (record, kind, time, raw site,
-# ...), made by the thread that created the socket.
-CALL_ENDPOINT = "endpoint"  # ..., op, url, requested
-CALL_ENDPOINT_REMOVED = "removed"  # ..., op, addr
-CALL_LINGER = "linger"  # ..., value, source
-CALL_OPTION = "option"  # ..., name, value
-_SKIPPED = "skipped"  # R_ENTRY of a record dropped unbuilt
-_ANY_CONTEXT = "any"  # _drain(skip=...): unread closed records of every context, dropped
-_UNREAD_CLOSED = "unread"  # the same, for a caller that would forget them anyway
-
 # Enum members read through the class cost ~70 ns each on Python 3.11; the
 # socket()+close() path reads these.
 _OPEN, _CLOSED, _COLLECTED = SocketState.OPEN, SocketState.CLOSED, SocketState.COLLECTED
@@ -147,22 +127,21 @@ class Registry:
         self._created_total = 0
         self.dropped = 0
         self.leaks_dropped = 0  # collected records forgotten past max_leaks
-        # The lazy path (docs/lazy-records.md): raw records of sockets made
-        # and closed by the busy hooks, without the lock; the first locked
-        # section after them builds their entries, in order (_drain).
-        # The hooks' busy paths read and write these two without the lock
-        # (single dict and deque operations, atomic under the GIL).
-        # Raw records (lists) and calls recorded raw (tuples), in order.
-        self.journal: deque[list[Any] | tuple[Any, ...]] = deque()
-        self.raw: dict[int, list[Any]] = {}  # handle -> raw record, until closed
         self.by_handle = self._open  # open entries by libzmq handle (read-only outside)
         self.live_contexts = self._live_contexts  # ... and contexts (read-only outside)
-        self._raw_collected_cb = self._raw_collected
-        self._draining = False
-        # Raw records recorded, and taken from the journal (built or dropped):
-        # the difference is how many wait (the bound, MAX_UNREAD).
-        self._records_seen = itertools.count(1)
-        self._records_taken = 0
+        # The lazy path (docs/lazy-records.md): the busy hooks record sockets
+        # raw in the journal, without the lock; the first locked section after
+        # them builds their entries, in order (_drain). Its hot methods are
+        # this registry's own attributes: the hooks reach them in one look-up,
+        # as when they were methods here (no call added to socket()+close()).
+        lazy = self.lazy = Journal(self, self._lock)
+        self.journal = lazy.items  # waiting records and calls (read-only outside)
+        self.raw = lazy.raw  # handle -> raw record, until its close begins
+        self.socket_seen = lazy.socket_seen
+        self.call_seen = lazy.call_seen
+        self.unbuilt = lazy.unbuilt
+        self.raw_closed = lazy.raw_closed
+        self.is_closing = lazy.is_closing
         self.skipped = 0  # closed before anyone looked, dropped unbuilt at their term()
         # Every change to a socket record bumps the generation; a client that
         # saw generation g asks only for what changed since (changes_since).
@@ -187,91 +166,7 @@ class Registry:
         self.settle()
         return self._created_total
 
-    # -- the lazy path ------------------------------------------------------
-
-    def socket_seen(
-        self,
-        owner: Any,
-        handle: int,
-        context: ContextEntry,
-        type_name: str,
-        when: float,
-        thread: Any,
-        stack: Any,
-        frames: Any,
-    ) -> None:
-        """Record a new socket as it is: its entry is built when someone reads.
-
-        The creation hook's busy path (a new socket of a recorded context):
-        no lock, no entry, no id, no event. ``thread`` is the creating
-        ``threading.Thread`` (its name is read when the entry is built) or
-        an ``(ident, name)`` pair.
-        """
-        ref = _RawRef(owner, self._raw_collected_cb)
-        rec = ref.rec = [
-            ref,
-            handle,
-            context,
-            type_name,
-            when,
-            thread,
-            stack,
-            frames,
-            None,  # R_CLOSE
-            None,  # R_ENTRY
-            False,  # R_CONNECTED
-            None,  # R_LINGER
-        ]
-        self.raw[handle] = rec
-        self.journal.append(rec)
-        seen = next(self._records_seen)  # (atomic: no lock needed)
-        if seen - self._records_taken > MAX_UNREAD:
-            # Nobody reads: the oldest half is built, or dropped if closed.
-            with self._lock:
-                self._drain(_ANY_CONTEXT, until_taken=seen - MAX_UNREAD // 2)
-
-    def call_seen(self, call: tuple[Any, ...]) -> None:
-        """Record a bind, connect, unbind, disconnect or option of an unbuilt socket.
-
-        ``call`` is ``(raw record, CALL_*, time, raw site, ...)``, made by the thread
-        that created the socket (any other thread's call builds the entry, so
-        that sharing is judged while both threads run); it is applied
-        to the entry, in order, when the record is built. What may make the
-        socket's close block term() is noted on the record now: a connect
-        beyond inproc, the LINGER set.
-        """
-        kind = call[1]
-        if kind is CALL_ENDPOINT:
-            if holds_messages(call[4], call[5]):
-                call[0][R_CONNECTED] = True
-        elif kind is CALL_LINGER:
-            call[0][R_LINGER] = call[4]  # what its close's linger falls back on
-        journal = self.journal
-        journal.append(call)
-        if len(journal) > MAX_JOURNAL:
-            with self._lock:
-                self._drain(_ANY_CONTEXT, keep=MAX_JOURNAL // 2)
-
-    def unbuilt(self, handle: int, thread: Any) -> list[Any] | None:
-        """The raw record of ``handle`` while its entry is not built, if ``thread`` made it.
-
-        Its calls are then recorded raw (:meth:`call_seen`); ``thread`` is
-        the caller's, as :meth:`socket_seen` got it.
-        """
-        rec = self.raw.get(handle)
-        if rec is None or rec[R_ENTRY] is not None or rec[R_THREAD] is not thread:
-            return None
-        return rec
-
-    def raw_closed(self, rec: list[Any], closing: tuple[Any, ...]) -> None:
-        """The close of a socket recorded raw (popped from :attr:`raw` by the close hook).
-
-        ``closing`` is ``(time, thread, stack, by the finalizer, linger)``.
-        The close fast path: no lock, applied when the journal is drained.
-        """
-        rec[R_REF] = None  # the weak reference goes: its callback cannot run
-        rec[R_CLOSE] = closing
-        self.journal.append(rec)
+    # -- the lazy path (its records and draining: the journal) -------------
 
     def settle(self) -> None:
         """Apply every raw creation, call and close recorded so far to the entries.
@@ -284,123 +179,54 @@ class Registry:
             with self._lock:
                 self._drain()
 
-    def _raw_collected(self, ref: _RawRef) -> None:
-        # The socket object vanished without close() (pyzmq's __del__ closes
-        # it, and that close is recorded as a collection; this is the rest).
-        rec = ref.rec
-        if rec[R_CLOSE] is not None:
-            return
-        if self.raw.get(rec[R_HANDLE]) is rec:
-            del self.raw[rec[R_HANDLE]]
-        rec[R_REF] = None
-        rec[R_CLOSE] = (time.time(), None, None, True, None)
-        self.journal.append(rec)
-
-    # Branched on purpose (C901): one pass over the journal, run per record read
-    # (bench_core.py socket()+close(), term() after closes); see docs/lazy-records.md.
-    def _drain(self, skip: object = None, keep: int = 0, until_taken: int = 0) -> None:  # noqa: C901
-        """Build the entries of raw records, oldest first; called with the lock held.
-
-        ``skip``: a ContextEntry whose records that were created and closed
-        since anyone last looked are counted (``skipped``) and never built;
-        _UNREAD_CLOSED: those of every context; _ANY_CONTEXT: the same,
-        counted as ``dropped`` (the bound). ``keep``: leave that many newest
-        items; ``until_taken``: stop once that many raw records have been
-        taken from the journal (built or dropped) in all.
-        """
+    def _drain(self) -> None:
+        """Build what waits in the journal; called with the lock held (see :data:`thin_reader`)."""
         journal = self.journal
-        if not journal or self._draining:
-            return  # (a garbage collection inside a drain may come back here)
-        thin = Registry.thin_reader
-        if skip is None and thin and len(journal) > thin[1] and _get_ident() == thin[0]:
-            skip = _ANY_CONTEXT
-        self._draining = True
-        try:
-            while len(journal) > keep:
-                if until_taken and self._records_taken >= until_taken:
-                    break
-                try:
-                    rec = journal.popleft()
-                except IndexError:
-                    break
-                if isinstance(rec, tuple):
-                    self._apply_call(rec)
-                    continue
-                entry = rec[R_ENTRY]
-                if entry is None:
-                    self._records_taken += 1
-                    closing = rec[R_CLOSE]
-                    if (
-                        skip is not None
-                        and closing is not None
-                        and not closing[C_COLLECTED]
-                        and (
-                            skip is _UNREAD_CLOSED or skip is _ANY_CONTEXT or rec[R_CONTEXT] is skip
-                        )
-                        and not _may_block_term(rec, closing)
-                    ):
-                        rec[R_ENTRY] = _SKIPPED
-                        rec[R_CONTEXT].started = True
-                        next(self._socket_ids)  # ids stay "s<created_total>"
-                        self._created_total += 1
-                        if skip is _ANY_CONTEXT:
-                            self.dropped += 1
-                        else:
-                            self.skipped += 1
-                        continue
-                    rec[R_ENTRY] = self._built(rec)
-                elif entry is not _SKIPPED:
-                    self._closed_raw(rec, entry)
-        finally:
-            self._draining = False
-
-    def _built(self, rec: list[Any]) -> SocketEntry:
-        thread = rec[R_THREAD]
-        created = Site(
-            rec[R_TIME], _thread_ref(thread), rec[R_STACK], rec[R_FRAMES], thread_start(thread)
-        )
-        # No traffic counters: only the eager path follows a socket's messages
-        # (traffic mode records eagerly, even if switched on since).
-        entry = self._new_entry(rec[R_HANDLE], rec[R_CONTEXT], rec[R_TYPE], created, False, False)
-        entry.raw = rec
-        return entry
-
-    def _closed_raw(self, rec: list[Any], entry: SocketEntry) -> None:
-        if entry.state is not _OPEN:
+        if not journal:
             return
-        when, thread, stack, collected, linger = rec[R_CLOSE]
+        thin = Registry.thin_reader
+        if thin and len(journal) > thin[1] and _get_ident() == thin[0]:
+            self.lazy.drop_unread()
+        else:
+            self.lazy.build()
+
+    # The journal's side (journal.Builder), called with the lock held.
+
+    def unbuilt_dropped(self, context: ContextEntry, past_bound: bool) -> None:
+        """A socket made and closed unread is counted, never built."""
+        context.started = True
+        next(self._socket_ids)  # ids stay "s<created_total>"
+        self._created_total += 1
+        if past_bound:
+            self.dropped += 1
+        else:
+            self.skipped += 1
+
+    def close_applied(
+        self, entry: SocketEntry, site: Site | None, linger: int | None, state: SocketState
+    ) -> None:
+        """The close of a socket recorded raw, its entry built."""
         if linger is not None:
             entry.linger, entry.linger_source = linger, "close"
-        site: Site | None = None
-        if stack is not None:  # None: the weak reference noticed it gone
-            thread = _thread_ref(thread)
-            site = Site(when, thread, stack, rec[R_FRAMES] if stack else None)
-            if not collected and thread is not None:
-                self.thread_used(entry, thread, site, thread_alive)
-        self._mark_closed(entry, site, _COLLECTED if collected else _CLOSED)
+        self._mark_closed(entry, site, state)
 
-    def _apply_call(self, call: tuple[Any, ...]) -> None:
-        """Apply a call recorded raw (see call_seen) to its socket's entry."""
-        rec = call[0]
-        entry = rec[R_ENTRY]
-        if entry is None or entry is _SKIPPED:
-            return  # (its socket was dropped unbuilt: the call goes with it)
-        kind, when, raw_site = call[1], call[2], call[3]
-        resolved = rec[R_FRAMES].resolve(raw_site) if raw_site else ()
-        site = resolved[0] if resolved else None
-        # Made by the creating thread, the owner unless another thread took
-        # the socket meanwhile (that call built the entry and judged it).
-        owner, creator = entry.owner, _thread_ref(rec[R_THREAD])
-        if owner is not None and creator is not None and owner[0] == creator[0]:
-            entry.owner_site = site
+    def call_applied(
+        self,
+        entry: SocketEntry,
+        kind: str,
+        args: tuple[Any, ...],
+        site: RawFrame | None,
+        when: float,
+    ) -> None:
+        """A call recorded raw (journal.CALL_*), applied as the locked methods would."""
         if kind is CALL_ENDPOINT:
-            self._endpoint_added(entry, call[4], call[5], call[6], site, when)
+            self._endpoint_added(entry, args[0], args[1], args[2], site, when)
         elif kind is CALL_ENDPOINT_REMOVED:
-            self._endpoint_removed(entry, call[4], call[5], when)
+            self._endpoint_removed(entry, args[0], args[1], when)
         elif kind is CALL_LINGER:
-            self._linger_set(entry, call[4], call[5])
+            self._linger_set(entry, args[0], args[1])
         else:
-            self._option_set(entry, call[4], call[5])
+            self._option_set(entry, args[0], args[1])
 
     def _touch(self, entry: SocketEntry) -> None:
         # Called with the lock held: the record changed, its frozen copy is stale.
@@ -483,7 +309,7 @@ class Registry:
         with self._lock:
             # Sockets of this context made and closed since anyone looked
             # are counted, not built (docs/lazy-records.md).
-            self._drain(entry)
+            self.lazy.skip_closed(entry)
             if entry.state is not ContextState.OPEN:
                 return False
             entry.state = ContextState.TERMINATING
@@ -563,13 +389,13 @@ class Registry:
         """Record a new libzmq socket, held only weakly through ``owner``."""
         with self._lock:
             self._drain()
-            entry = self._new_entry(handle, context, type_name, created, adopted, self.traffic)
+            entry = self.new_entry(handle, context, type_name, created, adopted, self.traffic)
             # pyzmq sockets are weak-referenceable (Context._sockets is a WeakSet).
             ref = entry.ref = weakref.ref(owner, self._collected)
             self._owned[id(ref)] = entry
             return entry
 
-    def _new_entry(
+    def new_entry(
         self,
         handle: int,
         context: ContextEntry | None,
@@ -581,7 +407,7 @@ class Registry:
         """The entry of a new socket; called with the lock held."""
         previous = self._open.get(handle)
         if previous is not None:
-            if _closing(previous, self.raw):
+            if self.lazy.is_closing(previous):
                 # Its close() is under way on another thread, and libzmq has
                 # already given its handle to this socket: the close's own
                 # record follows in the journal.
@@ -624,13 +450,9 @@ class Registry:
             with self._lock:
                 self._drain()
         entry = self._open.get(handle)
-        if entry is not None and _closing(entry, self.raw):
+        if entry is not None and self.lazy.is_closing(entry):
             return None  # being closed: a new socket with its handle is not its shadow
         return entry
-
-    def is_closing(self, entry: SocketEntry) -> bool:
-        """True once ``entry``'s socket has begun its close() (lock-free)."""
-        return _closing(entry, self.raw)
 
     def socket_closed(
         self, entry: SocketEntry, site: Site, collected: bool, linger: int | None = None
@@ -838,7 +660,10 @@ class Registry:
         waiting is nobody's leak).
         """
         with self._lock:
-            self._drain(_UNREAD_CLOSED if skip_closed else None)
+            if skip_closed:
+                self.lazy.skip_unread_closed()
+            else:
+                self._drain()
             if self._created_total == mark:
                 return []
             found: list[SocketEntry] = []
@@ -932,43 +757,3 @@ def _term_over(entry: ContextEntry, now: float) -> None:
     if entry.term_blocked_since is not None:
         entry.term_blocked_for = max(0.0, now - entry.term_blocked_since)
     entry.term_blocked_since = None
-
-
-class _RawRef(weakref.ref):  # type: ignore[type-arg]
-    """A weak reference to a socket that carries its raw record (no look-up table)."""
-
-    __slots__ = ("rec",)
-    rec: list[Any]
-
-
-def _closing(entry: SocketEntry, raw: dict[int, list[Any]]) -> bool:
-    """True if ``entry``'s socket has begun its close() (lock-free).
-
-    A socket recorded raw has: its record is out of the raw table. Another
-    has: the close hook marked it.
-    """
-    rec = entry.raw
-    return entry.closing or (rec is not None and raw.get(entry.handle) is not rec)
-
-
-def _may_block_term(rec: list[Any], closing: tuple[Any, ...]) -> bool:
-    """Whether a raw record's close may keep term() waiting (:func:`close_may_block_term`).
-
-    Its LINGER: from ``close(linger=...)``, else the last value set, else
-    not known (libzmq's default, -1).
-    """
-    if not rec[R_CONNECTED]:
-        # The usual case, answered without the call: the drain at term()
-        # asks this of every record it skips.
-        return False
-    linger = closing[C_LINGER]
-    if linger is None:
-        linger = rec[R_LINGER]
-    return close_may_block_term(rec[R_CONNECTED], linger)
-
-
-def _thread_ref(thread: Any) -> RawThread | None:
-    """(ident, name) of a recorded thread: a ``threading.Thread`` or already a pair."""
-    if thread is None or type(thread) is tuple:
-        return thread
-    return (thread.ident, thread.name)
