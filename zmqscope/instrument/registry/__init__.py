@@ -6,6 +6,6 @@ socket's mutable record (and the rule of what may keep ``term()`` waiting),
 raw records the busy hooks write without the lock, and their draining; the
 only module that reads a raw record), :mod:`.store` the
 :class:`~.store.Registry` that keeps them all and freezes them into model
-values. Imports only the model, zmqscope's frames and the low-layer root
-modules.
+values (its parts in :mod:`.base`, :mod:`.contexts` and :mod:`.reading`).
+Imports only the model, zmqscope's frames and the low-layer root modules.
 """

@@ -13,22 +13,35 @@ entries, in order (``_drain``), so a reader sees what it
 would have seen had they been built at once. A socket created and closed
 before anyone looked is counted and never built when its context
 terminates. The design and its measurements: docs/lazy-records.md.
+
+This module holds the registry's sockets: their creation, calls and close.
+Its tables and bounds are in :mod:`.base`, contexts in :mod:`.contexts`,
+what readers get in :mod:`.reading`: one class, :class:`Registry`.
 """
 
 from __future__ import annotations
 
-import itertools
-import time
 import weakref
-from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from zmqscope import _native
 from zmqscope.instrument.frames import RawFrame
+from zmqscope.instrument.registry.base import (
+    _CLOSED,
+    _COLLECTED,
+    _OPEN,
+    _STATE_TEXT,
+    _TERMINATED,
+    MAX_CLOSED_RECORDS,
+    MAX_FAILURES_KEPT,
+    MAX_LEAKS_KEPT,
+    MAX_REMOVALS,
+    MAX_TERMINATED_CONTEXTS,
+    MAX_WARNINGS,
+)
+from zmqscope.instrument.registry.contexts import ContextRecords
 from zmqscope.instrument.registry.entries import (
     OWNER,
-    Changes,
     ContextEntry,
     EndpointEntry,
     RawThread,
@@ -36,48 +49,32 @@ from zmqscope.instrument.registry.entries import (
     SiteRef,
     SocketEntry,
     new_counters,
-    stamp_counters,
-    traffic_row,
 )
-from zmqscope.instrument.registry.events import EventLog
 from zmqscope.instrument.registry.journal import (
     CALL_ENDPOINT,
     CALL_ENDPOINT_REMOVED,
     CALL_LINGER,
-    Journal,
 )
+from zmqscope.instrument.registry.reading import RegistryReading
 from zmqscope.model import (
-    ContextState,
-    Culprit,
     EndpointOp,
-    Event,
-    ProcessInfo,
-    Snapshot,
     SocketState,
-    UsageWarning,
 )
-from zmqscope.model._records import refusal_limit
 
-MAX_CLOSED_RECORDS = 10_000
-# Sockets garbage-collected without close() are leaks: never forgotten with
-# the closed records, kept on their own up to this many (then the oldest go,
-# counted in leaks_dropped). ~1.4 KB each (measured): ~28 MB at the bound.
-MAX_LEAKS_KEPT = 20_000
-MAX_TERMINATED_CONTEXTS = 256
-MAX_WARNINGS = 1_000
-MAX_REMOVALS = 20_000
-MAX_FAILURES_KEPT = 3  # refused socket() calls kept per context (all are counted)
-# Enum members read through the class cost ~70 ns each on Python 3.11; the
-# socket()+close() path reads these.
-_OPEN, _CLOSED, _COLLECTED = SocketState.OPEN, SocketState.CLOSED, SocketState.COLLECTED
-_TERMINATED = ContextState.TERMINATED
-_STATE_TEXT = {state: state.value for state in SocketState}  # .value is a Python call
-_get_ident = _native.original("_thread", "get_ident")  # an OS thread's, even under gevent
-
-__all__ = ["ContextEntry", "Registry", "SocketEntry"]
+__all__ = [
+    "MAX_CLOSED_RECORDS",
+    "MAX_FAILURES_KEPT",
+    "MAX_LEAKS_KEPT",
+    "MAX_REMOVALS",
+    "MAX_TERMINATED_CONTEXTS",
+    "MAX_WARNINGS",
+    "ContextEntry",
+    "Registry",
+    "SocketEntry",
+]
 
 
-class Registry:
+class Registry(ContextRecords, RegistryReading):
     """Records of every socket and context, safe to update from any thread.
 
     Bounded: closed records are forgotten when their context terminates, and
@@ -88,109 +85,13 @@ class Registry:
     (beyond it the oldest go, counted in ``leaks_dropped``).
     """
 
-    # (OS thread ident, items): reads made by that thread (the server's)
-    # with more than that many items unread drop the unread history instead
-    # of building it. It looks often and wants what is open now: under churn
-    # most records waiting are of sockets created and closed since it last
-    # looked, and building each one costs the application more than it is
-    # worth. Those whose close cannot keep term() waiting are dropped unbuilt
-    # (counted in ``dropped``, as past the MAX_UNREAD bound); open sockets,
-    # leaks and closes that may block term() are built as always.
-    thin_reader: tuple[int, int] | None = None
-
     def __init__(
         self, max_closed: int = MAX_CLOSED_RECORDS, max_leaks: int = MAX_LEAKS_KEPT
     ) -> None:
-        # Re-entrant: a garbage collection inside a locked section may run a
-        # socket's __del__, whose close() comes back here on the same thread.
-        self._lock = _native.rlock()  # real, even under gevent: the server takes it too
-        self._max_closed = max_closed
-        self._max_leaks = max_leaks
-        self._socket_ids = itertools.count(1)
-        self._context_ids = itertools.count(1)
-        self._sockets: dict[str, SocketEntry] = {}
-        self._open: dict[int, SocketEntry] = {}
-        self._contexts: dict[str, ContextEntry] = {}
-        self._live_contexts: dict[int, ContextEntry] = {}
-        # Closed records kept, oldest first (dicts: O(1) removal by id).
-        self._closed_harmless: dict[str, SocketEntry] = {}
-        self._closed_risky: dict[str, SocketEntry] = {}
-        # Collected without close(), oldest first: leaks, bounded on their own.
-        self._leaks_kept: dict[str, SocketEntry] = {}
-        # id(weak reference to a socket object) -> its record (entry.ref is the reference).
-        self._owned: dict[int, SocketEntry] = {}
-        self._culprits: dict[str, tuple[Culprit, ...]] = {}
-        self._warnings: deque[UsageWarning] = deque(maxlen=MAX_WARNINGS)
-        self._log = EventLog()
-        self._emit = self._log.emit  # called with the lock held, so seqs follow the log
-        self.traffic = False
-        self._created_total = 0
-        self.dropped = 0
-        self.leaks_dropped = 0  # collected records forgotten past max_leaks
-        self.by_handle = self._open  # open entries by libzmq handle (read-only outside)
-        self.live_contexts = self._live_contexts  # ... and contexts (read-only outside)
-        # The lazy path (docs/lazy-records.md): the busy hooks record sockets
-        # raw in the journal, without the lock; the first locked section after
-        # them builds their entries, in order (_drain). Its hot methods are
-        # this registry's own attributes: the hooks reach them in one look-up,
-        # as when they were methods here (no call added to socket()+close()).
-        lazy = self.lazy = Journal(self, self._lock)
-        self.journal = lazy.items  # waiting records and calls (read-only outside)
-        self.raw = lazy.raw  # handle -> raw record, until its close begins
-        self.socket_seen = lazy.socket_seen
-        self.call_seen = lazy.call_seen
-        self.unbuilt = lazy.unbuilt
-        self.raw_closed = lazy.raw_closed
-        self.is_closing = lazy.is_closing
-        self.skipped = 0  # closed before anyone looked, dropped unbuilt at their term()
-        # Every change to a socket record bumps the generation; a client that
-        # saw generation g asks only for what changed since (changes_since).
-        self.generation = 0
-        self._removed: deque[tuple[int, str]] = deque(maxlen=MAX_REMOVALS)
+        super().__init__(max_closed, max_leaks)
         self._collected = self._owner_collected  # bound once, not per socket
 
-    def version(self) -> tuple[int, int] | None:
-        """What changed is told by this pair (generation, last event); lock-free.
-
-        The same pair twice means no record changed and no event happened
-        in between. None while raw records wait to be built: then the next
-        reader will see something new.
-        """
-        if self.journal:
-            return None
-        return (self.generation, self._log.seq)
-
-    @property
-    def created_total(self) -> int:
-        """Sockets ever recorded."""
-        self.settle()
-        return self._created_total
-
-    # -- the lazy path (its records and draining: the journal) -------------
-
-    def settle(self) -> None:
-        """Apply every raw creation, call and close recorded so far to the entries.
-
-        For a caller that holds entries and reads their fields directly (the
-        pytest plugin's checks): the busy hooks record without the lock, and
-        the registry applies their records when it is next entered.
-        """
-        if self.journal:
-            with self._lock:
-                self._drain()
-
-    def _drain(self) -> None:
-        """Build what waits in the journal; called with the lock held (see :data:`thin_reader`)."""
-        journal = self.journal
-        if not journal:
-            return
-        thin = Registry.thin_reader
-        if thin and len(journal) > thin[1] and _get_ident() == thin[0]:
-            self.lazy.drop_unread()
-        else:
-            self.lazy.build()
-
-    # The journal's side (journal.Builder), called with the lock held.
+    # -- the journal's side (journal.Builder), called with the lock held ----
 
     def unbuilt_dropped(self, context: ContextEntry, past_bound: bool) -> None:
         """A socket made and closed unread is counted, never built."""
@@ -228,152 +129,7 @@ class Registry:
         else:
             self._option_set(entry, args[0], args[1])
 
-    def _touch(self, entry: SocketEntry) -> None:
-        # Called with the lock held: the record changed, its frozen copy is stale.
-        self.generation += 1
-        entry.version = self.generation
-        entry.frozen = None
-
-    def events_since(self, cursor: int) -> tuple[tuple[Event, ...], int, int]:
-        """(events after ``cursor``, the next cursor, how many were lost to the bound)."""
-        with self._lock:
-            self._drain()
-            raw, last, missed = self._log.since(cursor)
-        return EventLog.formatted(raw), last, missed
-
     # -- contexts ---------------------------------------------------------
-
-    def context_created(
-        self,
-        handle: int,
-        created: Site | None,
-        adopted: bool,
-        internal: str | None = None,
-        max_sockets: int | None = None,
-    ) -> ContextEntry:
-        """The entry for a context handle, made if new (shadows share one).
-
-        ``internal``: the pyzmq helper that made the context for itself.
-        ``max_sockets`` is the context's MAX_SOCKETS as read by its creating
-        thread; a shadow's reading is not taken (it may be a value set too late).
-        """
-        with self._lock:
-            self._drain()
-            entry = self._live_contexts.get(handle)
-            if entry is None:
-                context_id = f"c{next(self._context_ids)}"
-                entry = ContextEntry(context_id, handle, created, adopted, internal, max_sockets)
-                self._live_contexts[handle] = entry
-                self._contexts[entry.id] = entry
-            return entry
-
-    def max_sockets_set(self, entry: ContextEntry, value: int) -> None:
-        """``ctx.set(zmq.MAX_SOCKETS, value)``: in force only before the first socket."""
-        with self._lock:
-            self._drain()  # (a socket recorded raw may be its first)
-            if entry.started:
-                entry.max_sockets_ignored = value
-            else:
-                entry.max_sockets = value
-                entry.max_sockets_ignored = None
-
-    def socket_refused(
-        self,
-        entry: ContextEntry,
-        site: Site,
-        errno: int,
-        error: str,
-        fds_exhausted: bool | None,
-    ) -> None:
-        """libzmq refused a ``socket()`` of ``entry`` (EMFILE): keep the first few.
-
-        ``fds_exhausted``: whether the process had no descriptor left then
-        (None: not known).
-        """
-        with self._lock:
-            self._drain()
-            entry.failures_total += 1
-            if len(entry.failures) < MAX_FAILURES_KEPT:
-                context_id = entry.id
-                used = sum(1 for e in self._open.values() if e.context_id == context_id)
-                most = entry.max_sockets
-                limit = refusal_limit(used, most, fds_exhausted, entry.started)
-                entry.failures.append((site, errno, error, used, most, limit))
-                self._emit("socket-refused", context=context_id, detail=error, site=site)
-
-    def context(self, handle: int) -> ContextEntry | None:
-        return self._live_contexts.get(handle)
-
-    def term_called(self, entry: ContextEntry, site: Site) -> bool:
-        """Mark a context terminating; False when a term() is already running."""
-        with self._lock:
-            # Sockets of this context made and closed since anyone looked
-            # are counted, not built (docs/lazy-records.md).
-            self.lazy.skip_closed(entry)
-            if entry.state is not ContextState.OPEN:
-                return False
-            entry.state = ContextState.TERMINATING
-            entry.term_called = site
-            # Another term() after one that was interrupted: the culprits
-            # named for that one do not describe this one.
-            entry.term_blocked_for = None
-            self._culprits.pop(entry.id, None)
-            return True
-
-    def term_failed(self, entry: ContextEntry) -> None:
-        with self._lock:
-            self._drain()
-            entry.state = ContextState.OPEN
-            _term_over(entry, time.time())
-
-    def term_blocked(self, entry: ContextEntry, culprits: Sequence[Culprit]) -> bool:
-        """A term() outlived its grace period: keep its culprits for reports.
-
-        False when the term() has returned (or failed) meanwhile: nothing to report.
-        """
-        with self._lock:
-            self._drain()
-            if entry.state is not ContextState.TERMINATING:
-                return False
-            entry.term_blocked_since = entry.term_called.time if entry.term_called else time.time()
-            self._culprits[entry.id] = tuple(culprits)
-            self._emit("term-blocked", context=entry.id, detail=f"{len(culprits)} culprits")
-            for culprit in culprits:
-                socket = self._sockets.get(culprit.socket)
-                if socket is not None:
-                    socket.pinned = True
-            return True
-
-    def term_returned(self, entry: ContextEntry) -> None:
-        """The context is gone: forget its closed sockets, free its handle."""
-        with self._lock:
-            self._drain()
-            entry.state = ContextState.TERMINATED
-            entry.terminated_at = time.time()
-            _term_over(entry, entry.terminated_at)
-            self._emit("term-done", context=entry.id)
-            if self._live_contexts.get(entry.handle) is entry:
-                del self._live_contexts[entry.handle]
-            for socket in list(self._sockets.values()):
-                # Collected sockets stay (they are leaks), and so do culprits
-                # of a blocked term() (the report explains the wait).
-                if (
-                    socket.context_id == entry.id
-                    and socket.state is SocketState.CLOSED
-                    and not socket.pinned
-                ):
-                    self._forget(socket)
-            self._trim_terminated_contexts()
-
-    def _trim_terminated_contexts(self) -> None:
-        terminated = [c for c in self._contexts.values() if c.state is ContextState.TERMINATED]
-        excess = len(terminated) - MAX_TERMINATED_CONTEXTS
-        if excess <= 0:
-            return
-        in_use = {s.context_id for s in self._sockets.values()}
-        for context in terminated[:excess]:
-            if context.id not in in_use and context.id not in self._culprits:
-                del self._contexts[context.id]
 
     # -- sockets ----------------------------------------------------------
 
@@ -491,40 +247,6 @@ class Registry:
         if len(self._closed_harmless) + len(self._closed_risky) > self._max_closed:
             self._trim_closed()
 
-    def _keep_leak(self, entry: SocketEntry) -> None:
-        collected = self._leaks_kept
-        collected[entry.id] = entry
-        while len(collected) > self._max_leaks:
-            victim = collected.pop(next(iter(collected)))
-            if victim.id in self._sockets and not victim.pinned:
-                del self._sockets[victim.id]
-                self._removal(victim)
-                self.leaks_dropped += 1
-
-    def _trim_closed(self) -> None:
-        while len(self._closed_harmless) + len(self._closed_risky) > self._max_closed:
-            queue = self._closed_harmless or self._closed_risky
-            victim = queue.pop(next(iter(queue)))
-            if victim.id in self._sockets and not victim.pinned:
-                del self._sockets[victim.id]
-                self._removal(victim)
-                self.dropped += 1
-
-    def _removal(self, entry: SocketEntry) -> None:
-        self.generation += 1
-        self._removed.append((self.generation, entry.id))
-
-    def _forget(self, entry: SocketEntry) -> None:
-        # The event log may still show where it was made and closed: one frame each.
-        entry.created.trim()
-        if entry.closed is not None:
-            entry.closed.trim()
-        if self._sockets.pop(entry.id, None) is not None:
-            self._removal(entry)
-        self._closed_harmless.pop(entry.id, None)
-        self._closed_risky.pop(entry.id, None)
-        self._leaks_kept.pop(entry.id, None)
-
     # -- what happens to a socket -----------------------------------------
 
     def thread_used(
@@ -636,124 +358,3 @@ class Registry:
         self._touch(entry)
 
     # -- reading ----------------------------------------------------------
-
-    def entries(self) -> list[SocketEntry]:
-        with self._lock:
-            self._drain()
-            return list(self._sockets.values())
-
-    def open_entries(self) -> list[SocketEntry]:
-        """The entries of the sockets open now (not the closed ones kept)."""
-        with self._lock:
-            self._drain()
-            return list(self._open.values())
-
-    def created_since(self, mark: int, skip_closed: bool = False) -> list[SocketEntry]:
-        """Entries of the sockets recorded after ``created_total`` was ``mark``, oldest first.
-
-        Walks back from the newest record and stops at the first older one,
-        so a caller that notes ``created_total`` and asks again later (the
-        pytest plugin, once per test) pays for the new records only. With
-        ``skip_closed``, records created and closed since anyone last looked
-        are counted (``skipped``) but never built: for a caller that would
-        only forget them (a closed socket whose close cannot keep term()
-        waiting is nobody's leak).
-        """
-        with self._lock:
-            if skip_closed:
-                self.lazy.skip_unread_closed()
-            else:
-                self._drain()
-            if self._created_total == mark:
-                return []
-            found: list[SocketEntry] = []
-            for entry in reversed(self._sockets.values()):
-                # Ids are "s<n>", n being created_total right after the record was made.
-                if int(entry.id[1:]) <= mark:
-                    break
-                found.append(entry)
-        found.reverse()
-        return found
-
-    def forget(self, entries: Iterable[SocketEntry]) -> None:
-        """Drop records someone has already reported (the pytest plugin, after each test).
-
-        Open records, closed ones that may still block ``term()`` and culprits
-        of a blocked ``term()`` are kept: they describe sockets libzmq still holds.
-        """
-        with self._lock:
-            self._drain()
-            for entry in entries:
-                if entry.pinned:
-                    continue
-                state = entry.state
-                if state is _COLLECTED or (state is _CLOSED and not entry.may_block_term):
-                    self._forget(entry)
-
-    def contexts(self) -> Iterable[ContextEntry]:
-        with self._lock:
-            self._drain()
-            return list(self._contexts.values())
-
-    def changes_since(self, since: int) -> Changes:
-        """The records changed after generation ``since``, and the ids removed.
-
-        A ``since`` of 0, one this registry never had, or one older than the
-        removal log remembers gets everything (``full``).
-        """
-        with self._lock:
-            self._drain()
-            lost = len(self._removed) == self._removed.maxlen and self._removed[0][0] > since + 1
-            full = since <= 0 or since > self.generation or lost
-            entries = self._sockets.values()
-            changed = tuple(e.freeze_static() for e in entries if full or e.version > since)
-            removed = () if full else tuple(sid for g, sid in self._removed if g > since)
-            now = time.time()
-            traffic = {}
-            for entry in entries:
-                if entry.traffic is not None:
-                    stamp_counters(entry.traffic, now)
-                    traffic[entry.id] = traffic_row(entry.traffic)
-            return Changes(
-                generation=self.generation,
-                full=full,
-                taken_at=time.time(),
-                sockets=changed,
-                removed=removed,
-                traffic=traffic,
-                contexts=tuple(c.freeze() for c in self._contexts.values()),
-                culprits=tuple(c for group in self._culprits.values() for c in group),
-                warnings=tuple(self._warnings),
-                created_total=self._created_total,
-                dropped=self.dropped,
-                leaks_dropped=self.leaks_dropped,
-            )
-
-    def snapshot(self, process: ProcessInfo) -> Snapshot:
-        """Frozen copies of every record, consistent at one instant."""
-        with self._lock:
-            self._drain()
-            sockets = tuple(e.freeze() for e in self._sockets.values())
-            contexts = tuple(c.freeze() for c in self._contexts.values())
-            culprits = tuple(c for group in self._culprits.values() for c in group)
-            warnings = tuple(self._warnings)
-            created_total, dropped = self._created_total, self.dropped
-            leaks_dropped = self.leaks_dropped
-        return Snapshot(
-            time.time(),
-            process,
-            contexts,
-            sockets,
-            created_total,
-            dropped,
-            culprits=culprits,
-            warnings=warnings,
-            leaks_dropped=leaks_dropped,
-        )
-
-
-def _term_over(entry: ContextEntry, now: float) -> None:
-    """A term() ended: if it had been reported blocked, how long it waited in all."""
-    if entry.term_blocked_since is not None:
-        entry.term_blocked_for = max(0.0, now - entry.term_blocked_since)
-    entry.term_blocked_since = None
