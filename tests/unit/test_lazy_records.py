@@ -13,6 +13,7 @@ import gc
 import io
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -30,6 +31,7 @@ import zmqscope
 import zmqscope.reporting
 from tests.helpers.call_site import here
 from zmqscope.instrument import hooks, state
+from zmqscope.instrument.registry import journal
 from zmqscope.instrument.registry import store as registry
 from zmqscope.model import SocketState
 
@@ -161,7 +163,7 @@ def test_a_creators_call_applied_after_another_thread_took_the_socket(
     entry = fresh.by_handle[sock.underlying]
     taken_at = entry.owner_site
     # A call the creator made as the taker built the entry, queued just after.
-    fresh.call_seen((rec, registry.CALL_OPTION, time.time(), (), "SNDHWM", "5"))
+    fresh.call_seen((rec, journal.CALL_OPTION, time.time(), (), "SNDHWM", "5"))
     fresh.settle()
     assert entry.owner is not None and entry.owner[1] == "taker"
     assert entry.owner_site is taken_at  # the taker's, not the late call's
@@ -251,7 +253,7 @@ def test_open_and_collected_sockets_are_never_skipped(fresh: registry.Registry) 
 def test_past_their_bound_the_oldest_unread_closed_records_are_dropped(
     fresh: registry.Registry, ctx: Ctx, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(registry, "MAX_UNREAD", 10)
+    monkeypatch.setattr(journal, "MAX_UNREAD", 10)
     held = ctx.socket(zmq.PUSH)  # open: built, never dropped
     for _ in range(50):
         ctx.socket(zmq.PUSH).close()
@@ -268,7 +270,7 @@ def test_past_their_bound_the_oldest_unread_closed_records_are_dropped(
 def test_the_bound_counts_sockets_not_the_calls_they_make(
     fresh: registry.Registry, ctx: Ctx, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(registry, "MAX_UNREAD", 10)
+    monkeypatch.setattr(journal, "MAX_UNREAD", 10)
     for n in range(10):
         sock = ctx.socket(zmq.PUSH)
         sock.setsockopt(zmq.SNDHWM, 10)
@@ -283,7 +285,7 @@ def test_the_bound_counts_sockets_not_the_calls_they_make(
 def test_calls_without_end_on_an_unread_socket_stay_bounded(
     fresh: registry.Registry, ctx: Ctx, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(registry, "MAX_JOURNAL", 40)
+    monkeypatch.setattr(journal, "MAX_JOURNAL", 40)
     sock = ctx.socket(zmq.PUSH)
     for hwm in range(200):
         sock.setsockopt(zmq.SNDHWM, hwm)
@@ -571,7 +573,7 @@ def test_sockets_dropped_without_close_outlive_the_closed_records_bound(
     scope: None, ctx: Ctx, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Leaks are never forgotten with the closed records (30,000 / 300 dropped, scaled down)."""
-    monkeypatch.setattr(registry, "MAX_UNREAD", 20)
+    monkeypatch.setattr(journal, "MAX_UNREAD", 20)
     bounded = registry.Registry(max_closed=50)
     monkeypatch.setattr(state.current, "registry", bounded)
     dropped = _drop_every(ctx, 1_000, 100, read=10)
@@ -609,3 +611,23 @@ def test_leaks_past_their_own_bound_are_counted_and_said(
     )
     again = zmqscope.reporting.Report.from_json(report.to_json())
     assert again.snapshot.leaks_dropped == 3
+
+
+def test_only_the_journal_reads_a_raw_record() -> None:
+    # A raw record is a list indexed by the journal's R_* constants; any
+    # other module indexing one would break when its layout changes.
+    package = os.path.dirname(zmqscope.__file__)
+    home = os.path.abspath(journal.__file__)
+    field = re.compile(r"\b[RC]_[A-Z]+\b")
+    readers = []
+    for folder, _, names in os.walk(package):
+        for name in names:
+            path = os.path.join(folder, name)
+            if not name.endswith(".py") or os.path.abspath(path) == home:
+                continue
+            with open(path, encoding="utf-8") as file:
+                for number, line in enumerate(file, 1):
+                    if field.search(line):
+                        readers.append(f"{os.path.relpath(path, package)}:{number}: {line.strip()}")
+    assert field.search("rec[R_THREAD]") and field.search("closing[C_LINGER]")  # the check can fail
+    assert readers == []

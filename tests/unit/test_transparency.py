@@ -211,12 +211,16 @@ def test_a_failing_close_hook_still_closes_the_socket(
     pristine: dict[Any, Any], monkeypatch: pytest.MonkeyPatch, table: str
 ) -> None:
     # The close hook takes the socket's raw record out of registry.raw before
-    # pyzmq's close() and appends it to registry.journal after.
+    # pyzmq's close() and appends it to the journal (registry.lazy) after.
     zmqscope.install()
     ctx: Ctx = zmq.Context()
     sock = ctx.socket(zmq.PAIR)
 
-    monkeypatch.setattr(state.current.registry, table, _Broken())
+    reg = state.current.registry
+    if table == "raw":
+        monkeypatch.setattr(reg, "raw", _Broken())
+    else:
+        monkeypatch.setattr(reg.lazy, "items", _Broken())
     before = hooks.internal_errors()
     sock.close()  # must not raise
     assert sock.closed

@@ -26,11 +26,13 @@ from zmqscope.instrument import threads as _threads
 from zmqscope.instrument import traffic
 from zmqscope.instrument.frames import RawFrame, RawStack, current_thread_ref
 from zmqscope.instrument.registry.entries import THREAD_START, Site, thread_start
-from zmqscope.instrument.registry.store import (
+from zmqscope.instrument.registry.journal import (
     CALL_ENDPOINT,
     CALL_ENDPOINT_REMOVED,
     CALL_LINGER,
     CALL_OPTION,
+)
+from zmqscope.instrument.registry.store import (
     ContextEntry,
     Registry,
     SocketEntry,
@@ -192,7 +194,7 @@ def called_from_finalizer(caller: FrameType | None) -> bool:
 
 # A bind, connect, unbind, disconnect or option of a socket whose entry is not
 # built yet, made by the thread that created the socket, is recorded raw too
-# (Registry.call_seen). A call from another thread builds the entry: whether
+# (Journal.call_seen). A call from another thread builds the entry: whether
 # that is a hand-off or two live threads sharing the socket is asked now.
 
 

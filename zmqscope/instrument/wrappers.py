@@ -153,7 +153,7 @@ def _wrap_close(original: F) -> F:  # noqa: C901
             raise
         if rec is not None:
             try:
-                # The raw record's close (Registry.socket_seen has the layout).
+                # The raw record's close (Journal.raw_closed has the layout).
                 state = shared.current
                 linger = args[0] if args else kwargs.get("linger") if kwargs else None
                 if linger is not None:

@@ -23,7 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from zmqscope.instrument.registry.store import R_THREAD, SocketEntry
+from zmqscope.instrument.registry.journal import creator
+from zmqscope.instrument.registry.store import SocketEntry
 from zmqscope.model import SchemaError, ThreadRef
 
 # threading's own table of running threads, ident -> Thread: compared and
@@ -141,11 +142,9 @@ class ThreadBook:
 
 def _same_thread(entry: SocketEntry, thread: threading.Thread, name: str) -> bool:
     """True if ``entry``'s socket was made by ``thread`` (idents are reused)."""
-    raw = entry.raw
-    if raw is not None:
-        made_by = raw[R_THREAD]  # the Thread object itself, on the usual path
-        if isinstance(made_by, threading.Thread):
-            return made_by is thread
+    made_by = creator(entry)  # the Thread object itself, on the usual path
+    if isinstance(made_by, threading.Thread):
+        return made_by is thread
     return thread.name == name
 
 

@@ -1,4 +1,7 @@
-"""The mutable records behind the registry; frozen into model values on snapshot."""
+"""The mutable records behind the registry; frozen into model values on snapshot.
+
+Call sites (:class:`Site`) live in :mod:`.sites`, re-exported here.
+"""
 
 from __future__ import annotations
 
@@ -6,29 +9,31 @@ import dataclasses
 import time
 import weakref
 from dataclasses import dataclass
-from types import CodeType
 from typing import Any
 
-from zmqscope.instrument.frames import FrameFilter, RawFrame, RawStack
-from zmqscope.instrument.origins import classified_frame
+from zmqscope.instrument.frames import RawFrame
+
+# Re-exported: the hooks and the registry's other modules import these from here.
+from zmqscope.instrument.registry.sites import THREAD_START as THREAD_START
+from zmqscope.instrument.registry.sites import RawThread as RawThread
+from zmqscope.instrument.registry.sites import Site as Site
+from zmqscope.instrument.registry.sites import SiteRef as SiteRef
+from zmqscope.instrument.registry.sites import frozen_frame as frozen_frame
+from zmqscope.instrument.registry.sites import site_frame as site_frame
+from zmqscope.instrument.registry.sites import thread_start as thread_start
 from zmqscope.model import (
-    CallSite,
     ContextRecord,
     ContextState,
     Culprit,
     Endpoint,
     EndpointOp,
-    Frame,
     SocketFailure,
     SocketRecord,
     SocketState,
     ThreadRef,
     Traffic,
     UsageWarning,
-    first_user_frame,
 )
-
-RawThread = tuple[int, str]
 
 DEFAULT_LINGER = -1  # libzmq's own default: wait forever for unsent messages
 
@@ -85,111 +90,6 @@ def freeze_counters(counters: list[float]) -> Traffic:
     )
 
 
-class Site:
-    """A call site as captured: raw frames, resolved the first time they are read.
-
-    ``started`` is where the calling thread was started (a Site of its own,
-    see :func:`thread_start`), for a socket's creation.
-    """
-
-    __slots__ = ("_frames", "_resolver", "started", "thread", "time", "truncated")
-
-    def __init__(
-        self,
-        when: float,
-        thread: RawThread | None,
-        frames: RawStack | tuple[RawFrame, ...] = (),
-        resolver: FrameFilter | None = None,
-        started: Site | None = None,
-    ) -> None:
-        self.time = when
-        self.thread = thread
-        # A RawStack (code objects and offsets) until first read, then the
-        # resolved frames. One slot, swapped in one step: readers on other
-        # threads see either.
-        self._frames = frames
-        self._resolver = resolver
-        self.started = started
-        self.truncated = False  # known once resolved
-
-    @property
-    def stack(self) -> tuple[RawFrame, ...]:
-        """The application's frames, innermost first."""
-        frames = self._frames
-        if _is_raw(frames):
-            resolver = self._resolver
-            if resolver is not None:
-                self.truncated = resolver.walked_to_depth(frames)
-                frames = self._frames = resolver.resolve(frames)
-            else:
-                frames = self._frames = ()
-        return frames
-
-    def trim(self) -> None:
-        """Keep only the innermost frame (what the event log shows) of a stack not yet read."""
-        frames = self._frames
-        if len(frames) > 2 and _is_raw(frames):
-            self._frames = frames[:2]
-
-    @property
-    def first(self) -> RawFrame | None:
-        stack = self.stack
-        return stack[0] if stack else None
-
-    def freeze(self) -> CallSite:
-        stack = tuple(frozen_frame(f) for f in self.stack)
-        thread = None
-        if self.thread:
-            started = self.started.freeze() if self.started is not None else None
-            thread = ThreadRef(self.thread[0], self.thread[1], started)
-        return CallSite(self.time, thread, stack, first_user_frame(stack), self.truncated)
-
-
-# Where a thread was started: a Site kept in the Thread object's own
-# __dict__ by the Thread.start wrapper (_wrappers.py), so that it lives and
-# dies with the thread object and needs no table keyed by thread idents,
-# which Python reuses.
-THREAD_START = "_zmqscope_started"
-
-
-def thread_start(thread: Any) -> Site | None:
-    """Where ``thread`` (a ``threading.Thread``) was started, if zmqscope saw it."""
-    try:
-        start = thread.__dict__.get(THREAD_START)
-    except AttributeError:  # not a Thread object (a recorded (ident, name) pair)
-        return None
-    return start if isinstance(start, Site) else None
-
-
-def _is_raw(frames: RawStack | tuple[RawFrame, ...]) -> bool:
-    """True for a stack as walked (a code object first), not yet resolved."""
-    return bool(frames) and type(frames[0]) is CodeType
-
-
-# Where a thread last used a socket: a frame, or a captured site read lazily.
-SiteRef = RawFrame | Site | None
-
-
-def site_frame(site: SiteRef) -> RawFrame | None:
-    """The frame a site stands for: a frame as is, a captured site's innermost."""
-    return site.first if isinstance(site, Site) else site
-
-
-# Frozen frames are shared like the raw ones: most sockets come from a few lines.
-_FROZEN_FRAMES: dict[RawFrame, Frame] = {}
-_MAX_FROZEN_FRAMES = 100_000
-
-
-def frozen_frame(raw: RawFrame) -> Frame:
-    """The model's frame for a resolved one, with whose code it is (see _origins)."""
-    frame = _FROZEN_FRAMES.get(raw)
-    if frame is None:
-        if len(_FROZEN_FRAMES) > _MAX_FROZEN_FRAMES:
-            _FROZEN_FRAMES.clear()
-        frame = _FROZEN_FRAMES[raw] = classified_frame(*raw)
-    return frame
-
-
 class EndpointEntry:
     __slots__ = ("active", "op", "requested", "site", "time", "url")
 
@@ -217,6 +117,27 @@ class EndpointEntry:
 
 
 _OPEN = SocketState.OPEN  # read through the class, an enum member costs ~70 ns
+
+
+def holds_messages(op: EndpointOp, url: str) -> bool:
+    """Whether messages queued for this endpoint can outlive the socket's close.
+
+    A tcp or ipc connect: its queue waits for a peer that may never answer.
+    An inproc pipe holds nothing once the socket is closed, and a bind
+    queues nothing for a peer that has not connected.
+    """
+    return op is EndpointOp.CONNECT and not url.startswith("inproc://")
+
+
+def close_may_block_term(connected: bool, linger: int | None) -> bool:
+    """The rule: a closed socket may keep ``term()`` waiting.
+
+    ``connected``: it made a connect that :func:`holds_messages`; ``linger``:
+    its LINGER at the close (None: not known, libzmq's default -1). Used by
+    :attr:`SocketEntry.may_block_term` and by the lazy journal for a record
+    never built (:mod:`.store`), so that both judge a close alike.
+    """
+    return connected and linger != 0
 
 
 class SocketEntry:
@@ -283,7 +204,7 @@ class SocketEntry:
         self.traffic: list[float] | None = None
         self.pinned = False  # a culprit of a blocked term(): kept after it returns
         self.ref: weakref.ref[Any] | None = None  # to the socket object, while open
-        # The raw record it was built from (registry.socket_seen), if any: while
+        # The raw record it was built from (Journal.socket_seen), if any: while
         # the registry's raw table holds it, the socket's close has not begun.
         self.raw: list[Any] | None = None
         # Set by the close hook before pyzmq's close() (recorded eagerly): a new
@@ -312,9 +233,8 @@ class SocketEntry:
             return False
         if self.traffic is not None and not self.traffic[FRAMES_OUT] and self.proxied_by is None:
             return False
-        return any(
-            e.op is EndpointOp.CONNECT and not e.url.startswith("inproc://") for e in self.endpoints
-        )
+        connected = any(holds_messages(e.op, e.url) for e in self.endpoints)
+        return close_may_block_term(connected, self.linger)
 
     def sharing_warning(
         self, first: RawThread, second: RawThread, site: SiteRef
