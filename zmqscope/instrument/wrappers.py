@@ -30,13 +30,15 @@ from zmqscope.instrument.recording import (
     frame_at,
     record_close,
     record_context,
-    record_endpoint,
-    record_endpoint_removed,
     record_max_sockets,
-    record_option,
     record_refusal,
     record_socket,
     record_thread_start,
+)
+from zmqscope.instrument.recording_calls import (
+    record_endpoint,
+    record_endpoint_removed,
+    record_option,
 )
 from zmqscope.instrument.registry.store import (
     ContextEntry,
