@@ -23,7 +23,7 @@ from tests.hostile import NOW, controls, foreign_html, hostile_snapshot, structu
 from tests.integration.conftest import clean_env, describe, write_app, zmqscope_cli
 from tests.integration.hanging import RunningApp
 from tests.integration.serving import read_discovery, runtime_env, short_folder
-from zmqscope.model._text import visible
+from zmqscope.model.wording import visible
 from zmqscope.reporting import build_report
 
 pytestmark = pytest.mark.timeout(120)

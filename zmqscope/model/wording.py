@@ -19,6 +19,7 @@ import re
 from pathlib import PurePath
 
 from zmqscope.model._base import EndpointOp
+from zmqscope.model._diagnosis import Culprit
 from zmqscope.model._records import Endpoint, ProcessInfo, SocketRecord, Traffic
 from zmqscope.model._sites import ORIGIN_LIBRARY, ORIGIN_STDLIB, CallSite, Frame, ThreadRef
 
@@ -255,8 +256,33 @@ def call_name(function: str) -> str:
 
 
 def plural(count: int, noun: str) -> str:
-    """``1 socket``, ``2 sockets``."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+    """``1 socket``, ``2 sockets``, ``12,000 sockets``."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
+def run_summary(
+    tests: int,
+    sockets: int,
+    leaks: int,
+    leaky_tests: int,
+    other_threads: int = 0,
+    blocked_tests: int = 0,
+    failed_tests: int = 0,
+) -> str:
+    """``zmqscope: 120 tests checked, 40 sockets created, 2 leaks in 1 test; ...``.
+
+    The pytest plugin's line at the end of a run, and the same line read back
+    from the file it wrote (``zmqscope report``).
+    """
+    line = f"zmqscope: {plural(tests, 'test')} checked, {plural(sockets, 'socket')} created, "
+    line += f"{plural(leaks, 'leak')} in {plural(leaky_tests, 'test')}" if leaks else "no leaks"
+    if other_threads:
+        line += f"; {plural(other_threads, 'socket')} left by threads the tests did not start"
+    if blocked_tests:
+        line += f"; term() blocked in {plural(blocked_tests, 'test')}"
+    if failed_tests:
+        line += f"; {plural(failed_tests, 'test')} failed for them"
+    return line
 
 
 def more(count: int, noun: str) -> str:
@@ -303,6 +329,12 @@ def duration(seconds: float) -> str:
 def thread_label(thread: ThreadRef | None) -> str:
     """A thread's name and id, for the detailed views."""
     return f"{thread.name} (id {thread.id})" if thread else "unknown"
+
+
+def owner_label(culprit: Culprit) -> str:
+    """The thread that owns a culprit socket, marked when it has exited."""
+    label = thread_label(culprit.owner)
+    return f"{label} (exited)" if culprit.owner_alive is False else label
 
 
 def thread_text(thread: ThreadRef | None) -> str:
