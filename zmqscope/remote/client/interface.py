@@ -18,8 +18,7 @@ from zmqscope.model import (
     SocketState,
     ThreadInfo,
 )
-from zmqscope.reporting import Report, build_report
-from zmqscope.reporting._analysis import find_leak
+from zmqscope.reporting import Report, build_report, find_leak
 
 DEFAULT_TIMEOUT = 3.0
 
