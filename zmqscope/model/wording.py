@@ -417,4 +417,4 @@ def traffic_text(traffic: Traffic, proxied_by: str | None = None) -> str:
         return "no messages sent or received"
     sent = f"{plural(traffic.frames_out, 'frame')}, {byte_size(traffic.bytes_out)}"
     received = f"{plural(traffic.frames_in, 'frame')}, {byte_size(traffic.bytes_in)}"
-    return f"{plural(traffic.msgs_out, 'msg')} out ({sent}) · {traffic.msgs_in} in ({received})"
+    return f"{plural(traffic.msgs_out, 'msg')} out ({sent}) · {traffic.msgs_in:,} in ({received})"
