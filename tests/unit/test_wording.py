@@ -16,8 +16,8 @@ from zmqscope.model.wording import (
     endpoint_text,
     linger_text,
     plural,
-    run_summary,
 )
+from zmqscope.reporting.by_test import run_summary
 
 
 def record(**fields: object) -> SocketRecord:

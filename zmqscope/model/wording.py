@@ -260,31 +260,6 @@ def plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
-def run_summary(
-    tests: int,
-    sockets: int,
-    leaks: int,
-    leaky_tests: int,
-    other_threads: int = 0,
-    blocked_tests: int = 0,
-    failed_tests: int = 0,
-) -> str:
-    """``zmqscope: 120 tests checked, 40 sockets created, 2 leaks in 1 test; ...``.
-
-    The pytest plugin's line at the end of a run, and the same line read back
-    from the file it wrote (``zmqscope report``).
-    """
-    line = f"zmqscope: {plural(tests, 'test')} checked, {plural(sockets, 'socket')} created, "
-    line += f"{plural(leaks, 'leak')} in {plural(leaky_tests, 'test')}" if leaks else "no leaks"
-    if other_threads:
-        line += f"; {plural(other_threads, 'socket')} left by threads the tests did not start"
-    if blocked_tests:
-        line += f"; term() blocked in {plural(blocked_tests, 'test')}"
-    if failed_tests:
-        line += f"; {plural(failed_tests, 'test')} failed for them"
-    return line
-
-
 def more(count: int, noun: str) -> str:
     """``… 3 more frames``: what a cut list leaves out."""
     return f"… {plural(count, f'more {noun}')}"

@@ -24,7 +24,6 @@ from zmqscope.model.wording import (
     location,
     owner_label,
     plural,
-    run_summary,
     site_headline,
     thread_text,
     visible,
@@ -33,6 +32,7 @@ from zmqscope.pytest_plugin.findings import Finding, RunTotals, Verdict
 from zmqscope.pytest_plugin.pytest_internals import TerminalRepr, failure_repr
 from zmqscope.pytest_plugin.runner_frames import own_frames
 from zmqscope.reporting import Report
+from zmqscope.reporting.by_test import run_summary
 
 _CALLERS_SHOWN = 3
 _INDENT = "    "

@@ -28,7 +28,7 @@ from zmqscope._shown import shown
 from zmqscope.model import Culprit, Leak, SchemaError, ThreadRef
 from zmqscope.model._base import check_count, scalar_text
 from zmqscope.model.held_terms import held_terms
-from zmqscope.model.wording import run_summary
+from zmqscope.model.wording import plural
 from zmqscope.reporting._groups import group_leaks
 from zmqscope.reporting._limits import limits_markdown, limits_text
 from zmqscope.reporting._markdown import _culprit_section, _leak_details, _leak_table
@@ -190,6 +190,31 @@ class TestRun:
             blocked_tests=len({a.test for a in self.culprits}),
             failed_tests=len(self.tests_failed),
         )
+
+
+def run_summary(
+    tests: int,
+    sockets: int,
+    leaks: int,
+    leaky_tests: int,
+    other_threads: int = 0,
+    blocked_tests: int = 0,
+    failed_tests: int = 0,
+) -> str:
+    """``zmqscope: 120 tests checked, 40 sockets created, 2 leaks in 1 test; ...``.
+
+    The pytest plugin's line at the end of a run, and the same line read back
+    from the file it wrote (``zmqscope report``).
+    """
+    line = f"zmqscope: {plural(tests, 'test')} checked, {plural(sockets, 'socket')} created, "
+    line += f"{plural(leaks, 'leak')} in {plural(leaky_tests, 'test')}" if leaks else "no leaks"
+    if other_threads:
+        line += f"; {plural(other_threads, 'socket')} left by threads the tests did not start"
+    if blocked_tests:
+        line += f"; term() blocked in {plural(blocked_tests, 'test')}"
+    if failed_tests:
+        line += f"; {plural(failed_tests, 'test')} failed for them"
+    return line
 
 
 def _key(who: Attribution) -> tuple[str, str | None, str]:
