@@ -24,7 +24,7 @@ from zmqscope._defaults import DEFAULT_GRACE, DEFAULT_STACK_DEPTH
 from zmqscope.instrument import hooks, origins
 from zmqscope.instrument.watchdog import BlockedTerm, Listener, TermDone, TermWatchdog
 from zmqscope.model import Snapshot
-from zmqscope.model._text import duration, tool_name
+from zmqscope.model.wording import duration, tool_name
 
 if TYPE_CHECKING:
     import zmq

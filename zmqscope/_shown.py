@@ -8,7 +8,7 @@ terminal obeys the escape sequences in it (a title change, a cleared
 screen). A :class:`rich.text.Text` is never read as markup; :func:`shown`
 makes one with the control characters made visible (``\\x1b``), and is the
 one way a view turns such a string into something to draw. Plain-text
-outputs use :func:`zmqscope.model._text.visible` directly.
+outputs use :func:`zmqscope.model.wording.visible` directly.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from rich.style import StyleType
 from rich.text import Text
 
-from zmqscope.model._text import visible
+from zmqscope.model.wording import visible
 
 __all__ = ["shown", "shown_lines", "visible"]
 

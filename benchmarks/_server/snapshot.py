@@ -21,7 +21,8 @@ import zmqscope
 from _server import Settings, open_sockets, private_runtime
 from zmqscope.instrument import hooks
 from zmqscope.instrument.answers import ProcessAnswers as Answers
-from zmqscope.remote.client import LiveClient, _View
+from zmqscope.remote.client import LiveClient
+from zmqscope.remote.client.view import SnapshotView
 from zmqscope.remote.protocol import Request, RequestType, decode_reply, encode_reply
 
 T = TypeVar("T")
@@ -81,7 +82,7 @@ def stages_once(answers: Answers) -> tuple[dict[str, float], int]:
     request = Request(RequestType.SNAPSHOT, 1)
     out["dumps"], payload = timed(lambda: encode_reply(request, data))
     out["loads"], reply = timed(lambda: decode_reply(payload))
-    out["from_dict"], _ = timed(lambda: _View().apply(reply.data))
+    out["from_dict"], _ = timed(lambda: SnapshotView().apply(reply.data))
     return out, len(payload)
 
 

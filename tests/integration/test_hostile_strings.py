@@ -23,7 +23,7 @@ from tests.helpers.hanging import RunningApp
 from tests.helpers.hostile import NOW, controls, foreign_html, hostile_snapshot, structure
 from tests.helpers.processes import clean_env, describe, write_app, zmqscope_cli
 from tests.helpers.serving import read_discovery, runtime_env, short_folder
-from zmqscope.model._text import visible
+from zmqscope.model.wording import visible
 from zmqscope.reporting import build_report
 
 pytestmark = pytest.mark.timeout(120)

@@ -123,9 +123,9 @@ def test_a_thousand_leaks_from_one_line_print_one_panel(tmp_path: Path) -> None:
     stderr = result.stderr
     leak_panels = [t for t in panel_titles(stderr) if "open-at-exit" in t]
     assert len(leak_panels) == 1, stderr
-    assert "1000 sockets · PUSH · open-at-exit · s1 …" in leak_panels[0]
+    assert "1,000 sockets · PUSH · open-at-exit · s1 …" in leak_panels[0]
     line = line_of(tmp_path / "app.py", "leaked-here")
-    assert "1000 PUSH sockets made at the same line by the same thread" in flat(stderr)
+    assert "1,000 PUSH sockets made at the same line by the same thread" in flat(stderr)
     assert f"PUSH socket created at app.py:{line} in <listcomp> by MainThread" in flat(stderr) or (
         f"PUSH socket created at app.py:{line} in <module> by MainThread" in flat(stderr)
     )

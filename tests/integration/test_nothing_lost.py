@@ -49,7 +49,7 @@ def test_300_sockets_dropped_among_30000_are_all_reported(tmp_path: Path) -> Non
     assert written["summary"]["sockets_total"] == 30_000
     assert written["summary"]["leaks_dropped"] == 0
     assert result.stderr.startswith(
-        "zmqscope: 30000 sockets created, 300 leaks: 300 collected without close()"
+        "zmqscope: 30,000 sockets created, 300 leaks: 300 collected without close()"
     ), describe(result)
 
 

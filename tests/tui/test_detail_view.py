@@ -68,7 +68,7 @@ async def test_detail_shows_endpoints_with_their_peers_options_and_traffic() -> 
     assert "bind tcp://127.0.0.1:5557 (asked tcp://127.0.0.1:*)" in text
     assert "peer 127.0.0.1:40412 (established)" in text
     assert "sndhwm    1000" in text
-    assert "traffic   1520 msgs out (1520 frames, 152.0 KB) · 0 in (0 frames, 0 B)" in text
+    assert "traffic   1,520 msgs out (1,520 frames, 152.0 KB) · 0 in (0 frames, 0 B)" in text
     assert "thread-sharing" not in text
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from zmqscope.model import CallSite, Frame
-from zmqscope.model._text import display_path, frame_text
+from zmqscope.model.wording import display_path, frame_text
 from zmqscope.tui import _format
 
 

@@ -38,7 +38,7 @@ from zmqscope.model import (
     Traffic,
 )
 from zmqscope.model._base import MAX_INT, MAX_TIME
-from zmqscope.model._text import visible
+from zmqscope.model.wording import visible
 from zmqscope.remote.client import ClientError, EventPage, Hello, LiveSnapshot, ReportClient
 from zmqscope.reporting import Report, build_report
 from zmqscope.tui.detail import SocketDetailScreen

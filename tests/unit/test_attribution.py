@@ -31,7 +31,7 @@ from zmqscope.model import (
     SocketState,
     ThreadRef,
 )
-from zmqscope.model._text import (
+from zmqscope.model.wording import (
     call_text,
     callers,
     site_headline,

@@ -25,7 +25,7 @@ from rich.console import Console, RenderableType
 from tests.helpers.hostile import NOW, honest_data, hostile_snapshot
 from zmqscope.model import SchemaError, Snapshot
 from zmqscope.model._base import MAX_TEXT
-from zmqscope.remote.client import _View
+from zmqscope.remote.client.view import SnapshotView
 from zmqscope.reporting import Report, build_report, render_text
 from zmqscope.tui._rows import make_rows
 from zmqscope.tui.detail import SocketDetailScreen
@@ -175,7 +175,7 @@ def test_fuzz_a_live_snapshot_with_a_hostile_value_is_refused_or_shown(
 ) -> None:
     data = json.loads(json.dumps(replaced(SNAPSHOT, path, value)))
     try:
-        snapshot = _View().apply(data)
+        snapshot = SnapshotView().apply(data)
     except REFUSED:
         return
     show_everywhere(snapshot, build_report(snapshot, live=True))

@@ -29,7 +29,7 @@ from tests.helpers.hostile import (
     structure,
 )
 from zmqscope.cli import ls
-from zmqscope.model._text import visible
+from zmqscope.model.wording import visible
 from zmqscope.pytest_plugin.files import markdown as plugin_markdown
 from zmqscope.pytest_plugin.findings import Finding, RunTotals, Verdict
 from zmqscope.pytest_plugin.terminal_text import (
@@ -39,7 +39,7 @@ from zmqscope.pytest_plugin.terminal_text import (
     summary_lines,
 )
 from zmqscope.reporting import Report, build_report, render_blocked, render_exit, render_text
-from zmqscope.reporting._markup import md_code, md_text
+from zmqscope.reporting.markup import md_code, md_text
 from zmqscope.tui._rows import make_rows
 
 FUZZ = settings(

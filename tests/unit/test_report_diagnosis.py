@@ -38,7 +38,7 @@ from zmqscope.model import (
     Traffic,
     UsageWarning,
 )
-from zmqscope.model._terms import where_then
+from zmqscope.model.held_terms import where_then
 from zmqscope.reporting import Report, build_report, render_blocked, render_exit
 
 SVC = ThreadRef(140001, "svc-thread")

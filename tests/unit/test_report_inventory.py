@@ -239,9 +239,9 @@ def test_a_thousand_leaks_from_one_line_make_one_panel() -> None:
     report = thousand_leaks()
     text = render(report)
     assert len(panels(text)) == 1
-    assert "1000 sockets · PUSH · open-at-exit · s1 …" in panels(text)[0]
+    assert "1,000 sockets · PUSH · open-at-exit · s1 …" in panels(text)[0]
     body = flat(text)
-    assert "1000 PUSH sockets made at the same line by the same thread leaked the same way" in body
+    assert "1,000 PUSH sockets made at the same line by the same thread leaked the same way" in body
     assert "s1, s2, s3, s4, s5 and 995 more" in body
     assert "PUSH socket created at app.py:12 in start() by worker-1 was never closed" in body
     assert "called from /srv/project/main.py:40 in main()" in body  # the first one's details
@@ -255,11 +255,11 @@ def test_a_thousand_leaks_from_one_line_make_one_markdown_row() -> None:
         line for line in markdown.splitlines() if "open-at-exit" in line and line.startswith("|")
     ]
     assert rows == [
-        "| 1000 sockets: `s1`, `s2`, `s3`, `s4`, `s5` … | PUSH | open-at-exit"
+        "| 1,000 sockets: `s1`, `s2`, `s3`, `s4`, `s5` … | PUSH | open-at-exit"
         " | `/srv/project/app.py:12` | worker-1 | none |"
     ]
     assert markdown.count("<details>") == 1
-    assert "<summary>s1, s2, s3, s4, s5 and 995 more (1000 sockets, the first shown)" in markdown
+    assert "<summary>s1, s2, s3, s4, s5 and 995 more (1,000 sockets, the first shown)" in markdown
 
 
 def test_leaks_are_grouped_by_site_type_thread_and_kind() -> None:

@@ -1,4 +1,4 @@
-"""The words every view shares (zmqscope.model._text): each fact is said one way.
+"""The words every view shares (zmqscope.model.wording): each fact is said one way.
 
 The reports, the TUI and ``zmqscope ls`` read these functions; a phrase
 that changes here changes everywhere, and only here.
@@ -12,7 +12,14 @@ import pytest
 
 from zmqscope.cli import ls
 from zmqscope.model import CallSite, Endpoint, EndpointOp, SocketRecord, SocketState
-from zmqscope.model._text import age, duration, endpoint_text, linger_text
+from zmqscope.model.wording import (
+    age,
+    duration,
+    endpoint_text,
+    linger_text,
+    plural,
+)
+from zmqscope.reporting.by_test import run_summary
 
 
 def record(**fields: Any) -> SocketRecord:
@@ -71,6 +78,25 @@ def test_an_age_is_coarse(seconds: float, text: str) -> None:
 
 def test_a_wait_is_said_to_a_tenth_of_a_second() -> None:
     assert duration(5.06) == "5.1 s"
+
+
+@pytest.mark.parametrize(
+    ("count", "text"),
+    [(0, "0 sockets"), (1, "1 socket"), (2, "2 sockets"), (12_000, "12,000 sockets")],
+)
+def test_a_count_is_said_with_thousands_separators(count: int, text: str) -> None:
+    assert plural(count, "socket") == text
+
+
+def test_the_tests_summary_says_each_part_once_in_one_order() -> None:
+    line = run_summary(1_200, 3, leaks=2, leaky_tests=1, other_threads=1, blocked_tests=2)
+    assert line == (
+        "zmqscope: 1,200 tests checked, 3 sockets created, 2 leaks in 1 test;"
+        " 1 socket left by threads the tests did not start; term() blocked in 2 tests"
+    )
+    assert run_summary(1, 0, leaks=0, leaky_tests=0, failed_tests=1) == (
+        "zmqscope: 1 test checked, 0 sockets created, no leaks; 1 test failed for them"
+    )
 
 
 def test_ls_says_uptime_as_the_tui_says_an_age(

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 from zmqscope import _platform
 from zmqscope._version import __version__
 from zmqscope.cli._errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_USAGE, CommandError
-from zmqscope.model._text import visible
+from zmqscope.model.wording import visible
 
 __all__ = ["CommandError", "main"]
 

@@ -96,7 +96,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     from rich.text import Text
 
     from zmqscope._shown import shown
-    from zmqscope.model._text import age
+    from zmqscope.model.wording import age
 
     table = Table(box=None, pad_edge=False)
     # On a narrow terminal the endpoint and the command wrap onto more

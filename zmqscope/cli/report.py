@@ -42,7 +42,7 @@ def main(args: argparse.Namespace) -> int:
     from zmqscope.model import SchemaError
     from zmqscope.remote.client import ClientError, ReportClient, connect
     from zmqscope.reporting import render_text
-    from zmqscope.reporting._by_test import (
+    from zmqscope.reporting.by_test import (
         TestRun,
         passed_through,
         render_test_markdown,

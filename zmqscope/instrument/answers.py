@@ -25,8 +25,7 @@ from zmqscope.instrument import threads as _threads
 from zmqscope.instrument.culprits import thread_stack
 from zmqscope.instrument.registry.store import Registry
 from zmqscope.instrument.vitals import VitalSigns
-from zmqscope.model import EndpointOp, Peer, ProcessStats, ThreadInfo, check_limits
-from zmqscope.model._limits import near
+from zmqscope.model import EndpointOp, Peer, ProcessStats, ThreadInfo, check_limits, near
 from zmqscope.remote.protocol import Request, RequestType
 from zmqscope.remote.server import Server
 from zmqscope.remote.wire import FrameTable, encode_socket

@@ -24,7 +24,7 @@ from zmqscope.instrument.frames import is_zmqscope_file
 from zmqscope.instrument.origins import classified_frame
 from zmqscope.instrument.registry.entries import ContextEntry, SocketEntry, frozen_frame
 from zmqscope.model import ORIGIN_USER, Culprit, EndpointOp, Frame, SocketState, ThreadRef
-from zmqscope.model._text import call_name, short_location
+from zmqscope.model.wording import call_name, short_location
 
 _OWNER_STACK_DEPTH = 30
 _THREADING = os.path.abspath(threading.__file__)

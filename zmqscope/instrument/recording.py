@@ -1,7 +1,9 @@
-"""What each wrapper records (:mod:`.wrappers` puts the wrappers on pyzmq's classes).
+"""What each wrapper records of a socket's and a context's life (:mod:`.wrappers`
+puts the wrappers on pyzmq's classes; a socket's endpoints and options are
+:mod:`.recording_calls`').
 
-A socket's creation, close, endpoints and options, a context's creation and
-MAX_SOCKETS, a refused socket() and the threads that start: each step runs
+A socket's creation and close, a context's creation and MAX_SOCKETS, a
+refused socket() and the threads that start: each step runs
 guarded (:func:`guarded`), so a failure inside zmqscope is counted
 (``hooks.internal_errors()``) and never reaches the application. What it
 records goes to the process's registry (:mod:`.state`), read at call time.
@@ -24,20 +26,12 @@ from zmqscope._own_context import own_handles
 from zmqscope.instrument import state as shared
 from zmqscope.instrument import threads as _threads
 from zmqscope.instrument import traffic
-from zmqscope.instrument.frames import RawFrame, RawStack, current_thread_ref
+from zmqscope.instrument.frames import RawStack, current_thread_ref
 from zmqscope.instrument.registry.entries import THREAD_START, Site, thread_start
-from zmqscope.instrument.registry.journal import (
-    CALL_ENDPOINT,
-    CALL_ENDPOINT_REMOVED,
-    CALL_LINGER,
-    CALL_OPTION,
-)
 from zmqscope.instrument.registry.store import (
     ContextEntry,
-    Registry,
     SocketEntry,
 )
-from zmqscope.model import EndpointOp
 
 # The caller, inline: ``_active_get(_get_ident()) or _current_thread()`` is the
 # calling thread's Thread, read straight from threading's table (the name is
@@ -69,11 +63,6 @@ def guarded(record: Callable[..., None]) -> Callable[..., None]:
 
 # A close() from pyzmq's finalizer means the application never closed it.
 SOCKET_DEL_CODE = zmq.Socket.__del__.__code__
-# pyzmq's code objects that tell where a LINGER value came from.
-_LINGER_SOURCES = {
-    zmq.Context.socket.__code__: "context",  # ctx.sockopts applied to a new socket
-    zmq.Context.destroy.__code__: "destroy",  # ctx.destroy(linger=...)
-}
 # pyzmq's process-wide helpers that make a context of their own, by the file
 # whose code makes it: their sockets are pyzmq's, never the application's.
 # zmq.utils.garbage is the zero-copy tracker (send(copy=False, track=True)):
@@ -84,9 +73,6 @@ _HELPER_FILES = {
         GARBAGE
     ),
 }
-_LINGER = int(zmq.LINGER)
-_SUBSCRIBE, _UNSUBSCRIBE = int(zmq.SUBSCRIBE), int(zmq.UNSUBSCRIBE)
-_MAX_OPTION_TEXT = 80
 
 
 # -- what each wrapper records ------------------------------------------------
@@ -190,134 +176,6 @@ def called_from_finalizer(caller: FrameType | None) -> bool:
             return False
         caller = caller.f_back
     return False
-
-
-# A bind, connect, unbind, disconnect or option of a socket whose entry is not
-# built yet, made by the thread that created the socket, is recorded raw too
-# (Journal.call_seen). A call from another thread builds the entry: whether
-# that is a hand-off or two live threads sharing the socket is asked now.
-
-
-def _unbuilt(sock: Any, reg: Registry) -> list[Any] | None:
-    """The socket's raw record, while its entry is not built, for its creating thread."""
-    try:
-        handle = sock.underlying
-    except Exception:
-        return None
-    return reg.unbuilt(handle, _active_get(_get_ident()) or _current_thread())
-
-
-def _raw_site() -> RawStack:
-    """The application frame that made a call, unresolved.
-
-    Frames passed over: this one, the ``_record_*`` function, its guard and
-    the wrapper; the walk goes on past pyzmq's own frames from there. Taken
-    first, before the record is looked up: the call is then recorded as
-    soon after it as can be.
-    """
-    frames = shared.current.frames
-    return frames.capture(1, 5) if frames is not None else ()
-
-
-def _resolved(raw: RawStack) -> RawFrame | None:
-    frames = shared.current.frames
-    stack = frames.resolve(raw) if frames is not None and raw else ()
-    return stack[0] if stack else None
-
-
-@guarded
-def record_endpoint(sock: Any, op: EndpointOp, addr: Any, result: Any) -> None:
-    site = _raw_site()
-    reg = shared.current.registry
-    requested = shared.endpoint_text(addr)
-    # pyzmq's bind() returns a context manager holding LAST_ENDPOINT, which
-    # is the resolved address of a wildcard bind; no extra libzmq call.
-    url = shared.endpoint_text(getattr(result, "addr", None) or requested)
-    asked = requested if requested != url else None
-    rec = _unbuilt(sock, reg)
-    if rec is not None:
-        reg.call_seen((rec, CALL_ENDPOINT, _time(), site, op, url, asked))
-        return
-    entry = shared.entry_of(sock)
-    if entry is not None:
-        frame = _resolved(site)
-        shared.note_thread(entry, frame)
-        reg.endpoint_added(entry, op, url, asked, frame)
-
-
-@guarded
-def record_endpoint_removed(sock: Any, op: EndpointOp, addr: Any, result: Any) -> None:
-    site = _raw_site()
-    reg = shared.current.registry
-    url = shared.endpoint_text(addr)
-    rec = _unbuilt(sock, reg)
-    if rec is not None:
-        reg.call_seen((rec, CALL_ENDPOINT_REMOVED, _time(), site, op, url))
-        return
-    entry = shared.entry_of(sock)
-    if entry is not None:
-        shared.note_thread(entry, _resolved(site))
-        reg.endpoint_removed(entry, op, url)
-
-
-@guarded
-def record_option(sock: Any, option: Any, value: Any) -> None:
-    site = _raw_site()
-    option = int(option)
-    if option in (_SUBSCRIBE, _UNSUBSCRIBE):
-        _record_subscription(sock, option, shared.endpoint_text(value), _resolved(site))
-        return
-    reg = shared.current.registry
-    args: tuple[Any, str]  # (LINGER's value, where it came from) or (name, value)
-    if option == _LINGER:
-        # Frames: this function, its guard, the set() wrapper, its caller.
-        caller = frame_at(3)
-        source = _LINGER_SOURCES.get(caller.f_code, "setsockopt") if caller else "setsockopt"
-        kind, args = CALL_LINGER, (int(value), source)
-    else:
-        kind, args = (
-            CALL_OPTION,
-            (_option_name(option), shared.endpoint_text(value)[:_MAX_OPTION_TEXT]),
-        )
-    rec = _unbuilt(sock, reg)
-    if rec is not None:
-        reg.call_seen((rec, kind, _time(), site, *args))
-        return
-    entry = shared.entry_of(sock)
-    if entry is not None:
-        shared.note_thread(entry, _resolved(site))
-        if kind is CALL_LINGER:
-            reg.linger_set(entry, *args)
-        else:
-            reg.option_set(entry, *args)
-
-
-def _option_name(option: int) -> str:
-    try:
-        return zmq.SocketOption(option).name
-    except ValueError:
-        return str(option)
-
-
-def _record_subscription(sock: Any, option: int, topic: str, site: RawFrame | None) -> None:
-    """Topics add up on the entry: a subscription builds it."""
-    entry = shared.entry_of(sock)
-    if entry is not None:
-        shared.note_thread(entry, site)
-        subscriptions = _subscriptions(entry, option, topic)
-        shared.current.registry.option_set(entry, "SUBSCRIBE", subscriptions)
-
-
-def _subscriptions(entry: SocketEntry, option: int, topic: str) -> str:
-    """The SUB socket's current topics, as a short comma-separated list."""
-    current = entry.options.get("SUBSCRIBE", "") if entry.options else ""
-    topics = [t for t in current.split(",") if t]
-    quoted = repr(topic[:_MAX_OPTION_TEXT])
-    if option == _SUBSCRIBE:
-        topics.append(quoted)
-    elif quoted in topics:
-        topics.remove(quoted)
-    return ",".join(topics[-16:])
 
 
 @guarded

@@ -17,7 +17,7 @@ from zmqscope.model._base import (
     SocketState,
 )
 from zmqscope.model._diagnosis import Culprit, Leak, UsageWarning
-from zmqscope.model._limits import LimitWarning, SiteCount, check_limits, snapshot_limits
+from zmqscope.model._limits import LimitWarning, SiteCount, check_limits, near, snapshot_limits
 from zmqscope.model._live import Event, Peer, ProcessStats, ThreadInfo
 from zmqscope.model._records import (
     ContextRecord,
@@ -75,5 +75,6 @@ __all__ = [
     "first_user_frame",
     "frames_from_list",
     "frames_to_list",
+    "near",
     "snapshot_limits",
 ]

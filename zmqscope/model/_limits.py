@@ -41,7 +41,7 @@ from zmqscope.model._records import (
     SocketRecord,
 )
 from zmqscope.model._sites import Frame
-from zmqscope.model._text import frame_text, headline_frames, location, visible
+from zmqscope.model.wording import frame_text, headline_frames, location, visible
 
 # The share of a limit at which zmqscope warns (the TUI's fd gauge turns red
 # at the same point).

@@ -24,15 +24,14 @@ from typing import Any
 from zmqscope._files import FileWriteError, write_whole
 from zmqscope.instrument import hooks
 from zmqscope.model import Culprit, Leak, Snapshot, SocketRecord
-from zmqscope.model._terms import where_then
+from zmqscope.model.held_terms import where_then
+from zmqscope.model.wording import endpoint_text, frame_text, location, plural
 from zmqscope.pytest_plugin.findings import Finding, RunTotals, Verdict
 from zmqscope.pytest_plugin.runner_frames import own_frames
 from zmqscope.pytest_plugin.settings import Settings
 from zmqscope.pytest_plugin.terminal_text import thread_origin_text
 from zmqscope.reporting import Report
-from zmqscope.reporting._format import endpoint_text, frame_text, location, plural
-from zmqscope.reporting._markdown import _cell, _code, _text
-from zmqscope.reporting._markup import md_fenced, md_html
+from zmqscope.reporting.markup import md_code, md_fenced, md_html, md_row, md_text
 
 
 def write_files(settings: Settings, findings: Sequence[Finding], totals: RunTotals) -> list[str]:
@@ -172,16 +171,16 @@ def _leak_table(leaks: Sequence[tuple[Finding, Leak]]) -> list[str]:
     details: list[str] = []
     for finding, leak in leaks:
         record = finding.report.snapshot.socket(leak.socket)
-        who = _code(finding.test or "session teardown")
+        who = md_code(finding.test or "session teardown")
         if finding.fixture is not None:
-            who += f" ({_text(finding.owner)})"
+            who += f" ({md_text(finding.owner)})"
         type_name, created, thread, endpoints = _record_cells(record)
         cells = [who, type_name, leak.kind.value, created, thread, endpoints]
         outcome = finding.verdict.value
         if finding.verdict is Verdict.OTHER_THREAD:
-            outcome += f": made by {_text(thread_origin_text(finding))}"
+            outcome += f": made by {md_text(thread_origin_text(finding))}"
         cells.append(outcome)
-        rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        rows.append(md_row(cells))
         if record is not None and record.created.stack:
             details += _stack_details(f"{finding.test}: {leak.message}", record)
     return [*rows, "", *details]
@@ -192,10 +191,10 @@ def _record_cells(record: SocketRecord | None) -> tuple[str, str, str, str]:
     if record is None:
         return ("?", "?", "?", "?")
     site = record.created.site
-    created = _code(location(site)) if site else "unknown"
-    thread = _text(record.created.thread.name) if record.created.thread else "unknown"
-    endpoints = "<br>".join(_code(endpoint_text(e)) for e in record.endpoints) or "none"
-    return (_text(record.type), created, thread, endpoints)
+    created = md_code(location(site)) if site else "unknown"
+    thread = md_text(record.created.thread.name) if record.created.thread else "unknown"
+    endpoints = "<br>".join(md_code(endpoint_text(e)) for e in record.endpoints) or "none"
+    return (md_text(record.type), created, thread, endpoints)
 
 
 def _stack_details(summary: str, record: SocketRecord) -> list[str]:
@@ -221,12 +220,12 @@ def _culprit_table(blocked: Sequence[tuple[Finding, Culprit]]) -> list[str]:
         site = record.created.site if record else None
         socket = f"{record.type} created at {location(site)}" if record and site else culprit.socket
         cells = [
-            _code(finding.test or "session"),
-            _text(socket),
-            _text(culprit.reason),
-            _text(where_then(culprit)) or "unknown",  # as it was: the term() is over
-            _text(culprit.remedy),
+            md_code(finding.test or "session"),
+            md_text(socket),
+            md_text(culprit.reason),
+            md_text(where_then(culprit)) or "unknown",  # as it was: the term() is over
+            md_text(culprit.remedy),
             finding.verdict.value,
         ]
-        rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        rows.append(md_row(cells))
     return [*rows, ""]

@@ -11,23 +11,28 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from zmqscope.model import Culprit, Frame, SocketRecord
-from zmqscope.model._terms import where_then
-from zmqscope.model._text import callers, endpoints_unknown, site_headline, visible
-from zmqscope.pytest_plugin.findings import Finding, RunTotals, Verdict
-from zmqscope.pytest_plugin.pytest_internals import TerminalRepr, failure_repr
-from zmqscope.pytest_plugin.runner_frames import own_frames
-from zmqscope.reporting import Report
-from zmqscope.reporting._format import (
+from zmqscope.model.held_terms import where_then
+from zmqscope.model.wording import (
     call_text,
+    callers,
     creation_text,
+    duration,
     endpoint_text,
+    endpoints_unknown,
     frame_text,
     linger_text,
     location,
     owner_label,
     plural,
+    site_headline,
     thread_text,
+    visible,
 )
+from zmqscope.pytest_plugin.findings import Finding, RunTotals, Verdict
+from zmqscope.pytest_plugin.pytest_internals import TerminalRepr, failure_repr
+from zmqscope.pytest_plugin.runner_frames import own_frames
+from zmqscope.reporting import Report
+from zmqscope.reporting.by_test import run_summary
 
 _CALLERS_SHOWN = 3
 _INDENT = "    "
@@ -138,7 +143,7 @@ def blocked_text(report: Report, context_id: str, waited: float, grace: float) -
         where = f" (called at {call_text(called)}"
         where += f" by {called.thread.name})" if called.thread else ")"
     head = (
-        f"zmqscope: term() of context {context_id} was still blocked after {waited:.1f} s"
+        f"zmqscope: term() of context {context_id} was still blocked after {duration(waited)}"
         f"{where}; the grace period is {grace:g} s, so zmqscope interrupted it"
         " and this test fails."
     )
@@ -273,20 +278,13 @@ def _started_at(finding: Finding) -> str:
 
 def run_summary_line(totals: RunTotals, findings: Sequence[Finding]) -> str:
     """``zmqscope: 120 tests checked, 40 sockets created, 2 leaks in 1 test``."""
-    line = f"zmqscope: {_count(totals.tests, 'test')} checked"
-    line += f", {_count(totals.sockets, 'socket')} created"
     others = sum(len(f.report.leaks) for f in findings if f.verdict is Verdict.OTHER_THREAD)
     findings = [f for f in findings if f.verdict is not Verdict.OTHER_THREAD]
-    leaks = sum(len(f.report.leaks) for f in findings)
-    leaky = len({f.test for f in findings if f.report.leaks})
-    line += f", {_count(leaks, 'leak')} in {_count(leaky, 'test')}" if leaks else ", no leaks"
-    if others:
-        line += f"; {_count(others, 'socket')} left by threads the tests did not start"
-    blocked = len({f.test for f in findings if f.report.culprits})
-    if blocked:
-        line += f"; term() blocked in {_count(blocked, 'test')}"
-    return line
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+    return run_summary(
+        totals.tests,
+        totals.sockets,
+        leaks=sum(len(f.report.leaks) for f in findings),
+        leaky_tests=len({f.test for f in findings if f.report.leaks}),
+        other_threads=others,
+        blocked_tests=len({f.test for f in findings if f.report.culprits}),
+    )

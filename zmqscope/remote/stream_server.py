@@ -41,11 +41,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import resource
 import socket
 import stat
-import struct
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -54,12 +51,11 @@ from zmqscope import _native
 from zmqscope._gil_io import Receiver
 from zmqscope.remote.handler import RequestHandler, request_id_of
 from zmqscope.remote.protocol import (
-    MAX_REQUEST_BYTES,
     ProtocolError,
-    StreamReader,
     encode_error,
     stream_header,
 )
+from zmqscope.remote.stream_connection import Connection, has_unread, near_fd_limit, same_user
 
 MAX_CLIENTS = 32
 MAX_PENDING = 4  # requests read ahead per connection
@@ -68,38 +64,12 @@ STALL_TIMEOUT = 10.0  # a client that reads none of its reply for this long is c
 IDLE_TIMEOUT = 60.0  # ... and one that asks nothing for this long
 ACCEPT_REST = 0.5  # out of descriptors, no reserve left: the listener rests this long
 EVICT_IDLE = 1.0  # a full server makes room by closing a connection idle this long
-FD_MARGIN = 16  # descriptors this close to the limit: one client at a time
 BACKLOG = 64  # connections the kernel holds until accepted (no descriptor of ours)
 _READ_CHUNK = 64 * 1024
 _TICK = 0.25  # how often stop() and timeouts are looked at
 _REFUSALS_PER_TICK = 32  # over budget: busy replies per tick, the rest wait unread
-_PEERCRED = struct.Struct("3i")  # pid, uid, gid
 # select.poll's flags (the same on every platform that has poll)
 _POLLIN, _POLLOUT, _POLLERR, _POLLHUP = 0x001, 0x004, 0x008, 0x010
-
-
-class _Connection:
-    """One client's connection: what it has sent, what it is being sent."""
-
-    __slots__ = ("fd", "gone", "last_asked", "out", "out_since", "reader", "reserve", "sock")
-
-    def __init__(self, sock: Any, now: float, reserve: bool) -> None:
-        self.sock = sock
-        self.fd: int = sock.fileno()
-        self.reader = StreamReader(MAX_REQUEST_BYTES)
-        self.out: list[memoryview] = []  # header and reply, what is left of them
-        self.out_since = now  # when the reply last moved
-        self.last_asked = now
-        self.reserve = reserve  # accepted on the reserve descriptor
-        self.gone = False
-
-    @property
-    def queued(self) -> int:
-        return sum(len(part) for part in self.out)
-
-    @property
-    def idle(self) -> bool:
-        return not self.out and not self.reader.ready and not self.reader.partial
 
 
 class StreamServer:
@@ -112,7 +82,7 @@ class StreamServer:
         self._poll_class: Any = _native.original("select", "poll")
         self._listener: Any = None
         self._reserve: int | None = None
-        self._connections: dict[int, _Connection] = {}
+        self._connections: dict[int, Connection] = {}
         self._accept_rest_until = 0.0
         self._refusals_left = _REFUSALS_PER_TICK
         self._tick_until = 0.0
@@ -268,14 +238,14 @@ class StreamServer:
                 reserve = True
             sock = self._socket_class(socket.AF_UNIX, socket.SOCK_STREAM, 0, fileno=fd)
             sock.setblocking(False)
-            self._admit(_Connection(sock, now, reserve), handler)
+            self._admit(Connection(sock, now, reserve), handler)
 
-    def _admit(self, connection: _Connection, handler: RequestHandler) -> None:
-        if not _same_user(connection.sock):
+    def _admit(self, connection: Connection, handler: RequestHandler) -> None:
+        if not same_user(connection.sock):
             self.turned_away += 1
             self._close(connection)
             return
-        near_limit = connection.reserve or _near_fd_limit(connection.fd)
+        near_limit = connection.reserve or near_fd_limit(connection.fd)
         if len(self._connections) >= (1 if near_limit else MAX_CLIENTS):
             room = self._evictable(connection.last_asked)
             if room is None:
@@ -285,7 +255,7 @@ class StreamServer:
             self._drop(room)
         self._connections[connection.fd] = connection
 
-    def _evictable(self, now: float) -> _Connection | None:
+    def _evictable(self, now: float) -> Connection | None:
         """The connection to close for a newcomer: one that stopped reading, else one idle.
 
         Each for EVICT_IDLE at least: a client reading nothing of its reply,
@@ -299,17 +269,17 @@ class StreamServer:
         idle = [
             c
             for c in self._connections.values()
-            if c.idle and now - c.last_asked >= EVICT_IDLE and not _has_data(c.sock)
+            if c.idle and now - c.last_asked >= EVICT_IDLE and not has_unread(c.sock)
         ]
         return min(idle, key=lambda c: c.last_asked) if idle else None
 
-    def _turn_away(self, connection: _Connection, reply: bytes) -> None:
+    def _turn_away(self, connection: Connection, reply: bytes) -> None:
         self.turned_away += 1
         with contextlib.suppress(OSError):
             connection.sock.send(stream_header(reply) + reply)
         self._close(connection)
 
-    def _read(self, connection: _Connection) -> None:
+    def _read(self, connection: Connection) -> None:
         try:
             data = self._receiver.recv(connection.sock)
         except (BlockingIOError, InterruptedError):
@@ -327,7 +297,7 @@ class StreamServer:
             self._turn_away(connection, encode_error(error))
             connection.gone = True
 
-    def _write(self, connection: _Connection, now: float) -> None:
+    def _write(self, connection: Connection, now: float) -> None:
         try:
             sent = connection.sock.sendmsg(connection.out)
         except (BlockingIOError, InterruptedError):
@@ -335,16 +305,7 @@ class StreamServer:
         except OSError:
             connection.gone = True
             return
-        if sent:
-            connection.out_since = now
-        while sent and connection.out:
-            part = connection.out[0]
-            if sent >= len(part):
-                sent -= len(part)
-                connection.out.pop(0)
-            else:
-                connection.out[0] = part[sent:]
-                sent = 0
+        connection.sent(sent, now)
 
     def _answer(self, handler: RequestHandler, now: float) -> None:
         """Make one reply for each connection that asked and is not being written to."""
@@ -371,7 +332,7 @@ class StreamServer:
                 self._drop(connection)
 
     @staticmethod
-    def _next(connection: _Connection, now: float) -> bytes:
+    def _next(connection: Connection, now: float) -> bytes:
         payload = connection.reader.next()
         assert payload is not None
         connection.last_asked = now
@@ -384,13 +345,13 @@ class StreamServer:
             if stalled or idle:
                 self._drop(connection)
 
-    def _drop(self, connection: _Connection) -> None:
+    def _drop(self, connection: Connection) -> None:
         if self._connections.get(connection.fd) is connection:
             del self._connections[connection.fd]
             self.dropped += connection.reader.ready
         self._close(connection)
 
-    def _close(self, connection: _Connection) -> None:
+    def _close(self, connection: Connection) -> None:
         connection.out = []
         connection.sock.close()
         if connection.reserve:
@@ -400,33 +361,3 @@ class StreamServer:
         if self._reserve is None:
             with contextlib.suppress(OSError):
                 self._reserve = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-
-
-def _has_data(sock: Any) -> bool:
-    """True if the client sent something not read yet (or closed its end)."""
-    try:
-        sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-    except (BlockingIOError, InterruptedError):
-        return False
-    except OSError:
-        return True
-    return True
-
-
-def _same_user(sock: Any) -> bool:
-    """The peer runs as this user or root (Linux tells; elsewhere the file mode must do)."""
-    if not sys.platform.startswith("linux"):
-        return True
-    try:
-        _, uid, _ = _PEERCRED.unpack(
-            sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
-        )
-    except OSError:
-        return False
-    return uid in (os.getuid(), 0)
-
-
-def _near_fd_limit(fd: int) -> bool:
-    """Descriptors are handed out lowest first: a high one means nearly all below are taken."""
-    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    return soft != resource.RLIM_INFINITY and fd >= soft - FD_MARGIN

@@ -2,12 +2,14 @@
 
 ``build_report`` turns a snapshot into a :class:`Report`; a report renders
 itself as JSON (``zmqscope.report/1``), Markdown and, through rich, text.
-``render_blocked`` is the notice printed while a ``term()`` is still blocked.
+``render_blocked`` is the notice printed while a ``term()`` is still blocked;
+``find_leak`` judges one socket. ``by_test`` reads and renders the pytest
+plugin's file (leaks by test), ``markup`` escapes values for Markdown.
 """
 
 from __future__ import annotations
 
-from zmqscope.reporting._analysis import build_report
+from zmqscope.reporting._analysis import build_report, find_leak
 from zmqscope.reporting._limits import fd_usage
 from zmqscope.reporting._markdown import render_markdown
 from zmqscope.reporting._report import Report, use_renderers
@@ -21,6 +23,7 @@ __all__ = [
     "Report",
     "build_report",
     "fd_usage",
+    "find_leak",
     "render_blocked",
     "render_exit",
     "render_markdown",

@@ -14,8 +14,8 @@ from zmqscope.model import (
     SocketRecord,
     SocketState,
 )
-from zmqscope.model._terms import held_terms
-from zmqscope.model._text import is_classified, site_headline, started_text
+from zmqscope.model.held_terms import held_terms
+from zmqscope.model.wording import is_classified, site_headline, started_text
 from zmqscope.reporting._report import Report
 
 # A leak message names a few endpoints so it is recognisable in a log line;

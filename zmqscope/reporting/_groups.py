@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from zmqscope.model import Frame, Leak, LeakKind, Snapshot, SocketRecord
-from zmqscope.model._text import headline_frames
+from zmqscope.model.wording import headline_frames
 
 # Ids named where a group stands for many sockets (the JSON has them all).
 EXAMPLE_IDS = 5
@@ -100,4 +100,4 @@ def some_ids(ids: Sequence[str], shown: int = EXAMPLE_IDS) -> str:
     """The first ``shown`` ids, and how many more there are."""
     named = ", ".join(ids[:shown])
     hidden = len(ids) - shown
-    return f"{named} and {hidden} more" if hidden > 0 else named
+    return f"{named} and {hidden:,} more" if hidden > 0 else named

@@ -18,10 +18,10 @@ from rich.text import Text
 
 from zmqscope._shown import shown
 from zmqscope.model import SocketRecord
-from zmqscope.model._text import creation_unknown, plural, site_headline, visible
+from zmqscope.model.wording import creation_unknown, plural, site_headline, visible
 from zmqscope.reporting._groups import SiteGroup, group_by_site
-from zmqscope.reporting._markup import md_code, md_row, md_text
 from zmqscope.reporting._text_parts import Unfolded
+from zmqscope.reporting.markup import md_code, md_row, md_text
 
 if TYPE_CHECKING:
     from zmqscope.reporting._report import Report
@@ -54,7 +54,7 @@ def inventory_text(report: Report) -> RenderableType | None:
             table.add_section()
         else:
             table.add_row(*(shown(cell) for cell in cells))
-    heading = f"Open sockets: {len(inventory)} in use, by creation site (not leaks):"
+    heading = f"Open sockets: {len(inventory):,} in use, by creation site (not leaks):"
     return Group(Text(heading, style="bold"), Unfolded(table))
 
 

@@ -16,9 +16,9 @@ from rich.text import Text
 from zmqscope._shown import shown, shown_lines
 from zmqscope.model import LimitWarning
 from zmqscope.model._limits import FDS
-from zmqscope.model._text import call_text, visible
-from zmqscope.reporting._markup import md_code, md_text
+from zmqscope.model.wording import call_text, visible
 from zmqscope.reporting._text_parts import grid
+from zmqscope.reporting.markup import md_code, md_text
 
 if TYPE_CHECKING:
     from zmqscope.reporting._report import Report

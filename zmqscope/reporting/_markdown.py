@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from zmqscope.model import CallSite, Frame, SocketRecord
-from zmqscope.model._terms import (
+from zmqscope.model.held_terms import (
     HeldTerm,
     culprit_count_sentence,
     held_terms,
     term_sentence,
     where_then,
 )
-from zmqscope.model._text import (
+from zmqscope.model.wording import (
     creation_unknown,
     display_path,
     endpoint_text,
@@ -22,32 +22,28 @@ from zmqscope.model._text import (
     headline_index,
     location,
     no_user_frame_note,
+    owner_label,
+    plural,
     shown_stack,
     started_text,
     thread_label,
 )
-from zmqscope.reporting._format import SEND_RECV_UNCHECKED, owner_label, send_recv_unchecked
+from zmqscope.reporting._format import SEND_RECV_UNCHECKED, send_recv_unchecked
 from zmqscope.reporting._groups import EXAMPLE_IDS, LeakGroup, group_leaks
 from zmqscope.reporting._inventory import inventory_markdown
 from zmqscope.reporting._limits import limits_markdown
-from zmqscope.reporting._markup import md_cell, md_code, md_fenced, md_html, md_text
+from zmqscope.reporting.markup import md_code, md_fenced, md_html, md_row, md_text
 
 if TYPE_CHECKING:
     from zmqscope.model import UsageWarning
     from zmqscope.reporting._report import Report
-
-# The escaping helpers (zmqscope.reporting._markup), by the names this module
-# and the pytest plugin's Markdown use.
-_text = md_text
-_code = md_code
-_cell = md_cell
 
 
 def render_markdown(report: Report) -> str:
     """A heading, the summary, limit warnings, open sockets (a running process), leaks
     (grouped by creation site) with their call chains, thread-sharing warnings, culprits."""
     lines = ["## zmqscope report", "", _process_line(report), ""]
-    lines += [f"**{_text(report.summary_line())}**", ""]
+    lines += [f"**{md_text(report.summary_line())}**", ""]
     lines += limits_markdown(report)
     lines += inventory_markdown(report)
     if report.leaks:
@@ -68,7 +64,7 @@ def render_markdown(report: Report) -> str:
 def _culprit_section(term: HeldTerm) -> list[str]:
     """A blocked ``term()`` (or one that was): its heading, culprits and their owners' stacks."""
     heading = term_sentence(term)
-    lines = [f"### {_text(heading)}", "", f"{_text(culprit_count_sentence(term))}.", ""]
+    lines = [f"### {md_text(heading)}", "", f"{md_text(culprit_count_sentence(term))}.", ""]
     lines += _culprit_table(term)
     for culprit in term.culprits:
         if culprit.owner_stack:
@@ -82,8 +78,8 @@ def _process_line(report: Report) -> str:
     process = report.snapshot.process
     command = " ".join(display_path(arg, process.root) for arg in process.argv) or "?"
     return (
-        f"pid {process.pid} · {_code(command)} · Python {_text(process.python)}"
-        f" · pyzmq {_text(process.pyzmq)} · libzmq {_text(process.libzmq)}"
+        f"pid {process.pid} · {md_code(command)} · Python {md_text(process.python)}"
+        f" · pyzmq {md_text(process.pyzmq)} · libzmq {md_text(process.libzmq)}"
     )
 
 
@@ -96,15 +92,15 @@ def _leak_table(report: Report, groups: Sequence[LeakGroup]) -> list[str]:
     for group in groups:
         leak = group.first
         type_name, created, thread, endpoints = _record_cells(group.record)
-        sockets = _code(leak.socket)
+        sockets = md_code(leak.socket)
         if len(group) > 1:
-            ids = [_code(g.socket) for g in group.leaks[:EXAMPLE_IDS]]
-            sockets = f"{len(group)} sockets: {', '.join(ids)}"
+            ids = [md_code(g.socket) for g in group.leaks[:EXAMPLE_IDS]]
+            sockets = f"{plural(len(group), 'socket')}: {', '.join(ids)}"
             sockets += " …" if len(group) > EXAMPLE_IDS else ""
             if group.record is not None and group.record.endpoints:
-                endpoints = f"{endpoints} (of {_code(leak.socket)})"
+                endpoints = f"{endpoints} (of {md_code(leak.socket)})"
         cells = [sockets, type_name, leak.kind.value, created, thread, endpoints]
-        rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        rows.append(md_row(cells))
     return [*rows, ""]
 
 
@@ -113,16 +109,16 @@ def _record_cells(record: SocketRecord | None) -> tuple[str, str, str, str]:
     if record is None:
         return ("?", "?", "?", "?")
     created = _site_cell(record.created) or creation_unknown(record)
-    thread = _text(record.created.thread.name) if record.created.thread else "unknown"
+    thread = md_text(record.created.thread.name) if record.created.thread else "unknown"
     started = started_text(record.created.thread)
     if started is not None:
-        thread += f"<br>{_text(started)}"
+        thread += f"<br>{md_text(started)}"
     unknown = endpoints_unknown(record)
-    shown = [_code(endpoint_text(e)) for e in record.endpoints]
+    shown = [md_code(endpoint_text(e)) for e in record.endpoints]
     if unknown is not None:
-        shown.append(_text(f"({unknown})" if shown else unknown))
+        shown.append(md_text(f"({unknown})" if shown else unknown))
     endpoints = "<br>".join(shown) or "none"
-    return (_text(record.type), created, thread, endpoints)
+    return (md_text(record.type), created, thread, endpoints)
 
 
 def _site_cell(site: CallSite) -> str | None:
@@ -130,11 +126,11 @@ def _site_cell(site: CallSite) -> str | None:
     index = headline_index(site)
     if index is None:
         return None
-    cell = _code(location(site.stack[index]))
+    cell = md_code(location(site.stack[index]))
     if index > 0:
-        cell += f" via {_code(location(site.stack[0]))}"
+        cell += f" via {md_code(location(site.stack[0]))}"
     note = no_user_frame_note(site)
-    return f"{cell} ({_text(note)})" if note else cell
+    return f"{cell} ({md_text(note)})" if note else cell
 
 
 def _leak_details(report: Report, group: LeakGroup) -> list[str]:
@@ -151,7 +147,7 @@ def _leak_details(report: Report, group: LeakGroup) -> list[str]:
             blocks.append(("closed", shown_stack(record.closed)))
     subject = leak.socket
     if len(group) > 1:
-        subject = f"{group.ids()} ({len(group)} sockets, the first shown)"
+        subject = f"{group.ids()} ({plural(len(group), 'socket')}, the first shown)"
     return _details(f"{subject} ({leak.kind.value}): {leak.message}", blocks)
 
 
@@ -159,7 +155,7 @@ def _details(summary: str, blocks: Sequence[tuple[str, Sequence[Frame]]]) -> lis
     lines = ["<details>", f"<summary>{md_html(summary)}</summary>", ""]
     for label, frames in blocks:
         if label:
-            lines += [f"{_text(label)}:", ""]
+            lines += [f"{md_text(label)}:", ""]
         body = [
             line
             for frame in frames
@@ -177,15 +173,15 @@ def _culprit_table(term: HeldTerm) -> list[str]:
     ]
     for culprit in term.culprits:
         where = culprit.where if term.ended is None else where_then(culprit)
-        socket = _code(culprit.socket) + ("" if culprit.certain else " (may block)")
+        socket = md_code(culprit.socket) + ("" if culprit.certain else " (may block)")
         cells = [
             socket,
-            _text(where) or "unknown",
-            _text(culprit.reason),
-            _text(owner_label(culprit)),
-            _text(culprit.remedy),
+            md_text(where) or "unknown",
+            md_text(culprit.reason),
+            md_text(owner_label(culprit)),
+            md_text(culprit.remedy),
         ]
-        rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        rows.append(md_row(cells))
     return [*rows, ""]
 
 
@@ -196,12 +192,12 @@ def _warning_table(warnings: Sequence[UsageWarning]) -> list[str]:
         "| --- | --- | --- | --- |",
     ]
     for warning in warnings:
-        threads = [_text(thread_label(t)) for t in (warning.first, warning.second)]
+        threads = [md_text(thread_label(t)) for t in (warning.first, warning.second)]
         sites = [
-            _code(location(site)) if site else "unknown"
+            md_code(location(site)) if site else "unknown"
             for site in (warning.first_site, warning.second_site)
         ]
-        cells = [_code(warning.socket), "<br>".join(threads), "<br>".join(sites)]
-        cells.append(_text(warning.message))
-        rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        cells = [md_code(warning.socket), "<br>".join(threads), "<br>".join(sites)]
+        cells.append(md_text(warning.message))
+        rows.append(md_row(cells))
     return [*rows, ""]

@@ -32,8 +32,8 @@ from zmqscope.model import (
     snapshot_limits,
 )
 from zmqscope.model._base import MAX_ITEMS, check_count, check_time
-from zmqscope.model._terms import blocked_summary, held_terms
-from zmqscope.model._text import plural, tool_name
+from zmqscope.model.held_terms import blocked_summary, held_terms
+from zmqscope.model.wording import plural, tool_name
 from zmqscope.reporting._groups import group_by_site
 
 if TYPE_CHECKING:
@@ -144,7 +144,7 @@ class Report:
         )
         inventory = self.inventory
         if inventory:
-            line += f"{len(inventory)} open, "
+            line += f"{len(inventory):,} open, "
         line += self._leak_summary()
         if self.snapshot.leaks_dropped:
             line += f" (and {self.snapshot.leaks_dropped:,} more collected, not kept)"

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from zmqscope._shown import shown
 from zmqscope.model import LeakKind, SocketRecord, SocketState
-from zmqscope.model._text import (
+from zmqscope.model.wording import (
     call_text,
     creation_text,
     linger_text,

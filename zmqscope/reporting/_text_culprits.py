@@ -2,7 +2,7 @@
 
 While a ``term()`` waits, each culprit says where its owner is ``now``; once
 it has ended (the exit report keeps its culprits), what blocked it and for
-how long, in the past tense (:mod:`zmqscope.model._terms`).
+how long, in the past tense (:mod:`zmqscope.model.held_terms`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from rich.text import Text
 
 from zmqscope._shown import shown
 from zmqscope.model import Culprit
-from zmqscope.model._terms import (
+from zmqscope.model.held_terms import (
     NO_KNOWN_CULPRIT,
     HeldTerm,
     culprit_context,
@@ -24,8 +24,7 @@ from zmqscope.model._terms import (
     term_sentence,
     where_then,
 )
-from zmqscope.model._text import call_text, linger_text, thread_text, tool_name
-from zmqscope.reporting._format import owner_label
+from zmqscope.model.wording import call_text, linger_text, owner_label, thread_text, tool_name
 from zmqscope.reporting._text_parts import (
     Unfolded,
     add_callers,

@@ -8,7 +8,7 @@ from rich.console import Group, RenderableType
 from rich.panel import Panel
 
 from zmqscope._shown import shown
-from zmqscope.model._text import plural
+from zmqscope.model.wording import plural
 from zmqscope.reporting._groups import LeakGroup
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ def group_panel(group: LeakGroup, details: RenderableType | None, border: StyleT
     count = len(group)
     kind = group.kind.value
     intro = (
-        f"{count} {type_name} sockets made at the same line by the same thread leaked"
+        f"{count:,} {type_name} sockets made at the same line by the same thread leaked"
         f" the same way: {group.ids()} (the JSON report lists every one). The first of them:"
     )
     body: list[RenderableType] = [shown(intro), shown(first.message, style="bold")]

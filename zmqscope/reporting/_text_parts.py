@@ -13,7 +13,7 @@ from rich.text import Text
 
 from zmqscope._shown import shown, shown_lines
 from zmqscope.model import CallSite, Frame, SocketRecord
-from zmqscope.model._text import (
+from zmqscope.model.wording import (
     callers,
     creation_text,
     endpoint_text,

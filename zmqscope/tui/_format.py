@@ -1,7 +1,7 @@
 """What only the TUI writes: its table cells, and source lines read live (no Textual here).
 
 Every phrase a report also writes (a frame, an endpoint, LINGER, traffic,
-ages) comes from :mod:`zmqscope.model._text`; these are the compact forms a
+ages) comes from :mod:`zmqscope.model.wording`; these are the compact forms a
 table cell needs.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from zmqscope._source import source_line
 from zmqscope.model import CallSite, Frame, SocketRecord, Traffic
-from zmqscope.model._text import byte_size, headline_index, short_location
+from zmqscope.model.wording import byte_size, headline_index, short_location
 
 
 def site(call: CallSite) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from rich.cells import cell_len, set_cell_size
 
 from zmqscope.model import LeakKind, Snapshot, SocketRecord, SocketState
-from zmqscope.model._text import age, visible
+from zmqscope.model.wording import age, visible
 from zmqscope.tui import _format
 
 BASE_COLUMNS = (

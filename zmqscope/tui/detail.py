@@ -16,7 +16,7 @@ from textual.widgets import Footer, Static
 
 from zmqscope._shown import shown, shown_lines
 from zmqscope.model import ORIGIN_USER, CallSite, Event, Frame, Peer, SocketRecord, UsageWarning
-from zmqscope.model._text import (
+from zmqscope.model.wording import (
     call_text,
     endpoint_text,
     endpoints_unknown,

@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from zmqscope._shown import shown
 from zmqscope.model import LimitWarning, ProcessStats
-from zmqscope.model._text import age, byte_size, display_path, plural
+from zmqscope.model.wording import age, byte_size, display_path, plural
 from zmqscope.remote.client import Hello
 
 

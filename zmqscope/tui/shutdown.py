@@ -15,7 +15,7 @@ from textual.widgets import Static
 
 from zmqscope._shown import shown, shown_lines
 from zmqscope.model import ContextRecord, Culprit, Snapshot
-from zmqscope.model._terms import (
+from zmqscope.model.held_terms import (
     EXITED,
     NO_KNOWN_CULPRIT,
     HeldTerm,
@@ -24,7 +24,7 @@ from zmqscope.model._terms import (
     term_sentence,
     where_then,
 )
-from zmqscope.model._text import (
+from zmqscope.model.wording import (
     age,
     call_text,
     callers,

@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from zmqscope._shown import shown
 from zmqscope.model import Snapshot, ThreadInfo
-from zmqscope.model._text import frame_text, more
+from zmqscope.model.wording import frame_text, more
 from zmqscope.tui import _format
 
 _FRAMES_SHOWN = 8

@@ -16,7 +16,7 @@ from zmqscope.model._base import ContextState
 from zmqscope.model._diagnosis import Culprit
 from zmqscope.model._records import ContextRecord
 from zmqscope.model._snapshot import Snapshot
-from zmqscope.model._text import duration, plural
+from zmqscope.model.wording import duration, plural
 
 # Said where a blocked term() has no culprit zmqscope could name.
 NO_KNOWN_CULPRIT = "no socket zmqscope knows of keeps it waiting"

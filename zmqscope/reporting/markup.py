@@ -13,7 +13,7 @@ import html
 import re
 from collections.abc import Iterable
 
-from zmqscope.model._text import visible
+from zmqscope.model.wording import visible
 
 # Every ASCII punctuation character may be backslash-escaped in CommonMark;
 # these are the ones that could start emphasis, links, HTML or code.

@@ -27,16 +27,16 @@ from rich.text import Text
 from zmqscope._shown import shown
 from zmqscope.model import Culprit, Leak, SchemaError, ThreadRef
 from zmqscope.model._base import check_count, scalar_text
-from zmqscope.model._terms import held_terms
-from zmqscope.model._text import plural
+from zmqscope.model.held_terms import held_terms
+from zmqscope.model.wording import plural
 from zmqscope.reporting._groups import group_leaks
 from zmqscope.reporting._limits import limits_markdown, limits_text
 from zmqscope.reporting._markdown import _culprit_section, _leak_details, _leak_table
-from zmqscope.reporting._markup import md_code, md_text
 from zmqscope.reporting._report import Report
 from zmqscope.reporting._text import _leak_panels, _warning_panel
 from zmqscope.reporting._text_culprits import render_culprits
 from zmqscope.reporting._text_parts import Unfolded
+from zmqscope.reporting.markup import md_code, md_text
 
 _VERDICTS = ("failed", "allowed", "reported", "other-thread")
 _STYLE = {
@@ -181,21 +181,40 @@ class TestRun:
     def summary_line(self) -> str:
         """``zmqscope: 4 tests checked, 4 sockets created, 3 leaks in 3 tests; ...``."""
         own = [a for a in self.leaks if a.verdict != "other-thread"]
-        tests = len({a.test for a in own})
-        line = (
-            f"zmqscope: {plural(self.tests, 'test')} checked, "
-            f"{plural(self.sockets, 'socket')} created, "
+        return run_summary(
+            self.tests,
+            self.sockets,
+            leaks=len(own),
+            leaky_tests=len({a.test for a in own}),
+            other_threads=len(self.leaks) - len(own),
+            blocked_tests=len({a.test for a in self.culprits}),
+            failed_tests=len(self.tests_failed),
         )
-        line += f"{plural(len(own), 'leak')} in {plural(tests, 'test')}" if own else "no leaks"
-        others = len(self.leaks) - len(own)
-        if others:
-            line += f"; {plural(others, 'socket')} left by threads the tests did not start"
-        if self.culprits:
-            blocked = len({a.test for a in self.culprits})
-            line += f"; term() blocked in {plural(blocked, 'test')}"
-        if self.tests_failed:
-            line += f"; {plural(len(self.tests_failed), 'test')} failed for them"
-        return line
+
+
+def run_summary(
+    tests: int,
+    sockets: int,
+    leaks: int,
+    leaky_tests: int,
+    other_threads: int = 0,
+    blocked_tests: int = 0,
+    failed_tests: int = 0,
+) -> str:
+    """``zmqscope: 120 tests checked, 40 sockets created, 2 leaks in 1 test; ...``.
+
+    The pytest plugin's line at the end of a run, and the same line read back
+    from the file it wrote (``zmqscope report``).
+    """
+    line = f"zmqscope: {plural(tests, 'test')} checked, {plural(sockets, 'socket')} created, "
+    line += f"{plural(leaks, 'leak')} in {plural(leaky_tests, 'test')}" if leaks else "no leaks"
+    if other_threads:
+        line += f"; {plural(other_threads, 'socket')} left by threads the tests did not start"
+    if blocked_tests:
+        line += f"; term() blocked in {plural(blocked_tests, 'test')}"
+    if failed_tests:
+        line += f"; {plural(failed_tests, 'test')} failed for them"
+    return line
 
 
 def _key(who: Attribution) -> tuple[str, str | None, str]:

@@ -19,6 +19,7 @@ import re
 from pathlib import PurePath
 
 from zmqscope.model._base import EndpointOp
+from zmqscope.model._diagnosis import Culprit
 from zmqscope.model._records import Endpoint, ProcessInfo, SocketRecord, Traffic
 from zmqscope.model._sites import ORIGIN_LIBRARY, ORIGIN_STDLIB, CallSite, Frame, ThreadRef
 
@@ -255,8 +256,8 @@ def call_name(function: str) -> str:
 
 
 def plural(count: int, noun: str) -> str:
-    """``1 socket``, ``2 sockets``."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+    """``1 socket``, ``2 sockets``, ``12,000 sockets``."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
 def more(count: int, noun: str) -> str:
@@ -303,6 +304,12 @@ def duration(seconds: float) -> str:
 def thread_label(thread: ThreadRef | None) -> str:
     """A thread's name and id, for the detailed views."""
     return f"{thread.name} (id {thread.id})" if thread else "unknown"
+
+
+def owner_label(culprit: Culprit) -> str:
+    """The thread that owns a culprit socket, marked when it has exited."""
+    label = thread_label(culprit.owner)
+    return f"{label} (exited)" if culprit.owner_alive is False else label
 
 
 def thread_text(thread: ThreadRef | None) -> str:
@@ -385,4 +392,4 @@ def traffic_text(traffic: Traffic, proxied_by: str | None = None) -> str:
         return "no messages sent or received"
     sent = f"{plural(traffic.frames_out, 'frame')}, {byte_size(traffic.bytes_out)}"
     received = f"{plural(traffic.frames_in, 'frame')}, {byte_size(traffic.bytes_in)}"
-    return f"{plural(traffic.msgs_out, 'msg')} out ({sent}) · {traffic.msgs_in} in ({received})"
+    return f"{plural(traffic.msgs_out, 'msg')} out ({sent}) · {traffic.msgs_in:,} in ({received})"
