@@ -12,8 +12,9 @@ from collections import deque
 from typing import Any
 
 from zmqscope.instrument.frames import RawFrame
-from zmqscope.instrument.registry.entries import SiteRef, site_frame
+from zmqscope.instrument.registry.entries import SiteRef, frozen_frame, site_frame
 from zmqscope.model import Event
+from zmqscope.model.wording import short_location
 
 MAX_EVENTS = 10_000
 
@@ -70,4 +71,5 @@ class EventLog:
 
 
 def _at(frame: RawFrame | None) -> str:
-    return f" at {frame[0].rsplit('/', 1)[-1]}:{frame[1]}" if frame else ""
+    # Said as every one-line message says a place (model.wording).
+    return f" at {short_location(frozen_frame(frame))}" if frame else ""
