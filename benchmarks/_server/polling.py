@@ -9,6 +9,7 @@ between rounds, which alternate ABBA.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import time
@@ -80,8 +81,16 @@ class Poller:
 
 
 def throughput_once(ctx: zmq.Context[zmq.Socket[bytes]], messages: int) -> float:
-    """Messages per second through a fresh inproc PUSH/PULL pair (sender on a thread)."""
-    return push_pull_rate(ctx, ADDRESS, PAYLOAD, messages)
+    """Messages per second through a fresh inproc PUSH/PULL pair (sender on a thread).
+
+    A new address each round: libzmq lets go of a closed socket's inproc
+    name only when its reaper gets to it, so binding the same name at once
+    sometimes failed (EADDRINUSE) and left the benchmark hung in term().
+    """
+    return push_pull_rate(ctx, f"{ADDRESS}-{next(_ROUNDS)}", PAYLOAD, messages)
+
+
+_ROUNDS = itertools.count()
 
 
 def bench_polled_throughput(settings: Settings) -> list[Figure]:

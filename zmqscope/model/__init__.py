@@ -9,15 +9,30 @@ imports nothing outside the standard library.
 from __future__ import annotations
 
 from zmqscope.model._base import (
+    MAX_INT,
+    MAX_ITEMS,
+    MAX_NESTING,
+    MAX_TEXT,
     SCHEMA,
     ContextState,
     EndpointOp,
     LeakKind,
     SchemaError,
     SocketState,
+    check_count,
+    check_time,
+    check_value,
+    scalar_text,
 )
 from zmqscope.model._diagnosis import Culprit, Leak, UsageWarning
-from zmqscope.model._limits import LimitWarning, SiteCount, check_limits, near, snapshot_limits
+from zmqscope.model._limits import (
+    FDS,
+    LimitWarning,
+    SiteCount,
+    check_limits,
+    near,
+    snapshot_limits,
+)
 from zmqscope.model._live import Event, Peer, ProcessStats, ThreadInfo
 from zmqscope.model._records import (
     ContextRecord,
@@ -26,6 +41,7 @@ from zmqscope.model._records import (
     SocketFailure,
     SocketRecord,
     Traffic,
+    refusal_limit,
 )
 from zmqscope.model._sites import (
     ORIGIN_LIBRARY,
@@ -42,6 +58,11 @@ from zmqscope.model._sites import (
 from zmqscope.model._snapshot import Snapshot
 
 __all__ = [
+    "FDS",
+    "MAX_INT",
+    "MAX_ITEMS",
+    "MAX_NESTING",
+    "MAX_TEXT",
     "ORIGINS",
     "ORIGIN_LIBRARY",
     "ORIGIN_STDLIB",
@@ -71,10 +92,15 @@ __all__ = [
     "ThreadRef",
     "Traffic",
     "UsageWarning",
+    "check_count",
     "check_limits",
+    "check_time",
+    "check_value",
     "first_user_frame",
     "frames_from_list",
     "frames_to_list",
     "near",
+    "refusal_limit",
+    "scalar_text",
     "snapshot_limits",
 ]

@@ -16,6 +16,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from zmqscope.model import (
+    MAX_INT,
+    MAX_NESTING,
+    MAX_TEXT,
     ORIGINS,
     CallSite,
     Endpoint,
@@ -25,11 +28,6 @@ from zmqscope.model import (
     SocketRecord,
     SocketState,
     ThreadRef,
-)
-from zmqscope.model._base import (
-    MAX_INT,
-    MAX_NESTING,
-    MAX_TEXT,
     check_time,
     check_value,
     scalar_text,

@@ -14,8 +14,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from zmqscope._shown import shown, shown_lines
-from zmqscope.model import LimitWarning
-from zmqscope.model._limits import FDS
+from zmqscope.model import FDS, LimitWarning
 from zmqscope.model.wording import call_text, visible
 from zmqscope.reporting._text_parts import grid
 from zmqscope.reporting.markup import md_code, md_text

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from zmqscope.model import (
+    MAX_ITEMS,
     SCHEMA,
     ContextRecord,
     Culprit,
@@ -29,9 +30,10 @@ from zmqscope.model import (
     SocketRecord,
     SocketState,
     UsageWarning,
+    check_count,
+    check_time,
     snapshot_limits,
 )
-from zmqscope.model._base import MAX_ITEMS, check_count, check_time
 from zmqscope.model.held_terms import blocked_summary, held_terms
 from zmqscope.model.wording import plural, tool_name
 from zmqscope.reporting._groups import group_by_site

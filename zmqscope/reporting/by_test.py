@@ -25,8 +25,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from zmqscope._shown import shown
-from zmqscope.model import Culprit, Leak, SchemaError, ThreadRef
-from zmqscope.model._base import check_count, scalar_text
+from zmqscope.model import Culprit, Leak, SchemaError, ThreadRef, check_count, scalar_text
 from zmqscope.model.held_terms import held_terms
 from zmqscope.model.wording import plural
 from zmqscope.reporting._groups import group_leaks

@@ -18,8 +18,8 @@ from zmqscope.model import (
     ContextState,
     Culprit,
     SocketState,
+    refusal_limit,
 )
-from zmqscope.model._records import refusal_limit
 
 
 class ContextRecords(RegistryBase):

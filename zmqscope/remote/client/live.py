@@ -18,8 +18,11 @@ from zmqscope.model import (
     ProcessStats,
     SchemaError,
     ThreadInfo,
+    check_count,
+    check_time,
+    check_value,
+    scalar_text,
 )
-from zmqscope.model._base import check_count, check_time, check_value, scalar_text
 from zmqscope.remote.channels import Channel, ChannelError, StreamChannel, ZmqChannel
 from zmqscope.remote.client.interface import (
     DEFAULT_TIMEOUT,

@@ -14,8 +14,10 @@ from zmqscope.model import (
     SocketRecord,
     Traffic,
     UsageWarning,
+    check_count,
+    check_time,
+    scalar_text,
 )
-from zmqscope.model._base import check_count, check_time, scalar_text
 from zmqscope.remote.wire import Decoder
 
 
