@@ -162,7 +162,9 @@ class ProcessAnswers:
             "created_total": changes.created_total,
             "dropped": changes.dropped,
             "leaks_dropped": changes.leaks_dropped,
-            "stats": self.stats().to_dict(),
+            # A new client's first snapshot (`zmqscope report PID` makes its
+            # report from one) reads the process now; polls share a reading.
+            "stats": self.stats(fresh=since == 0).to_dict(),
         }
 
     def threads(self) -> list[dict[str, Any]]:
