@@ -19,7 +19,7 @@ from textual.pilot import Pilot
 from textual.widgets import Static, TabbedContent
 
 from tests.helpers.fake_client import NOW, FakeClient, clock
-from zmqscope.remote.client import Discovered
+from zmqscope.remote.client import Client, ClientError, Discovered
 from zmqscope.tui import ScopeApp
 from zmqscope.tui.demo import DemoApp
 from zmqscope.tui.detail import SocketDetailScreen
@@ -62,11 +62,13 @@ def make_app(
     export_dir: Path | None = None,
     now: Callable[[], float] = clock,
     exit_reports: tuple[Path, ...] = (),
+    open_pid: Callable[[int], Client] | None = None,
 ) -> RecordingScopeApp:
     """A ScopeApp on ``client`` (a default FakeClient) with the fixed clock (or ``now``).
 
     The process's exit report is looked for at ``exit_reports`` only (the
-    fake pids are not processes of ours to read).
+    fake pids are not processes of ours to read). ``open_pid`` opens a
+    peer's process for a jump (default: none can be opened).
     """
     return RecordingScopeApp(
         client if client is not None else FakeClient(),
@@ -74,7 +76,12 @@ def make_app(
         clock=now,
         export_dir=export_dir,
         exit_reports=lambda pid: exit_reports,
+        open_pid=open_pid or _no_process,
     )
+
+
+def _no_process(pid: int) -> Client:
+    raise ClientError(f"no zmqscope server found for pid {pid}")
 
 
 async def settle(pilot: Pilot[Any]) -> None:

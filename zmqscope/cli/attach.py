@@ -95,12 +95,9 @@ def _pick(interval: float) -> int:
     from zmqscope.remote.client import discover
     from zmqscope.tui import ScopeApp
 
-    app = ScopeApp(connect=_connect, discover=discover, interval=interval)
-    try:
-        app.run()
-    finally:
-        if app.client is not None:  # the one chosen in the picker
-            app.client.close()
+    # The app closes the client it makes of the process chosen (and of any
+    # peer's process jumped to) as it exits.
+    ScopeApp(connect=_connect, discover=discover, interval=interval).run()
     return 0
 
 

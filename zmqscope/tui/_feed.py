@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from textual import work
 from textual.app import App
@@ -38,6 +39,8 @@ from zmqscope.tui.header import ProcessHeader
 from zmqscope.tui.sockets import SocketTable
 
 MAX_EVENTS = 5_000
+
+_T = TypeVar("_T")
 
 
 class FeedApp(App[None]):
@@ -74,6 +77,21 @@ class FeedApp(App[None]):
         self._drawn_at = clock()
         self._busy = threading.Lock()
 
+    def forget(self) -> None:
+        """Drop what the last process said: the next client's answers start afresh."""
+        self.ended = False
+        self.final_report = None
+        self.paused = False
+        self.hello = None
+        self.current = None
+        self.threads = ()
+        self.events = []
+        self._cursor = 0
+        self._rows = None
+        self._exit_reports = ()
+        self.header.forget()
+        self.table.forget()
+
     def redraw(self) -> None:
         """Draw the views anew from what the process said last."""
         raise NotImplementedError
@@ -98,13 +116,18 @@ class FeedApp(App[None]):
         try:
             fetched = self._ask(client)
         except ServerBusy as error:
-            self.call_from_thread(self._refused, str(error))
+            self.call_from_thread(self._answered, client, self._refused, str(error))
         except ClientError as error:
-            self.call_from_thread(self._lost, str(error))
+            self.call_from_thread(self._answered, client, self._lost, str(error))
         else:
-            self.call_from_thread(self._apply, fetched)
+            self.call_from_thread(self._answered, client, self._apply, fetched)
         finally:
             self._busy.release()
+
+    def _answered(self, client: Client, apply: Callable[[_T], None], answer: _T) -> None:
+        """Hand ``client``'s answer on, unless the app has switched to another process since."""
+        if client is self.client:
+            apply(answer)
 
     def _ask(self, client: Client) -> Fetched:
         fetched = _fetch.ask(
@@ -189,8 +212,9 @@ class FeedApp(App[None]):
             self.call_from_thread(self._show_final, path, report, rows)
 
     def _show_final(self, path: Path, report: Report, rows: Rows) -> None:
-        if self._views_gone:
-            return
+        shown = self.hello.process.pid if self.hello else None
+        if self._views_gone or report.snapshot.process.pid != shown:
+            return  # the app has switched to another process since
         self.final_report = path
         self.current = LiveSnapshot(report.snapshot, None, report)
         self.threads = ()

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -31,7 +31,14 @@ from zmqscope._defaults import DEFAULT_INTERVAL
 from zmqscope._files import FileWriteError
 from zmqscope._shown import visible
 from zmqscope.model import Snapshot
-from zmqscope.remote.client import Client, ClientError, Discovered, exit_report_paths
+from zmqscope.remote.client import (
+    DEFAULT_TIMEOUT,
+    Client,
+    ClientError,
+    Discovered,
+    connect,
+    exit_report_paths,
+)
 from zmqscope.tui._export import export_folder, write_export
 from zmqscope.tui._feed import FeedApp
 from zmqscope.tui.detail import SocketDetailScreen
@@ -75,6 +82,8 @@ class ScopeApp(FeedApp):
         Binding("p", "pause", "Pause"),
         # Refreshing is what the timer does: the key is in the help, not the footer.
         Binding("r", "refresh", "Refresh", show=False),
+        # After a jump to a peer's process: the one attached to before.
+        Binding("b", "previous_process", "Back", show=False),
         Binding("1", "view('sockets')", "Sockets", show=False),
         Binding("2", "view('threads')", "Threads", show=False),
         Binding("3", "view('shutdown')", "Shutdown", show=False),
@@ -91,12 +100,21 @@ class ScopeApp(FeedApp):
         clock: Callable[[], float] = time.time,
         export_dir: Path | None = None,
         exit_reports: Callable[[int], tuple[Path, ...]] = exit_report_paths,
+        open_pid: Callable[[int], Client] | None = None,
     ) -> None:
         """``export_dir``: where ``e`` writes (default: the user's state folder).
-        ``exit_reports``: where the process of a pid will write its exit report."""
+        ``exit_reports``: where the process of a pid will write its exit report.
+        ``open_pid``: a client of the process of a pid, for a jump to a peer's
+        process (default: as ``zmqscope attach PID`` finds it)."""
         super().__init__(client, interval=interval, clock=clock, exit_reports=exit_reports)
         self._connect = connect
         self._discover = discover
+        self._open_pid = open_pid or _attach_pid
+        # The clients this app opened (the picker's choice, the peers jumped
+        # to): closed when left or at exit. The first one is the caller's.
+        self._own: list[Client] = []
+        # The clients jumped from, the latest last: b goes back to it.
+        self._trail: list[Client] = []
         self.export_dir = export_dir or export_folder()
         self._view = "sockets"  # the tab shown: only it is redrawn on refresh
         self._timer_started = False
@@ -143,17 +161,82 @@ class ScopeApp(FeedApp):
             self.notify(visible(str(error)), severity="error", markup=False)
             self.push_screen(PickerScreen(self._discover or list), self._picked)
             return
+        self._own.append(client)
         self.start(client)
 
     def start(self, client: Client) -> None:
         """Show ``client``'s target: fetch now, then every interval if it is live."""
         self.client = client
         self.header.connection = "live" if client.live else "offline"
-        self._focus_view("sockets")
+        self._focus_view(self._view)
         self.fetch()
         if client.live and not self._timer_started:
             self._timer_started = True
             self.set_interval(self.interval, self._tick)
+
+    # -- another process: a peer's, and back -------------------------------------
+
+    def jump_to(self, pid: int) -> None:
+        """Attach to process ``pid`` (a peer's), as ``zmqscope attach PID`` would; ``b`` returns."""
+        if self.hello is not None and self.hello.process.pid == pid:
+            self.notify(f"already attached to pid {pid}", timeout=2)
+            return
+        self.notify(f"attaching to pid {pid}...", timeout=2)
+        self._open(pid)
+
+    @work(thread=True, group="jump", exclusive=True)
+    def _open(self, pid: int) -> None:
+        # Off the UI thread: finding and greeting a server can take its timeout.
+        try:
+            client = self._open_pid(pid)
+        except ClientError as error:
+            self.call_from_thread(self._not_opened, str(error))
+            return
+        self.call_from_thread(self._jumped, client)
+
+    def _not_opened(self, message: str) -> None:
+        self.notify(visible(message), severity="error", markup=False)
+
+    def _jumped(self, client: Client) -> None:
+        self._own.append(client)
+        if self._views_gone:
+            return  # closed with the others at exit
+        if self.client is not None:
+            self._trail.append(self.client)
+        self._switch(client)
+
+    def action_previous_process(self) -> None:
+        if not self._trail:
+            self.notify("no process to go back to: b returns after a jump to a peer", timeout=3)
+            return
+        left = self.client
+        self._switch(self._trail.pop())
+        if left is not None and left in self._own:
+            self._own.remove(left)
+            self._retire(left)
+
+    def _switch(self, client: Client) -> None:
+        """Show ``client``'s process from now on, starting afresh."""
+        while not isinstance(self.screen, PickerScreen) and len(self.screen_stack) > 1:
+            self.pop_screen()  # a detail of the other process's socket is no longer true
+        self.forget()
+        self.header.show(self._now())
+        self.start(client)
+
+    @work(thread=True, group="retire")
+    def _retire(self, client: Client) -> None:
+        """Close ``client`` once no request of it is out (a client is one thread's at a time)."""
+        with self._busy:
+            client.close()
+
+    def on_unmount(self) -> None:
+        for client in self._own:
+            # A fetch still out at exit ends within the client's timeout.
+            if self._busy.acquire(timeout=DEFAULT_TIMEOUT):
+                try:
+                    client.close()
+                finally:
+                    self._busy.release()
 
     # -- drawing ----------------------------------------------------------------
 
@@ -309,3 +392,8 @@ class ScopeApp(FeedApp):
 
 
 _TABLE_ACTIONS = frozenset({"sort", "reverse_sort", "toggle_closed"})
+
+
+def _attach_pid(pid: int) -> Client:
+    """A client of process ``pid``, found as ``zmqscope attach PID`` finds it."""
+    return connect(str(pid))

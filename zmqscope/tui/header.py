@@ -52,6 +52,13 @@ class ProcessHeader(Static):
         self.as_of: float | None = None
         self.exit_seen: float | None = None  # when the process was found gone
 
+    def forget(self) -> None:
+        """Back to "connecting": the app is switching to another process."""
+        self.hello = self.stats = self.source = self.as_of = self.exit_seen = None
+        self.leaks = None
+        self.limits = ()
+        self.connection = "connecting"
+
     def show(self, now: float) -> None:
         height = 3 if self.limits else 2
         grown = self.styles.height is None or self.styles.height.value != height

@@ -27,6 +27,8 @@ from zmqscope.model import SocketState
 from zmqscope.tui._rows import BASE_COLUMNS, DESCENDING, SORTABLE, Rows, fit, width_of
 
 _PAD = 1  # cells of space on each side of a column
+# In the left margin of a row whose socket a topology diagnosis names.
+DIAGNOSIS_MARKER = "!"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,10 @@ class SocketTable(ScrollView, can_focus=True):
             color: $text-error;
             text-style: bold;
         }
+        & > .socket-table--diagnosed {
+            color: $text-accent;
+            text-style: italic;
+        }
         & > .socket-table--cursor {
             background: $block-cursor-blurred-background;
             color: $block-cursor-blurred-foreground;
@@ -90,6 +96,7 @@ class SocketTable(ScrollView, can_focus=True):
         "socket-table--closed",
         "socket-table--collected",
         "socket-table--leak",
+        "socket-table--diagnosed",
         "socket-table--cursor",
     }
 
@@ -133,6 +140,9 @@ class SocketTable(ScrollView, can_focus=True):
         self._order: list[str] = []  # socket ids, top to bottom
         self._index: dict[str, int] = {}
         self._widths: list[int] = [len(label) for _key, label in BASE_COLUMNS]
+        # Sockets a topology diagnosis names (a connect nothing binds, types
+        # that cannot talk...): marked, and styled unless a leak's style wins.
+        self.diagnosed: frozenset[str] = frozenset()
 
     # -- what the rows are ----------------------------------------------------------
 
@@ -165,6 +175,22 @@ class SocketTable(ScrollView, can_focus=True):
         """Bring the table in line with a new snapshot; the cursor stays on its socket."""
         self._rows = rows
         self._rebuild()
+
+    def mark(self, diagnosed: frozenset[str]) -> None:
+        """Mark the rows of the sockets in ``diagnosed`` (ids of this process's sockets)."""
+        if diagnosed != self.diagnosed:
+            self.diagnosed = diagnosed
+            self.refresh()
+
+    def forget(self) -> None:
+        """No rows until the next snapshot (of another process): the cursor goes to the top."""
+        self._rows = None
+        self._cells = {}
+        self._order = []
+        self._index = {}
+        self.virtual_size = Size(self.virtual_size.width, 1)
+        self._set_cursor(0)
+        self.refresh()
 
     def prepare(self, rows: Rows, filtering: bool = False) -> None:
         """Sort ``rows`` (and, while filtering, index their text) ahead of showing them.
@@ -336,17 +362,24 @@ class SocketTable(ScrollView, can_focus=True):
             style += self.get_component_rich_style("socket-table--even-row")
         assert self._rows is not None
         state = self._rows.records[socket_id].state
+        diagnosed = socket_id in self.diagnosed
         if socket_id in self._rows.leaks:
             style += self.get_component_rich_style("socket-table--leak")
+        elif diagnosed:
+            style += self.get_component_rich_style("socket-table--diagnosed")
         elif state is not SocketState.OPEN:
             style += self.get_component_rich_style(f"socket-table--{state.value}")
         if row == self.cursor_row:
             style += self.get_component_rich_style("socket-table--cursor")
-        return self._line(self._cells[socket_id], style, scroll_x, width)
+        marker = DIAGNOSIS_MARKER if diagnosed else " "
+        return self._line(self._cells[socket_id], style, scroll_x, width, marker)
 
-    def _line(self, cells: tuple[str, ...], style: Style, scroll_x: int, shown: int) -> Strip:
+    def _line(
+        self, cells: tuple[str, ...], style: Style, scroll_x: int, shown: int, marker: str = " "
+    ) -> Strip:
         pad = " " * _PAD
         fitted = (fit(cell, width) for cell, width in zip(cells, self._widths, strict=True))
-        text = "".join(pad + cell + pad for cell in fitted)
+        # The marker takes the first column's left padding: no column moves.
+        text = marker + "".join(pad + cell + pad for cell in fitted)[1:]
         strip = Strip([Segment(text, style)], width_of(text))
         return strip.crop_extend(scroll_x, scroll_x + shown, style)
