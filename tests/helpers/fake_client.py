@@ -191,6 +191,38 @@ def default_sockets() -> list[SocketRecord]:
     ]
 
 
+PEER_PID = 5151  # a second process, talking to the default one over tcp
+
+
+def peer_sockets() -> list[SocketRecord]:
+    """A worker process's sockets: a DEALER to the default ROUTER (s8), a PULL from the
+    default PUSH (s1), a SUB that connects to a port nothing binds, with no subscription."""
+    worker = ThreadRef(2001, "MainThread")
+    return [
+        make_socket(
+            "s1",
+            "DEALER",
+            thread=worker,
+            site=Frame("/srv/worker/main.py", 12, "serve"),
+            endpoints=[_connect("tcp://127.0.0.1:6000")],
+        ),
+        make_socket(
+            "s2",
+            "PULL",
+            thread=worker,
+            site=Frame("/srv/worker/main.py", 15, "serve"),
+            endpoints=[_connect("tcp://localhost:5557")],
+        ),
+        make_socket(
+            "s3",
+            "SUB",
+            thread=worker,
+            site=Frame("/srv/worker/main.py", 18, "serve"),
+            endpoints=[_connect("tcp://127.0.0.1:6001")],
+        ),
+    ]
+
+
 def default_threads() -> tuple[ThreadInfo, ...]:
     return (
         ThreadInfo(

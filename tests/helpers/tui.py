@@ -19,8 +19,10 @@ from textual.pilot import Pilot
 from textual.widgets import Static, TabbedContent
 
 from tests.helpers.fake_client import NOW, FakeClient, clock
+from zmqscope.model.topology import HostFacts, ProcessSeen, Reach, Topology, build_topology
 from zmqscope.remote.client import Client, ClientError, Discovered
 from zmqscope.tui import ScopeApp
+from zmqscope.tui._topology import TopologySource, topology_of_snapshot
 from zmqscope.tui.demo import DemoApp
 from zmqscope.tui.detail import SocketDetailScreen
 from zmqscope.tui.header import ProcessHeader
@@ -48,7 +50,15 @@ class Recording:
 
 
 class RecordingScopeApp(Recording, ScopeApp):
-    """ScopeApp that remembers its notifications."""
+    """ScopeApp that remembers its notifications.
+
+    Its topology is its client's process alone unless a test asks for more
+    (``topology=topology_of``: every process of this user, as attach does).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("topology", topology_of_snapshot)
+        super().__init__(*args, **kwargs)
 
 
 class RecordingDemoApp(Recording, DemoApp):
@@ -63,12 +73,15 @@ def make_app(
     now: Callable[[], float] = clock,
     exit_reports: tuple[Path, ...] = (),
     open_pid: Callable[[int], Client] | None = None,
+    topology: TopologySource | None = None,
 ) -> RecordingScopeApp:
     """A ScopeApp on ``client`` (a default FakeClient) with the fixed clock (or ``now``).
 
     The process's exit report is looked for at ``exit_reports`` only (the
     fake pids are not processes of ours to read). ``open_pid`` opens a
-    peer's process for a jump (default: none can be opened).
+    peer's process for a jump (default: none can be opened). ``topology``:
+    the topology around the client's process (default: an empty one, never
+    this machine's processes).
     """
     return RecordingScopeApp(
         client if client is not None else FakeClient(),
@@ -77,7 +90,23 @@ def make_app(
         export_dir=export_dir,
         exit_reports=lambda pid: exit_reports,
         open_pid=open_pid or _no_process,
+        topology=topology or _no_topology,
     )
+
+
+def _no_topology(client: Client) -> Topology:
+    return build_topology([], None, now=NOW)
+
+
+def topology_of_clients(*clients: FakeClient) -> TopologySource:
+    """A topology source over ``clients``' snapshots, as if they were every process of the user."""
+
+    def gather(client: Client) -> Topology:
+        reach = Reach.LIVE if client.live else Reach.SAVED
+        seen = [ProcessSeen.of(c.snapshot().snapshot, reach) for c in clients]
+        return build_topology(seen, HostFacts(), now=NOW)
+
+    return gather
 
 
 def _no_process(pid: int) -> Client:

@@ -22,7 +22,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
 
 from tests.helpers.fake_client import clock
-from tests.helpers.hostile import ARG, NAME, NOW, controls, hostile_snapshot
+from tests.helpers.hostile import ARG, ENDPOINT, NAME, NOW, controls, hostile_snapshot
 from tests.helpers.tui import QUIET, SIZE, RecordingScopeApp, found, settle, text_of
 from zmqscope.model import (
     CallSite,
@@ -139,6 +139,12 @@ async def walk_every_view(pilot: Pilot[Any]) -> dict[str, str]:
     texts["shutdown"] = text_of(app.home.query_one("#shutdown-body", Static))
     texts["banner"] = text_of(app.home.query_one("#banner", Static))
     assert_nothing_obeyed(app)
+    await pilot.press("4")
+    await settle(pilot)
+    lines = [line.text.plain for line in app.topology_view.lines]
+    texts["topology"] = "\n".join(lines)
+    assert_nothing_obeyed(app)
+    assert controls("".join(lines)) == []
     return texts
 
 
@@ -155,6 +161,11 @@ async def test_every_view_of_a_live_process_shows_hostile_names_literally() -> N
     assert f"{name} · 2" in texts["threads"]
     assert f"remedy {name}" in texts["shutdown"]
     assert "term() of c1 blocked" in texts["banner"]
+    # The topology's process, socket type, endpoint and diagnosis, as written.
+    command = visible(shlex.join((f"/srv/{NAME}/main.py", ARG)))
+    assert f"pid 4242 · {command} · live" in texts["topology"]
+    assert f"PUSH{name}  thread {name}" in texts["topology"]
+    assert f"binds {visible(ENDPOINT)}: nothing connects to it" in texts["topology"]
     assert app.notes == []
 
 

@@ -16,6 +16,7 @@ made, for a saved report or the last snapshot of a process that has exited.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,7 @@ from zmqscope._defaults import DEFAULT_INTERVAL
 from zmqscope._files import FileWriteError
 from zmqscope._shown import visible
 from zmqscope.model import Snapshot
+from zmqscope.model.topology import Topology
 from zmqscope.remote.client import (
     DEFAULT_TIMEOUT,
     Client,
@@ -41,6 +43,15 @@ from zmqscope.remote.client import (
 )
 from zmqscope.tui._export import export_folder, write_export
 from zmqscope.tui._feed import FeedApp
+from zmqscope.tui._topology import (
+    Jump,
+    OpenSocket,
+    TopologySource,
+    diagnosed_sockets,
+    diagnoses_of,
+    peers_elsewhere,
+    topology_of,
+)
 from zmqscope.tui.detail import SocketDetailScreen
 from zmqscope.tui.header import ProcessHeader
 from zmqscope.tui.help import HelpScreen
@@ -49,6 +60,10 @@ from zmqscope.tui.shutdown import ShutdownBanner, ShutdownView
 from zmqscope.tui.sockets import SocketTable
 from zmqscope.tui.sockets_view import SocketsView
 from zmqscope.tui.threads import ThreadsView
+from zmqscope.tui.topology import TopologyView
+
+# A topology asks every process of this user: not more often than this (seconds).
+TOPOLOGY_INTERVAL = 2.0
 
 
 class ScopeApp(FeedApp):
@@ -76,6 +91,7 @@ class ScopeApp(FeedApp):
         Binding("question_mark", "help", "Help"),
         Binding("e", "export", "Export"),
         Binding("slash", "filter", "Filter"),
+        Binding("t", "view('topology')", "Topology"),
         Binding("s", "sort", "Sort"),
         Binding("S", "reverse_sort", "Reverse", show=False),
         Binding("c", "toggle_closed", "Closed"),
@@ -87,6 +103,7 @@ class ScopeApp(FeedApp):
         Binding("1", "view('sockets')", "Sockets", show=False),
         Binding("2", "view('threads')", "Threads", show=False),
         Binding("3", "view('shutdown')", "Shutdown", show=False),
+        Binding("4", "view('topology')", "Topology", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
@@ -101,11 +118,14 @@ class ScopeApp(FeedApp):
         export_dir: Path | None = None,
         exit_reports: Callable[[int], tuple[Path, ...]] = exit_report_paths,
         open_pid: Callable[[int], Client] | None = None,
+        topology: TopologySource = topology_of,
     ) -> None:
         """``export_dir``: where ``e`` writes (default: the user's state folder).
         ``exit_reports``: where the process of a pid will write its exit report.
         ``open_pid``: a client of the process of a pid, for a jump to a peer's
-        process (default: as ``zmqscope attach PID`` finds it)."""
+        process (default: as ``zmqscope attach PID`` finds it). ``topology``:
+        the topology around a client's process, asked in a worker (default:
+        every process of this user live, a saved report's processes offline)."""
         super().__init__(client, interval=interval, clock=clock, exit_reports=exit_reports)
         self._connect = connect
         self._discover = discover
@@ -115,6 +135,9 @@ class ScopeApp(FeedApp):
         self._own: list[Client] = []
         # The clients jumped from, the latest last: b goes back to it.
         self._trail: list[Client] = []
+        self._gather = topology
+        self.topology: Topology | None = None
+        self._gathering = threading.Lock()
         self.export_dir = export_dir or export_folder()
         self._view = "sockets"  # the tab shown: only it is redrawn on refresh
         self._timer_started = False
@@ -133,6 +156,7 @@ class ScopeApp(FeedApp):
         self.table = self.sockets_view.table
         self.threads_view = ThreadsView(id="threads-view")
         self.shutdown_view = ShutdownView(id="shutdown-view")
+        self.topology_view = TopologyView(id="topology-view")
         yield self.header
         yield self.banner
         with TabbedContent(initial="sockets", id="views"):
@@ -142,6 +166,8 @@ class ScopeApp(FeedApp):
                 yield self.threads_view
             with TabPane("Shutdown [3]", id="shutdown"):
                 yield self.shutdown_view
+            with TabPane("Topology [4]", id="topology"):
+                yield self.topology_view
         # Compact, and without the palette's hint: at 80 columns every key shown fits.
         yield Footer(compact=True, show_command_palette=False)
 
@@ -170,9 +196,70 @@ class ScopeApp(FeedApp):
         self.header.connection = "live" if client.live else "offline"
         self._focus_view(self._view)
         self.fetch()
+        self.gather_topology()
         if client.live and not self._timer_started:
             self._timer_started = True
             self.set_interval(self.interval, self._tick)
+            self.set_interval(max(self.interval, TOPOLOGY_INTERVAL), self._topology_tick)
+
+    # -- the topology -------------------------------------------------------------
+
+    def _topology_tick(self) -> None:
+        if not (self._views_gone or self.paused or self.ended):
+            self.gather_topology()
+
+    @work(thread=True, group="topology")
+    def gather_topology(self) -> None:
+        """Ask for the topology around the client's process (never two at once)."""
+        client = self.client
+        if client is None or not self._gathering.acquire(blocking=False):
+            return  # the last one is still out: a hung process costs one timeout
+        try:
+            topology = self._gather(client)
+        except (ClientError, OSError) as error:
+            self.call_from_thread(self._answered, client, self._topology_failed, str(error))
+        else:
+            self.call_from_thread(self._answered, client, self._topology_arrived, topology)
+        finally:
+            self._gathering.release()
+
+    def _topology_arrived(self, topology: Topology) -> None:
+        if self._views_gone:
+            return
+        self.topology = topology
+        self._mark_diagnosed()
+        if self._view == "topology":
+            self._draw_topology()
+
+    def _topology_failed(self, message: str) -> None:
+        if not self._views_gone:
+            self.topology_view.failed(visible(message))
+
+    @property
+    def attached_pid(self) -> int | None:
+        """The pid of the process the Sockets, Threads and Shutdown views show."""
+        if self.current is not None:
+            return self.current.snapshot.process.pid
+        return self.hello.process.pid if self.hello else None
+
+    def _mark_diagnosed(self) -> None:
+        diagnosed = diagnosed_sockets(self.topology, self.attached_pid)
+        if diagnosed != self.table.diagnosed:
+            self.table.mark(diagnosed)
+            self.sockets_view.show_status()
+
+    def _draw_topology(self) -> None:
+        if self.topology is not None:
+            live = self.client_live and not self.ended
+            self.topology_view.show(self.topology, self.attached_pid, live)
+
+    @on(TopologyView.Chosen)
+    def topology_chosen(self, event: TopologyView.Chosen) -> None:
+        action = event.action
+        if isinstance(action, Jump):
+            self.jump_to(action.pid)
+        elif isinstance(action, OpenSocket):
+            self.open_detail(action.socket_id)
 
     # -- another process: a peer's, and back -------------------------------------
 
@@ -248,6 +335,7 @@ class ScopeApp(FeedApp):
         self.banner.show(snapshot, now, ended=self._past)
         if snapshot is None:
             return
+        self._mark_diagnosed()
         self.sockets_view.show_status()
         self._draw_view(self._view, snapshot, now)
 
@@ -269,6 +357,8 @@ class ScopeApp(FeedApp):
                 self.threads_view.show(self.threads, snapshot, self.client_live)
         elif view == "shutdown":
             self.shutdown_view.show(snapshot, now, ended=self._past)
+        elif view == "topology":
+            self._draw_topology()
 
     # -- actions ----------------------------------------------------------------
 
@@ -309,6 +399,7 @@ class ScopeApp(FeedApp):
             "sockets": self.table,
             "threads": self.threads_view,
             "shutdown": self.shutdown_view,
+            "topology": self.topology_view.entries,
         }[view]
         self.home.set_focus(widget)
 
@@ -344,6 +435,7 @@ class ScopeApp(FeedApp):
             self.notify("the process has exited: nothing to refresh", timeout=2)
         elif self.client is not None and self.client.live:
             self.fetch()
+            self.gather_topology()
         else:
             self.notify("a saved report does not change", timeout=2)
 
@@ -373,18 +465,35 @@ class ScopeApp(FeedApp):
 
     @on(SocketTable.Opened)
     def open_socket(self, event: SocketTable.Opened) -> None:
+        self.open_detail(event.socket_id)
+
+    def open_detail(self, socket_id: str) -> None:
+        """Show the detail of ``socket_id``, a socket of the process attached to."""
         if self.current is None:
             return
         snapshot = self.current.snapshot
-        record = snapshot.socket(event.socket_id)
+        record = snapshot.socket(socket_id)
         if record is None:
             return
         peers = self.current.stats.peers if self.current.stats else ()
         # A saved report's paths are not opened; nor, once shown, the exit report's.
         live = self.client_live and self.final_report is None
+        pid = snapshot.process.pid
         self.push_screen(
-            SocketDetailScreen(record, self.events, peers, snapshot.warnings, read_sources=live)
+            SocketDetailScreen(
+                record,
+                self.events,
+                peers,
+                snapshot.warnings,
+                read_sources=live,
+                elsewhere=peers_elsewhere(self.topology, pid, socket_id),
+                diagnoses=diagnoses_of(self.topology, pid, socket_id),
+            )
         )
+
+    @on(SocketDetailScreen.AttachPeer)
+    def attach_peer(self, event: SocketDetailScreen.AttachPeer) -> None:
+        self.jump_to(event.pid)
 
     @on(ShutdownBanner.Clicked)
     def banner_clicked(self) -> None:

@@ -1,4 +1,5 @@
-"""One socket in full: stacks with source lines, endpoints and peers, timeline, warnings."""
+"""One socket in full: stacks with source lines, endpoints and peers, timeline, warnings,
+its peers in other processes (``a`` attaches to one) and the topology's diagnoses of it."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
 
 from zmqscope._shown import shown, shown_lines
 from zmqscope.model import ORIGIN_USER, CallSite, Event, Frame, Peer, SocketRecord, UsageWarning
@@ -29,6 +33,7 @@ from zmqscope.model.wording import (
     traffic_text,
 )
 from zmqscope.tui import _format
+from zmqscope.tui._topology import PeerProcess
 
 
 class SocketDetailScreen(Screen[None]):
@@ -39,7 +44,18 @@ class SocketDetailScreen(Screen[None]):
     are the ones it carries, and no path from it is opened.
     """
 
-    BINDINGS: ClassVar = [("escape", "app.pop_screen", "Back"), ("q", "app.pop_screen", "Back")]
+    BINDINGS: ClassVar = [
+        ("escape", "app.pop_screen", "Back"),
+        ("q", "app.pop_screen", "Back"),
+        Binding("a", "attach_peer", "Attach to peer"),
+    ]
+
+    class AttachPeer(Message):
+        """The user wants to attach to the process of ``pid``, a peer's."""
+
+        def __init__(self, pid: int) -> None:
+            super().__init__()
+            self.pid = pid
 
     DEFAULT_CSS = """
     SocketDetailScreen Static {
@@ -57,10 +73,16 @@ class SocketDetailScreen(Screen[None]):
         warnings: Sequence[UsageWarning] = (),
         *,
         read_sources: bool = True,
+        elsewhere: Sequence[PeerProcess] = (),
+        diagnoses: Sequence[str] = (),
     ) -> None:
+        """``elsewhere``: the socket's peers in other processes; ``diagnoses``: the
+        topology's messages that name it."""
         super().__init__()
         self.record = record
         self.read_sources = read_sources
+        self.elsewhere = tuple(elsewhere)
+        self.diagnoses = tuple(diagnoses)
         self.events = tuple(e for e in events if e.socket == record.id)
         self.peers = tuple(p for p in peers if p.socket == record.id)
         self.warnings = tuple(w for w in warnings if w.socket == record.id)
@@ -68,6 +90,10 @@ class SocketDetailScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(self._summary(), id="detail-summary")
+            if self.diagnoses:
+                yield Static(self._diagnoses(), id="detail-diagnoses")
+            if self.elsewhere:
+                yield Static(self._elsewhere(), id="detail-elsewhere")
             yield Static(self._stack("created", self.record.created), id="detail-created")
             if self.record.closed is not None:
                 yield Static(self._stack("closed", self.record.closed), id="detail-closed")
@@ -75,6 +101,41 @@ class SocketDetailScreen(Screen[None]):
             if self.warnings:
                 yield Static(self._warnings(), id="detail-warnings")
         yield Footer(compact=True, show_command_palette=False)  # as the main screen's
+
+    @property
+    def attachable(self) -> list[int]:
+        """The pids of the peers' processes that can be attached to, each once."""
+        pids = (p.pid for p in self.elsewhere if p.attachable and p.pid is not None)
+        return list(dict.fromkeys(pids))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``a`` only where a peer's process can be attached to (and only then in the footer)."""
+        return bool(self.attachable) if action == "attach_peer" else True
+
+    def action_attach_peer(self) -> None:
+        pids = self.attachable
+        if len(pids) == 1:
+            self.post_message(self.AttachPeer(pids[0]))
+        elif pids:
+            choices = [p for p in self.elsewhere if p.attachable]
+            self.app.push_screen(PeerChooser(choices), self._chosen)
+
+    def _chosen(self, pid: int | None) -> None:
+        if pid is not None:
+            self.post_message(self.AttachPeer(pid))
+
+    def _diagnoses(self) -> RenderableType:
+        lines = [Text("topology diagnoses (Topology [4] shows them all)", style="bold red")]
+        lines.extend(shown(f"! {message}") for message in self.diagnoses)
+        return Group(*lines)
+
+    def _elsewhere(self) -> RenderableType:
+        hint = " (a: attach to one)" if self.attachable else ""
+        lines = [Text(f"peers in other processes{hint}", style="bold")]
+        for peer in self.elsewhere:
+            note = "" if peer.attachable else " (cannot attach)"
+            lines.append(shown(f"  {peer.text}{note}", style="cyan" if peer.attachable else "dim"))
+        return Group(*lines)
 
     def _summary(self) -> RenderableType:
         record = self.record
@@ -158,3 +219,30 @@ def _frame_lines(frame: Frame, read_sources: bool) -> Text:
     if code:
         text.append_text(shown_lines(["", f"      {code}"], style="dim"))
     return text
+
+
+class PeerChooser(ModalScreen[int | None]):
+    """Which peer's process to attach to, when a socket has peers in several."""
+
+    BINDINGS: ClassVar = [("escape", "dismiss_none", "Cancel"), ("q", "dismiss_none", "Cancel")]
+
+    DEFAULT_CSS = """
+    PeerChooser { align: center middle; }
+    PeerChooser > OptionList { width: 90; max-width: 100%; height: auto; max-height: 80%; }
+    """
+
+    def __init__(self, peers: Sequence[PeerProcess]) -> None:
+        super().__init__()
+        self.peers = tuple(peers)
+
+    def compose(self) -> ComposeResult:
+        yield OptionList(
+            *(Option(shown(peer.text), id=str(peer.pid)) for peer in self.peers),
+            id="peer-choices",
+        )
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(int(event.option.id or 0) or None)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)

@@ -19,11 +19,14 @@ VIEWS = (
     ("1", "Sockets", "every socket: state, endpoints, owner, age, where it was made"),
     ("2", "Threads", "every thread, where it is now, and the sockets it owns"),
     ("3", "Shutdown", "while term() is blocked: what it waits for, and what to do"),
+    ("4 t", "Topology", "all your processes: sockets, who talks to whom, diagnoses"),
 )
 
 # One line each in an 80-column terminal: the whole help fits in 80x24.
 KEYS = (
     ("enter", "a socket's details: stacks, endpoints and peers, timeline"),
+    ("a", "in a detail: attach to a peer's process (enter on Topology too)"),
+    ("b", "back to the process attached to before that"),
     ("/", "filter by type, thread, file, endpoint or 'leak' (escape clears)"),
     ("s", "sort by the next column (or click a column's header)"),
     ("S", "reverse the order (or click the sorted column again)"),
@@ -57,6 +60,8 @@ def help_text(
     parts: list[RenderableType] = [title, Text("Views", style="bold"), views]
     parts += [Text("Keys", style="bold"), keys]
     parts.append(Text("Mouse: click a tab, a row, a column's header, the red banner."))
+    marked = Text.assemble(("!", "bold"), " and italics: a socket a topology diagnosis names.")
+    parts.append(marked)
     if export_dir is not None:
         parts.append(shown(f"Exports go to {export_dir}"))
     return Group(*parts)

@@ -31,11 +31,14 @@ class SocketsView(Vertical):
         yield self.filter_box
 
     def show_status(self) -> None:
-        """``12 shown · 3 closed hidden (c) · sorted by age, ascending (s, S)``."""
+        """``12 shown · 3 closed hidden (c) · 2 diagnosed: ! (t) · sorted by age, ascending
+        (s, S)``."""
         table = self.table
         parts = [f"{table.row_count} shown"]
         if table.hidden_closed:
             parts.append(f"{table.hidden_closed} closed hidden (c)")
+        if table.diagnosed:
+            parts.append(f"{len(table.diagnosed)} diagnosed: ! (t)")
         order = "descending" if table.sort_reverse else "ascending"
         parts.append(f"sorted by {column_label(table.sort_column)}, {order} (s, S)")
         if table.filter_text:
