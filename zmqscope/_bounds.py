@@ -10,7 +10,8 @@ clamped in silence and never left to fail later in a thread of zmqscope's
 - grace (seconds a ``term()`` may block before its culprits are reported):
   0 to 86,400 (a day);
 - stack depth (frames kept per call site): 1 to 1,000;
-- refresh interval of ``attach`` (seconds): 0.1 to 3,600.
+- refresh interval of ``attach`` (seconds): 0.1 to 3,600;
+- seconds ``topology`` waits for each process's answer: 0.1 to 60.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ GRACE_MAX = 86_400.0
 STACK_DEPTH_MAX = 1_000
 INTERVAL_MIN = 0.1
 INTERVAL_MAX = 3_600.0
+ANSWER_TIMEOUT_MIN = 0.1
+ANSWER_TIMEOUT_MAX = 60.0
 # The largest pid any supported system hands out fits in a C int (pid_t).
 PID_MAX = 2**31 - 1
 
@@ -52,6 +55,17 @@ def interval(value: object, name: str = "interval") -> float:
     if not INTERVAL_MIN <= seconds <= INTERVAL_MAX:
         raise ValueError(
             f"{name} must be from {INTERVAL_MIN:g} to {INTERVAL_MAX:,.0f} seconds, not {value}"
+        )
+    return seconds
+
+
+def answer_timeout(value: object, name: str = "timeout") -> float:
+    """Seconds to wait for an answer, 0.1 to 60; ``ValueError`` naming ``name`` otherwise."""
+    seconds = _number(value, name, "a number of seconds")
+    if not ANSWER_TIMEOUT_MIN <= seconds <= ANSWER_TIMEOUT_MAX:
+        raise ValueError(
+            f"{name} must be from {ANSWER_TIMEOUT_MIN:g} to {ANSWER_TIMEOUT_MAX:g} seconds, "
+            f"not {value}"
         )
     return seconds
 

@@ -20,7 +20,7 @@ __all__ = ["CommandError", "main"]
 
 # One module each, in the order ``zmqscope --help`` lists them; imported when
 # the parser is built, after the platform check (on Windows they cannot load).
-_COMMANDS = ("run", "attach", "ls", "report", "demo")
+_COMMANDS = ("run", "attach", "ls", "report", "topology", "demo")
 
 
 class _Parser(argparse.ArgumentParser):

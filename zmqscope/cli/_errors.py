@@ -6,6 +6,7 @@ from zmqscope._errors import ZmqscopeError
 
 EXIT_USAGE = 2  # bad usage or bad input: missing script, unknown pid, bad report
 EXIT_LEAKS = 3  # ``run --fail-on-leak`` and the report has leaks
+EXIT_DIAGNOSES = 3  # ``topology --fail-on-diagnosis`` and the wiring has a diagnosis
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report a command it stopped
 EXIT_BROKEN_PIPE = 141  # the reader went away (128 + SIGPIPE), as ``yes | head -1`` reports
 

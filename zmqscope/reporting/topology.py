@@ -48,11 +48,15 @@ def summary_line(topology: Topology) -> str:
     processes = topology.processes
     outside = sum(1 for p in processes if not p.instrumented)
     sockets = sum(len(p.sockets) for p in processes)
-    line = plural(len(processes), "process") if processes else "no process"
+    line = _count(len(processes), "process", "processes")
     if outside:
-        line += f" ({outside} not instrumented)"
+        line += f" ({outside:,} not instrumented)"
     line += f", {plural(sockets, 'socket')}, {plural(len(topology.edges), 'edge')}"
-    return line + f", {plural(len(topology.diagnoses), 'diagnosis')}"
+    return line + f", {_count(len(topology.diagnoses), 'diagnosis', 'diagnoses')}"
+
+
+def _count(count: int, one: str, many: str) -> str:
+    return f"{count:,} {one if count == 1 else many}"
 
 
 def process_title(process: ProcessNode) -> str:

@@ -16,13 +16,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from zmqscope.model.topology.addresses import IPC, bind_key
+from zmqscope.model.topology.addresses import INPROC, IPC, bind_key
 from zmqscope.model.topology.pairs import partners
 from zmqscope.model.topology.values import (
     Diagnosis,
     DiagnosisKind,
     Edge,
     ProcessNode,
+    Reach,
     SocketNode,
 )
 from zmqscope.model.wording import duration, site_headline
@@ -48,9 +49,10 @@ def diagnose(
 ) -> tuple[Diagnosis, ...]:
     """Every diagnosis, in the order the issue lists them; within a kind, by process."""
     sockets = {s.key: s for n in nodes for s in n.sockets}
+    unknown = _unknown(nodes)
     return (
-        *_unreached(unreached, host_checked),
-        *_unused(binds, edges),
+        *_unreached(unreached, host_checked, unknown),
+        *_unused(binds, edges, unknown),
         *_incompatible(edges, sockets),
         *_double_binds(binds),
         *_no_subscription(sockets.values()),
@@ -58,29 +60,44 @@ def diagnose(
     )
 
 
-def _unreached(unreached: Sequence[Connecting], host_checked: bool) -> Iterable[Diagnosis]:
+def _unreached(
+    unreached: Sequence[Connecting], host_checked: bool, unknown: str
+) -> Iterable[Diagnosis]:
     where = "on this host" if host_checked else "among the processes read"
     for connect in unreached:
+        if connect.address.transport == INPROC:
+            # inproc reaches only the sockets of its own context.
+            nothing = "no socket of its context binds it"
+        else:
+            nothing = f"nothing {where} binds or listens there"
         yield Diagnosis(
             DiagnosisKind.CONNECT_TO_NOTHING,
-            f"{socket_label(connect.node)} connects to {connect.url}: "
-            f"nothing {where} binds or listens there",
+            f"{socket_label(connect.node)} connects to {connect.url}: {nothing}{unknown}",
             (connect.node.key,),
             connect.url,
         )
 
 
-def _unused(binds: Sequence[Bound], edges: Sequence[Edge]) -> Iterable[Diagnosis]:
+def _unused(binds: Sequence[Bound], edges: Sequence[Edge], unknown: str) -> Iterable[Diagnosis]:
     reached = {e.target.socket for e in edges}
     for bound in binds:
         if bound.node.key in reached:
             continue
         yield Diagnosis(
             DiagnosisKind.UNUSED_BIND,
-            f"{socket_label(bound.node)} binds {bound.url}: nothing connects to it",
+            f"{socket_label(bound.node)} binds {bound.url}: nothing connects to it{unknown}",
             (bound.node.key,),
             bound.url,
         )
+
+
+def _unknown(nodes: Sequence[ProcessNode]) -> str:
+    """What a diagnosis about absence cannot rule out: processes whose records are missing."""
+    silent = [n for n in nodes if n.instrumented and n.reach not in (Reach.LIVE, Reach.SAVED)]
+    if not silent:
+        return ""
+    pids = ", ".join(str(n.pid) for n in silent[:5]) + (", ..." if len(silent) > 5 else "")
+    return f" (unless through pid {pids}, whose sockets are not known)"
 
 
 def _incompatible(edges: Sequence[Edge], sockets: Mapping[str, SocketNode]) -> Iterable[Diagnosis]:
@@ -148,6 +165,8 @@ def _req_waiting(
             continue
         if traffic.last_recv is not None and traffic.last_recv >= traffic.last_send:
             continue
+        if dict(node.record.options).get("REQ_RELAXED") not in (None, "0"):
+            continue  # a relaxed REQ may send again without the reply
         waited = taken.get(node.process, traffic.last_send) - traffic.last_send
         if waited <= grace:
             continue

@@ -170,9 +170,11 @@ def _host_socket(row: _Row) -> HostSocket | None:
         # A unix socket: only a named one can be reached by path. The kernel
         # lists a listener's accepted sockets under its path too, so any named
         # socket counts as one listening there.
-        if not laddr or laddr.startswith("\0"):
+        if not laddr:
             return None
-        return HostSocket(f"ipc://{laddr}", None, True, pid)
+        # An abstract name: psutil writes it @name, as ZeroMQ does (older psutil: a NUL byte).
+        path = "@" + laddr[1:] if laddr.startswith("\0") else laddr
+        return HostSocket(f"ipc://{path}", None, True, pid)
     if not laddr:
         return None
     listening = status == psutil.CONN_LISTEN
