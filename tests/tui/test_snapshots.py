@@ -15,8 +15,8 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from tests.helpers.fake_client import FakeClient, clock
-from tests.helpers.tui import SIZE, RecordingScopeApp, make_app, settle
+from tests.helpers.fake_client import PEER_PID, FakeClient, clock, peer_sockets
+from tests.helpers.tui import SIZE, RecordingScopeApp, make_app, settle, topology_of_clients
 
 Compare = Callable[..., bool]
 # A tick now and then fetches the same data again: the picture does not change.
@@ -88,3 +88,29 @@ def test_picker_empty_state(snap_compare: Compare) -> None:
 def test_header_near_a_limit(snap_compare: Compare) -> None:
     """A third header line, in yellow: context c1 holds four of its five sockets."""
     assert snap_compare(app(FakeClient(max_sockets=5)), terminal_size=SIZE, run_before=settle)
+
+
+def two_processes() -> RecordingScopeApp:
+    """Attached to pid 4242; pid 5151 is a worker that talks to it over tcp."""
+    main = FakeClient()
+    peer = FakeClient(pid=PEER_PID, sockets=peer_sockets())
+    return make_app(
+        main, interval=INTERVAL, export_dir=EXPORTS, topology=topology_of_clients(main, peer)
+    )
+
+
+def test_sockets_view_with_diagnoses(snap_compare: Compare) -> None:
+    """The two sockets a topology diagnosis names carry a ! and italics; the status counts them."""
+    assert snap_compare(two_processes(), terminal_size=SIZE, run_before=settle)
+
+
+def test_topology_view(snap_compare: Compare) -> None:
+    """The diagnoses, then each process with its sockets and their peers in the other."""
+    assert snap_compare(two_processes(), press=["t"], terminal_size=SIZE, run_before=settle)
+
+
+def test_socket_detail_with_a_peer_elsewhere(snap_compare: Compare) -> None:
+    """The ROUTER's peer in pid 5151, and a in the footer to attach to it."""
+    assert snap_compare(
+        two_processes(), press=["enter"], terminal_size=SIZE, run_before=on_row("s8")
+    )

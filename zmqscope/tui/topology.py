@@ -31,7 +31,11 @@ class TopologyView(Vertical):
 
     DEFAULT_CSS = """
     TopologyView > #topology-summary { height: auto; padding: 0 1; color: $text-muted; }
-    TopologyView > OptionList { height: 1fr; border: none; padding: 0; }
+    TopologyView > OptionList, TopologyView > OptionList:focus {
+        height: 1fr;
+        border: none;
+        padding: 0;
+    }
     """
 
     class Chosen(Message):
@@ -75,7 +79,7 @@ class TopologyView(Vertical):
         entries = self.entries
         kept = entries.highlighted_option.id if entries.highlighted_option else None
         entries.clear_options()
-        entries.add_options(Option(line.text, id=line.key) for line in lines)
+        entries.add_options(_options(lines))
         keys = [line.key for line in lines]
         if lines:
             entries.highlighted = keys.index(kept) if kept in keys else 0
@@ -89,3 +93,13 @@ class TopologyView(Vertical):
         action = self._actions.get(event.option.id or "")
         if action is not None:
             self.post_message(self.Chosen(action))
+
+
+def _options(lines: list[Line]) -> list[Option | None]:
+    """An option per line, a rule (None) above each process after the first section."""
+    options: list[Option | None] = []
+    for line in lines:
+        if options and line.key.startswith("p"):
+            options.append(None)
+        options.append(Option(line.text, id=line.key))
+    return options
