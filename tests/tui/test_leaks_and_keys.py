@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from textual.containers import VerticalScroll
 from textual.widgets import Static
 from textual.widgets._footer import FooterKey
 
@@ -143,7 +144,20 @@ async def test_the_demos_help_lists_x() -> None:
     lines = [line.strip() for line in text.splitlines()]
     keys = lines[lines.index("Keys") + 1 :]
     assert keys[0].startswith("x     shut the demo down")  # first: it is the demo's own
-    assert "q     quit; so does ctrl+c (escape closes a detail or this help)" in keys
+    assert "?  q  this help; q: quit (or ctrl+c); escape closes a detail or this help" in keys
+
+
+async def test_the_whole_help_fits_in_80x24_even_the_demos() -> None:
+    """Every view and key (the demo's x too), with nothing to scroll."""
+    app = demo_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        scroll = app.screen.query_one(VerticalScroll)
+        hidden = scroll.max_scroll_y
+    assert hidden == 0
 
 
 # -- where exports go -----------------------------------------------------------------

@@ -67,7 +67,8 @@ class TopologyView(Vertical):
     def show(self, topology: Topology, attached: int | None, live: bool) -> None:
         """Show ``topology``; ``attached``: the pid the other views show."""
         head = summary(topology)
-        hint = " · enter: attach to a process, or a socket's detail; b: back" if live else ""
+        # enter attaches to another process's line, or opens this one's socket.
+        hint = " · enter: go there · b: back" if live else ""
         self.summary_line.update(shown(head + hint))
         lines = topology_lines(topology, attached, live)
         if [(line.key, line.text.plain) for line in lines] == [
