@@ -234,7 +234,9 @@ async def test_a_saved_report_with_its_children_shows_their_topology(tmp_path: P
     main = FakeClient(live=False)
     peer = FakeClient(live=False, pid=PEER_PID, sockets=peer_sockets())
     data = build_report(main.snapshot().snapshot, generated_at=NOW).to_dict()
-    data["processes"] = [build_report(peer.snapshot().snapshot, generated_at=NOW).to_dict()]
+    # As zmqscope run writes a child's report into its own (docs/report-json.md).
+    child = build_report(peer.snapshot().snapshot, generated_at=NOW).to_dict()
+    data["processes"] = [{"pid": PEER_PID, "ppid": main.pid, **child}]
     path = tmp_path / "report.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     app = RecordingScopeApp(ReportClient(path), clock=clock, interval=QUIET, topology=topology_of)
