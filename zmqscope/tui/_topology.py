@@ -36,6 +36,8 @@ from zmqscope.tui import _format
 # A process's sockets listed in the view, those with peers or diagnoses
 # first: a pool of 1,000 sockets is the Sockets view's to list, once attached.
 MAX_SOCKETS_LISTED = 50
+# A socket's peers listed under it: a ROUTER may have thousands of DEALERs.
+MAX_PEERS_LISTED = 20
 
 TopologySource = Callable[[Client], Topology]
 
@@ -137,9 +139,28 @@ def diagnoses_of(topology: Topology | None, pid: int, socket_id: str) -> list[st
 # -- the view's lines ---------------------------------------------------------------
 
 
-def summary(topology: Topology) -> str:
-    """``3 processes (1 not instrumented), 6 sockets, 5 edges, 2 diagnoses``."""
-    return summary_line(topology)
+@dataclass(frozen=True, slots=True)
+class Drawing:
+    """The view's lines for one topology, made off the UI thread where it can be.
+
+    ``attached`` and ``live`` are what they were made for (enter's actions
+    depend on them); ``signature`` tells, by a tuple comparison, whether
+    the list on screen must be rebuilt.
+    """
+
+    topology: Topology
+    attached: int | None
+    live: bool
+    summary: str
+    lines: tuple[Line, ...]
+    signature: tuple[tuple[str, str], ...]
+
+
+def draw(topology: Topology, attached: int | None, live: bool) -> Drawing:
+    """The Topology view's summary and lines for ``topology`` (see :func:`topology_lines`)."""
+    lines = tuple(topology_lines(topology, attached, live))
+    signature = tuple((line.key, line.text.plain) for line in lines)
+    return Drawing(topology, attached, live, summary_line(topology), lines, signature)
 
 
 def topology_lines(topology: Topology, attached: int | None, live: bool) -> list[Line]:
@@ -225,7 +246,8 @@ def _socket_text(topology: Topology, node: SocketNode) -> Text:
 def _peer_lines(
     topology: Topology, node: SocketNode, attached: int | None, live: bool
 ) -> Iterator[Line]:
-    for index, edge in enumerate(topology.edges_of(node.key)):
+    edges = topology.edges_of(node.key)
+    for index, edge in enumerate(edges[:MAX_PEERS_LISTED]):
         outgoing = edge.source.socket == node.key  # a connect's peer is where it goes
         other = edge.target if outgoing else edge.source
         arrow = "→" if outgoing else "←"
@@ -234,6 +256,9 @@ def _peer_lines(
         if edge.compatible is False:
             text.append("  (types cannot talk)", style="bold red")
         yield Line(f"e{node.key}#{index}", text, _end_action(topology, other, attached, live))
+    if len(edges) > MAX_PEERS_LISTED:
+        more = f"         and {len(edges) - MAX_PEERS_LISTED:,} more peers"
+        yield Line(f"e{node.key}+", Text(more, style="dim"))
 
 
 def _end_text(topology: Topology, end: End) -> str:

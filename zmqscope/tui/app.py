@@ -16,6 +16,7 @@ made, for a saved report or the last snapshot of a process that has exited.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -44,11 +45,13 @@ from zmqscope.remote.client import (
 from zmqscope.tui._export import export_folder, write_export
 from zmqscope.tui._feed import FeedApp
 from zmqscope.tui._topology import (
+    Drawing,
     Jump,
     OpenSocket,
     TopologySource,
     diagnosed_sockets,
     diagnoses_of,
+    draw,
     peers_elsewhere,
     topology_of,
 )
@@ -62,8 +65,11 @@ from zmqscope.tui.sockets_view import SocketsView
 from zmqscope.tui.threads import ThreadsView
 from zmqscope.tui.topology import TopologyView
 
-# A topology asks every process of this user: not more often than this (seconds).
+# A topology asks every process of this user: not more often than this (seconds)
+# while the Topology view is shown, and for the sockets table's marks only
+# every TOPOLOGY_HIDDEN_INTERVAL while it is not.
 TOPOLOGY_INTERVAL = 2.0
+TOPOLOGY_HIDDEN_INTERVAL = 10.0
 
 
 class ScopeApp(FeedApp):
@@ -137,7 +143,9 @@ class ScopeApp(FeedApp):
         self._trail: list[Client] = []
         self._gather = topology
         self.topology: Topology | None = None
+        self._drawing: Drawing | None = None
         self._gathering = threading.Lock()
+        self._gathered_at = -math.inf  # when the last gathering started (monotonic)
         self.export_dir = export_dir or export_folder()
         self._view = "sockets"  # the tab shown: only it is redrawn on refresh
         self._timer_started = False
@@ -205,7 +213,10 @@ class ScopeApp(FeedApp):
     # -- the topology -------------------------------------------------------------
 
     def _topology_tick(self) -> None:
-        if not (self._views_gone or self.paused or self.ended):
+        if self._views_gone or self.paused or self.ended:
+            return
+        since = time.monotonic() - self._gathered_at
+        if self._view == "topology" or since >= TOPOLOGY_HIDDEN_INTERVAL:
             self.gather_topology()
 
     @work(thread=True, group="topology")
@@ -214,22 +225,32 @@ class ScopeApp(FeedApp):
         client = self.client
         if client is None or not self._gathering.acquire(blocking=False):
             return  # the last one is still out: a hung process costs one timeout
+        self._gathered_at = time.monotonic()
         try:
             topology = self._gather(client)
+            # The view's lines too, off the UI thread: 20 processes of 1,000
+            # sockets make thousands of them.
+            drawing = draw(topology, self.attached_pid, self._attachable)
         except (ClientError, OSError) as error:
             self.call_from_thread(self._answered, client, self._topology_failed, str(error))
         else:
-            self.call_from_thread(self._answered, client, self._topology_arrived, topology)
+            self.call_from_thread(self._answered, client, self._topology_arrived, drawing)
         finally:
             self._gathering.release()
 
-    def _topology_arrived(self, topology: Topology) -> None:
+    def _topology_arrived(self, drawing: Drawing) -> None:
         if self._views_gone:
             return
-        self.topology = topology
+        self.topology = drawing.topology
+        self._drawing = drawing
         self._mark_diagnosed()
         if self._view == "topology":
             self._draw_topology()
+
+    @property
+    def _attachable(self) -> bool:
+        """Processes can be attached to from here: live, not from a saved report."""
+        return self.client_live and not self.ended
 
     def _topology_failed(self, message: str) -> None:
         if not self._views_gone:
@@ -249,9 +270,14 @@ class ScopeApp(FeedApp):
             self.sockets_view.show_status()
 
     def _draw_topology(self) -> None:
-        if self.topology is not None:
-            live = self.client_live and not self.ended
-            self.topology_view.show(self.topology, self.attached_pid, live)
+        drawing = self._drawing
+        if drawing is None:
+            return
+        attached, live = self.attached_pid, self._attachable
+        if (drawing.attached, drawing.live) != (attached, live):
+            # Made before a jump (or the process's end): enter's actions changed.
+            drawing = self._drawing = draw(drawing.topology, attached, live)
+        self.topology_view.show(drawing)
 
     @on(TopologyView.Chosen)
     def topology_chosen(self, event: TopologyView.Chosen) -> None:
@@ -389,6 +415,9 @@ class ScopeApp(FeedApp):
             if snapshot is not None:
                 self._draw_view(self._view, snapshot, self._drawn_at)
             self._focus_view(event.pane.id)
+            stale = time.monotonic() - self._gathered_at >= TOPOLOGY_INTERVAL
+            if self._view == "topology" and stale and self.showing_live and not self.paused:
+                self.gather_topology()  # marks-only gatherings may be 10 s old
 
     def _focus_view(self, view: str) -> None:
         # Focus follows the view (keys and mouse alike): a hidden table kept

@@ -19,8 +19,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from zmqscope._shown import shown
-from zmqscope.model.topology import Topology
-from zmqscope.tui._topology import Action, Line, summary, topology_lines
+from zmqscope.tui._topology import Action, Drawing, Line
 
 WAITING = "Looking at every instrumented process of yours..."
 FAILED = "The topology could not be gathered: "
@@ -52,7 +51,7 @@ class TopologyView(Vertical):
         super().__init__(id=id)
         self.summary_line = Static(WAITING, id="topology-summary")
         self.entries = OptionList(id="topology-list")
-        self._lines: list[Line] = []
+        self._drawing: Drawing | None = None
         self._actions: dict[str, Action] = {}
 
     def compose(self) -> ComposeResult:
@@ -62,20 +61,18 @@ class TopologyView(Vertical):
     @property
     def lines(self) -> list[Line]:
         """The lines shown, top to bottom."""
-        return list(self._lines)
+        return list(self._drawing.lines) if self._drawing else []
 
-    def show(self, topology: Topology, attached: int | None, live: bool) -> None:
-        """Show ``topology``; ``attached``: the pid the other views show."""
-        head = summary(topology)
+    def show(self, drawing: Drawing) -> None:
+        """Show a topology's lines (made by :func:`~zmqscope.tui._topology.draw`)."""
         # enter attaches to another process's line, or opens this one's socket.
-        hint = " · enter: go there · b: back" if live else ""
-        self.summary_line.update(shown(head + hint))
-        lines = topology_lines(topology, attached, live)
-        if [(line.key, line.text.plain) for line in lines] == [
-            (line.key, line.text.plain) for line in self._lines
-        ]:
+        hint = " · enter: go there · b: back" if drawing.live else ""
+        self.summary_line.update(shown(drawing.summary + hint))
+        before = self._drawing
+        self._drawing = drawing
+        if before is not None and before.signature == drawing.signature:
             return  # the same picture: the list (and its cursor) stays as it is
-        self._lines = lines
+        lines = drawing.lines
         self._actions = {line.key: line.action for line in lines}
         entries = self.entries
         kept = entries.highlighted_option.id if entries.highlighted_option else None
@@ -96,7 +93,7 @@ class TopologyView(Vertical):
             self.post_message(self.Chosen(action))
 
 
-def _options(lines: list[Line]) -> list[Option | None]:
+def _options(lines: tuple[Line, ...]) -> list[Option | None]:
     """An option per line, a rule (None) above each process after the first section."""
     options: list[Option | None] = []
     for line in lines:
