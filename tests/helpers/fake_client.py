@@ -107,6 +107,11 @@ def _connect(url: str, active: bool = True) -> Endpoint:
     return Endpoint(EndpointOp.CONNECT, url, active=active, time=NOW - 590)
 
 
+def connected(url: str) -> Endpoint:
+    """An active connect to ``url``, for a test's own sockets."""
+    return _connect(url)
+
+
 def default_sockets() -> list[SocketRecord]:
     """Eight sockets: every state, a wildcard bind, traffic on some, one adopted."""
     return [

@@ -14,7 +14,15 @@ from pathlib import Path
 
 from textual.widgets import OptionList
 
-from tests.helpers.fake_client import NOW, PEER_PID, FakeClient, clock, peer_sockets
+from tests.helpers.fake_client import (
+    NOW,
+    PEER_PID,
+    FakeClient,
+    clock,
+    connected,
+    make_socket,
+    peer_sockets,
+)
 from tests.helpers.tui import (
     QUIET,
     SIZE,
@@ -33,7 +41,7 @@ from tests.helpers.tui import (
 from zmqscope.model.topology import Topology
 from zmqscope.remote.client import Client, ReportClient
 from zmqscope.reporting import build_report
-from zmqscope.tui._topology import Jump, topology_of
+from zmqscope.tui._topology import Jump, topology_lines, topology_of
 from zmqscope.tui.detail import PeerChooser
 from zmqscope.tui.sockets import DIAGNOSIS_MARKER
 from zmqscope.tui.topology import WAITING
@@ -258,3 +266,22 @@ async def test_a_saved_report_with_its_children_shows_their_topology(tmp_path: P
     assert not any(isinstance(action, Jump) for action in actions)
     assert still.startswith("pid 4242")
     assert marked == {"s3", "s5"}
+
+
+def test_long_lists_are_cut_and_say_how_much_is_left_out() -> None:
+    """A ROUTER with 25 DEALERs lists 20 of them; a process of 60 sockets lists 50."""
+    main = FakeClient()
+    dealers = [
+        make_socket(f"s{n}", "DEALER", endpoints=[connected("tcp://127.0.0.1:6000")])
+        for n in range(1, 26)
+    ] + [make_socket(f"s{n}", "PAIR") for n in range(26, 61)]
+    peer = FakeClient(pid=PEER_PID, sockets=dealers)
+    topology = topology_of_clients(main, peer)(main)
+    lines = [line.text.plain.strip() for line in topology_lines(topology, main.pid, True)]
+    router = next(i for i, line in enumerate(lines) if line.startswith("s8 ROUTER"))
+    under = lines[router + 1 : router + 23]
+    assert [line.split(" at ")[0] for line in under[:20]] == [
+        f"← pid {PEER_PID} DEALER s{n}" for n in range(1, 21)
+    ]
+    assert under[20] == "and 5 more peers"
+    assert lines[-1] == "and 10 more sockets with no peer"

@@ -205,10 +205,11 @@ def _process_lines(
         action = _socket_action(node, attached, live)
         yield Line(f"s{node.key}", _socket_text(topology, node), action)
         yield from _peer_lines(topology, node, attached, live)
-    hidden = len(sockets) - MAX_SOCKETS_LISTED
-    if hidden > 0:
-        more = Text(f"    and {hidden:,} more sockets with no peer", style="dim")
-        yield Line(f"m{process.key}", more)
+    left_out = sockets[MAX_SOCKETS_LISTED:]
+    if left_out:
+        quiet = not topology.edges_of(left_out[0].key)  # those with peers come first
+        more = f"    and {len(left_out):,} more sockets" + (" with no peer" if quiet else "")
+        yield Line(f"m{process.key}", Text(more, style="dim"))
 
 
 def _listed_first(topology: Topology, sockets: Iterable[SocketNode]) -> list[SocketNode]:
