@@ -207,7 +207,7 @@ def _process_lines(
         yield from _peer_lines(topology, node, attached, live)
     left_out = sockets[MAX_SOCKETS_LISTED:]
     if left_out:
-        quiet = not topology.edges_of(left_out[0].key)  # those with peers come first
+        quiet = not any(topology.edges_of(node.key) for node in left_out)
         more = f"    and {len(left_out):,} more sockets" + (" with no peer" if quiet else "")
         yield Line(f"m{process.key}", Text(more, style="dim"))
 
