@@ -13,9 +13,10 @@ Measured, alternating with its reference (ABBA):
 1. ``zmqscope topology --format json`` as a command (Python start-up
    included). Target: at most 1 s. Its reference: ``zmqscope ls`` over the
    same processes (one small request each), as a ratio;
-2. in this process, the parts of one gathering: snapshots of the 20
-   processes (in parallel), the OS's connection table, matching and
-   diagnoses, and the JSON (info).
+2. in this process, the parts of one gathering: discovery (its check
+   that each process serves its endpoint reads the host's unix table), the
+   snapshots of the 20 processes (in parallel, without peers), the OS's
+   tcp table, matching and diagnoses, and the JSON (info).
 
 Usage: ``.venv/bin/python benchmarks/bench_topology.py [--quick] [--strict]``.
 Prints a table and writes ``benchmarks/results/topology.json``.
@@ -97,14 +98,19 @@ def env_for(runtime: Path, instrumented: bool = False) -> dict[str, str]:
 
 
 @contextmanager
-def ring(folder: Path, runtime: Path, settings: Settings) -> Iterator[list[subprocess.Popen[bytes]]]:
+def ring(folder: Path, runtime: Path, settings: Settings) -> Iterator[list[subprocess.Popen[str]]]:
     """The processes, each wired; stopped on the way out."""
     app = folder / "ring_app.py"
     app.write_text(APP.format(quarter=settings.sockets // 4), encoding="utf-8")
     env = env_for(runtime, instrumented=True)
     children = [
         subprocess.Popen(
-            [sys.executable, str(app), str(i), str(settings.processes)], cwd=folder, env=env
+            [sys.executable, str(app), str(i), str(settings.processes)],
+            cwd=folder,
+            env=env,
+            text=True,
+            # Their exit reports (1,000 sockets each) would bury the table.
+            stderr=subprocess.DEVNULL,
         )
         for i in range(settings.processes)
     ]
@@ -171,27 +177,29 @@ def bench_command(settings: Settings, runtime: Path) -> list[Figure]:
 def bench_parts(settings: Settings, runtime: Path) -> list[Figure]:
     progress(f"the parts of one gathering: {settings.rounds} rounds")
     os.environ["XDG_RUNTIME_DIR"] = str(runtime)
-    from zmqscope.model.topology import build_topology
+    from zmqscope.model.topology import build_topology, unmatched_ipc
+    from zmqscope.remote.client import discover
     from zmqscope.remote.client.topology import gather_processes, host_facts
     from zmqscope.reporting.topology import render_topology_json
 
-    parts: dict[str, list[float]] = {"snapshots": [], "os table": [], "matching": [], "json": []}
+    names = ("discovery", "snapshots", "os table", "matching", "json")
+    parts: dict[str, list[float]] = {name: [] for name in names}
     edges = sockets = 0
     for i in range(1 + settings.rounds):
-        started = time.perf_counter()
-        seen = gather_processes()
-        took_snapshots = time.perf_counter()
-        host = host_facts()
-        took_host = time.perf_counter()
+        times = [time.perf_counter()]
+        found = discover()
+        times.append(time.perf_counter())
+        seen = gather_processes(found=found)
+        times.append(time.perf_counter())
+        host = host_facts(unix=unmatched_ipc(seen))  # as the command does
+        times.append(time.perf_counter())
         topology = build_topology(seen, host)
-        took_build = time.perf_counter()
-        render_topology_json(topology)
-        took_json = time.perf_counter()
+        times.append(time.perf_counter())
+        render_topology_json(topology, indent=None)
+        times.append(time.perf_counter())
         if i:
-            parts["snapshots"].append(took_snapshots - started)
-            parts["os table"].append(took_host - took_snapshots)
-            parts["matching"].append(took_build - took_host)
-            parts["json"].append(took_json - took_build)
+            for name, start, end in zip(names, times, times[1:], strict=False):
+                parts[name].append(end - start)
         edges = len(topology.edges)
         sockets = sum(len(p.sockets) for p in topology.processes)
     return [
