@@ -13,6 +13,7 @@ import signal
 import stat
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from tests.helpers.serving import (
 )
 from zmqscope import _own_context
 from zmqscope.instrument import hooks
+from zmqscope.instrument.answers import STATS_MAX_AGE
 from zmqscope.instrument.answers import ProcessServer as Server
 from zmqscope.instrument.registry import events as _events
 from zmqscope.model import EndpointOp, ThreadInfo
@@ -96,6 +98,33 @@ def test_snapshot_shows_each_socket_with_its_type_line_and_endpoint(
     assert live.stats is not None
     peers = [p for p in live.stats.peers if p.socket == sockets["PULL"].id]
     assert peers and peers[0].endpoint == url and peers[0].status == "ESTABLISHED"
+    push.close()
+    pull.close()
+
+
+def test_a_snapshot_without_peers_spares_the_server_reading_the_os_connections(
+    server: Server, ctx: Ctx
+) -> None:
+    pull = ctx.socket(zmq.PULL)
+    pull.bind("tcp://127.0.0.1:*")
+    push = ctx.socket(zmq.PUSH)
+    push.connect(pull.get_string(zmq.LAST_ENDPOINT))
+    push.send(b"hello")
+    assert pull.poll(5_000) and pull.recv() == b"hello"  # the tcp connection is up
+    clients = [LiveClient(server.endpoint, timeout=10) for _ in range(3)]
+    try:
+        clients[0].snapshot()  # every record built: the next answers can be cached
+        # Asked after the server's last reading of its vital signs went stale.
+        time.sleep(STATS_MAX_AGE)
+        bare = clients[1].snapshot(peers=False)
+        # Nor is that answer, cached, given to a client that wants the peers.
+        full = clients[2].snapshot()
+    finally:
+        for client in clients:
+            client.close()
+    assert bare.stats is not None and bare.stats.peers == ()
+    assert len(bare.snapshot.sockets) == 2  # the records are all there
+    assert full.stats is not None and full.stats.peers
     push.close()
     pull.close()
 

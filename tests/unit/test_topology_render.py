@@ -78,7 +78,7 @@ def test_a_dot_label_reads_back_as_the_text(text: str) -> None:
     (parsed,) = graph
     assert [n.get_name() for n in parsed.get_nodes()] == ["a"]
     assert len(parsed.get_edges()) == 1
-    raw = parsed.get_node("a")[0].get_label()
+    raw = parsed.get_node("a")[0].get_attributes()["label"]
     assert raw[0] == raw[-1] == '"'
     assert re.sub(r"\\(.)", r"\1", raw[1:-1]) == visible(text)
 
@@ -106,7 +106,7 @@ def test_hostile_strings_cannot_break_the_dot_graph(text: str) -> None:
     assert [c.get_name() for c in clusters] == ["cluster_p0", "cluster_p1"]
     assert sum(len(c.get_nodes()) for c in clusters) == 4  # the four sockets
     assert len(graph.get_edges()) == len(topology.edges) == 2  # inproc, and to pid 99
-    process_label = clusters[1].get_label()
+    process_label = clusters[1].get_attributes()["label"]
     assert re.sub(r"\\(.)", r"\1", process_label[1:-1]) == f"pid 11: {visible(shlex.join([text]))}"
 
 

@@ -99,13 +99,18 @@ def _print(topology: Any, form: str) -> None:
     )
 
     if form == "json":
-        print(render_topology_json(topology))
+        # One line: a topology of thousands of sockets is for jq, not for reading.
+        print(render_topology_json(topology, indent=None))
     elif form == "mermaid":
         print(render_mermaid(topology), end="")
     elif form == "dot":
         print(render_dot(topology), end="")
-    else:
+    elif sys.stdout.isatty():
         stdout_console().print(render_topology_text(topology), crop=False, end="")
+    else:
+        # Into a pipe: no style to write, and a line per item however long (what
+        # grep wants), without rich wrapping 20,000 sockets' lines (a second).
+        sys.stdout.write(render_topology_text(topology).plain)
 
 
 def _say_refused(reason: str) -> None:

@@ -57,7 +57,7 @@ class ProcessAnswers:
         if request.type is RequestType.EVENTS:
             return self.events(request.cursor)
         if request.type is RequestType.SNAPSHOT:
-            return self.snapshot(request.cursor)
+            return self.snapshot(request.cursor, request.peers)
         handlers = {
             RequestType.HELLO: self.hello,
             RequestType.REPORT: self.report,
@@ -135,8 +135,12 @@ class ProcessAnswers:
         """Names the registry whose generations a client counts (new after a fork)."""
         return f"{os.getpid()}-{id(hooks.registry())}-{self.started}"
 
-    def snapshot(self, since: int = 0) -> dict[str, Any]:
+    def snapshot(self, since: int = 0, peers: bool = True) -> dict[str, Any]:
         """What changed since the client's generation ``since`` (0: everything).
+
+        ``peers`` False: the vital signs without the OS's connections, unless
+        a reading with them is fresh (reading them costs ~70 ms with
+        thousands of connections on the host).
 
         Polling clients (the TUI) ask every second; sending only the records
         that changed keeps each poll cheap for the app however many sockets
@@ -164,7 +168,9 @@ class ProcessAnswers:
             "leaks_dropped": changes.leaks_dropped,
             # A new client's first snapshot (`zmqscope report PID` makes its
             # report from one) reads the process now; polls share a reading.
-            "stats": self.stats(fresh=since == 0).to_dict(),
+            "stats": (
+                self.stats(fresh=since == 0) if peers else self._stats_without_peers()
+            ).to_dict(),
         }
 
     def threads(self) -> list[dict[str, Any]]:
@@ -203,7 +209,13 @@ class ProcessAnswers:
             self._stats_at = now
         return self._stats
 
-    def _read_stats(self) -> ProcessStats:
+    def _stats_without_peers(self) -> ProcessStats:
+        """The last reading while fresh, else one without peers (not kept: polls want peers)."""
+        if self._stats is not None and time.monotonic() - self._stats_at < STATS_MAX_AGE:
+            return self._stats
+        return self._read_stats(peers=False)
+
+    def _read_stats(self, peers: bool = True) -> ProcessStats:
         vitals = self._vitals.read()
         return ProcessStats(
             started=self.started,
@@ -212,7 +224,7 @@ class ProcessAnswers:
             threads=vitals.threads,
             fds=vitals.fds,
             fd_limit=vitals.fd_limit,
-            peers=self._peers(),
+            peers=self._peers() if peers else (),
         )
 
     def _process(self) -> psutil.Process | None:

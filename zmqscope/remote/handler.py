@@ -130,7 +130,7 @@ class RequestHandler:
             return encode_error(error)
         if not self.budget.available():
             return self.busy(request.id, "over its CPU budget")
-        key = (request.type, request.cursor)
+        key = (request.type, request.cursor, request.peers)
         version = self.answers.version()
         if version is not None:
             data = self.cache.get(key, version)

@@ -94,6 +94,12 @@ class Request:
         valid = isinstance(value, int) and not isinstance(value, bool) and value > 0
         return value if valid else 0
 
+    @property
+    def peers(self) -> bool:
+        """``snapshot``'s ``peers`` parameter: false spares the server reading the OS's
+        connections (``zmqscope topology`` reads them once for the host)."""
+        return self.params.get("peers") is not False
+
 
 @dataclass(frozen=True, slots=True)
 class Reply:

@@ -11,7 +11,7 @@ rendering in :mod:`zmqscope.reporting.topology`. The JSON form is
 from __future__ import annotations
 
 from zmqscope.model.topology.addresses import Address, parse, reaches
-from zmqscope.model.topology.build import build_topology
+from zmqscope.model.topology.build import build_topology, unmatched_ipc
 from zmqscope.model.topology.diagnoses import socket_label
 from zmqscope.model.topology.pairs import VALID_PAIRS, compatible, partners
 from zmqscope.model.topology.values import (
@@ -52,4 +52,5 @@ __all__ = [
     "partners",
     "reaches",
     "socket_label",
+    "unmatched_ipc",
 ]

@@ -11,6 +11,7 @@ a name within one context.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import posixpath
 from dataclasses import dataclass
@@ -65,6 +66,12 @@ def _tcp(rest: str) -> Address | None:
     host, sep, port = rest.rpartition(":")
     if not sep or not port:
         return None
+    return Address(TCP, host=_host(host), port=port)
+
+
+@functools.lru_cache(maxsize=1024)
+def _host(host: str) -> str:
+    """A tcp host as :class:`Address` holds it (a few hosts recur in thousands of endpoints)."""
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     host = host.lower()
@@ -72,7 +79,7 @@ def _tcp(rest: str) -> Address | None:
         # A name (or an interface) is kept as written.
         with contextlib.suppress(ValueError):
             host = str(ipaddress.ip_address(host.partition("%")[0]))
-    return Address(TCP, host=host, port=port)
+    return host
 
 
 def is_ip(host: str) -> bool:

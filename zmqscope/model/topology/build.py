@@ -126,6 +126,18 @@ def build_topology(
     )
 
 
+def unmatched_ipc(processes: Sequence[ProcessSeen]) -> bool:
+    """True when an ipc connect reaches no recorded bind: only then is the OS's unix table read.
+
+    (The table lists every named unix socket on the host, and reading it costs
+    more than the rest of a gathering when thousands of ipc sockets are open.)
+    """
+    nodes, cwds = _process_nodes(processes)
+    binds, connects = _endpoints(nodes, cwds)
+    bound = {b.address.path for b in binds if b.address.transport == IPC}
+    return any(c.address.transport == IPC and c.address.path not in bound for c in connects)
+
+
 def _process_nodes(
     processes: Sequence[ProcessSeen],
 ) -> tuple[list[ProcessNode], dict[str, str | None]]:

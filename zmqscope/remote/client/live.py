@@ -97,14 +97,19 @@ class LiveClient:
         data = self.request(RequestType.HELLO)
         return _hello(data, self.endpoint)
 
-    def snapshot(self) -> LiveSnapshot:
-        """The target's records now: only what changed since the last call travels."""
+    def snapshot(self, peers: bool = True) -> LiveSnapshot:
+        """The target's records now: only what changed since the last call travels.
+
+        ``peers`` False: the vital signs may lack the OS connections of the
+        sockets (the server need not read them).
+        """
+        extra = {} if peers else {"peers": False}
         with paused_gc():
-            data = self.request(RequestType.SNAPSHOT, since=self._view.generation)
+            data = self.request(RequestType.SNAPSHOT, since=self._view.generation, **extra)
         try:
             if not self._view.accepts(data):
                 with paused_gc():
-                    data = self.request(RequestType.SNAPSHOT, since=0)
+                    data = self.request(RequestType.SNAPSHOT, since=0, **extra)
             with paused_gc():
                 snapshot = self._view.apply(data)
             return LiveSnapshot(snapshot, ProcessStats.from_dict(data["stats"]))

@@ -30,6 +30,7 @@ from zmqscope.model.topology import (
     Reach,
     Topology,
     build_topology,
+    unmatched_ipc,
 )
 from zmqscope.remote.client.interface import ClientError, ServerBusy
 from zmqscope.remote.client.saved import ReportClient
@@ -53,7 +54,7 @@ def gather_topology(
 ) -> Topology:
     """The topology of this user's instrumented processes on this host, now."""
     seen = gather_processes(timeout, on_refused)
-    return build_topology(seen, host_facts(), grace=grace)
+    return build_topology(seen, host_facts(unix=unmatched_ipc(seen)), grace=grace)
 
 
 def gather_processes(
@@ -86,7 +87,8 @@ def _ask(entry: Discovered, timeout: float) -> ProcessSeen:
     except ClientError as error:
         return _unanswered(entry, str(error), Reach.UNREACHABLE)
     try:
-        snapshot = client.snapshot().snapshot
+        # The host's connections are read once, here, not by each process.
+        snapshot = client.snapshot(peers=False).snapshot
     except ServerBusy as error:
         return _unanswered(entry, str(error), Reach.BUSY)
     except ClientError as error:
@@ -114,23 +116,24 @@ def _whereabouts(pid: int) -> tuple[str | None, int | None]:
         return None, None
 
 
-def host_facts() -> HostFacts:
-    """This host's tcp and unix sockets, their processes and its IP addresses, from the OS.
+def host_facts(unix: bool = True) -> HostFacts:
+    """This host's tcp (and ``unix``: unix) sockets, their processes and IP addresses, from the OS.
 
     Another user's sockets are listed without a pid (the kernel does not say
     whose); where the OS refuses the whole table, this user's processes are
     asked one by one.
     """
-    sockets = tuple(_host_sockets())
+    kinds = ("tcp", "unix") if unix else ("tcp",)
+    sockets = tuple(_host_sockets(kinds))
     pids = {s.pid for s in sockets if s.pid is not None}
     return HostFacts(sockets, tuple(_host_processes(pids)), tuple(_addresses()))
 
 
-def _host_sockets() -> Iterable[HostSocket]:
+def _host_sockets(kinds: tuple[str, ...]) -> Iterable[HostSocket]:
     try:
-        rows = list(_connections_of_host())
+        rows = list(_connections_of_host(kinds))
     except psutil.AccessDenied:
-        rows = list(_connections_of_user())
+        rows = list(_connections_of_user(kinds))
     seen: set[tuple[str, str | None, int | None]] = set()
     for row in rows:
         socket = _host_socket(row)
@@ -146,20 +149,20 @@ def _host_sockets() -> Iterable[HostSocket]:
 _Row = tuple[Any, Any, str, "int | None"]
 
 
-def _connections_of_host() -> Iterable[_Row]:
-    for kind in ("tcp", "unix"):
+def _connections_of_host(kinds: tuple[str, ...]) -> Iterable[_Row]:
+    for kind in kinds:
         for row in psutil.net_connections(kind=kind):
             yield row.laddr, row.raddr, row.status, row.pid
 
 
-def _connections_of_user() -> Iterable[_Row]:
+def _connections_of_user(kinds: tuple[str, ...]) -> Iterable[_Row]:
     uid = os.getuid()
     for process in psutil.process_iter(["uids"]):
         uids = process.info.get("uids")
         if uids is None or uids.real != uid:
             continue
         with contextlib.suppress(psutil.Error):
-            for kind in ("tcp", "unix"):
+            for kind in kinds:
                 for row in process.net_connections(kind=kind):
                     yield row.laddr, row.raddr, row.status, process.pid
 
