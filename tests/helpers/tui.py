@@ -22,7 +22,7 @@ from tests.helpers.fake_client import NOW, FakeClient, clock
 from zmqscope.model.topology import HostFacts, ProcessSeen, Reach, Topology, build_topology
 from zmqscope.remote.client import Client, ClientError, Discovered
 from zmqscope.tui import ScopeApp
-from zmqscope.tui._topology import TopologySource, topology_of_snapshot
+from zmqscope.tui._topology import TopologySource
 from zmqscope.tui.demo import DemoApp
 from zmqscope.tui.detail import SocketDetailScreen
 from zmqscope.tui.header import ProcessHeader
@@ -52,12 +52,13 @@ class Recording:
 class RecordingScopeApp(Recording, ScopeApp):
     """ScopeApp that remembers its notifications.
 
-    Its topology is its client's process alone unless a test asks for more
-    (``topology=topology_of``: every process of this user, as attach does).
+    Its topology is empty unless a test asks for one (``topology=topology_of``:
+    every process of this user, as attach does): never this machine's
+    processes by chance, and never a second thread on a live client.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("topology", topology_of_snapshot)
+        kwargs.setdefault("topology", no_topology)
         super().__init__(*args, **kwargs)
 
 
@@ -90,11 +91,12 @@ def make_app(
         export_dir=export_dir,
         exit_reports=lambda pid: exit_reports,
         open_pid=open_pid or _no_process,
-        topology=topology or _no_topology,
+        topology=topology or no_topology,
     )
 
 
-def _no_topology(client: Client) -> Topology:
+def no_topology(client: Client) -> Topology:
+    """An empty topology: no process, no diagnosis."""
     return build_topology([], None, now=NOW)
 
 

@@ -41,6 +41,7 @@ from zmqscope.model._base import MAX_INT, MAX_TIME
 from zmqscope.model.wording import visible
 from zmqscope.remote.client import ClientError, EventPage, Hello, LiveSnapshot, ReportClient
 from zmqscope.reporting import Report, build_report
+from zmqscope.tui._topology import topology_of_snapshot
 from zmqscope.tui.detail import SocketDetailScreen
 from zmqscope.tui.header import ProcessHeader
 from zmqscope.tui.sockets import SocketTable
@@ -101,7 +102,9 @@ def saved(tmp_path: Path, snapshot: Snapshot) -> ReportClient:
 
 
 def app_on(client: Any) -> RecordingScopeApp:
-    return RecordingScopeApp(client, clock=clock, interval=QUIET)
+    # The topology of the client's process alone: a SnapshotClient or a saved
+    # report can be asked from the gathering worker too.
+    return RecordingScopeApp(client, clock=clock, interval=QUIET, topology=topology_of_snapshot)
 
 
 def screen_text(app: Any) -> str:

@@ -58,7 +58,12 @@ def topology_of(client: Client) -> Topology:
 
 
 def topology_of_snapshot(client: Client) -> Topology:
-    """The topology of ``client``'s process alone (its edges within itself)."""
+    """The topology of ``client``'s process alone (its edges within itself).
+
+    It asks ``client`` from the gathering worker, beside the app's fetches:
+    only for a client that two threads may ask at once (an offline one; a
+    live client's socket is one thread's at a time).
+    """
     snapshot = client.snapshot().snapshot
     reach = Reach.LIVE if client.live else Reach.SAVED
     return build_topology([ProcessSeen.of(snapshot, reach)], None, now=snapshot.taken_at)
