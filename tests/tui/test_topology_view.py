@@ -38,7 +38,15 @@ from tests.helpers.tui import (
     topology_of_clients,
     view,
 )
-from zmqscope.model.topology import Topology
+from zmqscope.model.topology import (
+    HostFacts,
+    HostProcess,
+    HostSocket,
+    ProcessSeen,
+    Reach,
+    Topology,
+    build_topology,
+)
 from zmqscope.remote.client import Client, ReportClient
 from zmqscope.reporting import build_report
 from zmqscope.tui._topology import Jump, topology_lines, topology_of
@@ -285,3 +293,28 @@ def test_long_lists_are_cut_and_say_how_much_is_left_out() -> None:
     ]
     assert under[20] == "and 5 more peers"
     assert lines[-1] == "and 10 more sockets with no peer"
+
+
+async def test_a_peer_zmqscope_does_not_instrument_is_shown_with_its_command() -> None:
+    """The DEALER s5 connects to a port another program listens on: that program, by
+    pid and command from the OS, with nothing to attach to."""
+    main = FakeClient()
+    listener = HostSocket("tcp://127.0.0.1:9", None, True, 777)
+
+    def gather(client: Client) -> Topology:
+        seen = [ProcessSeen.of(main.snapshot().snapshot, Reach.LIVE)]
+        host = HostFacts((listener,), (HostProcess(777, ("/usr/sbin/discard", "-p", "9")),))
+        return build_topology(seen, host, now=NOW)
+
+    app = make_app(main, topology=gather)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        lines = {line.text.plain.strip(): line.action for line in app.topology_view.lines}
+        marked = table(app).diagnosed
+    peer = "→ pid 777 (/usr/sbin/discard -p 9) at tcp://127.0.0.1:9 · not instrumented"
+    assert peer in lines
+    assert lines[peer] is None  # not instrumented: no server to attach to
+    assert "pid 777 · /usr/sbin/discard -p 9 · not instrumented" in lines
+    assert "s5" not in marked  # its connect reaches something now
