@@ -90,3 +90,33 @@ async def test_a_hung_peer_does_not_freeze_the_tui() -> None:
         after = header(app).splitlines()[0]
     assert during == ("threads", "pid 4242  /srv/app/main.py --workers 2")
     assert after.startswith(f"pid {PEER_PID}")
+
+
+async def test_the_last_jump_asked_for_wins_over_a_slower_one() -> None:
+    """A peer that answers late, after another jump was asked for: left closed, unseen."""
+    release = threading.Event()
+    slow = peer_client()
+    quick = FakeClient(pid=6161, sockets=[make_socket("s1", "PUSH")])
+
+    def open_pid(pid: int) -> Client:
+        if pid == PEER_PID:
+            release.wait(timeout=30)
+            return slow
+        return quick
+
+    app = make_app(open_pid=open_pid)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.jump_to(PEER_PID)
+        await pilot.pause()
+        app.jump_to(6161)
+        for _ in range(200):  # the quick one lands while the slow one still waits
+            await pilot.pause(0.05)
+            if header(app).startswith("pid 6161"):
+                break
+        release.set()
+        await settle(pilot)
+        final = header(app).splitlines()[0]
+    assert final.startswith("pid 6161")
+    assert slow.closed  # opened too late: closed, never shown
+    assert slow.calls["hello"] == 0

@@ -28,6 +28,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
+from textual.worker import get_current_worker
 
 from zmqscope._defaults import DEFAULT_INTERVAL
 from zmqscope._files import FileWriteError
@@ -304,6 +305,9 @@ class ScopeApp(FeedApp):
             client = self._open_pid(pid)
         except ClientError as error:
             self.call_from_thread(self._not_opened, str(error))
+            return
+        if get_current_worker().is_cancelled:  # another jump was asked for since
+            client.close()
             return
         self.call_from_thread(self._jumped, client)
 

@@ -228,7 +228,13 @@ class PeerChooser(ModalScreen[int | None]):
 
     DEFAULT_CSS = """
     PeerChooser { align: center middle; }
-    PeerChooser > OptionList { width: 90; max-width: 100%; height: auto; max-height: 80%; }
+    PeerChooser > OptionList {
+        width: 90;
+        max-width: 100%;
+        height: auto;
+        max-height: 80%;
+        border: round $accent;
+    }
     """
 
     def __init__(self, peers: Sequence[PeerProcess]) -> None:
@@ -236,10 +242,12 @@ class PeerChooser(ModalScreen[int | None]):
         self.peers = tuple(peers)
 
     def compose(self) -> ComposeResult:
-        yield OptionList(
+        choices = OptionList(
             *(Option(shown(peer.text), id=str(peer.pid)) for peer in self.peers),
             id="peer-choices",
         )
+        choices.border_title = "attach to which peer's process? (escape: none)"
+        yield choices
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(int(event.option.id or 0) or None)
