@@ -11,7 +11,7 @@ import threading
 from tests.helpers.fake_client import FakeClient, make_socket
 from tests.helpers.tui import SHOWN_IDS, SIZE, header, make_app, row_ids, settle, view
 from zmqscope.model import Frame
-from zmqscope.remote.client import Client
+from zmqscope.remote.client import Client, LiveSnapshot
 
 PEER_PID = 5151
 
@@ -120,3 +120,41 @@ async def test_the_last_jump_asked_for_wins_over_a_slower_one() -> None:
     assert final.startswith("pid 6161")
     assert slow.closed  # opened too late: closed, never shown
     assert slow.calls["hello"] == 0
+
+
+class StuckClient(FakeClient):
+    """Answers once, then hangs in snapshot() until ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.answered = 0
+
+    def snapshot(self) -> LiveSnapshot:
+        self.answered += 1
+        if self.answered > 1:
+            self.release.wait(timeout=30)
+        return super().snapshot()
+
+
+async def test_a_jump_away_from_a_hung_process_shows_the_peer_at_once() -> None:
+    """The old process's request still hangs: the peer's answers do not wait for it,
+    and the old answer, when it comes, is not shown."""
+    first = StuckClient()
+    peer = peer_client()
+    app = make_app(first, open_pid=lambda pid: peer)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.fetch()  # hangs in the first process
+        await pilot.pause()
+        app.jump_to(PEER_PID)
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if row_ids(app) == ["s1"]:
+                break
+        during = header(app).splitlines()[0], row_ids(app)
+        first.release.set()
+        await settle(pilot)
+        after = header(app).splitlines()[0], row_ids(app)
+    assert during == (f"pid {PEER_PID}  /srv/app/main.py --workers 2", ["s1"])
+    assert after == during

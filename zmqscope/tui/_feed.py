@@ -75,7 +75,10 @@ class FeedApp(App[None]):
         self._cursor = 0
         self._rows: Rows | None = None
         self._drawn_at = clock()
-        self._busy = threading.Lock()
+        # One request at a time on a client (its socket is one thread's at a
+        # time): a lock per client, so that a request hung on a process left
+        # behind does not hold up the next process's.
+        self._locks: dict[int, threading.Lock] = {}
 
     def forget(self) -> None:
         """Drop what the last process said: the next client's answers start afresh."""
@@ -111,7 +114,10 @@ class FeedApp(App[None]):
     @work(thread=True, group="fetch")
     def fetch(self) -> None:
         client = self.client
-        if client is None or not self._busy.acquire(blocking=False):
+        if client is None:
+            return
+        busy = self.lock_of(client)
+        if not busy.acquire(blocking=False):
             return  # one request at a time: the previous one is still out
         try:
             fetched = self._ask(client)
@@ -122,7 +128,11 @@ class FeedApp(App[None]):
         else:
             self.call_from_thread(self._answered, client, self._apply, fetched)
         finally:
-            self._busy.release()
+            busy.release()
+
+    def lock_of(self, client: Client) -> threading.Lock:
+        """The lock a request to ``client`` holds while it is out."""
+        return self._locks.setdefault(id(client), threading.Lock())
 
     def _answered(self, client: Client, apply: Callable[[_T], None], answer: _T) -> None:
         """Hand ``client``'s answer on, unless the app has switched to another process since."""

@@ -343,17 +343,19 @@ class ScopeApp(FeedApp):
     @work(thread=True, group="retire")
     def _retire(self, client: Client) -> None:
         """Close ``client`` once no request of it is out (a client is one thread's at a time)."""
-        with self._busy:
+        with self.lock_of(client):
             client.close()
+        self._locks.pop(id(client), None)
 
     def on_unmount(self) -> None:
         for client in self._own:
             # A fetch still out at exit ends within the client's timeout.
-            if self._busy.acquire(timeout=DEFAULT_TIMEOUT):
+            busy = self.lock_of(client)
+            if busy.acquire(timeout=DEFAULT_TIMEOUT):
                 try:
                     client.close()
                 finally:
-                    self._busy.release()
+                    busy.release()
 
     # -- drawing ----------------------------------------------------------------
 
