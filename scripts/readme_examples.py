@@ -252,6 +252,68 @@ def plugin_failure(folder: Path) -> str:
     return "$ pytest --zmqscope tests/test_client.py\n" + "".join(lines[start:])
 
 
+BROKER_APP = """
+    import os, sys, time
+    import zmq
+
+    ctx = zmq.Context()
+    jobs = ctx.socket(zmq.PUSH)
+    port = jobs.bind_to_random_port("tcp://127.0.0.1")
+    news = ctx.socket(zmq.PUB)
+    news.bind("ipc://news.sock")
+    with open("port.tmp", "w") as out:
+        out.write(str(port))
+    os.replace("port.tmp", "port")
+    print("ready", file=sys.stderr, flush=True)
+    time.sleep(60)
+"""
+
+WORKER_APP = """
+    import sys, time
+    import zmq
+
+    ctx = zmq.Context()
+    jobs = ctx.socket(zmq.PULL)
+    jobs.connect(f"tcp://localhost:{open('port').read()}")
+    news = ctx.socket(zmq.SUB)  # never subscribes
+    news.connect("ipc://news.sock")
+    done = ctx.socket(zmq.PULL)  # a PULL, to the PUB
+    done.connect("ipc://news.sock")
+    print("ready", file=sys.stderr, flush=True)
+    time.sleep(60)
+"""
+
+
+def topology(folder: Path, *options: str) -> str:
+    """``zmqscope topology OPTIONS`` over a broker and a worker, both under ``zmqscope run``."""
+    write(folder, "broker.py", BROKER_APP)
+    write(folder, "worker.py", WORKER_APP)
+    (folder / "run").mkdir(mode=0o700, exist_ok=True)
+    with (
+        started(folder, [*ZMQSCOPE, "run", "broker.py"], "ready"),
+        started(folder, [*ZMQSCOPE, "run", "worker.py"], "ready"),
+    ):
+        output = run(folder, [*ZMQSCOPE, "topology", *options])
+    return output
+
+
+def topology_json(folder: Path) -> str:
+    """The JSON's edges and diagnoses, as jq shows them."""
+    document = json.loads(topology(folder, "--format", "json"))
+    shown = "\n".join(
+        json.dumps(part, indent=2) for part in (document["edges"][0], document["diagnoses"][0])
+    )
+    return "$ zmqscope topology --format json | jq '.edges[0], .diagnoses[0]'\n" + shown
+
+
+# Pids in a topology: in titles, labels and socket keys.
+PIDS = (
+    (r"pid \d+", "pid PID"),
+    (r"localhost:\d{4,5}\b", "localhost:PORT"),
+    (r'"\d+(/s\d+)?"', r'"PID\1"'),
+)
+
+
 EXAMPLES = {
     example.name: example
     for example in (
@@ -272,6 +334,18 @@ EXAMPLES = {
                 (r"(?m)^\d+: ", "PID: "),
             ),
         ),
+        Example("topology", lambda f: "$ zmqscope topology\n" + topology(f), PIDS),
+        Example(
+            "topology-mermaid",
+            lambda f: "$ zmqscope topology --format mermaid\n" + topology(f, "--format", "mermaid"),
+            PIDS,
+        ),
+        Example(
+            "topology-dot",
+            lambda f: "$ zmqscope topology --format dot\n" + topology(f, "--format", "dot"),
+            PIDS,
+        ),
+        Example("topology-json", topology_json, PIDS),
         Example(
             "plugin-failure",
             plugin_failure,

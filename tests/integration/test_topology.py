@@ -256,3 +256,50 @@ def test_saved_reports_and_a_report_listing_its_children(tmp_path: Path) -> None
     broken = zmqscope_cli("topology", "binder.py", cwd=tmp_path)
     assert broken.returncode == 2
     assert broken.stderr.count("\n") == 1 and broken.stderr.startswith("zmqscope: error: ")
+
+
+PLAIN_UNIX_SERVER = """
+import os, socket, sys, time
+server = socket.socket(socket.AF_UNIX)
+server.bind("plain.sock")
+server.listen()
+print("ready", file=sys.stderr, flush=True)
+deadline = time.monotonic() + 60
+while not os.path.exists("stop") and time.monotonic() < deadline:
+    time.sleep(0.05)
+"""
+IPC_CLIENT = """
+import sys, time
+import zmq
+ctx = zmq.Context()
+push = ctx.socket(zmq.PUSH)  # to-plain
+push.connect("ipc://plain.sock")
+print("ready", file=sys.stderr, flush=True)
+time.sleep(60)
+"""
+
+
+def test_an_ipc_peer_that_is_not_instrumented_comes_from_the_unix_table(tmp_path: Path) -> None:
+    server = write_app(tmp_path, PLAIN_UNIX_SERVER, "plain_server.py")
+    client = write_app(tmp_path, IPC_CLIENT, "client.py")
+    with short_folder() as base:
+        env = runtime_env(base, {"ZMQSCOPE": "1"})
+        with (
+            running(server, cwd=tmp_path, command=[sys.executable], env=runtime_env(base)) as plain,
+            running(client, cwd=tmp_path, command=[sys.executable], env=env) as instrumented,
+        ):
+            plain.wait_for("ready")
+            instrumented.wait_for("ready")
+            wait_until(lambda: any((base / "zmqscope").glob("*.json")), "the client serving")
+            document = topology(tmp_path, base)
+            (tmp_path / "stop").touch()
+    (edge,) = document["edges"]
+    assert edge["source"]["socket"] == f"{instrumented.process.pid}/s1"
+    assert edge["target"] == {
+        "process": str(plain.process.pid),
+        "socket": None,
+        "endpoint": f"ipc://{tmp_path}/plain.sock",
+    }
+    peer = next(p for p in document["processes"] if p["pid"] == plain.process.pid)
+    assert not peer["instrumented"] and "plain_server.py" in " ".join(peer["argv"])
+    assert document["diagnoses"] == []

@@ -31,6 +31,7 @@ from zmqscope.model import (
     ThreadRef,
     UsageWarning,
 )
+from zmqscope.model.topology import DiagnosisKind
 from zmqscope.pytest_plugin.settings import pytest_addoption
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,7 +76,15 @@ def test_every_relative_link_and_anchor_resolves(page: Path) -> None:
 def test_the_contracts_are_in_docs_and_the_readme_points_there() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "DESIGN.md" not in readme  # never in this repository
-    for name in ("design", "cli", "api", "report-json", "server-protocol", "pytest-plugin"):
+    for name in (
+        "design",
+        "cli",
+        "api",
+        "report-json",
+        "server-protocol",
+        "pytest-plugin",
+        "topology-json",
+    ):
         assert (DOCS / f"{name}.md").is_file()
         assert f"docs/{name}.md" in readme
     design = (DOCS / "design.md").read_text(encoding="utf-8")
@@ -96,7 +105,7 @@ def test_the_cli_page_names_every_command_and_option() -> None:
     page = (DOCS / "cli.md").read_text(encoding="utf-8")
     parser, _ = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(commands.choices) == {"run", "attach", "ls", "report", "demo"}
+    assert set(commands.choices) == {"run", "attach", "ls", "report", "topology", "demo"}
     for name, command in commands.choices.items():
         assert f"## `zmqscope {name}`" in page
         for option in _options(command):
@@ -191,3 +200,24 @@ def test_the_report_json_page_names_every_key(recorded: dict[str, Any]) -> None:
     assert {"started", "traffic", "inventory", "limits", "term_blocked_for"} <= keys
     missing = sorted(key for key in keys if f"`{key}`" not in page and f'"{key}"' not in page)
     assert missing == []
+
+
+def test_the_topology_json_page_names_every_key() -> None:
+    from tests.helpers.topology import bind, connect, process, silent, socket
+    from zmqscope.model.topology import HostFacts, HostSocket, build_topology
+
+    page = (DOCS / "topology-json.md").read_text(encoding="utf-8")
+    server = process(10, socket("s1", "PULL", bind("tcp://127.0.0.1:5555")))
+    client = process(11, socket("s1", "PUB", connect("tcp://127.0.0.1:5555")))
+    host = HostFacts((HostSocket("tcp://127.0.0.1:6379", None, True, 77),))
+    peer = process(12, socket("s1", "DEALER", connect("tcp://127.0.0.1:6379")))
+    document = build_topology([server, client, peer, silent(13)], host).to_dict()
+    for node in document["processes"]:
+        for sock in node["sockets"]:
+            sock["record"] = {}  # a report's socket record: report-json.md's
+    keys = _keys(document, set())
+    assert {"host_checked", "reach", "compatible", "endpoint", "record"} <= keys
+    missing = sorted(key for key in keys if f"`{key}`" not in page)
+    assert not missing, f"keys docs/topology-json.md does not name: {missing}"
+    for kind in DiagnosisKind:
+        assert f"`{kind.value}`" in page

@@ -219,6 +219,18 @@ def test_a_connect_to_another_host_is_not_judged_but_one_to_this_hosts_address_i
     assert kinds(build_topology([remote], ours)) == [DiagnosisKind.CONNECT_TO_NOTHING]
 
 
+def test_a_wildcard_bind_is_reached_through_this_hosts_addresses_only() -> None:
+    server = process(10, socket("s1", "PULL", bind("tcp://0.0.0.0:5555")))
+    client = process(11, socket("s1", "PUSH", connect("tcp://192.0.2.7:5555")))
+    # Another host's port 5555: not this bind, and not judged.
+    elsewhere = build_topology([server, client], HostFacts())
+    assert elsewhere.edges == ()
+    assert kinds(elsewhere) == [DiagnosisKind.UNUSED_BIND]
+    here = build_topology([server, client], HostFacts(addresses=("192.0.2.7",)))
+    assert edges_between(here) == {("11/s1", "10/s1")}
+    assert here.diagnoses == ()
+
+
 def test_a_bind_nothing_connects_to() -> None:
     used = process(
         10,

@@ -206,6 +206,8 @@ def _match(
     address = connect.address
     if address.transport not in (TCP, IPC, INPROC):
         return  # pgm, udp, ws, ...: not matched, not judged
+    if address.transport == TCP and not stays_here(address.host, wiring.addresses):
+        return  # another host's port, whatever binds the same number here
     candidates = by_key.get((address.transport, address.port or address.path), [])
     reached = [b for b in candidates if _reaches(wiring, connect, b)]
     if address.transport == IPC and len(reached) > 1:
@@ -224,7 +226,7 @@ def _match(
     if listener is not None:
         target = End(wiring.peer(listener.pid), None, listener.local)
         wiring.edges.append(Edge(source, target, address.transport))
-    elif address.transport == IPC or stays_here(address.host, wiring.addresses):
+    else:
         wiring.unreached.append(connect)
 
 

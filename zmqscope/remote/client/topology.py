@@ -53,8 +53,21 @@ def gather_topology(
     on_refused: Callable[[str], None] | None = None,
 ) -> Topology:
     """The topology of this user's instrumented processes on this host, now."""
-    seen = gather_processes(timeout, on_refused)
-    return build_topology(seen, host_facts(unix=unmatched_ipc(seen)), grace=grace)
+    # The OS's tcp table is read while the processes answer (most of that
+    # time is waiting for them).
+    with ThreadPoolExecutor(1, "zmqscope-topology-os") as reader:
+        tcp = reader.submit(host_facts, unix=False)
+        seen = gather_processes(timeout, on_refused)
+        host = tcp.result()
+    if unmatched_ipc(seen):
+        unix = host_facts(tcp=False)
+        host = HostFacts(host.sockets + unix.sockets, _union(host, unix), host.addresses)
+    return build_topology(seen, host, grace=grace)
+
+
+def _union(one: HostFacts, other: HostFacts) -> tuple[HostProcess, ...]:
+    known = {p.pid for p in one.processes}
+    return one.processes + tuple(p for p in other.processes if p.pid not in known)
 
 
 def gather_processes(
@@ -116,14 +129,14 @@ def _whereabouts(pid: int) -> tuple[str | None, int | None]:
         return None, None
 
 
-def host_facts(unix: bool = True) -> HostFacts:
-    """This host's tcp (and ``unix``: unix) sockets, their processes and IP addresses, from the OS.
+def host_facts(tcp: bool = True, unix: bool = True) -> HostFacts:
+    """This host's tcp and unix sockets (those asked for), their processes and IP addresses.
 
     Another user's sockets are listed without a pid (the kernel does not say
     whose); where the OS refuses the whole table, this user's processes are
     asked one by one.
     """
-    kinds = ("tcp", "unix") if unix else ("tcp",)
+    kinds = tuple(kind for kind, wanted in (("tcp", tcp), ("unix", unix)) if wanted)
     sockets = tuple(_host_sockets(kinds))
     pids = {s.pid for s in sockets if s.pid is not None}
     return HostFacts(sockets, tuple(_host_processes(pids)), tuple(_addresses()))
@@ -135,10 +148,12 @@ def _host_sockets(kinds: tuple[str, ...]) -> Iterable[HostSocket]:
     except psutil.AccessDenied:
         rows = list(_connections_of_user(kinds))
     seen: set[tuple[str, str | None, int | None]] = set()
+    cwds: dict[int, str | None] = {}
     for row in rows:
         socket = _host_socket(row)
         if socket is None:
             continue
+        socket = _absolute(socket, cwds)
         key = (socket.local, socket.remote, socket.pid)
         if key not in seen:
             seen.add(key)
@@ -185,6 +200,23 @@ def _host_socket(row: _Row) -> HostSocket | None:
     if not listening and remote is None:
         return None
     return HostSocket(_tcp_url(laddr), remote, listening, pid)
+
+
+def _absolute(socket: HostSocket, cwds: dict[int, str | None]) -> HostSocket:
+    """A unix socket bound by a relative path, as the path from its process's working directory.
+
+    The kernel lists the path as the process gave it to bind(); ZeroMQ's
+    connects are resolved the same way (model.topology.addresses.parse).
+    """
+    path = socket.local[len("ipc://") :] if socket.local.startswith("ipc://") else None
+    if path is None or path.startswith(("/", "@")) or socket.pid is None:
+        return socket
+    if socket.pid not in cwds:
+        cwds[socket.pid] = _whereabouts(socket.pid)[0]
+    cwd = cwds[socket.pid]
+    if cwd is None:
+        return socket
+    return HostSocket(f"ipc://{os.path.join(cwd, path)}", None, True, socket.pid)
 
 
 def _tcp_url(address: Any) -> str:
