@@ -71,6 +71,10 @@ from zmqscope.tui.topology import TopologyView
 # every TOPOLOGY_HIDDEN_INTERVAL while it is not.
 TOPOLOGY_INTERVAL = 2.0
 TOPOLOGY_HIDDEN_INTERVAL = 10.0
+# A gathering's CPU is the TUI's own (the snapshots are decoded here): a slow
+# one (20 processes of 1,000 sockets take about 2 s) waits this many times its
+# own length before the next, so that the keys stay quick.
+TOPOLOGY_PAUSE_FACTOR = 4.0
 
 
 class ScopeApp(FeedApp):
@@ -147,6 +151,7 @@ class ScopeApp(FeedApp):
         self._drawing: Drawing | None = None
         self._gathering = threading.Lock()
         self._gathered_at = -math.inf  # when the last gathering started (monotonic)
+        self._gathering_took = 0.0  # how long it took (seconds)
         self.export_dir = export_dir or export_folder()
         self._view = "sockets"  # the tab shown: only it is redrawn on refresh
         self._timer_started = False
@@ -217,7 +222,9 @@ class ScopeApp(FeedApp):
         if self._views_gone or self.paused or self.ended:
             return
         since = time.monotonic() - self._gathered_at
-        if self._view == "topology" or since >= TOPOLOGY_HIDDEN_INTERVAL:
+        due = TOPOLOGY_INTERVAL if self._view == "topology" else TOPOLOGY_HIDDEN_INTERVAL
+        # Half a second of slack: the timer's ticks come every TOPOLOGY_INTERVAL, not later.
+        if since + 0.5 >= max(due, TOPOLOGY_PAUSE_FACTOR * self._gathering_took):
             self.gather_topology()
 
     @work(thread=True, group="topology")
@@ -226,9 +233,10 @@ class ScopeApp(FeedApp):
         client = self.client
         if client is None or not self._gathering.acquire(blocking=False):
             return  # the last one is still out: a hung process costs one timeout
-        self._gathered_at = time.monotonic()
+        started = self._gathered_at = time.monotonic()
         try:
             topology = self._gather(client)
+            self._gathering_took = time.monotonic() - started
             # The view's lines too, off the UI thread: 20 processes of 1,000
             # sockets make thousands of them.
             drawing = draw(topology, self.attached_pid, self._attachable)
