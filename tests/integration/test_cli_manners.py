@@ -253,8 +253,8 @@ def test_every_command_explains_its_arguments_with_an_example(base: Path, comman
         ("atach", "unknown command 'atach' (did you mean 'attach'? see 'zmqscope attach --help')"),
         (
             "frobnicate",
-            "unknown command 'frobnicate': the commands are run, attach, ls, report, demo "
-            "(see 'zmqscope --help')",
+            "unknown command 'frobnicate': the commands are run, attach, ls, report, topology, "
+            "demo (see 'zmqscope --help')",
         ),
     ],
 )
