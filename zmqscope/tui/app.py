@@ -4,7 +4,9 @@ The app receives a :class:`~zmqscope.remote.client.Client` and knows nothing abo
 sockets or servers: tests drive it with a fake client, ``attach report.json``
 with a saved report. What it asks and when, and what happens when the
 connection is lost or the process exits, is :class:`~zmqscope.tui._feed.FeedApp`'s;
-this module lays out the views and binds the keys. When the process exits,
+the topology and the jumps to another process and back are
+:class:`~zmqscope.tui._system.SystemApp`'s; this module lays out the views
+and binds the keys. When the process exits,
 its exit report takes the last snapshot's place if it wrote one where we
 know to look (``zmqscope run --json``, ``ZMQSCOPE_JSON``); else the header
 says how old the last snapshot is.
@@ -16,43 +18,35 @@ made, for a saved report or the last snapshot of a process that has exited.
 
 from __future__ import annotations
 
-import math
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
-from textual.worker import get_current_worker
 
 from zmqscope._defaults import DEFAULT_INTERVAL
 from zmqscope._files import FileWriteError
 from zmqscope._shown import visible
 from zmqscope.model import Snapshot
-from zmqscope.model.topology import Topology
 from zmqscope.remote.client import (
-    DEFAULT_TIMEOUT,
     Client,
     ClientError,
     Discovered,
-    connect,
     exit_report_paths,
 )
 from zmqscope.tui._export import export_folder, write_export
-from zmqscope.tui._feed import FeedApp
+from zmqscope.tui._system import SystemApp
 from zmqscope.tui._topology import (
     Drawing,
     Jump,
     OpenSocket,
     TopologySource,
-    diagnosed_sockets,
     diagnoses_of,
-    draw,
     peers_elsewhere,
     topology_of,
 )
@@ -66,18 +60,8 @@ from zmqscope.tui.sockets_view import SocketsView
 from zmqscope.tui.threads import ThreadsView
 from zmqscope.tui.topology import TopologyView
 
-# A topology asks every process of this user: not more often than this (seconds)
-# while the Topology view is shown, and for the sockets table's marks only
-# every TOPOLOGY_HIDDEN_INTERVAL while it is not.
-TOPOLOGY_INTERVAL = 2.0
-TOPOLOGY_HIDDEN_INTERVAL = 10.0
-# A gathering's CPU is the TUI's own (the snapshots are decoded here): a slow
-# one (20 processes of 1,000 sockets take about 2 s) waits this many times its
-# own length before the next, so that the keys stay quick.
-TOPOLOGY_PAUSE_FACTOR = 4.0
 
-
-class ScopeApp(FeedApp):
+class ScopeApp(SystemApp):
     """Header, a banner while term() is blocked, and the Sockets/Threads/Shutdown views."""
 
     TITLE = "zmqscope"
@@ -133,25 +117,17 @@ class ScopeApp(FeedApp):
     ) -> None:
         """``export_dir``: where ``e`` writes (default: the user's state folder).
         ``exit_reports``: where the process of a pid will write its exit report.
-        ``open_pid``: a client of the process of a pid, for a jump to a peer's
-        process (default: as ``zmqscope attach PID`` finds it). ``topology``:
-        the topology around a client's process, asked in a worker (default:
-        every process of this user live, a saved report's processes offline)."""
-        super().__init__(client, interval=interval, clock=clock, exit_reports=exit_reports)
+        ``open_pid``, ``topology``: see :class:`~zmqscope.tui._system.SystemApp`."""
+        super().__init__(
+            client,
+            interval=interval,
+            clock=clock,
+            exit_reports=exit_reports,
+            open_pid=open_pid,
+            topology=topology,
+        )
         self._connect = connect
         self._discover = discover
-        self._open_pid = open_pid or _attach_pid
-        # The clients this app opened (the picker's choice, the peers jumped
-        # to): closed when left or at exit. The first one is the caller's.
-        self._own: list[Client] = []
-        # The clients jumped from, the latest last: b goes back to it.
-        self._trail: list[Client] = []
-        self._gather = topology
-        self.topology: Topology | None = None
-        self._drawing: Drawing | None = None
-        self._gathering = threading.Lock()
-        self._gathered_at = -math.inf  # when the last gathering started (monotonic)
-        self._gathering_took = 0.0  # how long it took (seconds)
         self.export_dir = export_dir or export_folder()
         self._view = "sockets"  # the tab shown: only it is redrawn on refresh
         self._timer_started = False
@@ -210,83 +186,30 @@ class ScopeApp(FeedApp):
         self.header.connection = "live" if client.live else "offline"
         self._focus_view(self._view)
         self.fetch()
-        self.gather_topology()
+        self.start_topology(client)
         if client.live and not self._timer_started:
             self._timer_started = True
             self.set_interval(self.interval, self._tick)
-            self.set_interval(max(self.interval, TOPOLOGY_INTERVAL), self._topology_tick)
 
-    # -- the topology -------------------------------------------------------------
-
-    def _topology_tick(self) -> None:
-        if self._views_gone or self.paused or self.ended:
-            return
-        since = time.monotonic() - self._gathered_at
-        due = TOPOLOGY_INTERVAL if self._view == "topology" else TOPOLOGY_HIDDEN_INTERVAL
-        # Half a second of slack: the timer's ticks come every TOPOLOGY_INTERVAL, not later.
-        if since + 0.5 >= max(due, TOPOLOGY_PAUSE_FACTOR * self._gathering_took):
-            self.gather_topology()
-
-    @work(thread=True, group="topology")
-    def gather_topology(self) -> None:
-        """Ask for the topology around the client's process (never two at once)."""
-        client = self.client
-        if client is None or not self._gathering.acquire(blocking=False):
-            return  # the last one is still out: a hung process costs one timeout
-        started = self._gathered_at = time.monotonic()
-        try:
-            topology = self._gather(client)
-            self._gathering_took = time.monotonic() - started
-            # The view's lines too, off the UI thread: 20 processes of 1,000
-            # sockets make thousands of them.
-            drawing = draw(topology, self.attached_pid, self._attachable)
-        except (ClientError, OSError) as error:
-            self.call_from_thread(self._answered, client, self._topology_failed, str(error))
-        else:
-            self.call_from_thread(self._answered, client, self._topology_arrived, drawing)
-        finally:
-            self._gathering.release()
-
-    def _topology_arrived(self, drawing: Drawing) -> None:
-        if self._views_gone:
-            return
-        self.topology = drawing.topology
-        self._drawing = drawing
-        self._mark_diagnosed()
-        if self._view == "topology":
-            self._draw_topology()
+    # -- the topology, drawn --------------------------------------------------------
 
     @property
-    def _attachable(self) -> bool:
-        """Processes can be attached to from here: live, not from a saved report."""
-        return self.client_live and not self.ended
+    def topology_shown(self) -> bool:
+        return self._view == "topology"
 
-    def _topology_failed(self, message: str) -> None:
-        if not self._views_gone:
-            self.topology_view.failed(visible(message))
+    def show_topology(self, drawing: Drawing) -> None:
+        self.topology_view.show(drawing)
 
-    @property
-    def attached_pid(self) -> int | None:
-        """The pid of the process the Sockets, Threads and Shutdown views show."""
-        if self.current is not None:
-            return self.current.snapshot.process.pid
-        return self.hello.process.pid if self.hello else None
+    def show_topology_failure(self, message: str) -> None:
+        self.topology_view.failed(message)
 
-    def _mark_diagnosed(self) -> None:
-        diagnosed = diagnosed_sockets(self.topology, self.attached_pid)
-        if diagnosed != self.table.diagnosed:
-            self.table.mark(diagnosed)
-            self.sockets_view.show_status()
+    def marks_changed(self) -> None:
+        self.sockets_view.show_status()
 
     def _draw_topology(self) -> None:
-        drawing = self._drawing
-        if drawing is None:
-            return
-        attached, live = self.attached_pid, self._attachable
-        if (drawing.attached, drawing.live) != (attached, live):
-            # Made before a jump (or the process's end): enter's actions changed.
-            drawing = self._drawing = draw(drawing.topology, attached, live)
-        self.topology_view.show(drawing)
+        drawing = self.drawing_now()
+        if drawing is not None:
+            self.topology_view.show(drawing)
 
     @on(TopologyView.Chosen)
     def topology_chosen(self, event: TopologyView.Chosen) -> None:
@@ -295,75 +218,6 @@ class ScopeApp(FeedApp):
             self.jump_to(action.pid)
         elif isinstance(action, OpenSocket):
             self.open_detail(action.socket_id)
-
-    # -- another process: a peer's, and back -------------------------------------
-
-    def jump_to(self, pid: int) -> None:
-        """Attach to process ``pid`` (a peer's), as ``zmqscope attach PID`` would; ``b`` returns."""
-        if self.hello is not None and self.hello.process.pid == pid:
-            self.notify(f"already attached to pid {pid}", timeout=2)
-            return
-        self.notify(f"attaching to pid {pid}...", timeout=2)
-        self._open(pid)
-
-    @work(thread=True, group="jump", exclusive=True)
-    def _open(self, pid: int) -> None:
-        # Off the UI thread: finding and greeting a server can take its timeout.
-        try:
-            client = self._open_pid(pid)
-        except ClientError as error:
-            self.call_from_thread(self._not_opened, str(error))
-            return
-        if get_current_worker().is_cancelled:  # another jump was asked for since
-            client.close()
-            return
-        self.call_from_thread(self._jumped, client)
-
-    def _not_opened(self, message: str) -> None:
-        self.notify(visible(message), severity="error", markup=False)
-
-    def _jumped(self, client: Client) -> None:
-        self._own.append(client)
-        if self._views_gone:
-            return  # closed with the others at exit
-        if self.client is not None:
-            self._trail.append(self.client)
-        self._switch(client)
-
-    def action_previous_process(self) -> None:
-        if not self._trail:
-            self.notify("no process to go back to: b returns after a jump to a peer", timeout=3)
-            return
-        left = self.client
-        self._switch(self._trail.pop())
-        if left is not None and left in self._own:
-            self._own.remove(left)
-            self._retire(left)
-
-    def _switch(self, client: Client) -> None:
-        """Show ``client``'s process from now on, starting afresh."""
-        while not isinstance(self.screen, PickerScreen) and len(self.screen_stack) > 1:
-            self.pop_screen()  # a detail of the other process's socket is no longer true
-        self.forget()
-        self.header.show(self._now())
-        self.start(client)
-
-    @work(thread=True, group="retire")
-    def _retire(self, client: Client) -> None:
-        """Close ``client`` once no request of it is out (a client is one thread's at a time)."""
-        with self.lock_of(client):
-            client.close()
-        self._locks.pop(id(client), None)
-
-    def on_unmount(self) -> None:
-        for client in self._own:
-            # A fetch still out at exit ends within the client's timeout.
-            busy = self.lock_of(client)
-            if busy.acquire(timeout=DEFAULT_TIMEOUT):
-                try:
-                    client.close()
-                finally:
-                    busy.release()
 
     # -- drawing ----------------------------------------------------------------
 
@@ -375,7 +229,7 @@ class ScopeApp(FeedApp):
         self.banner.show(snapshot, now, ended=self._past)
         if snapshot is None:
             return
-        self._mark_diagnosed()
+        self.mark_diagnosed()
         self.sockets_view.show_status()
         self._draw_view(self._view, snapshot, now)
 
@@ -429,9 +283,8 @@ class ScopeApp(FeedApp):
             if snapshot is not None:
                 self._draw_view(self._view, snapshot, self._drawn_at)
             self._focus_view(event.pane.id)
-            stale = time.monotonic() - self._gathered_at >= TOPOLOGY_INTERVAL
-            if self._view == "topology" and stale and self.showing_live and not self.paused:
-                self.gather_topology()  # marks-only gatherings may be 10 s old
+            if self._view == "topology":
+                self.topology_due()
 
     def _focus_view(self, view: str) -> None:
         # Focus follows the view (keys and mouse alike): a hidden table kept
@@ -544,8 +397,3 @@ class ScopeApp(FeedApp):
 
 
 _TABLE_ACTIONS = frozenset({"sort", "reverse_sort", "toggle_closed"})
-
-
-def _attach_pid(pid: int) -> Client:
-    """A client of process ``pid``, found as ``zmqscope attach PID`` finds it."""
-    return connect(str(pid))
