@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pydot
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from rich.console import Console
 
 from tests.helpers.hostile import ARG, ENDPOINT, NAME, controls, hostile_text
@@ -25,6 +25,9 @@ from zmqscope.reporting.topology import (
     render_topology_text,
 )
 from zmqscope.reporting.topology_graphs import dot_label, mermaid_label
+
+# No deadline: the suite asserts no timings (pydot builds its parser on first use, ~0.5 s).
+HOSTILE = settings(deadline=None, database=None)
 
 # pydot's parser uses pyparsing's old names, which pyparsing 3.3 warns about.
 pytestmark = pytest.mark.filterwarnings("ignore:'setParseAction' deprecated")
@@ -64,6 +67,7 @@ def _mermaid_text(label: str) -> str:
     return re.sub(r"#(\d+);", lambda m: chr(int(m.group(1))), label)
 
 
+@HOSTILE
 @given(hostile_text)
 def test_a_mermaid_label_is_inert_and_says_the_text(text: str) -> None:
     label = mermaid_label(text)
@@ -71,6 +75,7 @@ def test_a_mermaid_label_is_inert_and_says_the_text(text: str) -> None:
     assert _mermaid_text(label) == visible(text)
 
 
+@HOSTILE
 @given(hostile_text)
 def test_a_dot_label_reads_back_as_the_text(text: str) -> None:
     graph = pydot.graph_from_dot_data(f"digraph g {{ a [label={dot_label(text)}]; a -> b; }}")
@@ -83,6 +88,7 @@ def test_a_dot_label_reads_back_as_the_text(text: str) -> None:
     assert re.sub(r"\\(.)", r"\1", raw[1:-1]) == visible(text)
 
 
+@HOSTILE
 @given(hostile_text)
 def test_hostile_strings_cannot_break_the_mermaid_graph(text: str) -> None:
     topology = hostile_topology(text, text, f"inproc://{text}")
@@ -96,6 +102,7 @@ def test_hostile_strings_cannot_break_the_mermaid_graph(text: str) -> None:
     assert sum(1 for line in lines if "-->" in line or "-.->" in line) == len(topology.edges)
 
 
+@HOSTILE
 @given(hostile_text)
 def test_hostile_strings_cannot_break_the_dot_graph(text: str) -> None:
     topology = hostile_topology(text, text, f"inproc://{text}")
