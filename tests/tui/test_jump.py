@@ -158,3 +158,17 @@ async def test_a_jump_away_from_a_hung_process_shows_the_peer_at_once() -> None:
         after = header(app).splitlines()[0], row_ids(app)
     assert during == (f"pid {PEER_PID}  /srv/app/main.py --workers 2", ["s1"])
     assert after == during
+
+
+async def test_the_clients_the_app_opened_are_closed_when_it_quits() -> None:
+    peer = peer_client()
+    first = FakeClient()
+    app = make_app(first, open_pid=lambda pid: peer)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.jump_to(PEER_PID)
+        await settle(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+    assert peer.closed  # the app's own
+    assert not first.closed  # the caller's: attach closes it
