@@ -210,6 +210,20 @@ def test_a_file_claiming_another_processs_server_is_not_believed(tmp_path: Path)
         assert (live.runtime / f"{impostor.pid}.json").is_file()
 
 
+def test_a_server_whose_runtime_folder_has_a_space_in_its_path_is_listed(
+    tmp_path: Path,
+) -> None:
+    """The kernel's unix table ends each row with the path, spaces and all."""
+    app = write_app(tmp_path, SERVING_APP)
+    with short_folder() as outer:
+        base = outer / "a b"
+        base.mkdir(mode=0o700)
+        with serving(app, base, cwd=tmp_path) as live:
+            assert live.endpoint.startswith("ipc://") and " " in live.endpoint
+            rows, notes = ls(tmp_path, base)
+            assert [row["pid"] for row in rows] == [live.pid], (rows, notes)
+
+
 ELSEWHERE_APP = """
 import os, sys, time
 import zmqscope

@@ -10,8 +10,10 @@ such a file only if all of these hold:
 - the process runs, belongs to this user and started no later than the
   file says (pids get reused);
 - its endpoint is a socket that *this* process has bound, as the kernel
-  says (psutil reads ``/proc``): an ipc socket file inside the folder, or a
-  tcp port it listens on. A file cannot claim another process's server.
+  says: an ipc socket file inside the folder, or a tcp port it listens
+  on. A file cannot claim another process's server. (On Linux the
+  kernel's table is read once for all the files, see
+  :mod:`~zmqscope.remote.proc_sockets`; elsewhere psutil is asked.)
 
 Files of processes that are gone are removed, and only those: see
 :meth:`RuntimeFolder.remove_own`.
@@ -32,6 +34,7 @@ from pathlib import Path
 import psutil
 
 from zmqscope._errors import ZmqscopeError
+from zmqscope.remote.proc_sockets import SocketTables, holds_any, read_tables
 from zmqscope.remote.runtime import (
     RuntimeDirError,
     RuntimeDirMissing,
@@ -138,7 +141,7 @@ def _entry_of(folder: RuntimeFolder, pid: int) -> Discovered | None:
     if name not in folder.names():
         return None
     entry = _read(folder, name, pid)
-    if entry is None or not _alive(entry) or not _serves(entry, folder.path):
+    if entry is None or not _alive(entry) or not _serves(entry, folder.path, read_tables()):
         return None
     return entry
 
@@ -207,7 +210,7 @@ def _serving_off(process: psutil.Process, how: str) -> bool:
 
 
 def _entries(folder: RuntimeFolder) -> list[Discovered]:
-    found = []
+    alive = []
     for name in folder.names():
         match = _DISCOVERY_NAME.fullmatch(name)
         if match is None:
@@ -220,11 +223,12 @@ def _entries(folder: RuntimeFolder) -> list[Discovered]:
             folder.remove_own(name)
             folder.remove_own(f"{pid}.ipc")
             continue
-        if entry is None:
-            continue  # unreadable, but its process lives: not ours to judge
-        if _serves(entry, folder.path):
-            found.append(entry)
-    return found
+        if entry is not None:  # unreadable, but its process lives: not ours to judge
+            alive.append(entry)
+    # The kernel's tables are read once for all, after the files: a server
+    # writes its file once it has bound its endpoint.
+    tables = read_tables()
+    return [entry for entry in alive if _serves(entry, folder.path, tables)]
 
 
 def _read(folder: RuntimeFolder, name: str, pid: int) -> Discovered | None:
@@ -267,22 +271,34 @@ def _alive(entry: Discovered) -> bool:
         return False
 
 
-def _serves(entry: Discovered, folder: Path) -> bool:
-    """The kernel says this process has bound the entry's endpoint (see the module's doc)."""
+def _serves(entry: Discovered, folder: Path, tables: SocketTables | None) -> bool:
+    """The kernel says this process has bound the entry's endpoint (see the module's doc).
+
+    ``tables``: the kernel's socket tables, shared by the entries of one
+    discovery; None where there is no ``/proc`` (psutil is asked instead).
+    """
     endpoint = entry.endpoint
     try:
-        process = psutil.Process(entry.pid)
         if endpoint.startswith("ipc://"):
             path = endpoint[len("ipc://") :]
             if not path.startswith("@") and os.path.dirname(path) != str(folder):
                 return False  # elsewhere, where others may swap the socket
+            if tables is not None:
+                return holds_any(entry.pid, tables.unix_inodes(path))
             # A unix socket's local address is its path (psutil types it as inet's).
-            bound = process.net_connections(kind="unix")
+            bound = psutil.Process(entry.pid).net_connections(kind="unix")
             return any(str(c.laddr) == path for c in bound if isinstance(c.laddr, str))
         if endpoint.startswith("tcp://"):
             host, _, port = endpoint[len("tcp://") :].rpartition(":")
             address = ipaddress.ip_address(host.strip("[]"))
-            listening = process.net_connections(kind="tcp")
+            if tables is not None:
+                inodes = [
+                    inode
+                    for bound_address, inode in tables.listening_inodes(int(port))
+                    if bound_address == address or bound_address.is_unspecified
+                ]
+                return holds_any(entry.pid, inodes)
+            listening = psutil.Process(entry.pid).net_connections(kind="tcp")
             return any(
                 c.status == psutil.CONN_LISTEN
                 and c.laddr

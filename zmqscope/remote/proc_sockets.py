@@ -1,0 +1,119 @@
+"""The kernel's socket tables, read from Linux's ``/proc`` once for many questions.
+
+psutil answers "which sockets does process P hold?" by reading P's
+descriptors and then parsing the host's whole table (``/proc/net/unix``:
+tens of thousands of rows on a busy host), once per question. Discovery
+asks it of every process it finds; here the table is read once and each
+process's descriptors are read only until the socket sought turns up.
+
+What is believed is what psutil would say: a socket is the process's when
+one of its descriptors links to the socket's inode (``socket:[N]``), and
+the inode's row in the table gives the socket's path or address.
+
+``None`` from :func:`read_tables` means there is no ``/proc`` to read
+(macOS): callers then ask psutil.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import struct
+import sys
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+_PROC_NET = "/proc/net"
+_TCP_LISTEN = "0A"  # the kernel's state number for LISTEN (include/net/tcp_states.h)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(slots=True)
+class SocketTables:
+    """Inodes by unix path and listening tcp sockets, each table read on first use."""
+
+    _unix: dict[str, set[str]] | None = None
+    _listening: list[tuple[IPAddress, int, str]] | None = None
+
+    def unix_inodes(self, path: str) -> set[str]:
+        """The inodes of the unix sockets named ``path`` (a listener and its accepted ones)."""
+        if self._unix is None:
+            self._unix = _unix_table()
+        return self._unix.get(path, set())
+
+    def listening_inodes(self, port: int) -> list[tuple[IPAddress, str]]:
+        """(address, inode) of each tcp socket listening on ``port``."""
+        if self._listening is None:
+            self._listening = list(_tcp_listeners())
+        return [(address, inode) for address, bound, inode in self._listening if bound == port]
+
+
+def read_tables() -> SocketTables | None:
+    """Empty tables to be filled as asked, or None where the kernel has no ``/proc/net``."""
+    if not sys.platform.startswith("linux") or not os.path.isdir(_PROC_NET):
+        return None
+    return SocketTables()
+
+
+def holds_any(pid: int, inodes: Collection[str]) -> bool:
+    """Whether process ``pid`` has a descriptor on one of the socket ``inodes``.
+
+    Stops at the first one found (a server's socket is among a process's
+    first descriptors). Raises OSError when the descriptors cannot be read.
+    """
+    if not inodes:
+        return False
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    folder = f"/proc/{pid}/fd"
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            try:
+                if os.readlink(entry.path) in wanted:
+                    return True
+            except OSError:
+                continue  # closed meanwhile, or not a link
+    return False
+
+
+def _unix_table() -> dict[str, set[str]]:
+    # Rows: Num RefCount Protocol Flags Type St Inode [Path]; the path is the
+    # rest of the line, spaces and all (psutil drops a path with a space).
+    table: dict[str, set[str]] = defaultdict(set)
+    with open(f"{_PROC_NET}/unix", encoding="utf-8", errors="surrogateescape") as rows:
+        next(rows, None)
+        for row in rows:
+            fields = row.rstrip("\n").split(None, 7)
+            if len(fields) == 8:
+                table[fields[7]].add(fields[6])
+    return table
+
+
+def _tcp_listeners() -> Iterable[tuple[IPAddress, int, str]]:
+    for name, decode in (("tcp", _ipv4), ("tcp6", _ipv6)):
+        path = f"{_PROC_NET}/{name}"
+        if not os.path.exists(path):
+            continue  # no IPv6 in this kernel
+        with open(path, encoding="ascii", errors="replace") as rows:
+            next(rows, None)
+            for row in rows:
+                fields = row.split(None, 10)
+                if len(fields) < 10 or fields[3] != _TCP_LISTEN:
+                    continue
+                host, _, port = fields[1].partition(":")
+                try:
+                    yield decode(host), int(port, 16), fields[9]
+                except ValueError:
+                    continue
+
+
+def _ipv4(text: str) -> IPAddress:
+    # The kernel prints the address as one host-order word.
+    return ipaddress.IPv4Address(struct.pack("=I", int(text, 16)))
+
+
+def _ipv6(text: str) -> IPAddress:
+    # Four host-order words.
+    words = [int(text[i : i + 8], 16) for i in range(0, 32, 8)]
+    return ipaddress.IPv6Address(struct.pack("=4I", *words))
