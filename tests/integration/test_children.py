@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.processes import describe, run_zmqscope, zmqscope_cli
-from tests.helpers.serving import short_folder
+from tests.helpers.hanging import running
+from tests.helpers.processes import describe, run_zmqscope, write_app, zmqscope_cli
+from tests.helpers.serving import short_folder, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -296,3 +297,60 @@ def test_pid_paths_are_written_by_each_child(tmp_path: Path, base: Path) -> None
     child = next(doc for doc in tree if not doc["processes"])
     assert root["processes"][0]["pid"] == child["process"]["pid"]
     assert _leaked_types(child) == ["DEALER"]
+
+
+# A parent that serves, with two spawn workers that serve too, until told to stop.
+SERVING_TREE_APP = """
+import multiprocessing, os, sys, time
+import zmq
+
+def work(number):
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PULL)
+    open(f"worker-{number}", "w").close()
+    while not os.path.exists("stop"):
+        time.sleep(0.05)
+    sock.close()
+    ctx.term()
+
+if __name__ == "__main__":
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PUSH)
+    method = multiprocessing.get_context("spawn")
+    workers = [method.Process(target=work, args=(n,)) for n in (1, 2)]
+    for worker in workers:
+        worker.start()
+    while not all(os.path.exists(f"worker-{n}") for n in (1, 2)):
+        time.sleep(0.05)
+    print("ready", file=sys.stderr, flush=True)
+    for worker in workers:
+        worker.join(60)
+    sock.close()
+    ctx.term()
+"""
+
+
+def test_ls_shows_the_workers_under_their_parent(tmp_path: Path, base: Path) -> None:
+    app = write_app(tmp_path, SERVING_TREE_APP)
+    with running(app, cwd=tmp_path, env={"XDG_RUNTIME_DIR": str(base)}) as tree:
+        tree.wait_for("ready")
+        root = tree.process.pid
+        env = {"XDG_RUNTIME_DIR": str(base)}
+        wait_until(
+            lambda: (
+                len(json.loads(zmqscope_cli("ls", "--json", cwd=tmp_path, env=env).stdout)) == 3
+            ),
+            "three processes listed",
+        )
+        rows = json.loads(zmqscope_cli("ls", "--json", cwd=tmp_path, env=env).stdout)
+        table = zmqscope_cli("ls", cwd=tmp_path, env=env).stdout.splitlines()
+        (tmp_path / "stop").touch()
+        assert tree.wait_exit() == 0, tree.stderr
+    assert [(row["depth"], row["parent"]) for row in rows] == [(0, None), (1, root), (1, root)]
+    assert rows[0]["pid"] == root
+    assert all(row["ppid"] == root for row in rows[1:])
+    workers = [row["pid"] for row in rows[1:]]
+    assert [line.split()[0] for line in table[1:]] == [str(root), *map(str, workers)]
+    assert [line.startswith("  ") for line in table[1:]] == [False, True, True]
+    assert "0 child processes" not in tree.stderr
+    assert "2 child processes: no leaks" in tree.stderr, tree.stderr
