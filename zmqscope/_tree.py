@@ -102,7 +102,7 @@ def _mark() -> None:
     about = {"pid": os.getpid(), "ppid": os.getppid(), "argv": list(sys.argv)}
     with contextlib.suppress(Exception):  # a marker lost is a child not named; never a crash
         checked(place)
-        write_whole(place / f"{os.getpid()}{MARKER_SUFFIX}", json.dumps(about))
+        write_whole(place / f"{os.getpid()}{MARKER_SUFFIX}", json.dumps(about), durable=False)
 
 
 def checked(place: Path) -> Path:
@@ -141,7 +141,8 @@ def deliver() -> bool:
 
     try:
         checked(place)
-        write_whole(place / f"{os.getpid()}{REPORT_SUFFIX}", report.to_json())
+        # Not synced to disk: the run reads it as soon as this process ends.
+        write_whole(place / f"{os.getpid()}{REPORT_SUFFIX}", report.to_json(), durable=False)
     except (RuntimeDirError, OSError) as error:
         # The run has reported and gone (this child outlived it), or the
         # folder cannot be trusted: the report goes to stderr, as without a run.
