@@ -146,3 +146,19 @@ def test_ls_puts_a_process_under_its_nearest_listed_ancestor() -> None:
     ]
     assert rows[1]["parent"] == os.getppid() and rows[1]["ppid"] == os.getppid()
     assert rows[2]["parent"] is None and rows[2]["ppid"] is None
+
+
+def test_a_childs_files_are_written_whole_but_not_synced(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zmqscope import _files
+
+    synced: list[int] = []
+    monkeypatch.setattr(_files.os, "fsync", synced.append)
+    _files.write_whole(tmp_path / "durable.json", "{}")
+    assert len(synced) == 2  # the file, then the folder's rename
+    synced.clear()
+    _files.write_whole(tmp_path / "7.json", "{}", durable=False)
+    assert synced == []
+    assert (tmp_path / "7.json").read_text() == "{}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["7.json", "durable.json"]
