@@ -94,7 +94,7 @@ def serve(ready, own_handler):
     pull.recv()
 
 if __name__ == "__main__":
-    method = multiprocessing.get_context("spawn")
+    method = multiprocessing.get_context(sys.argv[2])
     ready = method.Event()
     child = method.Process(target=serve, args=(ready, sys.argv[1] == "own"))
     child.start()
@@ -215,9 +215,12 @@ def test_a_multiprocessing_childs_leak_is_under_its_process(
     ), describe(result)
 
 
-def test_a_terminated_child_still_delivers_and_dies_of_sigterm(tmp_path: Path, base: Path) -> None:
+@pytest.mark.parametrize("method", ["spawn", "fork"])
+def test_a_terminated_child_still_delivers_and_dies_of_sigterm(
+    tmp_path: Path, base: Path, method: str
+) -> None:
     result = _run(tmp_path, base, TERMINATED_APP, "--json", str(tmp_path / "r.json"),
-                  args=("default",))  # fmt: skip
+                  args=("default", method))  # fmt: skip
     assert result.returncode == 0, describe(result)
     assert "exitcode -15" in result.stderr  # killed by SIGTERM, as without zmqscope
     report = json.loads((tmp_path / "r.json").read_text())
@@ -227,7 +230,7 @@ def test_a_terminated_child_still_delivers_and_dies_of_sigterm(tmp_path: Path, b
 
 
 def test_a_childs_own_sigterm_handler_wins(tmp_path: Path, base: Path) -> None:
-    result = _run(tmp_path, base, TERMINATED_APP, args=("own",))
+    result = _run(tmp_path, base, TERMINATED_APP, args=("own", "spawn"))
     assert result.returncode == 0, describe(result)
     assert "exitcode 7" in result.stderr, describe(result)  # its handler ran, not ours
     assert (tmp_path / "handled").exists()

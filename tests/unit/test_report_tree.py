@@ -154,7 +154,7 @@ def test_a_childs_files_are_written_whole_but_not_synced(
     from zmqscope import _files
 
     synced: list[int] = []
-    monkeypatch.setattr(_files.os, "fsync", synced.append)
+    monkeypatch.setattr(os, "fsync", synced.append)
     _files.write_whole(tmp_path / "durable.json", "{}")
     assert len(synced) == 2  # the file, then the folder's rename
     synced.clear()
