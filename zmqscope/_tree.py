@@ -97,6 +97,11 @@ def _mark() -> None:
     if place is None or _marked_by == os.getpid() or _delivered_by == os.getpid():
         return
     _marked_by = os.getpid()
+    from zmqscope import _native
+
+    # In the application's thread, inside its first Context(): another of its
+    # threads may fork meanwhile (see _native.fork_waits).
+    _native.import_modules("zmqscope._files", "zmqscope.remote.runtime")
     from zmqscope._files import write_whole
 
     about = {"pid": os.getpid(), "ppid": os.getppid(), "argv": list(sys.argv)}
@@ -137,7 +142,7 @@ def deliver() -> bool:
     process = replace(report.snapshot.process, ppid=os.getppid())
     report = replace(report, snapshot=replace(report.snapshot, process=process))
     from zmqscope._files import write_whole
-    from zmqscope.remote.runtime import RuntimeDirError
+    from zmqscope.remote.runtime import RuntimeDirError, RuntimeDirMissing
 
     try:
         checked(place)
@@ -146,8 +151,18 @@ def deliver() -> bool:
     except (RuntimeDirError, OSError) as error:
         # The run has reported and gone (this child outlived it), or the
         # folder cannot be trusted: the report goes to stderr, as without a run.
-        note = f"zmqscope: process {os.getpid()} could not give its report to the run: {error}"
-        _api.emit_exit_report(report, notes=[note])
+        from zmqscope import _stderr
+
+        if isinstance(error, RuntimeDirMissing):
+            why = "ended after the run that started it had reported"
+        else:
+            why = f"could not give its report to the run ({error})"
+        print(
+            f"zmqscope: process {os.getpid()} {why}; its own report:",
+            file=_stderr.stream(),
+            flush=True,
+        )
+        _api.emit_exit_report(report)
     else:
         _remove(marker)
     _write_own_files(report)

@@ -251,6 +251,9 @@ def test_children_without_a_report_are_named(tmp_path: Path, base: Path) -> None
     assert "2 child processes: no leaks, 2 without a report" in result.stderr
     assert f"process {killed} (-c 60): ended without a report" in result.stderr
     assert f"process {running} (-c 3): still running when the report was made" in result.stderr
+    # It ended later (its stderr is the run's, read to its end): its report is not lost.
+    late = f"zmqscope: process {running} ended after the run that started it had reported;"
+    assert f"{late} its own report:" in result.stderr.splitlines(), describe(result)
 
 
 def test_fail_on_leak_counts_a_childs_leak(tmp_path: Path, base: Path) -> None:
@@ -357,3 +360,12 @@ def test_ls_shows_the_workers_under_their_parent(tmp_path: Path, base: Path) -> 
     assert [line.startswith("  ") for line in table[1:]] == [False, True, True]
     assert "0 child processes" not in tree.stderr
     assert "2 child processes: no leaks" in tree.stderr, tree.stderr
+
+
+def test_an_untrusted_runtime_folder_leaves_the_children_alone(tmp_path: Path, base: Path) -> None:
+    (base / "zmqscope").mkdir(mode=0o755)
+    (base / "zmqscope").chmod(0o755)  # whatever the umask
+    result = _run(tmp_path, base, ENVIRONMENT_APP)
+    assert result.returncode == 0, describe(result)
+    assert result.stdout == "- -\n"  # the application ran, its child as without zmqscope
+    assert "zmqscope: not following child processes: refusing " in result.stderr

@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from zmqscope._errors import ZmqscopeError
 from zmqscope._tree import REPORT_SUFFIX, TREE_VARIABLE
-from zmqscope.cli._errors import CommandError
 
 if TYPE_CHECKING:
     from zmqscope.remote.runtime import RuntimeFolder
@@ -32,6 +32,10 @@ _MAX_MARKER_BYTES = 64 * 1024
 _OWN_NAME = re.compile(r"([0-9]+)(\.json|\.armed)")
 # What write_whole leaves for a moment (and a child killed meanwhile, for good).
 _TEMPORARY = re.compile(r"\.[0-9]+\.(json|armed)\.[0-9a-f]+\.tmp")
+
+
+class ChildFolderError(ZmqscopeError):
+    """The run's folder for its children cannot be made; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ class ChildFolder:
 
     @classmethod
     def make(cls) -> ChildFolder:
-        """A new private folder in the runtime folder; CommandError if it cannot be made."""
+        """A new private folder in the runtime folder; ChildFolderError if it cannot be made."""
         from zmqscope.remote.runtime import RuntimeDirError, check_runtime_dir, ensure_runtime_dir
 
         try:
@@ -63,9 +67,7 @@ class ChildFolder:
             path.mkdir(mode=0o700)
             check_runtime_dir(path)
         except (RuntimeDirError, OSError) as error:
-            raise CommandError(
-                f"cannot follow child processes: {error} (--no-children runs without)"
-            ) from None
+            raise ChildFolderError(str(error)) from None
         return cls(path)
 
     def export(self, settings: ChildSettings) -> None:

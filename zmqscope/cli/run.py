@@ -21,7 +21,7 @@ from zmqscope import _bounds as bounds
 from zmqscope._defaults import DEFAULT_GRACE, DEFAULT_STACK_DEPTH
 from zmqscope._files import FileWriteError, check_writable, write_whole
 from zmqscope._tree import TREE_VARIABLE
-from zmqscope.cli._children import ChildFolder, ChildSettings
+from zmqscope.cli._children import ChildFolder, ChildFolderError, ChildSettings
 from zmqscope.cli._errors import EXIT_LEAKS, CommandError
 from zmqscope.cli._target import Target, resolve_module, resolve_script
 
@@ -257,11 +257,22 @@ def main(args: Sequence[str], parser: argparse.ArgumentParser) -> int:
     return status
 
 
-def _follow_children(options: RunOptions) -> ChildFolder:
-    """Make the tree's folder and hand the run's settings to the children (environment)."""
-    from zmqscope import _tree
+def _follow_children(options: RunOptions) -> ChildFolder | None:
+    """Make the tree's folder and hand the run's settings to the children (environment).
 
-    children = ChildFolder.make()
+    Without a folder it can trust (a runtime folder open to others, say) the
+    application still runs, its children as they would without zmqscope:
+    one line says so, as for a server that cannot start.
+    """
+    from zmqscope import _stderr, _tree
+
+    try:
+        children = ChildFolder.make()
+    except ChildFolderError as error:
+        print(
+            f"zmqscope: not following child processes: {error}", file=_stderr.stream(), flush=True
+        )
+        return None
     children.export(
         ChildSettings(
             stack_depth=options.stack_depth,
