@@ -40,6 +40,16 @@ _SIGTERM_REPORT_WAIT = 5.0
 _FINALIZER_PRIORITY = -90
 
 _delivered_by = 0  # the pid that delivered its report (a forked child has not)
+_LOCK_WAIT = 10.0  # seconds: another thread delivering now is done by then
+
+
+def _new_lock() -> Any:
+    from zmqscope import _native
+
+    return _native.allocate_lock()
+
+
+_deliver_lock = _new_lock()
 _marked_by = 0  # the pid whose marker is written
 _joined_by = 0  # the pid that set up its ends
 
@@ -68,19 +78,19 @@ def join(root: int = 0) -> None:
     from zmqscope.instrument import hooks
 
     hooks.when_first_context(_mark)
-    if hooks.registry().snapshot(hooks.process_info()).contexts:
-        _mark()
     _end_with_multiprocessing()
-    _deliver_on_sigterm()
+    if signal.getsignal(signal.SIGTERM) is _tree_sigterm_handler():
+        _on_sigterm()  # a fork of a process that had it: watch again, in this process
 
 
 _root = 0
 
 
 def _join_in_forked_child() -> None:
-    global _marked_by, _delivered_by
+    global _marked_by, _delivered_by, _deliver_lock
     _marked_by = 0
     _delivered_by = 0
+    _deliver_lock = _new_lock()
     with contextlib.suppress(Exception):  # never stop a fork
         join()
 
@@ -108,6 +118,23 @@ def _mark() -> None:
     with contextlib.suppress(Exception):  # a marker lost is a child not named; never a crash
         checked(place)
         write_whole(place / f"{os.getpid()}{MARKER_SUFFIX}", json.dumps(about), durable=False)
+    # It owes a report now: SIGTERM must not lose it (from the main thread only).
+    with contextlib.suppress(Exception):
+        _on_sigterm()
+
+
+def _on_sigterm() -> None:
+    from zmqscope import _native
+
+    _native.import_modules("zmqscope._tree_sigterm")
+    from zmqscope import _tree_sigterm
+
+    _tree_sigterm.install(deliver_or_say)
+
+
+def _tree_sigterm_handler() -> object:
+    module = sys.modules.get("zmqscope._tree_sigterm")
+    return getattr(module, "_report_then_die", None) if module is not None else None
 
 
 def checked(place: Path) -> Path:
@@ -126,9 +153,19 @@ def deliver() -> bool:
     """
     global _delivered_by
     place = folder()
-    if place is None or _delivered_by == os.getpid():
+    # On SIGTERM two threads may try at once (see _tree_sigterm): one delivers.
+    if place is None or not _deliver_lock.acquire(True, _LOCK_WAIT):
         return False
-    _delivered_by = os.getpid()
+    try:
+        if _delivered_by == os.getpid():
+            return False
+        _delivered_by = os.getpid()
+        return _deliver_to(place)
+    finally:
+        _deliver_lock.release()
+
+
+def _deliver_to(place: Path) -> bool:
     from dataclasses import replace
 
     from zmqscope import _api
@@ -235,31 +272,3 @@ def _finalize_in_child(anchor: object) -> None:
     util = sys.modules.get("multiprocessing.util")
     if util is not None and folder() is not None:
         util.Finalize(None, deliver_or_say, exitpriority=_FINALIZER_PRIORITY)
-
-
-def _deliver_on_sigterm() -> None:
-    """While SIGTERM is left to its default action (death), report before dying of it.
-
-    Only then, and only from the main thread (where handlers are set): an
-    application with its own handler keeps it, and one that sets its own
-    later replaces this one. The process still dies of SIGTERM, as its
-    parent expects (multiprocessing's exitcode is -15).
-    """
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return
-    with contextlib.suppress(ValueError, OSError):
-        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, _report_then_die)
-
-
-def _report_then_die(number: int, frame: object) -> None:
-    # On a thread of its own: the main thread, interrupted here, may hold a
-    # lock the report needs. If it does not finish in time, die anyway.
-    from zmqscope import _native
-
-    worker = _native.Thread(deliver_or_say, "zmqscope-tree-report").start()
-    worker.join(_SIGTERM_REPORT_WAIT)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)

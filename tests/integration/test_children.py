@@ -126,6 +126,49 @@ killed.wait()
 print("killed", killed.pid, "running", running.pid, file=sys.stderr, flush=True)
 """
 
+# pyzmq's ProcessDevice, busy forwarding a flood in C (zmq_proxy), terminated.
+BUSY_DEVICE_APP = """
+import sys, threading, time
+import zmq
+from zmq.devices import ProcessDevice
+
+if __name__ == "__main__":
+    device = ProcessDevice(zmq.STREAMER, zmq.PULL, zmq.PUSH)
+    device.setsockopt_in(zmq.LINGER, 0)
+    device.setsockopt_out(zmq.LINGER, 0)
+    ctx = zmq.Context()
+    push = ctx.socket(zmq.PUSH)
+    pull = ctx.socket(zmq.PULL)
+    in_port = push.bind_to_random_port("tcp://127.0.0.1")
+    out_port = pull.bind_to_random_port("tcp://127.0.0.1")
+    device.connect_in(f"tcp://127.0.0.1:{in_port}")
+    device.connect_out(f"tcp://127.0.0.1:{out_port}")
+    device.start()
+    stop = threading.Event()
+
+    def flood():
+        while not stop.is_set():
+            try:
+                push.send(b"x" * 100, zmq.NOBLOCK)
+            except zmq.Again:
+                time.sleep(0.001)
+
+    sender = threading.Thread(target=flood)
+    sender.start()
+    for _ in range(20000):  # the device is busy forwarding, in C
+        pull.recv()
+    device.launcher.terminate()
+    device.launcher.join(20)
+    stop.set()
+    sender.join()
+    print("exitcode", device.launcher.exitcode, file=sys.stderr, flush=True)
+    if device.launcher.exitcode is None:  # do not wait for it at exit
+        device.launcher.kill()
+    for sock in (push, pull):
+        sock.close(linger=0)
+    ctx.term()
+"""
+
 ENVIRONMENT_APP = """
 import subprocess, sys
 import zmq
@@ -227,6 +270,18 @@ def test_a_terminated_child_still_delivers_and_dies_of_sigterm(
     [child] = report["processes"]
     assert _leaked_types(child) == ["PULL"]
     assert report["unreported"] == []
+
+
+def test_a_busy_process_device_terminated_dies_of_sigterm_with_its_report(
+    tmp_path: Path, base: Path
+) -> None:
+    # Its main thread forwards messages in C: a Python handler alone would
+    # never run, and the device would not die (its parent waiting in join()).
+    result = _run(tmp_path, base, BUSY_DEVICE_APP, "--json", str(tmp_path / "r.json"))
+    assert result.returncode == 0, describe(result)
+    assert "exitcode -15" in result.stderr, describe(result)
+    [device] = json.loads((tmp_path / "r.json").read_text())["processes"]
+    assert sorted(s["type"] for s in device["sockets"]) == ["PULL", "PUSH"]
 
 
 def test_a_childs_own_sigterm_handler_wins(tmp_path: Path, base: Path) -> None:
