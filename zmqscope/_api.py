@@ -139,12 +139,18 @@ def emit_exit_report(
     line for each that cannot, and the others still are. What ``zmqscope
     run`` and ``ZMQSCOPE=1`` both do at exit.
     """
-    from zmqscope._files import FileWriteError, write_whole
     from zmqscope.reporting import render_exit
 
     _stderr.console().print(render_exit(report), crop=False)
     for note in notes:
         print(note, file=_stderr.stream(), flush=True)
+    write_report_files(report, files)
+
+
+def write_report_files(report: Report, files: Sequence[ReportFile]) -> None:
+    """Write ``report`` to each of ``files``; one line on stderr for each that cannot be."""
+    from zmqscope._files import FileWriteError, write_whole
+
     for file in files:
         try:
             write_whole(file.path, report.to_markdown() if file.markdown else report.to_json())

@@ -19,7 +19,10 @@ Settings come from the environment:
 - on/off values are ``1``, ``true``, ``yes``, ``on`` and ``0``, ``false``,
   ``no``, ``off`` or empty (any case); another value is an error;
 - ``ZMQSCOPE_JSON`` / ``ZMQSCOPE_MARKDOWN``: write the report there at exit
-  (``{pid}`` in the path is replaced by the process id).
+  (``{pid}`` in the path is replaced by the process id);
+- ``ZMQSCOPE_TREE``: set by ``zmqscope run`` for the processes its
+  application starts: the report goes into that folder for the run's
+  report instead of to stderr (:mod:`zmqscope._tree`).
 
 A setting that cannot be read is one line on stderr at start-up, and the
 instrumentation stays off. At exit the one-line summary (and the report,
@@ -216,11 +219,24 @@ def _arm() -> None:
         return
     if settings.serve:
         _api.serve_when_needed()  # cannot fail: it only registers a callback
+    if os.environ.get("ZMQSCOPE_TREE"):  # a child of ``zmqscope run``: see _tree
+        try:
+            from zmqscope import _tree
+
+            _tree.join()
+        except Exception as error:
+            print(f"zmqscope: not following this child process: {error}", file=sys.stderr)
 
 
 def _report_at_exit() -> None:
     if not (_exit_report and _armed):
         return
+    if "zmqscope._tree" in sys.modules:
+        from zmqscope import _tree
+
+        if _tree.is_child():  # its report goes to the run that started it
+            _tree.deliver_or_say()
+            return
     try:
         from zmqscope import _api
 

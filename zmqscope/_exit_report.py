@@ -39,6 +39,7 @@ def exit_report_paths(pid: int) -> tuple[Path, ...]:
     run = _run_options(argv)
     if run is not None:
         chosen = _option_value(run, "--json")
+        chosen = chosen.replace("{pid}", str(pid)) if chosen else chosen
     else:
         chosen = _environment_path(environment, pid)
     if not chosen:

@@ -71,8 +71,13 @@ def check_writable(path: Path | str) -> None:
         os.close(descriptor)
 
 
-def write_whole(path: Path | str, text: str | bytes, mode: int = NEW_FILE_MODE) -> None:
+def write_whole(
+    path: Path | str, text: str | bytes, mode: int = NEW_FILE_MODE, durable: bool = True
+) -> None:
     """Write ``text`` to ``path`` atomically (see the module's docstring).
+
+    ``durable=False`` skips syncing to disk (still whole, still atomic): for
+    files read at once and removed, such as a child's report to its run.
 
     :class:`FileWriteError` (an :class:`OSError`) if it cannot: the target
     is then as it was, and no temporary file is left behind.
@@ -91,7 +96,7 @@ def write_whole(path: Path | str, text: str | bytes, mode: int = NEW_FILE_MODE) 
             mode = stat.S_IMODE(existing.st_mode)
         temporary, descriptor = _create_temporary(folder, target)
         try:
-            _fill(descriptor, data, mode)
+            _fill(descriptor, data, mode, durable)
             # Renaming replaces the name, whatever it is by now (a symlink
             # planted since the check included): nothing is written through it.
             os.replace(temporary, target.name, src_dir_fd=folder, dst_dir_fd=folder)
@@ -101,8 +106,9 @@ def write_whole(path: Path | str, text: str | bytes, mode: int = NEW_FILE_MODE) 
             if isinstance(error, OSError):
                 raise FileWriteError(target, _reason(error)) from None
             raise
-        with contextlib.suppress(OSError):
-            os.fsync(folder)  # the rename itself, on disk
+        if durable:
+            with contextlib.suppress(OSError):
+                os.fsync(folder)  # the rename itself, on disk
     finally:
         os.close(folder)
 
@@ -138,7 +144,7 @@ def _create_temporary(folder: int, target: Path) -> tuple[str, int]:
     raise FileWriteError(target, "no temporary name was free in its folder")
 
 
-def _fill(descriptor: int, data: bytes, mode: int) -> None:
+def _fill(descriptor: int, data: bytes, mode: int, durable: bool = True) -> None:
     try:
         if mode != NEW_FILE_MODE:
             os.fchmod(descriptor, mode)
@@ -146,7 +152,8 @@ def _fill(descriptor: int, data: bytes, mode: int) -> None:
         while view:
             written = os.write(descriptor, view)
             view = view[written:]
-        os.fsync(descriptor)
+        if durable:
+            os.fsync(descriptor)
     finally:
         os.close(descriptor)
 

@@ -86,6 +86,12 @@ def test_zmqscope_run_json_is_found_from_its_command_line(
         assert exit_report_paths(pid) == (tmp_path / written,)
 
 
+def test_zmqscope_run_json_with_pid_names_the_pid(app: Path, tmp_path: Path) -> None:
+    # run writes its own report there with its pid (and each child with its own).
+    with running(tmp_path, [*RUN, "--json", "exit-{pid}.json", str(app)]) as pid:
+        assert exit_report_paths(pid) == (tmp_path / f"exit-{pid}.json",)
+
+
 def test_zmqscope_json_in_the_environment_names_the_pid(app: Path, tmp_path: Path) -> None:
     env = {"ZMQSCOPE": "1", "ZMQSCOPE_JSON": "reports/exit-{pid}.json"}
     with running(tmp_path, [sys.executable, str(app)], env) as pid:

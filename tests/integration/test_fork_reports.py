@@ -47,7 +47,8 @@ def _pids(stderr: str) -> tuple[int, int]:
 def test_forked_processes_name_their_pid_in_the_summary(tmp_path: Path, how: str) -> None:
     json_path = tmp_path / "report-{pid}.json"
     if how == "run":
-        result = run_zmqscope(tmp_path, FORKING_APP, "--no-serve")
+        # Without following children: then each process prints its own report.
+        result = run_zmqscope(tmp_path, FORKING_APP, "--no-serve", "--no-children")
     else:
         app = write_app(tmp_path, FORKING_APP)
         env = {"ZMQSCOPE": "1", "ZMQSCOPE_SERVE": "0", "ZMQSCOPE_JSON": str(json_path)}
@@ -71,3 +72,21 @@ def test_a_process_that_never_forked_keeps_the_plain_summary(tmp_path: Path) -> 
     result = run_zmqscope(tmp_path, NOT_FORKING_APP, "--no-serve")
     assert "zmqscope: 1 socket created, 1 leak: 1 open at exit" in result.stderr, describe(result)
     assert "(pid " not in result.stderr
+
+
+def test_a_forked_childs_report_is_in_its_run_parents_report(tmp_path: Path) -> None:
+    json_path = tmp_path / "report.json"
+    result = run_zmqscope(tmp_path, FORKING_APP, "--no-serve", "--json", str(json_path))
+    assert result.returncode == 0, describe(result)
+    parent, child = _pids(result.stderr)
+    summaries = [line for line in result.stderr.splitlines() if line.startswith("zmqscope")]
+    assert summaries == [
+        f"zmqscope (pid {parent}): 1 socket created, 1 leak: 1 open at exit;"
+        " 1 child process: 1 leak"
+    ], describe(result)
+    document = json.loads(json_path.read_text())
+    assert [leak["socket"] for leak in document["leaks"]] == ["s1"]
+    assert document["sockets"][0]["type"] == "PUSH"  # the parent's report is the parent's
+    [forked] = document["processes"]
+    assert forked["pid"] == child and forked["process"]["forked_from"] == parent
+    assert [s["type"] for s in forked["sockets"]] == ["PULL"]  # and the child's, the child's

@@ -41,7 +41,7 @@ example:
 def main(args: argparse.Namespace) -> int:
     from zmqscope.remote.client import discover
 
-    rows = [_describe(entry) for entry in discover(_say_refused)]
+    rows = process_tree([_describe(entry) for entry in discover(_say_refused)])
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -91,6 +91,51 @@ def _describe(entry: Discovered) -> dict[str, Any]:
     return row
 
 
+def process_tree(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` with ``ppid`` and ``parent`` (the nearest listed ancestor), in tree order.
+
+    A child comes right after its parent (children by pid), with ``depth``
+    one more: a multiprocessing worker under the application that started
+    it, through a forkserver or a shell that is not listed itself.
+    """
+    listed = {row["pid"] for row in rows}
+    for row in rows:
+        row["ppid"], row["parent"] = _ancestry(row["pid"], listed)
+    children: dict[int | None, list[dict[str, Any]]] = {}
+    for row in sorted(rows, key=lambda row: row["pid"]):
+        children.setdefault(row["parent"], []).append(row)
+    ordered: list[dict[str, Any]] = []
+    pending = [(row, 0) for row in reversed(children.get(None, []))]
+    while pending:
+        row, depth = pending.pop()
+        row["depth"] = depth
+        ordered.append(row)
+        pending.extend((child, depth + 1) for child in reversed(children.get(row["pid"], [])))
+    # Parents read at different moments (a pid reused meanwhile) could make a
+    # loop that no root reaches: such rows are still listed, at the top.
+    reached = {id(row) for row in ordered}
+    for row in rows:
+        if id(row) not in reached:
+            row["depth"] = 0
+            ordered.append(row)
+    return ordered
+
+
+def _ancestry(pid: int, listed: set[int]) -> tuple[int | None, int | None]:
+    """(the OS parent's pid, the nearest ancestor in ``listed``); None where unknown."""
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        ppid = process.ppid()
+        for ancestor in process.parents():
+            if ancestor.pid in listed and ancestor.pid != pid:
+                return ppid, ancestor.pid
+    except psutil.Error:
+        return None, None
+    return ppid, None
+
+
 def _print_table(rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
     from rich.text import Text
@@ -119,7 +164,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
             style = style or ("bold red" if reached else "bold yellow")
             notes.extend(shown(f"{row['pid']}: {w['message']}", style=style) for w in limits)
         table.add_row(
-            Text(str(row["pid"])),
+            Text("  " * row.get("depth", 0) + str(row["pid"])),
             Text(age(row["uptime"])),
             Text(sockets),
             Text(state, style=style),

@@ -20,6 +20,8 @@ from typing import Any
 from zmqscope import _bounds as bounds
 from zmqscope._defaults import DEFAULT_GRACE, DEFAULT_STACK_DEPTH
 from zmqscope._files import FileWriteError, check_writable, write_whole
+from zmqscope._tree import TREE_VARIABLE
+from zmqscope.cli._children import ChildFolder, ChildFolderError, ChildSettings
 from zmqscope.cli._errors import EXIT_LEAKS, CommandError
 from zmqscope.cli._target import Target, resolve_module, resolve_script
 
@@ -35,6 +37,8 @@ class RunOptions:
     traffic: bool
     # The process the report files belong to: a forked child writes none.
     owner: int = 0
+    # Follow the Python processes the application starts (--no-children: not).
+    children: bool = True
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
@@ -68,7 +72,15 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
         "--markdown", metavar="PATH", help="also write it there as Markdown (default: none)"
     )
     parser.add_argument(
-        "--fail-on-leak", action="store_true", help="exit with status 3 when sockets leaked"
+        "--fail-on-leak",
+        action="store_true",
+        help="exit with status 3 when sockets leaked (in any process of the run)",
+    )
+    parser.add_argument(
+        "--no-children",
+        action="store_true",
+        help="do not instrument the Python processes the application starts"
+        " (default: they are, and the report covers them)",
     )
 
 
@@ -163,6 +175,7 @@ def parse(args: Sequence[str], parser: argparse.ArgumentParser) -> tuple[RunOpti
         grace=grace,
         traffic=namespace.traffic,
         owner=os.getpid(),
+        children=not namespace.no_children,
     )
     if not rest:
         raise CommandError("nothing to run: give a SCRIPT or -m MODULE")
@@ -197,6 +210,9 @@ def _valued_options(parser: argparse.ArgumentParser) -> set[str]:
 def main(args: Sequence[str], parser: argparse.ArgumentParser) -> int:
     """Run the application; return the exit status zmqscope should end with."""
     options, target = parse(args, parser)
+    # A run inside another run's tree reports on its own stderr (its own
+    # children go to its own folder): it is not the outer run's child.
+    os.environ.pop(TREE_VARIABLE, None)
 
     # pyzmq first, on its own: with ZMQSCOPE=1 inherited, its import arms
     # zmqscope (_autoinstall), which needs zmqscope.instrument.hooks whole, not halfway
@@ -222,17 +238,53 @@ def main(args: Sequence[str], parser: argparse.ArgumentParser) -> int:
         # sys.argv is the application's by then ('zmqscope ls' shows it).
         serve_when_needed()
     resolved = resolve_module(target) if target.kind == "module" else resolve_script(target)
+    children = _follow_children(options) if options.children else None
 
     outcome = resolved.execute()
     status, waited = _settle(outcome)
     report = exit_report()
-    status = _emit(report, options, status)
+    notes: list[str] = []
+    if children is not None and os.getpid() == options.owner:
+        report, notes = children.gather(report)
+    status = _emit(report, options, status, notes)
+    if children is not None and os.getpid() == options.owner:
+        children.remove()
     if isinstance(outcome, KeyboardInterrupt):
         _die_of_sigint()
     if not waited:
         # The interpreter would wait for the same stuck threads again.
         _exit_now(status)
     return status
+
+
+def _follow_children(options: RunOptions) -> ChildFolder | None:
+    """Make the tree's folder and hand the run's settings to the children (environment).
+
+    Without a folder it can trust (a runtime folder open to others, say) the
+    application still runs, its children as they would without zmqscope:
+    one line says so, as for a server that cannot start.
+    """
+    from zmqscope import _stderr, _tree
+
+    try:
+        children = ChildFolder.make()
+    except ChildFolderError as error:
+        print(
+            f"zmqscope: not following child processes: {error}", file=_stderr.stream(), flush=True
+        )
+        return None
+    children.export(
+        ChildSettings(
+            stack_depth=options.stack_depth,
+            grace=options.grace,
+            traffic=options.traffic,
+            serve=options.serve,
+            json=options.json,
+            markdown=options.markdown,
+        )
+    )
+    _tree.join(root=os.getpid())  # its forked children (multiprocessing's fork) join too
+    return children
 
 
 def _write_json_when_term_blocks(path: Path, owner: int) -> None:
@@ -246,7 +298,7 @@ def _write_json_when_term_blocks(path: Path, owner: int) -> None:
         # blocked term() is reported on its stderr only.
         if isinstance(event, BlockedTerm) and os.getpid() == owner:
             try:
-                write_whole(path, blocked_report(event).to_json())
+                write_whole(str(path).replace("{pid}", str(owner)), blocked_report(event).to_json())
             except OSError as error:
                 print(f"zmqscope: error: {error}", file=_stderr.stream(), flush=True)
 
@@ -324,12 +376,17 @@ def _system_exit_status(exit: SystemExit) -> int:
     return 1
 
 
-def _emit(report: Any, options: RunOptions, status: int) -> int:
+def _emit(report: Any, options: RunOptions, status: int, notes: Sequence[str] = ()) -> int:
     """Print the report, write its files; the status to exit with (the app's, or 3)."""
+    from zmqscope import _tree
     from zmqscope._api import ReportFile, emit_exit_report
 
+    if _tree.is_child():  # a forked child of the run: its report is the run's to print
+        _tree.deliver_or_say()
+        return status
+    pid = str(os.getpid())
     files = [
-        ReportFile(path, markdown=markdown)
+        ReportFile(str(path).replace("{pid}", pid), markdown=markdown)
         for path, markdown in ((options.json, False), (options.markdown, True))
         if path is not None
     ]
@@ -341,9 +398,9 @@ def _emit(report: Any, options: RunOptions, status: int) -> int:
             f"zmqscope: process {os.getpid()} is a fork of {options.owner}: "
             f"its report is not written to {names} (they are {options.owner}'s)"
         )
-        emit_exit_report(report, notes=[note])
+        emit_exit_report(report, notes=[*notes, note])
     else:
-        emit_exit_report(report, files)
+        emit_exit_report(report, files, notes)
     if options.fail_on_leak and report.has_leaks:
         return EXIT_LEAKS
     return status

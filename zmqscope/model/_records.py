@@ -375,6 +375,9 @@ class ProcessInfo:
     # reports, which say their pid (:attr:`forked`).
     forked_from: int | None = None
     forks: int = 0
+    # The parent's pid, in a report a child of ``zmqscope run`` delivered
+    # (None: not recorded).
+    ppid: int | None = None
 
     @property
     def forked(self) -> bool:
@@ -395,6 +398,8 @@ class ProcessInfo:
             data["forked_from"] = self.forked_from
         if self.forks:
             data["forks"] = self.forks
+        if self.ppid is not None:
+            data["ppid"] = self.ppid
         return data
 
     @classmethod
@@ -409,4 +414,5 @@ class ProcessInfo:
             root=_optional(data, "root", str),
             forked_from=_optional(data, "forked_from", int),
             forks=_optional(data, "forks", int) or 0,
+            ppid=_optional(data, "ppid", int),
         )

@@ -261,3 +261,14 @@ class RuntimeFolder:
         except OSError:
             return False
         return True
+
+    def remove_file(self, name: str) -> bool:
+        """Remove ``name`` if it is a regular file of this user's (never a symlink)."""
+        try:
+            info = os.stat(name, dir_fd=self._fd, follow_symlinks=False)
+            if info.st_uid != os.getuid() or not stat.S_ISREG(info.st_mode):
+                return False
+            os.unlink(name, dir_fd=self._fd)
+        except OSError:
+            return False
+        return True

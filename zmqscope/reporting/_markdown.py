@@ -44,7 +44,26 @@ def render_markdown(report: Report) -> str:
     (grouped by creation site) with their call chains, thread-sharing warnings, culprits."""
     lines = ["## zmqscope report", "", _process_line(report), ""]
     lines += [f"**{md_text(report.summary_line())}**", ""]
-    lines += limits_markdown(report)
+    lines += _body(report)
+    for child in report.processes:
+        process = child.snapshot.process
+        lines += [f"## Process {process.pid}", "", _process_line(child), ""]
+        lines += [f"**{md_text(child.counts_line())}**", ""]
+        lines += _body(child)
+    for unreported in report.unreported:
+        command = " ".join(unreported.argv) or "?"
+        lines += [
+            f"## Process {unreported.pid}",
+            "",
+            f"{md_code(command)}: {unreported.reason}",
+            "",
+        ]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _body(report: Report) -> list[str]:
+    """One process's report below its summary line."""
+    lines = limits_markdown(report)
     lines += inventory_markdown(report)
     if report.leaks:
         groups = group_leaks(report.leaks, report.snapshot)
@@ -58,7 +77,7 @@ def render_markdown(report: Report) -> str:
         lines += [f"_{SEND_RECV_UNCHECKED}_", ""]
     for term in held_terms(report.snapshot, report.culprits):
         lines += _culprit_section(term)
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return lines
 
 
 def _culprit_section(term: HeldTerm) -> list[str]:

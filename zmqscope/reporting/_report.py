@@ -37,6 +37,7 @@ from zmqscope.model import (
 from zmqscope.model.held_terms import blocked_summary, held_terms
 from zmqscope.model.wording import plural, tool_name
 from zmqscope.reporting._groups import group_by_site
+from zmqscope.reporting._processes import MAX_PROCESSES, UnreportedProcess, tree_summary
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType
@@ -86,14 +87,23 @@ class Report:
     # report was made (None: not known), for the limit warnings.
     fds: int | None = None
     fd_limit: int | None = None
+    # The other processes of a ``zmqscope run`` tree (docs/report-json.md,
+    # "processes"): a report each, and those that armed and left none.
+    processes: tuple[Report, ...] = ()
+    unreported: tuple[UnreportedProcess, ...] = ()
     _limits: tuple[LimitWarning, ...] | None = field(
         default=None, init=False, repr=False, compare=False
     )
 
     @property
     def has_leaks(self) -> bool:
-        """True when at least one socket was not cleaned up."""
-        return bool(self.leaks)
+        """True when at least one socket was not cleaned up, in this process or a child."""
+        return bool(self.leaks) or any(child.has_leaks for child in self.processes)
+
+    @property
+    def tree_leaks(self) -> int:
+        """Leaks of this process's children (their own leaks not counted)."""
+        return sum(len(child.leaks) for child in self.processes)
 
     @property
     def warnings(self) -> tuple[UsageWarning, ...]:
@@ -141,9 +151,12 @@ class Report:
         blocked: 1 culprit`` while it waits, ``term() was blocked: ...`` once
         it is over.
         """
-        line = (
-            f"{tool_name(self.snapshot.process)}: {plural(self.sockets_total, 'socket')} created, "
-        )
+        line = f"{tool_name(self.snapshot.process)}: {self.counts_line()}"
+        return line + tree_summary(len(self.processes), self.tree_leaks, len(self.unreported))
+
+    def counts_line(self) -> str:
+        """:meth:`summary_line` without the tool's name and the child processes."""
+        line = f"{plural(self.sockets_total, 'socket')} created, "
         inventory = self.inventory
         if inventory:
             line += f"{len(inventory):,} open, "
@@ -194,6 +207,8 @@ class Report:
                 "fd_limit": self.fd_limit,
                 "warnings": [w.to_dict() for w in self.limit_warnings],
             },
+            "processes": [_process_entry(child) for child in self.processes],
+            "unreported": [process.to_dict() for process in self.unreported],
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -230,6 +245,7 @@ class Report:
         if not isinstance(at_exit, bool):
             raise SchemaError("invalid zmqscope report: 'at_exit' is not true or false")
         fds, fd_limit = _parse_limits(data.get("limits"))
+        processes, unreported = _parse_processes(data)
         return cls(
             snapshot=snapshot,
             leaks=_parse_list(data, "leaks", Leak.from_dict),
@@ -238,6 +254,8 @@ class Report:
             at_exit=at_exit,
             fds=fds,
             fd_limit=fd_limit,
+            processes=processes,
+            unreported=unreported,
         )
 
     @classmethod
@@ -370,3 +388,36 @@ def _parse_limits(limits: Any) -> tuple[int | None, int | None]:
         except SchemaError:
             raise SchemaError(f"invalid zmqscope report: limits.{name} is not a count") from None
     return values[0], values[1]
+
+
+def _process_entry(child: Report) -> dict[str, Any]:
+    """A child's report, with its ``pid`` and ``ppid`` on top for readers of the list."""
+    entry = child.to_dict()
+    entry.pop("processes", None)  # one level: a run's tree is flat in its root's report
+    entry.pop("unreported", None)
+    return {"pid": child.snapshot.process.pid, "ppid": child.snapshot.process.ppid, **entry}
+
+
+def _parse_processes(
+    data: dict[str, Any],
+) -> tuple[tuple[Report, ...], tuple[UnreportedProcess, ...]]:
+    """``processes`` (each read as a whole report) and ``unreported``; absent before 0.x."""
+    entries = data.get("processes", [])
+    if not isinstance(entries, list):
+        raise SchemaError("invalid zmqscope report: processes is not a list")
+    if len(entries) > MAX_PROCESSES:
+        raise SchemaError(f"invalid zmqscope report: processes has more than {MAX_PROCESSES} items")
+    processes = []
+    for index, entry in enumerate(entries):
+        if isinstance(entry, dict) and (entry.get("processes") or entry.get("unreported")):
+            raise SchemaError(f"invalid zmqscope report: processes[{index}] holds processes")
+        try:
+            processes.append(Report.from_dict(entry))
+        except SchemaError as error:
+            raise SchemaError(f"processes[{index}]: {error}") from None
+    unreported = _parse_list(data, "unreported", UnreportedProcess.from_dict)
+    if len(unreported) > MAX_PROCESSES:
+        raise SchemaError(
+            f"invalid zmqscope report: unreported has more than {MAX_PROCESSES} items"
+        )
+    return tuple(processes), unreported

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -51,6 +52,14 @@ def render_text(report: Report) -> Group:
     per group of leaks from one line), thread-sharing warnings, a hung ``term()``'s culprits."""
     style = "bold" if _needs_attention(report) else "bold green"
     parts: list[RenderableType] = [_summary(report, style)]
+    parts.extend(_body(report))
+    parts.extend(_tree(report))
+    return Group(*parts)
+
+
+def _body(report: Report) -> list[RenderableType]:
+    """Everything of one process's report below its summary line."""
+    parts: list[RenderableType] = []
     if report.snapshot.leaks_dropped:
         lost = plural(report.snapshot.leaks_dropped, "more socket")
         parts.append(
@@ -74,13 +83,44 @@ def render_text(report: Report) -> Group:
     if send_recv_unchecked(report.snapshot.sockets):
         parts.append(Text(SEND_RECV_UNCHECKED, style="dim"))
     parts.extend(render_culprits(report))
-    return Group(*parts)
+    return parts
+
+
+def _tree(report: Report) -> list[RenderableType]:
+    """The children of a ``zmqscope run`` tree: a line each, their report below it."""
+    parts: list[RenderableType] = []
+    for child in report.processes:
+        attention = _needs_attention(child)
+        parts.append(
+            shown(
+                f"process {child.snapshot.process.pid} ({_command(child.snapshot.process.argv)}):"
+                f" {child.counts_line()}",
+                style="bold" if attention else "green",
+            )
+        )
+        if attention:
+            parts.append(Padding(Group(*_body(child)), (0, 0, 0, 2)))
+    for process in report.unreported:
+        parts.append(
+            shown(
+                f"process {process.pid} ({_command(process.argv)}): {process.reason}",
+                style="bold yellow",
+            )
+        )
+    return parts
+
+
+def _command(argv: tuple[str, ...]) -> str:
+    return " ".join(argv) or "?"
 
 
 def render_exit(report: Report) -> RenderableType:
-    """What a process prints at exit: the full report if anything is wrong, else one line."""
+    """What a process prints at exit: the full report if anything is wrong, else one line
+    (and a line per child process of a ``zmqscope run`` tree)."""
     if _needs_attention(report):
         return render_text(report)
+    if report.processes or report.unreported:
+        return Group(_summary(report, "bold green"), *_tree(report))
     return _summary(report, "bold green")
 
 
@@ -90,7 +130,8 @@ def _summary(report: Report, style: str) -> Text:
 
 
 def _needs_attention(report: Report) -> bool:
-    return bool(report.leaks or report.warnings or report.culprits or report.limit_warnings)
+    own = report.leaks or report.warnings or report.culprits or report.limit_warnings
+    return bool(own or report.unreported or any(map(_needs_attention, report.processes)))
 
 
 def _leak_panels(report: Report) -> list[Panel]:
