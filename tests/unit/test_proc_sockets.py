@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def _own_psutil_rows() -> set[tuple[object, ...]]:
-    rows = set()
+    rows: set[tuple[object, ...]] = set()
     for row in psutil.net_connections("tcp"):
         if row.pid == os.getpid():
             local = (row.laddr.ip, row.laddr.port) if row.laddr else ()
