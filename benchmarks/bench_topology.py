@@ -180,6 +180,7 @@ def bench_parts(settings: Settings, runtime: Path) -> list[Figure]:
     from zmqscope.model.topology import build_topology, unmatched_ipc
     from zmqscope.remote.client import discover
     from zmqscope.remote.client.topology import gather_processes, host_facts
+    from zmqscope.remote.wire import paused_gc
     from zmqscope.reporting.topology import render_topology_json
 
     names = ("discovery", "snapshots", "os table", "matching", "json")
@@ -191,12 +192,13 @@ def bench_parts(settings: Settings, runtime: Path) -> list[Figure]:
         times.append(time.perf_counter())
         seen = gather_processes(found=found)
         times.append(time.perf_counter())
-        host = host_facts(unix=unmatched_ipc(seen))  # as the command does
-        times.append(time.perf_counter())
-        topology = build_topology(seen, host)
-        times.append(time.perf_counter())
-        render_topology_json(topology, indent=None)
-        times.append(time.perf_counter())
+        with paused_gc():  # as the command does
+            host = host_facts(unix=unmatched_ipc(seen))
+            times.append(time.perf_counter())
+            topology = build_topology(seen, host)
+            times.append(time.perf_counter())
+            render_topology_json(topology, indent=None)
+            times.append(time.perf_counter())
         if i:
             for name, start, end in zip(names, times, times[1:], strict=False):
                 parts[name].append(end - start)

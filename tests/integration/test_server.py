@@ -129,6 +129,32 @@ def test_a_snapshot_without_peers_spares_the_server_reading_the_os_connections(
     pull.close()
 
 
+def test_a_hello_without_peers_spares_the_server_reading_the_os_connections(
+    server: Server, ctx: Ctx
+) -> None:
+    """zmqscope ls asks so: its hello to every process no longer reads the host's tcp table."""
+    pull = ctx.socket(zmq.PULL)
+    pull.bind("tcp://127.0.0.1:*")
+    push = ctx.socket(zmq.PUSH)
+    push.connect(pull.get_string(zmq.LAST_ENDPOINT))
+    push.send(b"hello")
+    assert pull.poll(5_000) and pull.recv() == b"hello"  # the tcp connection is up
+    clients = [LiveClient(server.endpoint, timeout=10) for _ in range(2)]
+    try:
+        # Asked after any reading of the vital signs (which a bare answer may reuse) went stale.
+        time.sleep(STATS_MAX_AGE)
+        bare = clients[0].hello(peers=False)
+        full = clients[1].hello()  # the cached bare answer is not given to it
+    finally:
+        for client in clients:
+            client.close()
+    assert bare.stats is not None and bare.stats.peers == ()
+    assert bare.open_sockets == 2
+    assert full.stats is not None and full.stats.peers
+    push.close()
+    pull.close()
+
+
 def test_report_is_the_report_of_the_live_process(client: LiveClient, ctx: Ctx) -> None:
     line = here() + 1
     dealer = ctx.socket(zmq.DEALER)

@@ -77,7 +77,8 @@ def _describe(entry: Discovered) -> dict[str, Any]:
     except ClientError:
         return row
     try:
-        hello = client.hello()
+        # ls shows no connections: the server need not read the host's tcp table.
+        hello = client.hello(peers=False)
     except ServerBusy:
         row["state"] = "busy"  # over its budget, or full: it lives, ask again later
         return row

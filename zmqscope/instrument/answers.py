@@ -58,6 +58,8 @@ class ProcessAnswers:
             return self.events(request.cursor)
         if request.type is RequestType.SNAPSHOT:
             return self.snapshot(request.cursor, request.peers)
+        if request.type is RequestType.HELLO and not request.peers:
+            return self.hello(peers=False)
         handlers = {
             RequestType.HELLO: self.hello,
             RequestType.REPORT: self.report,
@@ -93,7 +95,8 @@ class ProcessAnswers:
         if Registry.thin_reader == (ident, UNREAD_HISTORY):
             Registry.thin_reader = None
 
-    def hello(self) -> dict[str, Any]:
+    def hello(self, peers: bool = True) -> dict[str, Any]:
+        """Who the process is and how it fares (``peers`` False: as :meth:`snapshot`'s)."""
         info = hooks.process_info()
         registry = hooks.registry()
         open_counts = Counter(e.context_id for e in registry.open_entries())
@@ -104,7 +107,7 @@ class ProcessAnswers:
             for c in contexts
             if c.failures_total or (c.max_sockets and near(open_counts[c.id], c.max_sockets))
         ]
-        stats = self.stats()
+        stats = self.stats() if peers else self._stats_without_peers()
         limits = check_limits(suspects, open_counts, stats.fds, stats.fd_limit)
         return {
             **info.to_dict(),

@@ -21,7 +21,7 @@ import os
 import struct
 import sys
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 _PROC_NET = "/proc/net"
@@ -75,6 +75,77 @@ def holds_any(pid: int, inodes: Collection[str]) -> bool:
             except OSError:
                 continue  # closed meanwhile, or not a link
     return False
+
+
+# A row as psutil.net_connections gives one: local (ip, port) or (), remote
+# likewise, the state (psutil's "LISTEN" for a listener, the kernel's number
+# otherwise) and the pid holding the socket (None: another user's).
+TcpRow = tuple[tuple[str, int] | tuple[()], tuple[str, int] | tuple[()], str, int | None]
+
+
+def tcp_rows(listen: str) -> list[TcpRow]:
+    """Every tcp socket of the host (IPv4 and IPv6), with its pid where it is visible.
+
+    What psutil.net_connections("tcp") returns, with less work: the pids'
+    descriptors are read with plain readlinks, and each address's text is
+    decoded once. ``listen``: the state to write for a listener.
+    """
+    owners = _socket_owners()
+    rows: list[TcpRow] = []
+    for name, decode in (("tcp", _ipv4), ("tcp6", _ipv6)):
+        path = f"{_PROC_NET}/{name}"
+        if not os.path.exists(path):
+            continue
+        hosts: dict[str, str] = {}
+        with open(path, encoding="ascii", errors="replace") as table:
+            next(table, None)
+            for row in table:
+                fields = row.split(None, 10)
+                if len(fields) < 10:
+                    continue
+                try:
+                    local = _endpoint(fields[1], decode, hosts)
+                    remote = _endpoint(fields[2], decode, hosts)
+                except ValueError:
+                    continue
+                state = listen if fields[3] == _TCP_LISTEN else fields[3]
+                rows.append((local, remote, state, owners.get(fields[9])))
+    return rows
+
+
+def _endpoint(
+    text: str, decode: Callable[[str], IPAddress], hosts: dict[str, str]
+) -> tuple[str, int] | tuple[()]:
+    host, _, port_text = text.partition(":")
+    port = int(port_text, 16)
+    if not port:
+        return ()  # as psutil: a listener's remote end, an unbound socket
+    if host not in hosts:
+        hosts[host] = str(decode(host))
+    return hosts[host], port
+
+
+def _socket_owners() -> dict[str, int]:
+    """Socket inode -> pid, from every process's descriptors that can be read.
+
+    Where several processes share a socket the highest pid is named, as psutil does.
+    """
+    owners: dict[str, int] = {}
+    for name in sorted((n for n in os.listdir("/proc") if n.isdigit()), key=int):
+        folder = f"/proc/{name}/fd"
+        try:
+            descriptors = os.listdir(folder)
+        except OSError:
+            continue  # another user's, or gone
+        pid = int(name)
+        for fd in descriptors:
+            try:
+                target = os.readlink(f"{folder}/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                owners[target[8:-1]] = pid
+    return owners
 
 
 def _unix_table() -> dict[str, set[str]]:

@@ -96,8 +96,9 @@ class Request:
 
     @property
     def peers(self) -> bool:
-        """``snapshot``'s ``peers`` parameter: false spares the server reading the OS's
-        connections (``zmqscope topology`` reads them once for the host)."""
+        """``snapshot``'s and ``hello``'s ``peers`` parameter: false spares the server
+        reading the OS's connections (``zmqscope topology`` reads them once for the
+        host; ``zmqscope ls`` shows none)."""
         return self.params.get("peers") is not False
 
 

@@ -132,10 +132,25 @@ def unmatched_ipc(processes: Sequence[ProcessSeen]) -> bool:
     (The table lists every named unix socket on the host, and reading it costs
     more than the rest of a gathering when thousands of ipc sockets are open.)
     """
-    nodes, cwds = _process_nodes(processes)
-    binds, connects = _endpoints(nodes, cwds)
-    bound = {b.address.path for b in binds if b.address.transport == IPC}
-    return any(c.address.transport == IPC and c.address.path not in bound for c in connects)
+    # Only the ipc endpoints are taken apart: the tcp ones, most of them, do not matter here.
+    bound: set[str] = set()
+    connected: set[str] = set()
+    for entry in processes:
+        snapshot = entry.snapshot
+        if snapshot is None:
+            continue
+        cwd = entry.cwd or snapshot.process.root
+        for record in snapshot.sockets:
+            if record.state is not SocketState.OPEN or record.internal is not None:
+                continue
+            for endpoint in record.endpoints:
+                if not endpoint.active or endpoint.url[:6].lower() != "ipc://":
+                    continue
+                address = parse(endpoint.url, cwd)
+                if address is not None:
+                    mine = bound if endpoint.op is EndpointOp.BIND else connected
+                    mine.add(address.path)
+    return not connected <= bound
 
 
 def _process_nodes(

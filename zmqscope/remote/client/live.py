@@ -93,8 +93,9 @@ class LiveClient:
                 raise ServerBusy(f"{self.endpoint}: {refusal}", wait)
             time.sleep(wait)
 
-    def hello(self) -> Hello:
-        data = self.request(RequestType.HELLO)
+    def hello(self, peers: bool = True) -> Hello:
+        """Who the target is; ``peers`` False: its vital signs may lack the OS connections."""
+        data = self.request(RequestType.HELLO, **({} if peers else {"peers": False}))
         return _hello(data, self.endpoint)
 
     def snapshot(self, peers: bool = True) -> LiveSnapshot:

@@ -36,6 +36,8 @@ from zmqscope.remote.client.interface import ClientError, ServerBusy
 from zmqscope.remote.client.saved import ReportClient
 from zmqscope.remote.client.targets import client_for
 from zmqscope.remote.discovery import Discovered, discover
+from zmqscope.remote.proc_sockets import read_tables, tcp_rows
+from zmqscope.remote.wire import paused_gc
 from zmqscope.reporting import Report
 
 # Seconds each process may take to answer: a topology of a hung system must come quickly.
@@ -53,16 +55,20 @@ def gather_topology(
     on_refused: Callable[[str], None] | None = None,
 ) -> Topology:
     """The topology of this user's instrumented processes on this host, now."""
-    # The OS's tcp table is read while the processes answer (most of that
-    # time is waiting for them).
-    with ThreadPoolExecutor(1, "zmqscope-topology-os") as reader:
-        tcp = reader.submit(host_facts, unix=False)
-        seen = gather_processes(timeout, on_refused)
-        host = tcp.result()
-    if unmatched_ipc(seen):
-        unix = host_facts(tcp=False)
-        host = HostFacts(host.sockets + unix.sockets, _union(host, unix), host.addresses)
-    return build_topology(seen, host, grace=grace)
+    # Hundreds of thousands of objects are made, none of them garbage: a
+    # collection meanwhile only costs (a fifth of the OS table's and the
+    # matching's time, measured with 20,000 sockets).
+    with paused_gc():
+        # The OS's tcp table is read while the processes answer (most of that
+        # time is waiting for them).
+        with ThreadPoolExecutor(1, "zmqscope-topology-os") as reader:
+            tcp = reader.submit(host_facts, unix=False)
+            seen = gather_processes(timeout, on_refused)
+            host = tcp.result()
+        if unmatched_ipc(seen):
+            unix = host_facts(tcp=False)
+            host = HostFacts(host.sockets + unix.sockets, _union(host, unix), host.addresses)
+        return build_topology(seen, host, grace=grace)
 
 
 def _union(one: HostFacts, other: HostFacts) -> tuple[HostProcess, ...]:
@@ -166,6 +172,10 @@ _Row = tuple[Any, Any, str, "int | None"]
 
 def _connections_of_host(kinds: tuple[str, ...]) -> Iterable[_Row]:
     for kind in kinds:
+        if kind == "tcp" and read_tables() is not None:
+            # The same rows as psutil's, in half the time (remote.proc_sockets).
+            yield from tcp_rows(psutil.CONN_LISTEN)
+            continue
         for row in psutil.net_connections(kind=kind):
             yield row.laddr, row.raddr, row.status, row.pid
 
