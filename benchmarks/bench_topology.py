@@ -144,23 +144,33 @@ def command_seconds(args: list[str], runtime: Path) -> float:
 
 
 def bench_command(settings: Settings, runtime: Path) -> list[Figure]:
-    progress(f"zmqscope topology and zmqscope ls: {settings.rounds} pairs")
-    topology: list[float] = []
-    listing: list[float] = []
+    progress(f"zmqscope topology (json, text) and zmqscope ls: {settings.rounds} rounds")
+    commands = {
+        "topology": ["topology", "--format", "json"],
+        "text": ["topology"],  # the default format, into a pipe
+        "ls": ["ls"],
+    }
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    names = list(commands)
     for i in range(1 + settings.rounds):
-        order = ("topology", "ls") if i % 2 == 0 else ("ls", "topology")
-        pair = {}
-        for name in order:
-            args = ["topology", "--format", "json"] if name == "topology" else ["ls"]
-            pair[name] = command_seconds(args, runtime)
+        order = names[i % 3 :] + names[: i % 3]  # each first in turn
+        pair = {name: command_seconds(commands[name], runtime) for name in order}
         if i:
-            topology.append(pair["topology"])
-            listing.append(pair["ls"])
+            for name in names:
+                times[name].append(pair[name])
+    topology, text, listing = times["topology"], times["text"], times["ls"]
     return [
         Figure.of(
             "topology_s",
-            f"zmqscope topology, {settings.processes} x {settings.sockets:,} sockets, wall time",
+            f"zmqscope topology --format json, {settings.processes} x {settings.sockets:,} sockets, wall time",
             topology,
+            "s",
+            Target("<=", 1.0),
+        ),
+        Figure.of(
+            "topology_text_s",
+            "zmqscope topology (text into a pipe), same processes, wall time",
+            text,
             "s",
             Target("<=", 1.0),
         ),

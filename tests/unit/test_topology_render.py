@@ -22,6 +22,7 @@ from zmqscope.reporting.topology import (
     render_dot,
     render_mermaid,
     render_topology_json,
+    render_topology_plain,
     render_topology_text,
 )
 from zmqscope.reporting.topology_graphs import dot_label, mermaid_label
@@ -145,6 +146,15 @@ def test_the_text_shows_hostile_strings_literally() -> None:
     for fragment in ("worker[/x]", "[link=https://e.example]x[/link]", "<script>", "\\x1b"):
         assert fragment in text
     assert "PUB s3 of pid 10" in text and "connect-to-nothing" in text
+
+
+@HOSTILE
+@given(hostile_text)
+def test_the_plain_text_for_a_pipe_is_the_terminal_text_without_styles(text: str) -> None:
+    topology = hostile_topology(text, text, f"tcp://127.0.0.1:1/{text}")
+    plain = render_topology_plain(topology)
+    assert plain == render_topology_text(topology).plain
+    assert controls(plain.replace("\n", "")) == []
 
 
 def test_the_json_keeps_hostile_strings_as_they_were() -> None:

@@ -104,6 +104,7 @@ def _render(topology: Any, form: str) -> None:
         render_dot,
         render_mermaid,
         render_topology_json,
+        render_topology_plain,
         render_topology_text,
     )
 
@@ -119,7 +120,7 @@ def _render(topology: Any, form: str) -> None:
     else:
         # Into a pipe: no style to write, and a line per item however long (what
         # grep wants), without rich wrapping 20,000 sockets' lines (a second).
-        sys.stdout.write(render_topology_text(topology).plain)
+        sys.stdout.write(render_topology_plain(topology))
 
 
 def _say_refused(reason: str) -> None:
