@@ -252,10 +252,43 @@ def test_saved_reports_and_a_report_listing_its_children(tmp_path: Path) -> None
             in (diagnosis["message"])
         )
         assert not document["host_checked"]
+        # Exit reports keep only what was open at exit: the topology says so.
+        assert all("exit report" in p["problem"] for p in document["processes"])
 
     broken = zmqscope_cli("topology", "binder.py", cwd=tmp_path)
     assert broken.returncode == 2
     assert broken.stderr.count("\n") == 1 and broken.stderr.startswith("zmqscope: error: ")
+
+
+TREE_PARENT = """
+import subprocess, sys
+for name in ("binder.py", "connecter.py"):
+    subprocess.run([sys.executable, name], check=True, timeout=60)
+"""
+
+
+def test_the_report_of_a_run_that_followed_its_children_draws_their_wiring(
+    tmp_path: Path,
+) -> None:
+    tag = f"tree-{os.getpid()}"
+    write_app(tmp_path, LEAVING_BINDER.replace("{tag}", tag), "binder.py")
+    write_app(tmp_path, LEAVING_CONNECTER.replace("{tag}", tag), "connecter.py")
+    parent = write_app(tmp_path, TREE_PARENT, "parent.py")
+    ran = zmqscope_cli("run", "--json", "tree.json", str(parent), cwd=tmp_path)
+    assert ran.returncode == 0, describe(ran)
+
+    result = zmqscope_cli("topology", "--format", "json", "tree.json", cwd=tmp_path)
+    assert result.returncode == 0, describe(result)
+    document = json.loads(result.stdout)
+    commands = sorted(p["argv"][-1] for p in document["processes"] if p["sockets"])
+    assert [Path(c).name for c in commands] == ["binder.py", "connecter.py"]
+    (edge,) = document["edges"]
+    assert edge["compatible"] is False
+    (diagnosis,) = document["diagnoses"]
+    assert diagnosis["kind"] == "incompatible-types"
+    assert (
+        f"connecter.py:{line_of(tmp_path / 'connecter.py', 'saved-pull')}" in (diagnosis["message"])
+    )
 
 
 PLAIN_UNIX_SERVER = """

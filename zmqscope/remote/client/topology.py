@@ -10,7 +10,6 @@ past the slowest start.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -45,8 +44,6 @@ DEFAULT_PROCESS_TIMEOUT = 2.0
 # Processes asked at once: their servers build snapshots in parallel, the
 # client reads them one at a time (the GIL), so more only adds threads.
 MAX_ASKED_AT_ONCE = 8
-# A report's ``processes`` may hold reports whose ``processes`` hold more: so deep at most.
-MAX_REPORT_NESTING = 8
 
 
 def gather_topology(
@@ -252,33 +249,30 @@ def _addresses() -> Iterable[str]:
 
 
 def topology_from_reports(paths: Sequence[Path], grace: float = DEFAULT_GRACE) -> Topology:
-    """The topology of the processes in report files (each may list its children's reports).
+    """The topology of the processes in report files (each with its run's child processes).
 
     No OS facts: only the reports' own records are matched. Raises
     :class:`ClientError` (one line) for a file that is not a report.
     """
     seen: list[ProcessSeen] = []
     for path in paths:
-        client = ReportClient(path)
         try:
-            data = json.loads(client.text)
-            seen.extend(_reports_in(data, client.report(), path, 0))
+            report = ReportClient(path).report()
         except (SchemaError, ValueError, RecursionError) as error:
             raise ClientError(f"{path}: {error}") from None
+        # A run's report lists its children's reports (docs/report-json.md).
+        seen.extend(_seen(one) for one in (report, *report.processes))
     return build_topology(seen, None, grace=grace, now=_latest(seen))
 
 
-def _reports_in(data: Any, report: Report, path: Path, depth: int) -> Iterable[ProcessSeen]:
-    yield ProcessSeen.of(report.snapshot, Reach.SAVED)
-    children = data.get("processes") if isinstance(data, dict) else None
-    if children is None:
-        return
-    if not isinstance(children, list):
-        raise SchemaError("field 'processes' is not a list")
-    if depth >= MAX_REPORT_NESTING:
-        raise SchemaError(f"'processes' nest deeper than {MAX_REPORT_NESTING}")
-    for child in children:
-        yield from _reports_in(child, Report.from_dict(child), path, depth + 1)
+def _seen(report: Report) -> ProcessSeen:
+    # An exit report keeps the sockets open or leaked at exit, not those
+    # closed before: say so, or its process looks as if it had no wiring.
+    problem = EXIT_REPORT_NOTE if report.at_exit else None
+    return ProcessSeen.of(report.snapshot, Reach.SAVED, problem=problem)
+
+
+EXIT_REPORT_NOTE = "an exit report: sockets closed before the exit are not in it"
 
 
 def _latest(seen: Sequence[ProcessSeen]) -> float:
