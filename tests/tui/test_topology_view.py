@@ -246,7 +246,7 @@ async def test_a_topology_that_does_not_come_never_blocks_the_keys() -> None:
 
 async def test_a_saved_report_with_its_children_shows_their_topology(tmp_path: Path) -> None:
     """attach REPORT.json: the report's ``processes`` (its children's reports) are drawn,
-    and none of them is attached to (they are a file's, not running processes)."""
+    and enter on a child's line shows that child's report from the same file; b returns."""
     main = FakeClient(live=False)
     peer = FakeClient(live=False, pid=PEER_PID, sockets=peer_sockets())
     data = build_report(main.snapshot().snapshot, generated_at=NOW).to_dict()
@@ -263,17 +263,23 @@ async def test_a_saved_report_with_its_children_shows_their_topology(tmp_path: P
         summary = text_of(app.topology_view.summary_line).strip()
         lines = [text.strip() for text in line_texts(app)]
         actions = {line.action for line in app.topology_view.lines}
+        marked = table(app).diagnosed
         await highlight(app, "← pid 5151 DEALER s1")
         await pilot.press("enter")
         await settle(pilot)
-        still = header(app).splitlines()[0]
-        marked = table(app).diagnosed
-    assert summary.startswith("2 process") and summary.endswith("diagnoses")  # no jump hint
+        jumped = header(app).splitlines()[0]
+        child_rows = table(app).row_count
+        await pilot.press("b")
+        await settle(pilot)
+        back = header(app).splitlines()[0]
+    assert summary.startswith("2 process") and "enter: go there" in summary
     assert "pid 5151 · /srv/app/main.py --workers 2 · saved report" in lines
     assert "← pid 5151 DEALER s1 at tcp://127.0.0.1:6000" in lines
-    assert not any(isinstance(action, Jump) for action in actions)
-    assert still.startswith("pid 4242")
+    assert Jump(PEER_PID) in actions
     assert marked == {"s3", "s5"}
+    assert jumped.startswith(f"pid {PEER_PID}")
+    assert child_rows == len(peer_sockets())
+    assert back.startswith("pid 4242")
 
 
 def test_long_lists_are_cut_and_say_how_much_is_left_out() -> None:

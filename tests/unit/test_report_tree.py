@@ -6,6 +6,7 @@ import io
 import json
 import os
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -162,3 +163,19 @@ def test_a_childs_files_are_written_whole_but_not_synced(
     assert synced == []
     assert (tmp_path / "7.json").read_text() == "{}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["7.json", "durable.json"]
+
+
+def test_a_saved_tree_is_read_one_process_at_a_time(tmp_path: Path) -> None:
+    """attach FILE, then a child's line: that child's report, from the same file."""
+    from zmqscope.remote.client import ClientError, ReportClient
+
+    path = tmp_path / "tree.json"
+    path.write_text(_tree().to_json(), encoding="utf-8")
+    root = ReportClient(path)
+    assert root.pids[0] == _tree().snapshot.process.pid and set(root.pids[1:]) == {201, 202}
+    child = root.sibling(202)
+    assert child.report().snapshot.process.pid == 202
+    assert child.hello().process.argv == ("worker.py",)
+    assert child.pids == root.pids  # the whole file, for the way back and the topology
+    with pytest.raises(ClientError, match=r"holds no report of process 999$"):
+        root.sibling(999)

@@ -26,6 +26,7 @@ from zmqscope.remote.client import (
     DEFAULT_TIMEOUT,
     Client,
     ClientError,
+    ReportClient,
     connect,
     exit_report_paths,
 )
@@ -158,7 +159,10 @@ class SystemApp(FeedApp):
 
     @property
     def can_attach(self) -> bool:
-        """Processes can be attached to from here: live, not from a saved report."""
+        """Processes can be attached to from here: live ones, or the other processes
+        of a saved report that holds its run's children."""
+        if isinstance(self.client, ReportClient):
+            return len(self.client.pids) > 1
         return self.client_live and not self.ended
 
     @property
@@ -200,7 +204,11 @@ class SystemApp(FeedApp):
     def _open(self, pid: int) -> None:
         # Off the UI thread: finding and greeting a server can take its timeout.
         try:
-            client = self._open_pid(pid)
+            current = self.client
+            if isinstance(current, ReportClient):  # another process's report in its file
+                client: Client = current.sibling(pid)
+            else:
+                client = self._open_pid(pid)
         except ClientError as error:
             self.call_from_thread(self._not_opened, str(error))
             return

@@ -17,8 +17,14 @@ class ReportClient:
 
     live = False
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, pid: int | None = None) -> None:
+        """The report at ``path``; with ``pid``, that process's in the file.
+
+        A ``zmqscope run`` report holds its child processes' reports too
+        (``processes``): ``pid`` picks one of them (or the run's own).
+        """
         self.description = str(path)
+        self.path = path
         try:
             with path.open("rb") as handle:
                 # Read no more than a report can be: a huge file is not one.
@@ -36,6 +42,27 @@ class ReportClient:
             raise ClientError(f"{path}: {error}") from None
         # As read: a pytest plugin's file has keys a Report does not keep.
         self.text = text
+        self._root = self._report
+        if pid is not None:
+            self._report = self._process(pid)
+
+    @property
+    def pids(self) -> tuple[int, ...]:
+        """The processes this file has a report of: the run's, then its children's."""
+        return tuple(report.snapshot.process.pid for report in self._reports())
+
+    def _reports(self) -> tuple[Report, ...]:
+        return (self._root, *self._root.processes)
+
+    def _process(self, pid: int) -> Report:
+        for report in self._reports():
+            if report.snapshot.process.pid == pid:
+                return report
+        raise ClientError(f"{self.description} holds no report of process {pid}")
+
+    def sibling(self, pid: int) -> ReportClient:
+        """A client of process ``pid``'s report in the same file (read again)."""
+        return ReportClient(self.path, pid)
 
     def hello(self) -> Hello:
         snapshot = self._report.snapshot
