@@ -258,6 +258,7 @@ async def test_a_saved_report_with_its_children_shows_their_topology(tmp_path: P
     app = RecordingScopeApp(ReportClient(path), clock=clock, interval=QUIET, topology=topology_of)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
+        first = header(app)
         await pilot.press("t")
         await settle(pilot)
         summary = text_of(app.topology_view.summary_line).strip()
@@ -280,6 +281,12 @@ async def test_a_saved_report_with_its_children_shows_their_topology(tmp_path: P
     assert jumped.startswith(f"pid {PEER_PID}")
     assert child_rows == len(peer_sockets())
     assert back.startswith("pid 4242")
+    # The run's own line counts its children's leaks too.
+    child_leaks = len(child["leaks"])
+    assert child_leaks and f"(children: {child_leaks} leak" in first
+    # The run's own line counts its children's leaks too.
+    child_leaks = len(child["leaks"])
+    assert child_leaks and f"(children: {child_leaks} leak" in first
 
 
 def test_long_lists_are_cut_and_say_how_much_is_left_out() -> None:

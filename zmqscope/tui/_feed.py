@@ -168,6 +168,8 @@ class FeedApp(App[None]):
         header.limits = fetched.limits
         header.leaks = len(fetched.rows.leaks)
         if self.client is not None and not self.client.live:
+            # A saved run's report: its children's leaks (each shown from the Topology view).
+            header.children_leaks = fetched.snapshot.report.tree_leaks
             header.source = self.client.description
             header.as_of = fetched.snapshot.snapshot.taken_at
         elif header.connection != "paused":

@@ -46,6 +46,7 @@ class ProcessHeader(Static):
         # Limits near or reached (MAX_SOCKETS, file descriptors): a third line.
         self.limits: tuple[LimitWarning, ...] = ()
         self.leaks: int | None = None  # None: no snapshot yet
+        self.children_leaks = 0  # a saved run's report: its child processes' leaks
         # What is on screen when it is not the live process: a saved report
         # or the exit report (its path as given), and the time of that state.
         self.source: str | None = None
@@ -56,6 +57,7 @@ class ProcessHeader(Static):
         """Back to "connecting": the app is switching to another process."""
         self.hello = self.stats = self.source = self.as_of = self.exit_seen = None
         self.leaks = None
+        self.children_leaks = 0
         self.limits = ()
         self.connection = "connecting"
 
@@ -84,6 +86,8 @@ class ProcessHeader(Static):
         if self.leaks is not None:
             text.append("  ")
             text.append_text(_leaks(self.leaks))
+            if self.children_leaks:
+                text.append(f" (children: {plural(self.children_leaks, 'leak')})", style="bold red")
         shown_state = self._shown_state()
         if shown_state:
             text.append("  ")
