@@ -193,7 +193,7 @@ class Decoder:
             return None
         when, thread, stack = item[:3]
         frames = self.frames
-        resolved = tuple(frames[i] for i in stack)  # an index that is not one: an error
+        resolved = tuple(map(frames.__getitem__, stack))  # an index that is not one: an error
         user_frame = item[3] if len(item) > 3 else None
         if user_frame is not None and not 0 <= _int(user_frame) < len(resolved):
             raise ValueError("user_frame is not an index of the stack")
