@@ -95,6 +95,8 @@ def is_ip(host: str) -> bool:
     return True
 
 
+# Asked of every tcp connect; a system's connects name a few hosts.
+@functools.lru_cache(maxsize=1024)
 def is_loopback(host: str) -> bool:
     if host == _LOCALHOST:
         return True
