@@ -162,7 +162,8 @@ def bench_command(settings: Settings, runtime: Path) -> list[Figure]:
     return [
         Figure.of(
             "topology_s",
-            f"zmqscope topology --format json, {settings.processes} x {settings.sockets:,} sockets, wall time",
+            f"zmqscope topology --format json, {settings.processes} x {settings.sockets:,} sockets,"
+            " wall time",
             topology,
             "s",
             Target("<=", 1.0),
