@@ -90,3 +90,29 @@ def test_malformed_records_are_schema_errors(item: list[object]) -> None:
 def test_a_malformed_frame_table_is_a_schema_error() -> None:
     with pytest.raises(SchemaError, match="frame table"):
         Decoder([["/a.py", "not a line", "f"]])
+
+
+def test_every_state_and_op_decodes_to_its_member() -> None:
+    # The decoder looks members up by value (wire._op, wire._state): each must come back.
+    for state in SocketState:
+        decoded, _ = round_trip([record("s1", state)])
+        assert decoded[0].state is state
+    decoded, _ = round_trip([record("s1")])
+    assert [e.op for e in decoded[0].endpoints] == [EndpointOp.BIND, EndpointOp.CONNECT]
+
+
+@pytest.mark.parametrize("value", ["listen", "OPEN", "", 1, None, ["open"], {"open": 1}])
+def test_a_state_or_op_that_is_not_one_is_refused_with_the_enums_words(value: object) -> None:
+    # The same SchemaError, word for word, as when the Enum itself was called.
+    site: list[object] = [1.0, None, []]
+    state_item = ["s1", "c1", "PULL", value, site, None, [], -1, "default", [], [], False]
+    endpoint = [value, "tcp://127.0.0.1:5555", True, None, 0, None]
+    op_item = ["s1", "c1", "PULL", "open", site, None, [endpoint], -1, "default", [], [], False]
+    for item, enum in ((state_item, SocketState), (op_item, EndpointOp)):
+        try:
+            enum(value)
+        except (TypeError, ValueError) as error:
+            expected = f"bad socket record ({error})"
+        with pytest.raises(SchemaError) as refused:
+            Decoder([["/a.py", 1, "f"]]).socket(item)
+        assert str(refused.value) == expected

@@ -70,6 +70,17 @@ def test_a_relative_ipc_path_is_resolved_against_the_working_directory() -> None
     assert parse("ipc://@abstract", "/srv/app") == parse("ipc://@abstract")
 
 
+def test_one_relative_ipc_path_asked_again_from_other_directories_is_resolved_afresh() -> None:
+    # Parsed ipc endpoints are remembered (addresses._ipc): by path and directory both.
+    for _ in range(2):
+        assert parse("ipc://x.sock", "/srv/a") == parse("ipc:///srv/a/x.sock")
+        assert parse("ipc://x.sock", "/srv/b") == parse("ipc:///srv/b/x.sock")
+        assert parse("ipc://x.sock") == parse("ipc://x.sock", None)
+        address = parse("ipc://x.sock")
+        assert address is not None and address.path == "x.sock"
+        assert parse("ipc://") is None
+
+
 # -- edges --------------------------------------------------------------------------
 
 

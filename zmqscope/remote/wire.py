@@ -129,6 +129,22 @@ def _frame(row: Any) -> Frame:
     )
 
 
+# The members by value: a dict lookup costs a fraction of an Enum call, which
+# is made only for any other value (and raises as before). Twice per socket.
+_OPS = {op.value: op for op in EndpointOp}
+_STATES = {state.value: state for state in SocketState}
+
+
+def _op(value: Any) -> EndpointOp:
+    found = _OPS.get(value) if type(value) is str else None
+    return EndpointOp(value) if found is None else found
+
+
+def _state(value: Any) -> SocketState:
+    found = _STATES.get(value) if type(value) is str else None
+    return SocketState(value) if found is None else found
+
+
 def _str(value: Any) -> str:
     """A string of a record (an id, a name, a path) within the model's bounds."""
     # type() rather than isinstance(): this runs for every field of every socket.
@@ -177,7 +193,7 @@ class Decoder:
             return None
         when, thread, stack = item[:3]
         frames = self.frames
-        resolved = tuple(frames[i] for i in stack)  # an index that is not one: an error
+        resolved = tuple(map(frames.__getitem__, stack))  # an index that is not one: an error
         user_frame = item[3] if len(item) > 3 else None
         if user_frame is not None and not 0 <= _int(user_frame) < len(resolved):
             raise ValueError("user_frame is not an index of the stack")
@@ -192,7 +208,7 @@ class Decoder:
     def _endpoint(self, item: Any) -> Endpoint:
         op, url, active, requested, when, site = item
         return Endpoint(
-            EndpointOp(op),
+            _op(op),
             _str(url),
             bool(active),
             None if requested is None else _str(requested),
@@ -214,7 +230,7 @@ class Decoder:
                 id=_str(sid),
                 context=None if context is None else _str(context),
                 type=_str(kind),
-                state=SocketState(state),
+                state=_state(state),
                 created=made,
                 closed=self._call(closed),
                 endpoints=tuple(self._endpoint(e) for e in check_value(endpoints, "endpoints")),

@@ -49,15 +49,20 @@ def parse(url: str, cwd: str | None = None) -> Address | None:
     if transport == TCP:
         return _tcp(rest)
     if transport == IPC:
-        if not rest:
-            return None
-        # '@name' is Linux's abstract namespace: a name, not a file.
-        if not rest.startswith(("/", "@")) and cwd:
-            rest = posixpath.join(cwd, rest)
-        return Address(IPC, path=posixpath.normpath(rest) if rest[0] != "@" else rest)
+        return _ipc(rest, cwd) if rest else None
     if transport == INPROC:
         return Address(INPROC, path=rest)
     return Address(transport, path=rest)
+
+
+# A gathering takes each ipc endpoint apart twice (unmatched_ipc, then the
+# matching); the paths' joins and normalizations are most of parse's time.
+@functools.lru_cache(maxsize=16_384)
+def _ipc(rest: str, cwd: str | None) -> Address:
+    # '@name' is Linux's abstract namespace: a name, not a file.
+    if not rest.startswith(("/", "@")) and cwd:
+        rest = posixpath.join(cwd, rest)
+    return Address(IPC, path=posixpath.normpath(rest) if rest[0] != "@" else rest)
 
 
 def _tcp(rest: str) -> Address | None:
@@ -90,6 +95,8 @@ def is_ip(host: str) -> bool:
     return True
 
 
+# Asked of every tcp connect; a system's connects name a few hosts.
+@functools.lru_cache(maxsize=1024)
 def is_loopback(host: str) -> bool:
     if host == _LOCALHOST:
         return True
