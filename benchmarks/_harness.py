@@ -395,3 +395,41 @@ def push_pull_rate(
     push.close(linger=0)
     pull.close(linger=0)
     return messages / elapsed
+
+
+CaseBench = Callable[[str, str, int, Path], list[Figure]]
+
+
+def main_over_cases(
+    name: str,
+    doc: str | None,
+    cases: dict[str, str],
+    bench_case: CaseBench,
+    rounds: tuple[int, int],
+    argv: list[str] | None = None,
+) -> int:
+    """``main`` of a benchmark that times ``python -c CODE`` cases (startup, children).
+
+    ``bench_case(case, code, rounds, folder)`` measures one case, ``folder``
+    a private temporary folder (0700) removed after; ``rounds`` is (full,
+    quick).
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    count = rounds[1] if args.quick else rounds[0]
+    started = time.perf_counter()
+    print(f"bench_{name} ({'quick' if args.quick else 'full'} run)", file=sys.stderr)
+    folder = Path(tempfile.mkdtemp(prefix=f"zs-{name}-"))
+    try:
+        figures = [
+            figure
+            for case, code in cases.items()
+            for figure in bench_case(case, code, count, folder)
+        ]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return finish(name, figures, {"rounds": count, "quick": args.quick}, started, args.strict)

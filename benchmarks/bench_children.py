@@ -18,18 +18,15 @@ Prints a table and writes ``benchmarks/results/children.json``.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from _harness import Figure, finish, progress
+from _harness import Figure, main_over_cases, progress
 
 CASES = {
     "pass": "pass",
@@ -112,24 +109,8 @@ def bench_case(name: str, code: str, rounds: int, tree: Path) -> list[Figure]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="fewer pairs")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
-    args = parser.parse_args(argv)
-    settings = QUICK if args.quick else FULL
-    started = time.perf_counter()
-    print(f"bench_children ({'quick' if args.quick else 'full'} run)", file=sys.stderr)
-    tree = Path(tempfile.mkdtemp(prefix="zsc-"))  # 0700, this user's: as run makes it
-    try:
-        figures = [
-            figure
-            for name, code in CASES.items()
-            for figure in bench_case(name, code, settings.rounds, tree)
-        ]
-    finally:
-        shutil.rmtree(tree, ignore_errors=True)
-    recorded = dataclasses.asdict(settings) | {"quick": args.quick}
-    return finish("children", figures, recorded, started, args.strict)
+    rounds = (FULL.rounds, QUICK.rounds)
+    return main_over_cases("children", __doc__, CASES, bench_case, rounds, argv)
 
 
 if __name__ == "__main__":

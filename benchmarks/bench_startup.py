@@ -18,18 +18,15 @@ Prints a table and writes ``benchmarks/results/startup.json``.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from _harness import Figure, Target, finish, progress
+from _harness import Figure, Target, main_over_cases, progress
 
 # Each case's code ends by printing the modules loaded and the OS threads
 # running (/proc/self/task counts every thread, threading's or not).
@@ -129,24 +126,8 @@ def bench_case(name: str, code: str, rounds: int, runtime: Path) -> list[Figure]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="fewer pairs")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
-    args = parser.parse_args(argv)
-    settings = QUICK if args.quick else FULL
-    started = time.perf_counter()
-    print(f"bench_startup ({'quick' if args.quick else 'full'} run)", file=sys.stderr)
-    runtime = Path(tempfile.mkdtemp(prefix="zsb-"))
-    try:
-        figures = [
-            figure
-            for name, code in CASES.items()
-            for figure in bench_case(name, code, settings.rounds, runtime)
-        ]
-    finally:
-        shutil.rmtree(runtime, ignore_errors=True)
-    recorded = dataclasses.asdict(settings) | {"quick": args.quick}
-    return finish("startup", figures, recorded, started, args.strict)
+    rounds = (FULL.rounds, QUICK.rounds)
+    return main_over_cases("startup", __doc__, CASES, bench_case, rounds, argv)
 
 
 if __name__ == "__main__":

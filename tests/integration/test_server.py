@@ -102,15 +102,21 @@ def test_snapshot_shows_each_socket_with_its_type_line_and_endpoint(
     pull.close()
 
 
-def test_a_snapshot_without_peers_spares_the_server_reading_the_os_connections(
-    server: Server, ctx: Ctx
-) -> None:
+def _connected(ctx: Ctx) -> tuple[zmq.Socket[bytes], zmq.Socket[bytes]]:
+    """A PULL and a PUSH over loopback tcp, a message through: the connection is up."""
     pull = ctx.socket(zmq.PULL)
     pull.bind("tcp://127.0.0.1:*")
     push = ctx.socket(zmq.PUSH)
     push.connect(pull.get_string(zmq.LAST_ENDPOINT))
     push.send(b"hello")
-    assert pull.poll(5_000) and pull.recv() == b"hello"  # the tcp connection is up
+    assert pull.poll(5_000) and pull.recv() == b"hello"
+    return pull, push
+
+
+def test_a_snapshot_without_peers_spares_the_server_reading_the_os_connections(
+    server: Server, ctx: Ctx
+) -> None:
+    pull, push = _connected(ctx)
     clients = [LiveClient(server.endpoint, timeout=10) for _ in range(3)]
     try:
         clients[0].snapshot()  # every record built: the next answers can be cached
@@ -133,12 +139,7 @@ def test_a_hello_without_peers_spares_the_server_reading_the_os_connections(
     server: Server, ctx: Ctx
 ) -> None:
     """zmqscope ls asks so: its hello to every process no longer reads the host's tcp table."""
-    pull = ctx.socket(zmq.PULL)
-    pull.bind("tcp://127.0.0.1:*")
-    push = ctx.socket(zmq.PUSH)
-    push.connect(pull.get_string(zmq.LAST_ENDPOINT))
-    push.send(b"hello")
-    assert pull.poll(5_000) and pull.recv() == b"hello"  # the tcp connection is up
+    pull, push = _connected(ctx)
     clients = [LiveClient(server.endpoint, timeout=10) for _ in range(2)]
     try:
         # Asked after any reading of the vital signs (which a bare answer may reuse) went stale.
