@@ -318,6 +318,8 @@ def test_two_binds_of_one_ipc_path_the_last_takes_every_new_connect() -> None:
         "(app.py:4 in main()), replaced the socket file: new connects reach it alone, "
         "never PULL s1 of pid 10 (app.py:3 in main())"
     )
+    # The replaced binder is told once, there, not also as a bind nothing connects to.
+    assert [d.kind for d in topology.diagnoses] == [DiagnosisKind.DOUBLE_BIND]
 
 
 def test_a_sub_without_subscription() -> None:

@@ -52,7 +52,7 @@ def diagnose(
     unknown = _unknown(nodes)
     return (
         *_unreached(unreached, host_checked, unknown),
-        *_unused(binds, edges, unknown),
+        *_unused(binds, edges, unknown, _superseded(binds)),
         *_incompatible(edges, sockets),
         *_double_binds(binds),
         *_no_subscription(sockets.values()),
@@ -78,11 +78,13 @@ def _unreached(
         )
 
 
-def _unused(binds: Sequence[Bound], edges: Sequence[Edge], unknown: str) -> Iterable[Diagnosis]:
+def _unused(
+    binds: Sequence[Bound], edges: Sequence[Edge], unknown: str, superseded: set[int]
+) -> Iterable[Diagnosis]:
     reached = {e.target.socket for e in edges}
     for bound in binds:
-        if bound.node.key in reached:
-            continue
+        if bound.node.key in reached or id(bound) in superseded:
+            continue  # a bind another replaced: its double-bind diagnosis says why
         yield Diagnosis(
             DiagnosisKind.UNUSED_BIND,
             f"{socket_label(bound.node)} binds {bound.url}: nothing connects to it{unknown}",
@@ -117,14 +119,28 @@ def _incompatible(edges: Sequence[Edge], sockets: Mapping[str, SocketNode]) -> I
         )
 
 
-def _double_binds(binds: Sequence[Bound]) -> Iterable[Diagnosis]:
+def _bound_twice(binds: Sequence[Bound]) -> Iterable[list[Bound]]:
+    """The binds of each endpoint bound more than once, the latest last."""
     groups: dict[tuple[str, str, str], list[Bound]] = defaultdict(list)
     for bound in binds:
         groups[bind_key(bound.address)].append(bound)
     for group in groups.values():
-        if len(group) < 2:
-            continue
-        group.sort(key=lambda b: b.time)
+        if len(group) > 1:
+            yield sorted(group, key=lambda b: b.time)
+
+
+def _superseded(binds: Sequence[Bound]) -> set[int]:
+    """The ipc binds a later bind of the same path replaced (by ``id``): unreachable."""
+    return {
+        id(bound)
+        for group in _bound_twice(binds)
+        if group[-1].address.transport == IPC
+        for bound in group[:-1]
+    }
+
+
+def _double_binds(binds: Sequence[Bound]) -> Iterable[Diagnosis]:
+    for group in _bound_twice(binds):
         last, earlier = group[-1], group[:-1]
         others = "; ".join(socket_label(b.node) for b in earlier)
         if last.address.transport == IPC:
